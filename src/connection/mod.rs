@@ -1,0 +1,117 @@
+//! Connections: how a script reaches a host. The whole contract is [`Connection::exec`]: run one
+//! shell script with bytes on stdin and get rc/stdout/stderr back. File uploads are stdin to a
+//! script that writes a temp file and renames it, so they work under `become` (SFTP would write
+//! as the login user) and cost the same single round trip.
+//!
+//! Owns transports (local process, SSH) and privilege escalation (sudo/su wrapping and the
+//! password prompt dance). Knows nothing of playbooks, modules or variables.
+
+pub mod become_;
+pub mod local;
+
+pub use become_::{BecomeMethod, BecomeSpec};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What to run on the host.
+pub struct ExecRequest<'a> {
+    /// A POSIX `sh` script. The transport runs it with `/bin/sh -c`.
+    pub script: &'a str,
+    /// Bytes fed to the script's stdin (file contents for uploads); empty for none.
+    pub stdin: &'a [u8],
+    /// Run as another user (sudo/su); the password, if any, never appears on a command line.
+    pub become_: Option<&'a BecomeSpec>,
+    /// Kill the command and fail the task after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl<'a> ExecRequest<'a> {
+    pub fn new(script: &'a str) -> Self {
+        ExecRequest {
+            script,
+            stdin: &[],
+            become_: None,
+            timeout: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOutput {
+    pub rc: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnError {
+    /// The host cannot be reached or the connection died: the host leaves the play.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The command ran longer than its timeout and was stopped: the task fails.
+    #[error("command timed out after {0:?}")]
+    Timeout(Duration),
+    /// Privilege escalation failed (wrong password, no sudo): the task fails.
+    #[error("become failed: {0}")]
+    Become(String),
+    /// Anything else local to this command: the task fails.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A live connection to one host, shared by all tasks on that host for the whole run.
+pub trait Connection: Send + Sync {
+    fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>>;
+    /// Closes the connection (the run is over for this host).
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// Quotes a string for POSIX sh: always single quotes, embedded `'` as `'\''`.
+pub fn sh_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&c))
+    {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_quote;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(sh_quote("abc"), "abc");
+        assert_eq!(sh_quote(""), "''");
+        assert_eq!(sh_quote("a b"), "'a b'");
+        assert_eq!(sh_quote("it's"), "'it'\\''s'");
+        assert_eq!(sh_quote("$(x)"), "'$(x)'");
+    }
+}

@@ -1,0 +1,14 @@
+//! rmesos: an agentless configuration engine that runs Ansible-format inventories, playbooks
+//! and roles over SSH, and the cluster tooling (EC2, local lab) around it.
+//!
+//! Layers, top to bottom (arrows point down only): `cli` → `plan`, `inventory`, `vars` →
+//! `exec` → `modules` → `connection`; `report` receives the executor's events. See
+//! ARCHITECTURE.md.
+
+pub mod connection;
+pub mod error;
+pub mod inventory;
+pub mod modules;
+pub mod plan;
+pub mod vars;
+pub mod yaml;

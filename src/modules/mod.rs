@@ -1,0 +1,140 @@
+//! Modules: one file each, registered once in [`REGISTRY`]. A module gets its arguments as a typed
+//! struct (decoded by [`args::decode`] with Ansible's coercions), finds out what the host looks
+//! like (one script, one round trip), changes only what differs (a second round trip when it
+//! must), and says what it did in an [`Outcome`].
+//!
+//! Modules know a [`Connection`](crate::connection::Connection) through [`TaskContext`] and the
+//! task's variables through the [`Templating`] trait; they know nothing of plays, inventories,
+//! russh or minijinja environments. The executor knows modules only through [`DynModule`].
+
+pub mod args;
+pub mod context;
+pub mod remote;
+
+pub use args::{ArgError, DecodeMode, FileMode, decode};
+pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
+
+use crate::connection::BoxFuture;
+use minijinja::Value;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// How a module takes a free-form string (`command: ls -l chdir=/tmp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreeForm {
+    /// Every token must be `key=value`.
+    No,
+    /// Tokens that are not `key=value` (or whose key is not in `keys`) form `_raw_params`.
+    /// `keys: None` means every `key=value` token is an argument.
+    Yes {
+        keys: Option<&'static [&'static str]>,
+        required: bool,
+    },
+}
+
+/// One argument, for `rmesos doc` and docs/compat.md.
+pub struct ArgDoc {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub required: bool,
+    pub default: Option<&'static str>,
+    pub choices: &'static [&'static str],
+    pub help: &'static str,
+}
+
+pub struct ModuleDoc {
+    pub summary: &'static str,
+    pub args: &'static [ArgDoc],
+    pub example: &'static str,
+}
+
+/// What every module implements.
+pub trait Module: Send + Sync + 'static {
+    /// The short name; `ansible.builtin.NAME` and `ansible.legacy.NAME` resolve to it as well.
+    const NAME: &'static str;
+    /// Other names (other collections' FQCNs, legacy names).
+    const ALIASES: &'static [&'static str] = &[];
+    const FREE_FORM: FreeForm = FreeForm::No;
+    /// False for modules that run on the controller only (debug, set_fact, ...): they need no
+    /// connection and are not retried on unreachable hosts.
+    const NEEDS_HOST: bool = true;
+    const DOC: ModuleDoc;
+    type Args: DeserializeOwned + Send;
+
+    fn run<'a>(
+        &'a self,
+        args: Self::Args,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>>;
+}
+
+/// The object-safe face of [`Module`] that the registry stores.
+pub trait DynModule: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn aliases(&self) -> &'static [&'static str];
+    fn free_form(&self) -> FreeForm;
+    fn needs_host(&self) -> bool;
+    fn doc(&self) -> &'static ModuleDoc;
+    /// Load-time check: unknown or missing arguments, wrong types and choices, with templated
+    /// values standing in for any type.
+    fn check_args(&self, args: &Value) -> Result<(), ArgError>;
+    /// Run-time: `args` are fully templated.
+    fn run_dyn<'a>(
+        &'a self,
+        args: &'a Value,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>>;
+}
+
+impl<M: Module> DynModule for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        M::ALIASES
+    }
+    fn free_form(&self) -> FreeForm {
+        M::FREE_FORM
+    }
+    fn needs_host(&self) -> bool {
+        M::NEEDS_HOST
+    }
+    fn doc(&self) -> &'static ModuleDoc {
+        &M::DOC
+    }
+    fn check_args(&self, args: &Value) -> Result<(), ArgError> {
+        decode::<M::Args>(args, DecodeMode::LoadTime).map(|_| ())
+    }
+    fn run_dyn<'a>(
+        &'a self,
+        args: &'a Value,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        match decode::<M::Args>(args, DecodeMode::RunTime) {
+            Ok(a) => self.run(a, cx),
+            Err(e) => Box::pin(async move { Err(ModuleError::Failed(e.to_string())) }),
+        }
+    }
+}
+
+/// Every module, one line each. Adding a module: write its file, add it here.
+pub static REGISTRY: &[&dyn DynModule] = &[];
+
+/// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
+pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
+    static INDEX: OnceLock<HashMap<String, &'static dyn DynModule>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for module in REGISTRY {
+            m.insert(module.name().to_string(), *module);
+            m.insert(format!("ansible.builtin.{}", module.name()), *module);
+            m.insert(format!("ansible.legacy.{}", module.name()), *module);
+            for alias in module.aliases() {
+                m.insert(alias.to_string(), *module);
+            }
+        }
+        m
+    });
+    index.get(name).copied()
+}

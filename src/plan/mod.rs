@@ -1,0 +1,13 @@
+//! The plan: playbooks, plays, roles, blocks, tasks and handlers, loaded and validated before any
+//! host is touched. Roles and static imports are expanded here; keywords inherited from play,
+//! role and block are folded into each task, so the executor reads one [`Keywords`] per task.
+//! Values that may be templated stay [`Value`]s holding their source text until run time.
+//!
+//! Knows YAML, the module registry (to check arguments) and the templar (to check template
+//! syntax). Knows nothing of hosts, connections or SSH.
+
+pub mod load;
+pub mod model;
+
+pub use load::{LoadOptions, load_playbook, load_tasks_file};
+pub use model::*;

@@ -1,0 +1,13 @@
+//! YAML loading: text -> a [`Node`] tree where every node knows its file:line:col.
+//!
+//! Scalars are resolved the way PyYAML (and so Ansible) resolves YAML 1.1: `yes/no/on/off/true/
+//! false` are booleans (but `y`/`n` are strings), `0644` is octal, `1_000` is an int, `1.10` is a
+//! float (modules that want a string get `"1.1"` back, as in Ansible; quote versions). Merge keys
+//! (`<<`) and anchors/aliases are expanded here. Tags: `!unsafe` keeps a string from ever being
+//! templated; `!vault` is refused with a hint. Owns only syntax: it knows nothing of playbooks.
+
+mod node;
+mod parse;
+
+pub use node::{Node, NodeKind};
+pub use parse::{load_file, load_str, resolve_plain_scalar};
