@@ -8,8 +8,12 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod args;
+pub mod command;
 pub mod context;
+pub mod debug;
+pub mod fail;
 pub mod remote;
+pub mod set_fact;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -119,7 +123,14 @@ impl<M: Module> DynModule for M {
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.
-pub static REGISTRY: &[&dyn DynModule] = &[];
+pub static REGISTRY: &[&dyn DynModule] = &[
+    &command::Command,
+    &command::Shell,
+    &debug::Debug,
+    &set_fact::SetFact,
+    &fail::Fail,
+    &fail::Assert,
+];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {

@@ -1,0 +1,381 @@
+//! `command` and `shell`: run a command on the host. `command` runs argv without a shell
+//! (no pipes, redirects or variables expand), `shell` runs it through `/bin/sh` (or
+//! `executable`). `creates`/`removes` make them idempotent; the check and the command travel in
+//! one script (one round trip).
+
+use super::remote::q;
+use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use crate::connection::BoxFuture;
+use minijinja::Value;
+use serde::Deserialize;
+
+const KEYS: &[&str] = &[
+    "chdir",
+    "creates",
+    "removes",
+    "executable",
+    "warn",
+    "stdin",
+    "stdin_add_newline",
+    "strip_empty_ends",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    #[serde(rename = "_raw_params", alias = "cmd")]
+    cmd: Option<String>,
+    argv: Option<Vec<String>>,
+    chdir: Option<String>,
+    creates: Option<String>,
+    removes: Option<String>,
+    executable: Option<String>,
+    /// Accepted for old roles; rmesos never warns about commands.
+    #[serde(default)]
+    #[allow(dead_code)]
+    warn: bool,
+    stdin: Option<String>,
+    #[serde(default = "yes")]
+    stdin_add_newline: bool,
+    #[serde(default = "yes")]
+    strip_empty_ends: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const COMMON_ARGS: &[ArgDoc] = &[
+    ArgDoc {
+        name: "cmd",
+        aliases: &["_raw_params (free form)"],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "the command to run",
+    },
+    ArgDoc {
+        name: "argv",
+        aliases: &[],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "the command as a list (command only)",
+    },
+    ArgDoc {
+        name: "chdir",
+        aliases: &[],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "change into this directory first",
+    },
+    ArgDoc {
+        name: "creates",
+        aliases: &[],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "skip if this path (glob) exists",
+    },
+    ArgDoc {
+        name: "removes",
+        aliases: &[],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "run only if this path (glob) exists",
+    },
+    ArgDoc {
+        name: "executable",
+        aliases: &[],
+        required: false,
+        default: Some("/bin/sh"),
+        choices: &[],
+        help: "shell to run the command with (shell only)",
+    },
+    ArgDoc {
+        name: "stdin",
+        aliases: &[],
+        required: false,
+        default: None,
+        choices: &[],
+        help: "text fed to the command's stdin",
+    },
+    ArgDoc {
+        name: "stdin_add_newline",
+        aliases: &[],
+        required: false,
+        default: Some("yes"),
+        choices: &[],
+        help: "append a newline to stdin",
+    },
+    ArgDoc {
+        name: "strip_empty_ends",
+        aliases: &[],
+        required: false,
+        default: Some("yes"),
+        choices: &[],
+        help: "strip trailing newlines from stdout/stderr",
+    },
+];
+
+pub struct Command;
+pub struct Shell;
+
+impl Module for Command {
+    const NAME: &'static str = "command";
+    const FREE_FORM: FreeForm = FreeForm::Yes {
+        keys: Some(KEYS),
+        required: false,
+    };
+    const DOC: ModuleDoc = ModuleDoc {
+        summary: "Run a command without a shell (argv split as the shell would, no expansion)",
+        args: COMMON_ARGS,
+        example: "- command: /usr/bin/make install chdir=/src creates=/usr/local/bin/app",
+    };
+    type Args = Args;
+    fn run<'a>(
+        &'a self,
+        args: Args,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        Box::pin(run(args, cx, false))
+    }
+}
+
+impl Module for Shell {
+    const NAME: &'static str = "shell";
+    const FREE_FORM: FreeForm = FreeForm::Yes {
+        keys: Some(KEYS),
+        required: false,
+    };
+    const DOC: ModuleDoc = ModuleDoc {
+        summary: "Run a command through the shell (pipes, redirects, variables)",
+        args: COMMON_ARGS,
+        example: "- shell: cat /proc/cpuinfo | grep -c processor > /tmp/cpus creates=/tmp/cpus",
+    };
+    type Args = Args;
+    fn run<'a>(
+        &'a self,
+        args: Args,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        Box::pin(run(args, cx, true))
+    }
+}
+
+/// Splits a command line as Python's shlex does (what `command` does with its string).
+pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                cur.push('\\');
+                                cur.push(c);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(c) => cur.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = chars.next() {
+                    if c != '\n' {
+                        cur.push(c);
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn strip_ends(s: String, strip: bool) -> String {
+    if strip {
+        s.trim_end_matches(['\n', '\r']).to_string()
+    } else {
+        s
+    }
+}
+
+async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, ModuleError> {
+    let command_line = match (&args.cmd, &args.argv) {
+        (Some(c), None) if !c.trim().is_empty() => {
+            if shell {
+                c.clone()
+            } else {
+                let words = shlex_split(c)
+                    .map_err(|e| ModuleError::Failed(format!("cannot parse command: {}", e)))?;
+                words.iter().map(|w| q(w)).collect::<Vec<_>>().join(" ")
+            }
+        }
+        (None, Some(argv)) if !argv.is_empty() && !shell => {
+            argv.iter().map(|w| q(w)).collect::<Vec<_>>().join(" ")
+        }
+        (Some(_), Some(_)) => {
+            return Ok(Outcome::fail(
+                "only one of the free-form command and argv may be given",
+            ));
+        }
+        _ => return Ok(Outcome::fail("no command given")),
+    };
+    let display_cmd = match &args.argv {
+        Some(argv) => argv.join(" "),
+        None => args.cmd.clone().unwrap_or_default(),
+    };
+
+    // Guards and the command in one script: exit 200 = skipped by creates, 201 = by removes.
+    let mut script = String::new();
+    if let Some(dir) = &args.chdir {
+        script.push_str(&format!("cd {} || exit 202\n", q(dir)));
+    }
+    if let Some(c) = &args.creates {
+        script.push_str(&format!(
+            "for f in {}; do [ -e \"$f\" ] && exit 200; done\n",
+            glob_word(c)
+        ));
+    }
+    if let Some(r) = &args.removes {
+        script.push_str(&format!("rm_found=; for f in {}; do [ -e \"$f\" ] && rm_found=1; done; [ -n \"$rm_found\" ] || exit 201\n", glob_word(r)));
+    }
+    if cx.check_mode {
+        // The command's effects are unknown: in check mode it is skipped, guards still report.
+        script.push_str("exit 203\n");
+    } else if shell {
+        let exe = args.executable.clone().unwrap_or_else(|| "/bin/sh".into());
+        script.push_str(&format!("exec {} -c {}\n", q(&exe), q(&command_line)));
+    } else {
+        script.push_str(&format!("exec {}\n", command_line));
+    }
+    let stdin = match &args.stdin {
+        Some(s) if args.stdin_add_newline => format!("{}\n", s).into_bytes(),
+        Some(s) => s.clone().into_bytes(),
+        None => Vec::new(),
+    };
+    let start = std::time::Instant::now();
+    let out = cx.run(&script, &stdin).await?;
+    let delta = start.elapsed();
+    match out.rc {
+        200 => {
+            return Ok(Outcome::ok()
+                .msg(format!(
+                    "skipped, since {} exists",
+                    args.creates.unwrap_or_default()
+                ))
+                .with("rc", 0)
+                .with("stdout", "")
+                .with("stdout_lines", Value::from(Vec::<Value>::new())));
+        }
+        201 => {
+            return Ok(Outcome::ok()
+                .msg(format!(
+                    "skipped, since {} does not exist",
+                    args.removes.unwrap_or_default()
+                ))
+                .with("rc", 0)
+                .with("stdout", "")
+                .with("stdout_lines", Value::from(Vec::<Value>::new())));
+        }
+        202 => {
+            return Ok(Outcome::fail(format!(
+                "cannot change into directory {}",
+                args.chdir.unwrap_or_default()
+            )));
+        }
+        203 => {
+            let mut o = Outcome::changed(true).msg("command would have run (check mode)");
+            o.skipped = true;
+            return Ok(o);
+        }
+        _ => {}
+    }
+    let stdout = strip_ends(out.stdout_str(), args.strip_empty_ends);
+    let stderr = strip_ends(out.stderr_str(), args.strip_empty_ends);
+    let lines = |s: &str| Value::from(s.lines().map(Value::from).collect::<Vec<_>>());
+    let mut o = Outcome::changed(true)
+        .with("cmd", display_cmd)
+        .with("rc", out.rc)
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout)
+        .with("stderr", stderr.clone())
+        .with("delta", format!("{:.6}", delta.as_secs_f64()));
+    if out.rc != 0 {
+        o.failed = true;
+        o.msg = Some(if out.rc == 127 && !shell {
+            format!("command not found: {}", stderr.lines().last().unwrap_or(""))
+        } else {
+            "non-zero return code".to_string()
+        });
+    }
+    Ok(o)
+}
+
+/// A creates/removes path: globbing allowed, everything else quoted.
+fn glob_word(p: &str) -> String {
+    // Quote each character that is not a glob metacharacter.
+    let mut out = String::new();
+    for c in p.chars() {
+        if matches!(c, '*' | '?' | '[' | ']') {
+            out.push(c);
+        } else if c.is_ascii_alphanumeric() || "/._-".contains(c) {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shlex_split;
+
+    #[test]
+    fn shlex() {
+        assert_eq!(
+            shlex_split("a 'b c' \"d\\\"e\" f\\ g").unwrap(),
+            vec!["a", "b c", "d\"e", "f g"]
+        );
+        assert!(shlex_split("a 'b").is_err());
+    }
+}

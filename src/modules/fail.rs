@@ -1,0 +1,143 @@
+//! `fail` and `assert`: stop a host with a message, or when conditions do not hold.
+
+use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use crate::connection::BoxFuture;
+use minijinja::Value;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailArgs {
+    msg: Option<Value>,
+}
+
+pub struct Fail;
+
+impl Module for Fail {
+    const NAME: &'static str = "fail";
+    const NEEDS_HOST: bool = false;
+    const DOC: ModuleDoc = ModuleDoc {
+        summary: "Fail the host with a message (usually with `when:`)",
+        args: &[ArgDoc {
+            name: "msg",
+            aliases: &[],
+            required: false,
+            default: Some("Failed as requested from task"),
+            choices: &[],
+            help: "the failure message",
+        }],
+        example: "- fail: msg=\"zookeeper_id must be set\"\n  when: zookeeper_id is undefined",
+    };
+    type Args = FailArgs;
+    fn run<'a>(
+        &'a self,
+        args: FailArgs,
+        _cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        Box::pin(async move {
+            let msg = match args.msg {
+                Some(v) if v.as_str().is_some() => v.as_str().unwrap_or_default().to_string(),
+                Some(v) => v.to_string(),
+                None => "Failed as requested from task".into(),
+            };
+            Ok(Outcome::fail(msg))
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssertArgs {
+    that: Vec<Value>,
+    #[serde(alias = "msg")]
+    fail_msg: Option<Value>,
+    success_msg: Option<Value>,
+    #[serde(default)]
+    quiet: bool,
+}
+
+pub struct Assert;
+
+impl Module for Assert {
+    const NAME: &'static str = "assert";
+    const FREE_FORM: FreeForm = FreeForm::No;
+    const NEEDS_HOST: bool = false;
+    const DOC: ModuleDoc = ModuleDoc {
+        summary: "Check that expressions hold; fail the host otherwise",
+        args: &[
+            ArgDoc {
+                name: "that",
+                aliases: &[],
+                required: true,
+                default: None,
+                choices: &[],
+                help: "a condition or a list of them (as `when:`)",
+            },
+            ArgDoc {
+                name: "fail_msg",
+                aliases: &["msg"],
+                required: false,
+                default: None,
+                choices: &[],
+                help: "message when a condition fails",
+            },
+            ArgDoc {
+                name: "success_msg",
+                aliases: &[],
+                required: false,
+                default: None,
+                choices: &[],
+                help: "message when all hold",
+            },
+            ArgDoc {
+                name: "quiet",
+                aliases: &[],
+                required: false,
+                default: Some("no"),
+                choices: &[],
+                help: "less output",
+            },
+        ],
+        example: "- assert:\n    that:\n      - mesos_quorum | int >= 1\n      - groups['zookeeper'] | length is odd",
+    };
+    type Args = AssertArgs;
+    fn run<'a>(
+        &'a self,
+        args: AssertArgs,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        Box::pin(async move {
+            for cond in &args.that {
+                // `that` entries reach us already templated: a bool when written as one.
+                let ok = match cond.as_str() {
+                    Some(expr) => match cx.templating.eval_bool(expr) {
+                        Ok(b) => b,
+                        Err(e) => return Ok(Outcome::fail(e)),
+                    },
+                    None => cond.is_true(),
+                };
+                if !ok {
+                    let msg = match &args.fail_msg {
+                        Some(m) => m
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| m.to_string()),
+                        None => "Assertion failed".into(),
+                    };
+                    return Ok(Outcome::fail(msg)
+                        .with("assertion", cond.clone())
+                        .with("evaluated_to", false));
+                }
+            }
+            let msg = match &args.success_msg {
+                Some(m) => m
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| m.to_string()),
+                None => "All assertions passed".into(),
+            };
+            let _ = args.quiet;
+            Ok(Outcome::ok().msg(msg))
+        })
+    }
+}
