@@ -204,10 +204,10 @@ pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
             }
             '\\' => {
                 in_word = true;
-                if let Some(c) = chars.next() {
-                    if c != '\n' {
-                        cur.push(c);
-                    }
+                if let Some(c) = chars.next()
+                    && c != '\n'
+                {
+                    cur.push(c);
                 }
             }
             c if c.is_whitespace() => {
@@ -354,9 +354,7 @@ fn glob_word(p: &str) -> String {
     // Quote each character that is not a glob metacharacter.
     let mut out = String::new();
     for c in p.chars() {
-        if matches!(c, '*' | '?' | '[' | ']') {
-            out.push(c);
-        } else if c.is_ascii_alphanumeric() || "/._-".contains(c) {
+        if matches!(c, '*' | '?' | '[' | ']') || c.is_ascii_alphanumeric() || "/._-".contains(c) {
             out.push(c);
         } else {
             out.push('\\');
