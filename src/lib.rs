@@ -5,10 +5,13 @@
 //! `exec` → `modules` → `connection`; `report` receives the executor's events. See
 //! ARCHITECTURE.md.
 
+pub mod cli;
 pub mod connection;
 pub mod error;
+pub mod exec;
 pub mod inventory;
 pub mod modules;
 pub mod plan;
+pub mod report;
 pub mod vars;
 pub mod yaml;

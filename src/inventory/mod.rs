@@ -49,6 +49,11 @@ impl Inventory {
         Ok(())
     }
 
+    /// A host by name, including the implicit `localhost`.
+    pub fn host(&self, name: &str) -> Option<Host> {
+        self.hosts.get(name).cloned()
+    }
+
     /// Hosts matching a pattern, in inventory order.
     pub fn select(&self, pattern: &str) -> LoadResult<Vec<String>> {
         let _ = pattern;

@@ -56,7 +56,7 @@ impl Module for SetFact {
             if o.set_facts.is_empty() {
                 return Ok(Outcome::fail("set_fact needs at least one variable"));
             }
-            let facts = Value::from_iter(o.set_facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let facts = Value::from_pairs(o.set_facts.iter().map(|(k, v)| (k.clone(), v.clone())));
             o.result.insert("ansible_facts".into(), facts);
             Ok(o)
         })

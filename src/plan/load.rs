@@ -2,6 +2,7 @@
 
 use super::model::*;
 use crate::error::{LoadError, LoadResult};
+use minijinja::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,4 +28,17 @@ pub fn load_tasks_file(
 ) -> LoadResult<Vec<TaskNode>> {
     let _ = (path, role, kw, opts);
     Err(LoadError::plain("task file loading is not implemented yet"))
+}
+
+/// Loads a role at run time (`include_role`): its info, tasks and handlers.
+pub fn load_role(
+    name: &str,
+    tasks_from: Option<&str>,
+    params: Value,
+    kw: &Keywords,
+    from: &Path,
+    opts: &LoadOptions,
+) -> LoadResult<(Arc<RoleInfo>, Vec<TaskNode>, Vec<Handler>)> {
+    let _ = (name, tasks_from, params, kw, from, opts);
+    Err(LoadError::plain("role loading is not implemented yet"))
 }

@@ -9,5 +9,5 @@
 pub mod load;
 pub mod model;
 
-pub use load::{LoadOptions, load_playbook, load_tasks_file};
+pub use load::{LoadOptions, load_playbook, load_role, load_tasks_file};
 pub use model::*;

@@ -1,0 +1,220 @@
+//! Turning a host's connection variables into a live connection, once per host and user for
+//! the whole run, and a task's become keywords into a [`BecomeSpec`].
+
+use crate::connection::local::LocalConnection;
+use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection};
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+/// Defaults from the command line and ansible.cfg.
+#[derive(Clone, Debug, Default)]
+pub struct ConnDefaults {
+    pub remote_user: Option<String>,
+    pub private_key: Option<String>,
+    /// `host_key_checking`; None = strict (the default).
+    pub host_key_checking: Option<bool>,
+    pub ssh_args: Option<String>,
+    pub timeout: Option<u64>,
+    pub password: Option<String>,
+}
+
+/// The connection variables of one host (templated), and who to log in as.
+#[derive(Clone, Debug)]
+pub struct ConnTarget {
+    pub host: String,
+    /// `ansible_connection` (local, ssh, smart, ...).
+    pub kind: String,
+    pub remote_user: Option<String>,
+    /// Every `ansible_*` variable of the host, templated.
+    pub vars: IndexMap<String, Value>,
+}
+
+/// Opens connections; the default picks local or SSH by `ansible_connection`.
+pub trait Connector: Send + Sync {
+    fn connect<'a>(
+        &'a self,
+        target: &'a ConnTarget,
+        defaults: &'a ConnDefaults,
+    ) -> BoxFuture<'a, Result<Arc<dyn Connection>, ConnError>>;
+}
+
+pub struct DefaultConnector;
+
+impl Connector for DefaultConnector {
+    fn connect<'a>(
+        &'a self,
+        target: &'a ConnTarget,
+        defaults: &'a ConnDefaults,
+    ) -> BoxFuture<'a, Result<Arc<dyn Connection>, ConnError>> {
+        Box::pin(async move {
+            match target.kind.as_str() {
+                "local" => Ok(Arc::new(LocalConnection) as Arc<dyn Connection>),
+                "ssh" | "smart" | "paramiko" | "" => connect_ssh(target, defaults).await,
+                other => Err(ConnError::Unreachable(format!(
+                    "connection type {:?} is not supported (use ssh or local)",
+                    other
+                ))),
+            }
+        })
+    }
+}
+
+async fn connect_ssh(
+    target: &ConnTarget,
+    defaults: &ConnDefaults,
+) -> Result<Arc<dyn Connection>, ConnError> {
+    let _ = defaults;
+    Err(ConnError::Unreachable(format!(
+        "{}: the SSH transport is not built into this binary yet",
+        target.host
+    )))
+}
+
+type Slot = Arc<OnceCell<Result<Arc<dyn Connection>, ConnError>>>;
+/// host, connection kind, remote user.
+type SlotKey = (String, String, Option<String>);
+
+/// One connection per (host, connection kind, user) for the whole run.
+pub struct Pool {
+    connector: Box<dyn Connector>,
+    defaults: ConnDefaults,
+    slots: Mutex<HashMap<SlotKey, Slot>>,
+}
+
+impl Pool {
+    pub fn new(connector: Box<dyn Connector>, defaults: ConnDefaults) -> Self {
+        Pool {
+            connector,
+            defaults,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn get(&self, target: &ConnTarget) -> Result<Arc<dyn Connection>, ConnError> {
+        let key = (
+            target.host.clone(),
+            target.kind.clone(),
+            target.remote_user.clone(),
+        );
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(key).or_default().clone()
+        };
+        slot.get_or_init(|| self.connector.connect(target, &self.defaults))
+            .await
+            .clone()
+    }
+
+    /// Forgets a host's connections (`meta: reset_connection`, or after it became unreachable).
+    pub async fn reset(&self, host: &str) {
+        let removed: Vec<Slot> = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<_> = slots.keys().filter(|k| k.0 == host).cloned().collect();
+            keys.into_iter().filter_map(|k| slots.remove(&k)).collect()
+        };
+        for slot in removed {
+            if let Some(Ok(c)) = slot.get() {
+                c.close().await;
+            }
+        }
+    }
+
+    pub async fn close_all(&self) {
+        let all: Vec<Slot> = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.drain().map(|(_, v)| v).collect()
+        };
+        for slot in all {
+            if let Some(Ok(c)) = slot.get() {
+                c.close().await;
+            }
+        }
+    }
+}
+
+/// Become settings from the command line and ansible.cfg `[privilege_escalation]`.
+#[derive(Clone, Debug, Default)]
+pub struct BecomeDefaults {
+    pub become_: bool,
+    pub user: Option<String>,
+    pub method: Option<String>,
+    pub password: Option<String>,
+    pub flags: Option<String>,
+}
+
+/// Resolved become keywords of a task (already templated).
+pub struct BecomeInput {
+    pub become_: Option<bool>,
+    pub user: Option<String>,
+    pub method: Option<String>,
+    pub flags: Option<String>,
+}
+
+/// Combines task keywords, host variables (`ansible_become*`) and defaults.
+pub fn become_spec(
+    input: BecomeInput,
+    host_vars: &IndexMap<String, Value>,
+    defaults: &BecomeDefaults,
+) -> Result<Option<BecomeSpec>, String> {
+    let var_str = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            host_vars
+                .get(*n)
+                .filter(|v| !v.is_undefined() && !v.is_none())
+                .map(|v| v.to_string())
+        })
+    };
+    let var_bool = host_vars
+        .get("ansible_become")
+        .filter(|v| !v.is_undefined())
+        .map(|v| {
+            v.is_true()
+                || v.as_str()
+                    .and_then(crate::modules::args::parse_bool)
+                    .unwrap_or(false)
+        });
+    let enabled = input.become_.or(var_bool).unwrap_or(defaults.become_);
+    if !enabled {
+        return Ok(None);
+    }
+    let user = input
+        .user
+        .or_else(|| var_str(&["ansible_become_user"]))
+        .or_else(|| defaults.user.clone())
+        .unwrap_or_else(|| "root".into());
+    let method = input
+        .method
+        .or_else(|| var_str(&["ansible_become_method"]))
+        .or_else(|| defaults.method.clone())
+        .unwrap_or_else(|| "sudo".into());
+    let method = match method.as_str() {
+        "sudo" => BecomeMethod::Sudo,
+        "su" => BecomeMethod::Su,
+        other => {
+            return Err(format!(
+                "become_method {:?} is not supported (use sudo or su)",
+                other
+            ));
+        }
+    };
+    let password = var_str(&[
+        "ansible_become_password",
+        "ansible_become_pass",
+        "ansible_sudo_password",
+        "ansible_sudo_pass",
+    ])
+    .or_else(|| defaults.password.clone());
+    let flags = input
+        .flags
+        .or_else(|| var_str(&["ansible_become_flags"]))
+        .or_else(|| defaults.flags.clone());
+    Ok(Some(BecomeSpec {
+        method,
+        user,
+        flags,
+        password,
+    }))
+}

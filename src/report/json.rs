@@ -1,0 +1,64 @@
+//! `--output json`: one JSON object per event per line, for machines.
+
+use super::{Event, Sink};
+use serde_json::json;
+use std::io::Write;
+
+pub struct JsonLines<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> JsonLines<W> {
+    pub fn new(out: W) -> Self {
+        JsonLines { out }
+    }
+}
+
+fn to_json(v: &minijinja::Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+impl<W: Write + Send> Sink for JsonLines<W> {
+    fn event(&mut self, ev: &Event) {
+        let line = match ev {
+            Event::PlaybookStart { path } => json!({"event": "playbook_start", "path": path}),
+            Event::PlayStart { name, hosts } => {
+                json!({"event": "play_start", "name": name, "hosts": hosts})
+            }
+            Event::NoHostsMatched { pattern } => {
+                json!({"event": "no_hosts_matched", "pattern": pattern})
+            }
+            Event::TaskStart {
+                name,
+                handler,
+                location,
+            } => {
+                json!({"event": "task_start", "name": name, "handler": handler, "location": location})
+            }
+            Event::Progress { .. } => return,
+            Event::HostResult(r) => {
+                let result = if r.no_log {
+                    json!({"censored": "the output has been hidden due to no_log: true"})
+                } else {
+                    to_json(&r.result)
+                };
+                json!({
+                    "event": "host_result", "host": r.host, "delegated_to": r.delegated_to,
+                    "status": r.status, "item": r.item, "msg": if r.no_log { None } else { r.msg.clone() },
+                    "ignored": r.ignored, "loop_summary": r.loop_summary,
+                    "duration_ms": r.duration.as_millis() as u64, "result": result,
+                    "diff": r.diff.iter().map(|d| json!({"path": d.path, "before": d.before, "after": d.after})).collect::<Vec<_>>(),
+                })
+            }
+            Event::Warning(w) => json!({"event": "warning", "msg": w}),
+            Event::PlayAborted { reason } => json!({"event": "play_aborted", "reason": reason}),
+            Event::Recap { stats } => json!({"event": "recap", "stats": stats}),
+            Event::TaskTiming { name, elapsed } => {
+                json!({"event": "task_timing", "name": name, "elapsed_ms": elapsed.as_millis() as u64})
+            }
+        };
+        // A closed stdout (piped into `head`) must not kill the run.
+        let _ = writeln!(self.out, "{}", line);
+        let _ = self.out.flush();
+    }
+}

@@ -1,0 +1,117 @@
+//! Events out, presentation elsewhere: the executor emits [`Event`]s; sinks turn them into
+//! human output (colours, PLAY/TASK headers, recap) or JSON lines. Owns all printing of a run;
+//! knows nothing of how tasks run.
+
+pub mod human;
+pub mod json;
+
+use crate::modules::FileDiff;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Changed,
+    Skipped,
+    Failed,
+    Unreachable,
+}
+
+/// Per-host counters of the PLAY RECAP.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct HostStats {
+    pub ok: u32,
+    pub changed: u32,
+    pub unreachable: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub rescued: u32,
+    pub ignored: u32,
+}
+
+/// One host's result for one task (or one loop item of it).
+#[derive(Clone, Debug)]
+pub struct HostResult {
+    pub host: String,
+    pub delegated_to: Option<String>,
+    pub status: Status,
+    /// The loop item's label, for loops.
+    pub item: Option<String>,
+    pub msg: Option<String>,
+    /// The registered result (shown at -v, and always for failures and debug).
+    pub result: Value,
+    pub diff: Vec<FileDiff>,
+    pub ignored: bool,
+    pub no_log: bool,
+    /// This is the summary line of a loop (its items were reported already).
+    pub loop_summary: bool,
+    pub duration: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    PlaybookStart {
+        path: String,
+    },
+    PlayStart {
+        name: String,
+        hosts: Vec<String>,
+    },
+    NoHostsMatched {
+        pattern: String,
+    },
+    TaskStart {
+        name: String,
+        handler: bool,
+        location: String,
+    },
+    /// A task is still running on some hosts (for a progress line); `waiting` names them.
+    Progress {
+        task: String,
+        done: usize,
+        total: usize,
+        waiting: Vec<String>,
+    },
+    HostResult(Box<HostResult>),
+    Warning(String),
+    /// The run stopped early for every remaining host of the play.
+    PlayAborted {
+        reason: String,
+    },
+    Recap {
+        stats: IndexMap<String, HostStats>,
+    },
+    TaskTiming {
+        name: String,
+        elapsed: Duration,
+    },
+}
+
+/// A place events go.
+pub trait Sink: Send {
+    fn event(&mut self, ev: &Event);
+}
+
+/// Sends each event to several sinks.
+pub struct Fanout(pub Vec<Box<dyn Sink>>);
+
+impl Sink for Fanout {
+    fn event(&mut self, ev: &Event) {
+        for s in &mut self.0 {
+            s.event(ev);
+        }
+    }
+}
+
+/// Collects events in memory (used by `--list-*` and by tests).
+#[derive(Default)]
+pub struct Memory(pub Vec<Event>);
+
+impl Sink for Memory {
+    fn event(&mut self, ev: &Event) {
+        self.0.push(ev.clone());
+    }
+}
