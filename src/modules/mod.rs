@@ -9,7 +9,11 @@
 
 pub mod args;
 pub mod context;
+pub mod copy;
+pub mod filekit;
 pub mod remote;
+#[cfg(test)]
+pub mod testutil;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -119,7 +123,7 @@ impl<M: Module> DynModule for M {
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.
-pub static REGISTRY: &[&dyn DynModule] = &[];
+pub static REGISTRY: &[&dyn DynModule] = &[&copy::Copy];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
