@@ -3,8 +3,8 @@
 //! script writes what differs atomically.
 
 use super::filekit::{
-    self, Attrs, Converge, FileState, NewContent, ProbeWants, WriteSpec, add_state, attr_fix,
-    check_validate, converge, parse_stat_line, probe, probe_script_into_dir, sha1_hex,
+    self, Attrs, Converge, FileState, NewContent, ProbeWants, WriteSpec, attr_fix, check_validate,
+    converge, parse_stat_line, probe, probe_script_into_dir, sha1_hex,
 };
 use super::remote::{parse_kv, q};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
