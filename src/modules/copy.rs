@@ -176,7 +176,7 @@ async fn run(a: CopyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> 
         ));
     }
     let dest = if a.follow {
-        resolve_link(cx, &a.dest).await?
+        filekit::resolve_link(cx, &a.dest).await?
     } else {
         a.dest.clone()
     };
@@ -216,20 +216,6 @@ fn file_name(p: &str) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// `follow=yes`: a dest that is a symlink means its target.
-async fn resolve_link(cx: &TaskContext<'_>, dest: &str) -> Result<String, ModuleError> {
-    let out = cx
-        .run(
-            &format!(
-                "if [ -L {d} ]; then readlink -f {d}; else printf '%s\\n' {d}; fi",
-                d = q(dest)
-            ),
-            &[],
-        )
-        .await?;
-    Ok(out.stdout_str().trim_end_matches('\n').to_string())
 }
 
 fn mode_for(a: &CopyArgs, local_mode: Option<u32>) -> Option<FileMode> {

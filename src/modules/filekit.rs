@@ -430,6 +430,20 @@ pub fn write_script(w: &WriteSpec) -> String {
     s
 }
 
+/// `follow=yes`: a dest that is a symlink means its target.
+pub async fn resolve_link(cx: &TaskContext<'_>, dest: &str) -> Result<String, ModuleError> {
+    let out = cx
+        .run(
+            &format!(
+                "if [ -L {d} ]; then readlink -f {d}; else printf '%s\\n' {d}; fi",
+                d = q(dest)
+            ),
+            &[],
+        )
+        .await?;
+    Ok(out.stdout_str().trim_end_matches('\n').to_string())
+}
+
 /// Checks a `validate` argument as Ansible does.
 pub fn check_validate(v: Option<&str>) -> Result<(), String> {
     match v {

@@ -12,6 +12,7 @@ pub mod context;
 pub mod copy;
 pub mod filekit;
 pub mod remote;
+pub mod template;
 #[cfg(test)]
 pub mod testutil;
 
