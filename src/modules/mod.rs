@@ -10,6 +10,7 @@
 pub mod args;
 pub mod context;
 pub mod copy;
+pub mod file;
 pub mod filekit;
 pub mod remote;
 pub mod template;
