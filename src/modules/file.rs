@@ -251,7 +251,7 @@ fn parse_found(stdout: &[u8]) -> Found {
         prev,
         link,
         link_target: kv.get("lnk").cloned(),
-        inode: ino.map(|i| i.rsplitn(2, ':').nth(1).unwrap_or_default().to_string()),
+        inode: ino.and_then(|i| i.rsplit_once(':').map(|(dev_ino, _)| dev_ino.to_string())),
         src_inode: kv.get("src_ino").cloned(),
         src_exists: kv.contains_key("src_ino"),
         target,
