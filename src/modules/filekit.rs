@@ -569,6 +569,99 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
     Ok(out)
 }
 
+/// What an in-place edit (lineinfile, blockinfile, replace) decided.
+pub struct Edit {
+    /// The new content, or `None` to leave the content alone.
+    pub new: Option<Vec<u8>>,
+    pub msg: String,
+}
+
+/// The options of an in-place edit.
+pub struct EditSpec<'a> {
+    pub path: &'a str,
+    pub attrs: Attrs<'a>,
+    pub backup: bool,
+    pub validate: Option<&'a str>,
+    /// Create the file (and its parent directories) when it is missing.
+    pub create: bool,
+}
+
+/// Reads the file in the probe, lets `edit` compute the new content on the controller
+/// (`None` when the file is missing), and writes it atomically only if it differs.
+pub async fn edit_file(
+    cx: &TaskContext<'_>,
+    spec: EditSpec<'_>,
+    edit: impl FnOnce(Option<&[u8]>) -> Result<Edit, String>,
+) -> Result<Outcome, ModuleError> {
+    let wants = ProbeWants {
+        sha1: true,
+        content: true,
+        ..Default::default()
+    };
+    let st = probe(cx, &probe_script(spec.path, &wants)).await?;
+    if st.exists && !st.is_file() {
+        return Ok(Outcome::fail(format!(
+            "{} is a {}, not a file",
+            spec.path, st.kind
+        )));
+    }
+    if st.exists && st.content.is_none() {
+        return Ok(Outcome::fail(format!("cannot read {}", spec.path)));
+    }
+    let old = if st.exists {
+        st.content.as_deref().or(Some(&[]))
+    } else {
+        None
+    };
+    let e = match edit(old) {
+        Ok(e) => e,
+        Err(msg) => return Ok(Outcome::fail(msg)),
+    };
+    if !st.exists && e.new.is_none() {
+        return Ok(Outcome::ok().msg(e.msg));
+    }
+    if !st.exists && !spec.create {
+        return Ok(Outcome::fail(format!(
+            "Destination {} does not exist !",
+            spec.path
+        )));
+    }
+    let new = match e.new.as_deref() {
+        Some(n) if old != Some(n) => NewContent::Bytes(n),
+        _ => NewContent::Keep,
+    };
+    let content_changed = matches!(new, NewContent::Bytes(_));
+    let mut out = converge(
+        cx,
+        Converge {
+            st: &st,
+            new,
+            attrs: spec.attrs,
+            backup: spec.backup,
+            validate: spec.validate,
+            make_parents: spec.create,
+        },
+    )
+    .await?;
+    if !out.failed {
+        out.msg = Some(if content_changed {
+            e.msg
+        } else if out.changed {
+            "ownership, perms or SE linux context changed".to_string()
+        } else {
+            String::new()
+        });
+    }
+    Ok(out)
+}
+
+/// Splits text into lines that keep their `\n`, as Python's `readlines()` does.
+pub fn split_lines(text: &[u8]) -> Vec<Vec<u8>> {
+    text.split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 /// Adds Ansible's file return values (`mode`, `owner`, `size`, `checksum`, ...) from `st`.
 pub fn add_state(out: &mut Outcome, st: &FileState) {
     if st.exists {

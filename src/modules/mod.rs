@@ -12,6 +12,7 @@ pub mod context;
 pub mod copy;
 pub mod file;
 pub mod filekit;
+pub mod lineinfile;
 pub mod remote;
 pub mod template;
 #[cfg(test)]
