@@ -14,6 +14,7 @@ pub mod file;
 pub mod filekit;
 pub mod lineinfile;
 pub mod remote;
+pub mod stat;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
