@@ -8,12 +8,14 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod args;
+pub mod blockinfile;
 pub mod context;
 pub mod copy;
 pub mod file;
 pub mod filekit;
 pub mod lineinfile;
 pub mod remote;
+pub mod replace;
 pub mod stat;
 pub mod template;
 #[cfg(test)]
