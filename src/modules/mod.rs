@@ -8,12 +8,22 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod args;
+pub mod blockinfile;
 pub mod command;
 pub mod context;
+pub mod copy;
 pub mod debug;
 pub mod fail;
+pub mod file;
+pub mod filekit;
+pub mod lineinfile;
 pub mod remote;
+pub mod replace;
 pub mod set_fact;
+pub mod stat;
+pub mod template;
+#[cfg(test)]
+pub mod testutil;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -130,6 +140,13 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &set_fact::SetFact,
     &fail::Fail,
     &fail::Assert,
+    &copy::Copy,
+    &template::Template,
+    &file::File,
+    &lineinfile::LineInFile,
+    &blockinfile::BlockInFile,
+    &replace::Replace,
+    &stat::Stat,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.

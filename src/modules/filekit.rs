@@ -1,0 +1,803 @@
+//! What the file modules (copy, template, file, lineinfile, blockinfile, replace, stat) share:
+//! the probe that reads a file's type, attributes, checksum and (for edits) content in one
+//! script, the comparison of wanted owner/group/mode with what is there, the atomic write with
+//! backup and validation, Python-regex translation and text diffs.
+//!
+//! Knows sh, coreutils and the Ansible semantics of these arguments; knows nothing of which
+//! module calls it beyond the options it is given.
+
+use super::remote::{parse_kv, q};
+use super::{FileDiff, FileMode, ModuleError, Outcome, TaskContext};
+use crate::connection::ExecOutput;
+use minijinja::Value;
+use sha1::{Digest, Sha1};
+
+/// Diffs are skipped for files larger than this, as Ansible does by default.
+pub const DIFF_MAX: u64 = 1024 * 1024;
+
+/// The `stat -c` format a probe prints, `|`-separated (user and group names never hold `|`).
+const STAT_FMT: &str = "%F|%a|%u|%g|%U|%G|%s";
+
+/// What a probe found at a path.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FileState {
+    /// The path the probe settled on (copy/template may append a basename to a directory).
+    pub path: String,
+    pub exists: bool,
+    /// `file`, `directory`, `link` (only when not following), or `other`.
+    pub kind: String,
+    pub mode: u32,
+    pub uid: String,
+    pub gid: String,
+    pub owner: String,
+    pub group: String,
+    pub size: u64,
+    pub sha1: Option<String>,
+    /// The content, when asked for and the file is a readable regular file.
+    pub content: Option<Vec<u8>>,
+}
+
+impl FileState {
+    pub fn is_dir(&self) -> bool {
+        self.exists && self.kind == "directory"
+    }
+    pub fn is_file(&self) -> bool {
+        self.exists && self.kind == "file"
+    }
+}
+
+/// Parses one `STAT_FMT` line into `st` (leaving path, checksum and content alone).
+pub fn parse_stat_line(line: &str, st: &mut FileState) -> bool {
+    let parts: Vec<&str> = line.trim_end().split('|').collect();
+    let [kind, mode, uid, gid, owner, group, size] = parts[..] else {
+        return false;
+    };
+    st.exists = true;
+    st.kind = if kind.contains("regular") {
+        "file"
+    } else if kind == "directory" {
+        "directory"
+    } else if kind == "symbolic link" {
+        "link"
+    } else {
+        "other"
+    }
+    .to_string();
+    st.mode = u32::from_str_radix(mode, 8).unwrap_or(0);
+    st.uid = uid.to_string();
+    st.gid = gid.to_string();
+    st.owner = owner.to_string();
+    st.group = group.to_string();
+    st.size = size.parse().unwrap_or(0);
+    true
+}
+
+/// What a probe should read besides type and attributes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProbeWants {
+    pub sha1: bool,
+    /// Read the content (always, for edits of text files).
+    pub content: bool,
+    /// Read the content only if it is at most [`DIFF_MAX`] bytes (for `--diff`).
+    pub content_for_diff: bool,
+}
+
+/// Marks the end of the key=value report and the start of raw content in a probe's stdout.
+const CONTENT_MARK: &[u8] = b"rmesos_content_follows=1\n";
+
+/// Script lines that probe the path in shell variable `p` (already set). Follows symlinks for
+/// type and attributes, as chmod and reads do.
+pub fn probe_lines(w: &ProbeWants) -> String {
+    let mut s = String::new();
+    s.push_str("printf 'path=%s\\n' \"$p\"\nif [ -e \"$p\" ]; then\n");
+    s.push_str(&format!(
+        "printf 'st='; stat -L -c '{STAT_FMT}' \"$p\" || exit 1\n"
+    ));
+    if w.sha1 {
+        s.push_str(
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1='; sha1sum < \"$p\" | cut -d' ' -f1; fi\n",
+        );
+    }
+    if w.content {
+        s.push_str("if [ -f \"$p\" ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n");
+    } else if w.content_for_diff {
+        s.push_str(&format!(
+            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s \"$p\")\" -le {DIFF_MAX} ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n"
+        ));
+    }
+    s.push_str("fi\n");
+    s
+}
+
+/// A whole probe script for `path`.
+pub fn probe_script(path: &str, w: &ProbeWants) -> String {
+    format!("p={}\n{}", q(path), probe_lines(w))
+}
+
+/// A probe script for copy/template: a `dest` that is a directory (or ends with `/`) gets
+/// `basename` appended, as Ansible does.
+pub fn probe_script_into_dir(dest: &str, basename: Option<&str>, w: &ProbeWants) -> String {
+    let mut s = match basename {
+        Some(b) if dest.ends_with('/') => format!("p={}\n", q(&format!("{dest}{b}"))),
+        Some(b) => format!(
+            "p={}\nif [ -d \"$p\" ]; then p=\"$p\"/{}; fi\n",
+            q(dest),
+            q(b)
+        ),
+        None => format!("p={}\n", q(dest)),
+    };
+    s.push_str(&probe_lines(w));
+    s
+}
+
+/// Parses a probe's stdout.
+pub fn parse_probe(stdout: &[u8]) -> FileState {
+    let (report, content) = match find(stdout, CONTENT_MARK) {
+        Some(i) => (
+            &stdout[..i],
+            Some(stdout[i + CONTENT_MARK.len()..].to_vec()),
+        ),
+        None => (stdout, None),
+    };
+    let kv = parse_kv(&String::from_utf8_lossy(report));
+    let mut st = FileState {
+        path: kv.get("path").cloned().unwrap_or_default(),
+        ..Default::default()
+    };
+    if let Some(line) = kv.get("st") {
+        parse_stat_line(line, &mut st);
+    }
+    st.sha1 = kv.get("sha1").cloned().filter(|s| !s.is_empty());
+    st.content = content;
+    st
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Runs a probe and fails the task with the host's words if it could not run.
+pub async fn probe(cx: &TaskContext<'_>, script: &str) -> Result<FileState, ModuleError> {
+    let out = cx.run(script, &[]).await?;
+    if out.rc != 0 {
+        return Err(ModuleError::Failed(host_error(
+            "cannot inspect the file",
+            &out,
+        )));
+    }
+    Ok(parse_probe(&out.stdout))
+}
+
+/// A failure message from a script's output.
+pub fn host_error(what: &str, out: &ExecOutput) -> String {
+    let err = out.stderr_str();
+    let err = err.trim();
+    if err.is_empty() {
+        format!("{what} (rc={})", out.rc)
+    } else {
+        format!("{what}: {err}")
+    }
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    hex::encode(Sha1::digest(data))
+}
+
+/// The owner, group and mode a task asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Attrs<'a> {
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+    pub mode: Option<&'a FileMode>,
+}
+
+/// Applies a symbolic mode (`u=rw,g+r,o-rwx`, `a+X`) to `cur`, as Ansible computes it: no
+/// `who` means all of u, g and o (no umask), `X` sets x only on directories or when some x is
+/// already set.
+pub fn apply_symbolic(spec: &str, cur: u32, is_dir: bool) -> Option<u32> {
+    let mut mode = cur & 0o7777;
+    for clause in spec.split(',') {
+        let who_end = clause
+            .find(|c: char| !"ugoa".contains(c))
+            .unwrap_or(clause.len());
+        let who = &clause[..who_end];
+        let who = if who.is_empty() || who.contains('a') {
+            "ugo"
+        } else {
+            who
+        };
+        let mut rest = &clause[who_end..];
+        if rest.is_empty() {
+            return None;
+        }
+        while let Some(op) = rest.chars().next() {
+            if !"+-=".contains(op) {
+                return None;
+            }
+            let perm_end = rest[1..]
+                .find(|c: char| "+-=".contains(c))
+                .map_or(rest.len(), |i| i + 1);
+            let perms = &rest[1..perm_end];
+            rest = &rest[perm_end..];
+            let mut bits = 0u32;
+            for who_c in who.chars() {
+                let shift = match who_c {
+                    'u' => 6,
+                    'g' => 3,
+                    _ => 0,
+                };
+                for p in perms.chars() {
+                    bits |= match p {
+                        'r' => 4 << shift,
+                        'w' => 2 << shift,
+                        'x' => 1 << shift,
+                        'X' if is_dir || mode & 0o111 != 0 => 1 << shift,
+                        'X' => 0,
+                        's' if who_c == 'u' => 0o4000,
+                        's' if who_c == 'g' => 0o2000,
+                        's' => 0,
+                        't' if who_c == 'o' => 0o1000,
+                        't' => 0,
+                        'u' | 'g' | 'o' => {
+                            let from = match p {
+                                'u' => 6,
+                                'g' => 3,
+                                _ => 0,
+                            };
+                            ((mode >> from) & 7) << shift
+                        }
+                        _ => return None,
+                    };
+                }
+            }
+            match op {
+                '+' => mode |= bits,
+                '-' => mode &= !bits,
+                _ => {
+                    let mut clear = 0u32;
+                    for who_c in who.chars() {
+                        clear |= match who_c {
+                            'u' => 0o4700,
+                            'g' => 0o2070,
+                            _ => 0o1007,
+                        };
+                    }
+                    mode = (mode & !clear) | bits;
+                }
+            }
+        }
+    }
+    Some(mode)
+}
+
+/// The octal mode `mode` asks for on a file whose mode is `cur`; `None` for "leave it".
+pub fn wanted_mode(mode: Option<&FileMode>, cur: u32, is_dir: bool) -> Result<Option<u32>, String> {
+    match mode {
+        None | Some(FileMode::Preserve) => Ok(None),
+        Some(FileMode::Octal(m)) => Ok(Some(*m)),
+        Some(FileMode::Symbolic(s)) => apply_symbolic(s, cur, is_dir)
+            .map(Some)
+            .ok_or_else(|| format!("bad symbolic mode {s:?}")),
+    }
+}
+
+fn same_principal(want: &str, name: &str, id: &str) -> bool {
+    want == name || want == id
+}
+
+/// One attribute that differs: its name, what it is and what it will be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrChange {
+    pub name: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+/// Compares wanted attributes with `st` (which must exist) and returns what differs and the
+/// commands that fix it. `no_deref` uses `chown -h` (links themselves).
+pub fn attr_fix(
+    path: &str,
+    st: &FileState,
+    attrs: &Attrs,
+    no_deref: bool,
+) -> Result<(Vec<AttrChange>, String), String> {
+    let mut changes = Vec::new();
+    let mut script = String::new();
+    let h = if no_deref { "-h " } else { "" };
+    if let Some(o) = attrs.owner
+        && !same_principal(o, &st.owner, &st.uid)
+    {
+        changes.push(AttrChange {
+            name: "owner",
+            before: st.owner.clone(),
+            after: o.to_string(),
+        });
+        script.push_str(&format!("chown {h}{} {} || exit 1\n", q(o), q(path)));
+    }
+    if let Some(g) = attrs.group
+        && !same_principal(g, &st.group, &st.gid)
+    {
+        changes.push(AttrChange {
+            name: "group",
+            before: st.group.clone(),
+            after: g.to_string(),
+        });
+        script.push_str(&format!("chgrp {h}{} {} || exit 1\n", q(g), q(path)));
+    }
+    if st.kind != "link"
+        && let Some(m) = wanted_mode(attrs.mode, st.mode, st.is_dir())?
+        && m != st.mode & 0o7777
+    {
+        changes.push(AttrChange {
+            name: "mode",
+            before: format!("{:04o}", st.mode & 0o7777),
+            after: format!("{m:04o}"),
+        });
+        script.push_str(&format!("chmod {m:04o} {} || exit 1\n", q(path)));
+    }
+    Ok((changes, script))
+}
+
+/// A diff of attribute changes in `name: value` lines, as Ansible's file module shows them.
+pub fn attr_diff(path: &str, changes: &[AttrChange]) -> FileDiff {
+    let mut d = FileDiff {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    for c in changes {
+        d.before.push_str(&format!("{}: {}\n", c.name, c.before));
+        d.after.push_str(&format!("{}: {}\n", c.name, c.after));
+    }
+    d
+}
+
+/// A text diff of a file's content, or `None` when either side is binary or too large.
+pub fn content_diff(path: &str, before: Option<&[u8]>, after: &[u8]) -> Option<FileDiff> {
+    let before = before.unwrap_or_default();
+    if before.len() as u64 > DIFF_MAX || after.len() as u64 > DIFF_MAX {
+        return None;
+    }
+    if before.contains(&0) || after.contains(&0) {
+        return None;
+    }
+    Some(FileDiff {
+        path: path.to_string(),
+        before: std::str::from_utf8(before).ok()?.to_string(),
+        after: std::str::from_utf8(after).ok()?.to_string(),
+    })
+}
+
+/// How to write a file's new content.
+pub struct WriteSpec<'a> {
+    pub path: &'a str,
+    /// Bytes to take from stdin; `None` takes all of it.
+    pub len: Option<usize>,
+    pub attrs: Attrs<'a>,
+    /// Copy the old file to `path.PID.YYYY-MM-DD@HH:MM:SS~` first.
+    pub backup: bool,
+    /// A command with `%s` standing for the new file; non-zero exit leaves `path` untouched.
+    pub validate: Option<&'a str>,
+    /// Create missing parent directories (lineinfile/blockinfile `create`).
+    pub make_parents: bool,
+    /// Take the content from this file on the host instead of stdin (copy `remote_src`).
+    pub from_host_file: Option<&'a str>,
+}
+
+/// Exit code a write script uses when validation fails.
+pub const RC_VALIDATE: i32 = 74;
+
+/// A subshell that writes one file atomically: temp file beside it, old attributes carried
+/// over, wanted ones applied, validated, old file backed up, then renamed over it. It prints
+/// `backup_file=` when it made one and the final `st=` line.
+pub fn write_script(w: &WriteSpec) -> String {
+    let mut s = format!("(\np={}\n", q(w.path));
+    if w.make_parents {
+        s.push_str("mkdir -p \"$(dirname \"$p\")\" || exit 69\n");
+    }
+    s.push_str(
+        "t=$(mktemp \"$(dirname \"$p\")/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n",
+    );
+    match (w.from_host_file, w.len) {
+        (Some(src), _) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
+        (None, Some(n)) => s.push_str(&format!("head -c {n} > \"$t\" || exit 71\n")),
+        (None, None) => s.push_str("cat > \"$t\" || exit 71\n"),
+    }
+    s.push_str(
+        "if [ -e \"$p\" ]; then chmod \"$(stat -L -c %a \"$p\")\" \"$t\"; chown \"$(stat -L -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; \
+         else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
+    );
+    if let Some(o) = w.attrs.owner {
+        s.push_str(&format!("chown {} \"$t\" || exit 72\n", q(o)));
+    }
+    if let Some(g) = w.attrs.group {
+        s.push_str(&format!("chgrp {} \"$t\" || exit 72\n", q(g)));
+    }
+    if let Some(m) = w.attrs.mode.and_then(|m| m.chmod_arg()) {
+        s.push_str(&format!("chmod {} \"$t\" || exit 72\n", q(&m)));
+    }
+    if let Some(v) = w.validate {
+        let cmd = v.replace("%s", "\"$t\"");
+        s.push_str(&format!("( {cmd} ) >&2 || exit {RC_VALIDATE}\n"));
+    }
+    if w.backup {
+        s.push_str(
+            "if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p \"$p\" \"$b\" || exit 75; printf 'backup_file=%s\\n' \"$b\"; fi\n",
+        );
+    }
+    s.push_str(&format!(
+        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'st='; stat -L -c '{STAT_FMT}' \"$p\"\n)"
+    ));
+    s
+}
+
+/// `follow=yes`: a dest that is a symlink means its target.
+pub async fn resolve_link(cx: &TaskContext<'_>, dest: &str) -> Result<String, ModuleError> {
+    let out = cx
+        .run(
+            &format!(
+                "if [ -L {d} ]; then readlink -f {d}; else printf '%s\\n' {d}; fi",
+                d = q(dest)
+            ),
+            &[],
+        )
+        .await?;
+    Ok(out.stdout_str().trim_end_matches('\n').to_string())
+}
+
+/// Checks a `validate` argument as Ansible does.
+pub fn check_validate(v: Option<&str>) -> Result<(), String> {
+    match v {
+        Some(v) if !v.contains("%s") => Err(format!("validate must contain %s: {v}")),
+        _ => Ok(()),
+    }
+}
+
+/// Explains a failed write script.
+pub fn write_error(out: &ExecOutput) -> String {
+    let what = match out.rc {
+        69 => "cannot create the parent directory",
+        70 => "cannot create a temporary file beside the destination (does its directory exist?)",
+        71 => "cannot write the temporary file",
+        72 => "cannot set owner, group or mode",
+        RC_VALIDATE => "failed to validate",
+        73 => "cannot move the new file into place",
+        75 => "cannot make the backup copy",
+        _ => "cannot write the file",
+    };
+    host_error(what, out)
+}
+
+/// The content a file should end up with.
+#[derive(Clone, Copy, Debug)]
+pub enum NewContent<'a> {
+    /// Leave the content alone (only attributes matter).
+    Keep,
+    Bytes(&'a [u8]),
+    /// A file already on the host (copy `remote_src`).
+    HostFile {
+        path: &'a str,
+        sha1: &'a str,
+        size: u64,
+    },
+}
+
+/// Everything a content-managing module (copy, template, line edits) does once it knows the
+/// old state and the new content: compare, and in at most one more round trip write the file
+/// or fix its attributes.
+pub struct Converge<'a> {
+    pub st: &'a FileState,
+    pub new: NewContent<'a>,
+    pub attrs: Attrs<'a>,
+    pub backup: bool,
+    pub validate: Option<&'a str>,
+    pub make_parents: bool,
+}
+
+/// Runs [`Converge`]: an outcome with `changed`, `diff`, `backup_file` and the file's return
+/// values (`path`/`dest` are the caller's to add).
+pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, ModuleError> {
+    let st = c.st;
+    let path = st.path.as_str();
+    let (new_sha1, new_size, stdin, host_file) = match c.new {
+        NewContent::Keep => (None, None, &[][..], None),
+        NewContent::Bytes(b) => (Some(sha1_hex(b)), Some(b.len() as u64), b, None),
+        NewContent::HostFile { path, sha1, size } => {
+            (Some(sha1.to_string()), Some(size), &[][..], Some(path))
+        }
+    };
+    let content_changes =
+        new_sha1.is_some() && (!st.exists || st.sha1.as_deref() != new_sha1.as_deref());
+    let mut out = Outcome::ok();
+    if cx.diff
+        && content_changes
+        && let NewContent::Bytes(new) = c.new
+        && let Some(d) = content_diff(path, st.content.as_deref(), new)
+    {
+        out.diff.push(d);
+    }
+    let mut final_st = st.clone();
+    if content_changes {
+        out.changed = true;
+        if !cx.check_mode {
+            let w = WriteSpec {
+                path,
+                len: None,
+                attrs: c.attrs,
+                backup: c.backup,
+                validate: c.validate,
+                make_parents: c.make_parents,
+                from_host_file: host_file,
+            };
+            let r = cx.run(&write_script(&w), stdin).await?;
+            if r.rc != 0 {
+                return Ok(Outcome::fail(write_error(&r)));
+            }
+            let kv = parse_kv(&r.stdout_str());
+            if let Some(b) = kv.get("backup_file") {
+                out.result
+                    .insert("backup_file".into(), Value::from(b.as_str()));
+            }
+            if let Some(line) = kv.get("st") {
+                parse_stat_line(line, &mut final_st);
+            }
+        }
+        final_st.sha1 = new_sha1;
+        final_st.size = new_size.unwrap_or_default();
+    } else if st.exists {
+        let (changes, script) = attr_fix(path, st, &c.attrs, false).map_err(ModuleError::Failed)?;
+        if !changes.is_empty() {
+            out.changed = true;
+            if cx.diff {
+                out.diff.push(attr_diff(path, &changes));
+            }
+            if !cx.check_mode {
+                let r = cx.run(&script, &[]).await?;
+                if r.rc != 0 {
+                    return Ok(Outcome::fail(host_error("cannot set attributes", &r)));
+                }
+            }
+            for ch in &changes {
+                match ch.name {
+                    "mode" => final_st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(0),
+                    "owner" => final_st.owner = ch.after.clone(),
+                    _ => final_st.group = ch.after.clone(),
+                }
+            }
+        }
+    }
+    add_state(&mut out, &final_st);
+    Ok(out)
+}
+
+/// What an in-place edit (lineinfile, blockinfile, replace) decided.
+pub struct Edit {
+    /// The new content, or `None` to leave the content alone.
+    pub new: Option<Vec<u8>>,
+    pub msg: String,
+}
+
+/// The options of an in-place edit.
+pub struct EditSpec<'a> {
+    pub path: &'a str,
+    pub attrs: Attrs<'a>,
+    pub backup: bool,
+    pub validate: Option<&'a str>,
+    /// Create the file (and its parent directories) when it is missing.
+    pub create: bool,
+}
+
+/// Reads the file in the probe, lets `edit` compute the new content on the controller
+/// (`None` when the file is missing), and writes it atomically only if it differs.
+pub async fn edit_file(
+    cx: &TaskContext<'_>,
+    spec: EditSpec<'_>,
+    edit: impl FnOnce(Option<&[u8]>) -> Result<Edit, String>,
+) -> Result<Outcome, ModuleError> {
+    let wants = ProbeWants {
+        sha1: true,
+        content: true,
+        ..Default::default()
+    };
+    let st = probe(cx, &probe_script(spec.path, &wants)).await?;
+    if st.exists && !st.is_file() {
+        return Ok(Outcome::fail(format!(
+            "{} is a {}, not a file",
+            spec.path, st.kind
+        )));
+    }
+    if st.exists && st.content.is_none() {
+        return Ok(Outcome::fail(format!("cannot read {}", spec.path)));
+    }
+    let old = if st.exists {
+        st.content.as_deref().or(Some(&[]))
+    } else {
+        None
+    };
+    let e = match edit(old) {
+        Ok(e) => e,
+        Err(msg) => return Ok(Outcome::fail(msg)),
+    };
+    if !st.exists && e.new.is_none() {
+        return Ok(Outcome::ok().msg(e.msg));
+    }
+    if !st.exists && !spec.create {
+        return Ok(Outcome::fail(format!(
+            "Destination {} does not exist !",
+            spec.path
+        )));
+    }
+    let new = match e.new.as_deref() {
+        Some(n) if old != Some(n) => NewContent::Bytes(n),
+        _ => NewContent::Keep,
+    };
+    let content_changed = matches!(new, NewContent::Bytes(_));
+    let mut out = converge(
+        cx,
+        Converge {
+            st: &st,
+            new,
+            attrs: spec.attrs,
+            backup: spec.backup,
+            validate: spec.validate,
+            make_parents: spec.create,
+        },
+    )
+    .await?;
+    if !out.failed {
+        out.msg = Some(if content_changed {
+            e.msg
+        } else if out.changed {
+            "ownership, perms or SE linux context changed".to_string()
+        } else {
+            String::new()
+        });
+    }
+    Ok(out)
+}
+
+/// Splits text into lines that keep their `\n`, as Python's `readlines()` does.
+pub fn split_lines(text: &[u8]) -> Vec<Vec<u8>> {
+    text.split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Adds Ansible's file return values (`mode`, `owner`, `size`, `checksum`, ...) from `st`.
+pub fn add_state(out: &mut Outcome, st: &FileState) {
+    if st.exists {
+        out.result.insert(
+            "mode".into(),
+            Value::from(format!("{:04o}", st.mode & 0o7777)),
+        );
+        out.result
+            .insert("owner".into(), Value::from(st.owner.as_str()));
+        out.result
+            .insert("group".into(), Value::from(st.group.as_str()));
+        if let Ok(uid) = st.uid.parse::<u64>() {
+            out.result.insert("uid".into(), Value::from(uid));
+        }
+        if let Ok(gid) = st.gid.parse::<u64>() {
+            out.result.insert("gid".into(), Value::from(gid));
+        }
+        out.result.insert("size".into(), Value::from(st.size));
+        out.result
+            .insert("state".into(), Value::from(st.kind.as_str()));
+    }
+    if let Some(sum) = &st.sha1 {
+        out.result
+            .insert("checksum".into(), Value::from(sum.as_str()));
+    }
+}
+
+/// Translates a Python `re` pattern into the `regex` crate's dialect: the crate already reads
+/// `(?P<name>...)`, classes and flags alike; `\Z` is `\z` there.
+pub fn py_regex(
+    pattern: &str,
+    multiline: bool,
+    dotall: bool,
+) -> Result<regex::bytes::Regex, String> {
+    let mut p = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('Z') => p.push_str("\\z"),
+                Some(n) => {
+                    p.push('\\');
+                    p.push(n);
+                }
+                None => p.push('\\'),
+            }
+        } else {
+            p.push(c);
+        }
+    }
+    regex::bytes::RegexBuilder::new(&p)
+        .multi_line(multiline)
+        .dot_matches_new_line(dotall)
+        .unicode(true)
+        .build()
+        .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))
+}
+
+/// Translates a Python replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`) into the
+/// `regex` crate's (`${1}`, `${name}`, literal `$` as `$$`).
+pub fn py_template(t: &str) -> String {
+    let mut out = String::with_capacity(t.len() + 8);
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '$' => out.push_str("$$"),
+            '\\' => match chars.next() {
+                Some(d) if d.is_ascii_digit() => {
+                    let mut num = d.to_string();
+                    if let Some(d2) = chars.peek().copied().filter(char::is_ascii_digit) {
+                        num.push(d2);
+                        chars.next();
+                    }
+                    out.push_str(&format!("${{{num}}}"));
+                }
+                Some('g') if chars.peek() == Some(&'<') => {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                    out.push_str(&format!("${{{name}}}"));
+                }
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('\\') => out.push('\\'),
+                Some(o) => {
+                    out.push('\\');
+                    if o == '$' {
+                        out.push('$');
+                    }
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            },
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolic_modes() {
+        assert_eq!(apply_symbolic("u=rw,g=r,o=r", 0o777, false), Some(0o644));
+        assert_eq!(apply_symbolic("u+x", 0o644, false), Some(0o744));
+        assert_eq!(apply_symbolic("a+X", 0o644, false), Some(0o644));
+        assert_eq!(apply_symbolic("a+X", 0o644, true), Some(0o755));
+        assert_eq!(apply_symbolic("go-rwx", 0o755, false), Some(0o700));
+        assert_eq!(apply_symbolic("+x", 0o600, false), Some(0o711));
+        assert_eq!(apply_symbolic("u+s,o+t", 0o755, true), Some(0o5755));
+        assert_eq!(apply_symbolic("g=u", 0o640, false), Some(0o660));
+        assert_eq!(apply_symbolic("u=rwx,g=rx,o=", 0o666, false), Some(0o750));
+        assert_eq!(apply_symbolic("u", 0o644, false), None);
+    }
+
+    #[test]
+    fn python_templates() {
+        assert_eq!(
+            py_template(r"\1 and \g<2> \g<name>"),
+            "${1} and ${2} ${name}"
+        );
+        assert_eq!(py_template("cost $5"), "cost $$5");
+        assert_eq!(py_template(r"a\nb"), "a\nb");
+        assert_eq!(py_template(r"\12"), "${12}");
+    }
+
+    #[test]
+    fn probe_output_parses_with_content() {
+        let st = parse_probe(
+            b"path=/x\nst=regular file|644|0|0|root|root|3\nsha1=abc\nrmesos_content_follows=1\nst=not a key\n",
+        );
+        assert!(st.is_file());
+        assert_eq!(st.mode, 0o644);
+        assert_eq!(st.sha1.as_deref(), Some("abc"));
+        assert_eq!(st.content.as_deref(), Some(&b"st=not a key\n"[..]));
+    }
+}
