@@ -6,8 +6,13 @@
 //! Knows YAML, the module registry (to check arguments) and the templar (to check template
 //! syntax). Knows nothing of hosts, connections or SSH.
 
+mod keywords;
+pub mod kv;
 pub mod load;
 pub mod model;
+mod role;
+mod task;
 
-pub use load::{LoadOptions, load_playbook, load_tasks_file};
+pub use load::{LoadOptions, find_task_file, load_playbook, load_tasks_file};
 pub use model::*;
+pub use role::load_role;
