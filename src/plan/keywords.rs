@@ -119,7 +119,9 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
                         &val.span,
                         format!("environment must be a mapping, found {}", val.type_name()),
                     )
-                    .hint("write `environment: {NAME: value}` or a \"{{ variable }}\" holding one"));
+                    .hint(
+                        "write `environment: {NAME: value}` or a \"{{ variable }}\" holding one",
+                    ));
                 }
                 kw.environment.push(value(val)?);
             }

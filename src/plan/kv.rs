@@ -44,7 +44,8 @@ pub fn parse(s: &str, free_form: FreeForm) -> Result<KvArgs, String> {
             } => keys.contains(&key),
         };
         if is_arg {
-            out.args.push((key.to_string(), decode_escapes(unquote(value))));
+            out.args
+                .push((key.to_string(), decode_escapes(unquote(value))));
             taken.push(i);
         }
     }
@@ -234,8 +235,15 @@ fn decode_escapes(v: &str) -> String {
             }
         }
         if n.is_digit(8) {
-            let digits: String = chars.clone().take(3).take_while(|d| d.is_digit(8)).collect();
-            if let Some(ch) = u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32) {
+            let digits: String = chars
+                .clone()
+                .take(3)
+                .take_while(|d| d.is_digit(8))
+                .collect();
+            if let Some(ch) = u32::from_str_radix(&digits, 8)
+                .ok()
+                .and_then(char::from_u32)
+            {
                 for _ in 0..digits.len() {
                     chars.next();
                 }
@@ -300,13 +308,12 @@ mod tests {
 
     #[test]
     fn free_form_keeps_quoted_text_verbatim() {
-        let k = parse(
-            r#"creates=/x echo "a=b  c" '{{ y }}' | grep -q "z""#,
-            SHELL,
-        )
-        .unwrap();
+        let k = parse(r#"creates=/x echo "a=b  c" '{{ y }}' | grep -q "z""#, SHELL).unwrap();
         assert_eq!(pairs(&k), vec![("creates", "/x")]);
-        assert_eq!(k.raw.as_deref(), Some(r#"echo "a=b  c" '{{ y }}' | grep -q "z""#));
+        assert_eq!(
+            k.raw.as_deref(),
+            Some(r#"echo "a=b  c" '{{ y }}' | grep -q "z""#)
+        );
     }
 
     #[test]
@@ -331,8 +338,20 @@ mod tests {
 
     #[test]
     fn bad_input() {
-        assert!(parse("msg='oops", FreeForm::No).unwrap_err().contains("quotes"));
-        assert!(parse("msg={{ x", FreeForm::No).unwrap_err().contains("Jinja"));
-        assert!(parse("hello", FreeForm::No).unwrap_err().contains("`hello`"));
+        assert!(
+            parse("msg='oops", FreeForm::No)
+                .unwrap_err()
+                .contains("quotes")
+        );
+        assert!(
+            parse("msg={{ x", FreeForm::No)
+                .unwrap_err()
+                .contains("Jinja")
+        );
+        assert!(
+            parse("hello", FreeForm::No)
+                .unwrap_err()
+                .contains("`hello`")
+        );
     }
 }

@@ -235,9 +235,9 @@ impl<'o> Loader<'o> {
         let dir = parent_dir(path);
         for entry in entries {
             let map = entry.expect_map("a play")?;
-            let import = map.iter().find(|(k, _)| {
-                k.as_str().is_some_and(|s| IMPORT_PLAYBOOK.contains(&s))
-            });
+            let import = map
+                .iter()
+                .find(|(k, _)| k.as_str().is_some_and(|s| IMPORT_PLAYBOOK.contains(&s)));
             match import {
                 Some((_, v)) if entry.get("hosts").is_none() => {
                     self.import_playbook(entry, v, &dir, imp, plays)?
@@ -284,11 +284,10 @@ impl<'o> Loader<'o> {
         }
         let file = val.expect_scalar_string("the playbook to import")?;
         if is_template(&file) {
-            return Err(LoadError::new(
-                &val.span,
-                "import_playbook needs a literal file name",
-            )
-            .hint("playbooks are imported while loading, before any variable is known"));
+            return Err(
+                LoadError::new(&val.span, "import_playbook needs a literal file name")
+                    .hint("playbooks are imported while loading, before any variable is known"),
+            );
         }
         let path = dir.join(&file);
         if !path.is_file() {
@@ -320,7 +319,7 @@ impl<'o> Loader<'o> {
             hosts: String::new(),
             gather_facts: true,
             gather_subset: Vec::new(),
-            vars: Value::from(HashMap::<String, Value>::new()),
+            vars: Value::from_pairs(std::iter::empty::<(String, Value)>()),
             vars_files: Vec::new(),
             serial: Vec::new(),
             strategy: Strategy::Linear,
@@ -365,8 +364,10 @@ impl<'o> Loader<'o> {
                     play.gather_subset = keywords::tags(v)?;
                 }
                 "gather_timeout" | "fact_path" => {
-                    return Err(LoadError::new(&k.span, format!("`{}` is not supported", key))
-                        .hint("rmesos gathers its facts in one fixed, fast round trip"));
+                    return Err(
+                        LoadError::new(&k.span, format!("`{}` is not supported", key))
+                            .hint("rmesos gathers its facts in one fixed, fast round trip"),
+                    );
                 }
                 "user" => own.remote_user = Some(keywords::scalar(v, "user")?),
                 "serial" => play.serial = serial(v)?,
@@ -484,9 +485,7 @@ impl<'o> Loader<'o> {
                 known.iter().copied(),
                 "define it under the play's `handlers:` or a role's handlers/main.yml",
             );
-            return Err(
-                LoadError::new(span, format!("handler `{}` not found", name)).hint(hint),
-            );
+            return Err(LoadError::new(span, format!("handler `{}` not found", name)).hint(hint));
         }
         Ok(())
     }
@@ -505,7 +504,7 @@ pub(super) fn merge_maps<'a>(maps: impl Iterator<Item = &'a Value>) -> Value {
             }
         }
     }
-    Value::from_iter(out)
+    Value::from_pairs(out)
 }
 
 fn vars_files(node: &Node) -> LoadResult<Vec<(Vec<String>, Span)>> {
@@ -518,7 +517,10 @@ fn vars_files(node: &Node) -> LoadResult<Vec<(Vec<String>, Span)>> {
         for (s, sp) in &alts {
             keywords::check_template_str(s, sp, false)?;
         }
-        out.push((alts.into_iter().map(|(s, _)| s).collect(), item.span.clone()));
+        out.push((
+            alts.into_iter().map(|(s, _)| s).collect(),
+            item.span.clone(),
+        ));
     }
     Ok(out)
 }
@@ -528,7 +530,10 @@ fn serial(node: &Node) -> LoadResult<Vec<Serial>> {
         let bad = || {
             LoadError::new(
                 &n.span,
-                format!("serial must be a number or a percentage, found {}", n.type_name()),
+                format!(
+                    "serial must be a number or a percentage, found {}",
+                    n.type_name()
+                ),
             )
             .hint("write `serial: 2`, `serial: \"30%\"` or a list such as [1, 5, \"50%\"]")
         };
@@ -537,7 +542,10 @@ fn serial(node: &Node) -> LoadResult<Vec<Serial>> {
             NodeKind::Str(s) => {
                 let s = s.trim();
                 if let Some(p) = s.strip_suffix('%') {
-                    p.trim().parse::<f64>().map(Serial::Percent).map_err(|_| bad())
+                    p.trim()
+                        .parse::<f64>()
+                        .map(Serial::Percent)
+                        .map_err(|_| bad())
                 } else {
                     s.parse::<usize>().map(Serial::Count).map_err(|_| bad())
                 }
@@ -560,6 +568,9 @@ fn percentage(node: &Node) -> LoadResult<f64> {
         _ => None,
     };
     v.filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
-        LoadError::new(&node.span, "max_fail_percentage must be a number from 0 to 100")
+        LoadError::new(
+            &node.span,
+            "max_fail_percentage must be a number from 0 to 100",
+        )
     })
 }

@@ -71,7 +71,7 @@ pub fn load_role(
 }
 
 fn empty_map() -> Value {
-    Value::from_iter(std::iter::empty::<(String, Value)>())
+    Value::from_pairs(std::iter::empty::<(String, Value)>())
 }
 
 impl Loader<'_> {
@@ -194,14 +194,16 @@ impl Loader<'_> {
             return Ok(found.clone());
         }
         tried.dedup();
-        Err(LoadError::new(span, format!("role `{}` not found", name)).hint(format!(
-            "looked in {}",
-            tried
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
+        Err(
+            LoadError::new(span, format!("role `{}` not found", name)).hint(format!(
+                "looked in {}",
+                tried
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        )
     }
 
     fn role_meta(&mut self, path: &Path) -> LoadResult<RoleMeta> {
@@ -293,11 +295,7 @@ fn role_files(role: &Path, sub: &str, from: Option<&str>, span: &Span) -> LoadRe
         let mut files: Vec<PathBuf> = std::fs::read_dir(&plain)
             .map_err(|e| LoadError::new(span, format!("cannot read {}: {}", plain.display(), e)))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|x| x == "yml" || x == "yaml")
-            })
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
             .collect();
         files.sort();
         return Ok(files);
@@ -305,7 +303,12 @@ fn role_files(role: &Path, sub: &str, from: Option<&str>, span: &Span) -> LoadRe
     if from.is_some() {
         return Err(LoadError::new(
             span,
-            format!("{} file `{}` not found in role {}", sub, name, role.display()),
+            format!(
+                "{} file `{}` not found in role {}",
+                sub,
+                name,
+                role.display()
+            ),
         )
         .hint(format!("looked for {}", candidates[0].display())));
     }
@@ -368,6 +371,6 @@ fn role_entry(node: &Node) -> LoadResult<RoleRef> {
                 .hint("write `- role: NAME` (or just `- NAME`)"));
         }
     };
-    r.params = Value::from_iter(params);
+    r.params = Value::from_pairs(params);
     Ok(r)
 }

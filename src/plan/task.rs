@@ -249,7 +249,7 @@ impl Loader<'_> {
         }
         match spec.kind {
             ActionKind::Module(m) => {
-                let (args, _) = module_args(m, &spec, d.args)?;
+                let args = module_args(m, &spec, d.args)?;
                 let task = self.task(node, &spec.name, Action::Module(m), args, d, own, scope);
                 out.push(task);
                 Ok(())
@@ -315,11 +315,10 @@ impl Loader<'_> {
             }
             "listen" => {
                 if !scope.handlers {
-                    return Err(LoadError::new(
-                        &k.span,
-                        "`listen` is only valid on handlers",
-                    )
-                    .hint("move this task under `handlers:`, or use `notify:` here"));
+                    return Err(
+                        LoadError::new(&k.span, "`listen` is only valid on handlers")
+                            .hint("move this task under `handlers:`, or use `notify:` here"),
+                    );
                 }
                 d.listen = keywords::string_list(v, "a listen topic")?
                     .into_iter()
@@ -413,8 +412,10 @@ impl Loader<'_> {
                     name = Some(s);
                 }
                 "notify" => {
-                    return Err(LoadError::new(&k.span, "`notify` on a block is not supported")
-                        .hint("put `notify:` on the tasks inside the block"));
+                    return Err(
+                        LoadError::new(&k.span, "`notify` on a block is not supported")
+                            .hint("put `notify:` on the tasks inside the block"),
+                    );
                 }
                 _ => {
                     if !common(&key, v, &mut own)? {
@@ -433,8 +434,10 @@ impl Loader<'_> {
             }
         }
         let Some(block) = parts[0] else {
-            return Err(LoadError::new(&node.span, "`rescue`/`always` without `block`")
-                .hint("put the tasks under `block:`"));
+            return Err(
+                LoadError::new(&node.span, "`rescue`/`always` without `block`")
+                    .hint("put the tasks under `block:`"),
+            );
         };
         let kw = inherit(&scope.kw, &own);
         let inner = Scope {
@@ -529,24 +532,23 @@ impl Loader<'_> {
                 let r = self.role_include_spec(val, action)?;
                 let apply = apply_keywords(val)?;
                 let child = child_keywords(scope, &own, &apply);
-                let preloaded = if is_template(&r.name)
-                    || r.tasks_from.as_deref().is_some_and(is_template)
-                {
-                    None
-                } else {
-                    let mut handlers = Vec::new();
-                    let mut blocks = Vec::new();
-                    self.load_role_instance(
-                        &r,
-                        &child,
-                        &scope.dir,
-                        false,
-                        &mut blocks,
-                        &mut handlers,
-                    )?;
-                    self.play.task_role_handlers.append(&mut handlers);
-                    Some(Arc::new(blocks))
-                };
+                let preloaded =
+                    if is_template(&r.name) || r.tasks_from.as_deref().is_some_and(is_template) {
+                        None
+                    } else {
+                        let mut handlers = Vec::new();
+                        let mut blocks = Vec::new();
+                        self.load_role_instance(
+                            &r,
+                            &child,
+                            &scope.dir,
+                            false,
+                            &mut blocks,
+                            &mut handlers,
+                        )?;
+                        self.play.task_role_handlers.append(&mut handlers);
+                        Some(Arc::new(blocks))
+                    };
                 let args = node_args(val);
                 let action = Action::IncludeRole {
                     name: r.name,
@@ -575,15 +577,19 @@ impl Loader<'_> {
     ) -> LoadResult<()> {
         refuse_task_only(&d, &spec.name)?;
         if inc.apply.is_some() {
-            return Err(LoadError::new(&spec.key.span, "`apply` is only valid on include_tasks")
-                .hint("keywords on an import apply to every imported task already"));
+            return Err(
+                LoadError::new(&spec.key.span, "`apply` is only valid on include_tasks")
+                    .hint("keywords on an import apply to every imported task already"),
+            );
         }
         if is_template(&inc.file) {
             return Err(LoadError::new(
                 &inc.span,
                 format!("{} needs a literal file name", spec.name),
             )
-            .hint("use include_tasks for a file name with a template: it is resolved at run time"));
+            .hint(
+                "use include_tasks for a file name with a template: it is resolved at run time",
+            ));
         }
         if let Some(v) = inc.vars {
             own.vars.push(v);
@@ -629,10 +635,14 @@ impl Loader<'_> {
                     kw: child.clone(),
                     ..scope.clone()
                 };
-                Some(Arc::new(self.load_task_file(&path, &inner, Some(&inc.span))?))
+                Some(Arc::new(self.load_task_file(
+                    &path,
+                    &inner,
+                    Some(&inc.span),
+                )?))
             }
         };
-        let args = Value::from_iter([("file", Value::from(inc.file.as_str()))]);
+        let args = Value::from_pairs([("file", Value::from(inc.file.as_str()))]);
         let action = Action::IncludeTasks {
             file: inc.file,
             preloaded,
@@ -646,17 +656,21 @@ impl Loader<'_> {
     /// `tasks/`, then the playbook's directory.
     fn task_file(&self, name: &str, span: &Span, scope: &Scope) -> LoadResult<std::path::PathBuf> {
         let role_tasks = scope.role.as_ref().map(|r| r.path.join("tasks"));
-        search_file(name, &scope.dir, role_tasks.as_deref(), Some(&self.playbook_dir)).ok_or_else(
-            || {
-                let mut dirs = vec![scope.dir.display().to_string()];
-                if let Some(r) = &role_tasks {
-                    dirs.push(r.display().to_string());
-                }
-                dirs.push(self.playbook_dir.display().to_string());
-                LoadError::new(span, format!("task file not found: {}", name))
-                    .hint(format!("looked in {}", dirs.join(", ")))
-            },
+        search_file(
+            name,
+            &scope.dir,
+            role_tasks.as_deref(),
+            Some(&self.playbook_dir),
         )
+        .ok_or_else(|| {
+            let mut dirs = vec![scope.dir.display().to_string()];
+            if let Some(r) = &role_tasks {
+                dirs.push(r.display().to_string());
+            }
+            dirs.push(self.playbook_dir.display().to_string());
+            LoadError::new(span, format!("task file not found: {}", name))
+                .hint(format!("looked in {}", dirs.join(", ")))
+        })
     }
 
     /// `import_role:`/`include_role:` arguments.
@@ -665,7 +679,7 @@ impl Loader<'_> {
         let mut r = RoleRef {
             name: String::new(),
             span: val.span.clone(),
-            params: Value::from_iter(std::iter::empty::<(String, Value)>()),
+            params: Value::from_pairs(std::iter::empty::<(String, Value)>()),
             kw: Keywords::default(),
             tasks_from: None,
             handlers_from: None,
@@ -773,7 +787,11 @@ fn apply_map(a: &Node) -> LoadResult<Keywords> {
                 &k.span,
                 format!("`{}` is not a keyword `apply` can pass on", key),
             )
-            .hint(did_you_mean(&key, COMMON.iter().copied(), "use tags, when, become, vars...")));
+            .hint(did_you_mean(
+                &key,
+                COMMON.iter().copied(),
+                "use tags, when, become, vars...",
+            )));
         }
     }
     Ok(kw)
@@ -792,10 +810,11 @@ fn refuse_task_only(d: &Draft<'_>, action: &str) -> LoadResult<()> {
 
 fn set_loop(d: &mut Draft<'_>, src: LoopSource, k: &Node) -> LoadResult<()> {
     if d.loop_.is_some() {
-        return Err(
-            LoadError::new(&k.span, "a task can have only one loop (loop or one with_*)")
-                .hint("remove one of them; `loop:` replaces with_items"),
-        );
+        return Err(LoadError::new(
+            &k.span,
+            "a task can have only one loop (loop or one with_*)",
+        )
+        .hint("remove one of them; `loop:` replaces with_items"));
     }
     d.loop_ = Some((src, k.span.clone()));
     Ok(())
@@ -935,8 +954,7 @@ fn unknown_action(k: &Node, name: &str) -> LoadError {
 fn action_spec<'n>(k: &'n Node, v: &'n Node) -> LoadResult<ActionSpec<'n>> {
     let (name, args, name_span) = match &v.kind {
         NodeKind::Map(entries) => {
-            let Some((_, m)) = entries.iter().find(|(ek, _)| ek.as_str() == Some("module"))
-            else {
+            let Some((_, m)) = entries.iter().find(|(ek, _)| ek.as_str() == Some("module")) else {
                 return Err(LoadError::new(&v.span, "action mapping needs `module:`")
                     .hint("write `local_action: {module: command, cmd: ls}` or `local_action: command ls`"));
             };
@@ -972,13 +990,15 @@ fn action_spec<'n>(k: &'n Node, v: &'n Node) -> LoadResult<ActionSpec<'n>> {
         Some(m) => ActionKind::Module(m),
         None if loader_action(&name) == Some("meta") => ActionKind::Loader("meta"),
         None => {
-            return Err(LoadError::new(&name_span, format!("unknown module `{}`", name)).hint(
-                did_you_mean(
-                    strip_collection(&name),
-                    REGISTRY.iter().map(|m| m.name()),
-                    "`rmesos doc` lists the supported modules",
+            return Err(
+                LoadError::new(&name_span, format!("unknown module `{}`", name)).hint(
+                    did_you_mean(
+                        strip_collection(&name),
+                        REGISTRY.iter().map(|m| m.name()),
+                        "`rmesos doc` lists the supported modules",
+                    ),
                 ),
-            ));
+            );
         }
     };
     Ok(ActionSpec {
@@ -989,93 +1009,118 @@ fn action_spec<'n>(k: &'n Node, v: &'n Node) -> LoadResult<ActionSpec<'n>> {
     })
 }
 
-/// Builds a module's argument mapping from its forms, then checks it with the module.
-fn module_args(
-    m: &'static dyn DynModule,
-    spec: &ActionSpec<'_>,
-    args_kw: Option<&Node>,
-) -> LoadResult<(Value, ArgSpans)> {
-    let mut args: Vec<(String, Value)> = Vec::new();
-    let mut spans = ArgSpans {
-        entries: Vec::new(),
-        whole: spec.key.span.clone(),
-    };
-    let mut put = |args: &mut Vec<(String, Value)>, k: String, v: Value, ks: Span, vs: Span| {
-        args.retain(|(ek, _)| *ek != k);
-        spans.entries.retain(|(ek, _, _)| *ek != k);
-        spans.entries.push((k.clone(), ks, vs));
-        args.push((k, v));
-    };
-    // `args:` first: inline arguments win over it, as in Ansible's ModuleArgsParser.
-    if let Some(a) = args_kw
-        && !a.is_null()
-    {
-        let map = a.as_map().ok_or_else(|| {
-            LoadError::new(&a.span, format!("args must be a mapping, found {}", a.type_name()))
-                .hint("write `args: {chdir: /tmp}`")
-        })?;
-        for (k, v) in map {
-            put(&mut args, key_str(k)?, value(v)?, k.span.clone(), v.span.clone());
-        }
+/// A module's arguments being assembled, with where each came from.
+struct ArgsBuilder {
+    args: Vec<(String, Value)>,
+    spans: ArgSpans,
+}
+
+impl ArgsBuilder {
+    /// Sets an argument; a later form replaces an earlier one.
+    fn put(&mut self, k: String, v: Value, key_span: &Span, value_span: &Span) {
+        self.args.retain(|(ek, _)| *ek != k);
+        self.spans.entries.retain(|(ek, _, _)| *ek != k);
+        self.spans
+            .entries
+            .push((k.clone(), key_span.clone(), value_span.clone()));
+        self.args.push((k, v));
     }
-    let text = |s: &str, span: &Span, args: &mut Vec<(String, Value)>, put: &mut dyn FnMut(&mut Vec<(String, Value)>, String, Value, Span, Span)| -> LoadResult<()> {
+
+    fn mapping(&mut self, entries: &[(Node, Node)]) -> LoadResult<()> {
+        for (k, v) in entries {
+            self.put(key_str(k)?, value(v)?, &k.span, &v.span);
+        }
+        Ok(())
+    }
+
+    /// A `k=v` / free-form string, split the way the module takes it.
+    fn text(&mut self, m: &dyn DynModule, s: &str, span: &Span) -> LoadResult<()> {
         check_template_str(s, span, false)?;
         let parsed = kv::parse(s, m.free_form()).map_err(|e| {
             LoadError::new(span, format!("module `{}`: {}", m.name(), e))
                 .hint("write key=value pairs separated by spaces; quote values that contain spaces")
         })?;
         for (k, v) in parsed.args {
-            put(args, k, Value::from(v), span.clone(), span.clone());
+            self.put(k, Value::from(v), span, span);
         }
         if let Some(raw) = parsed.raw {
-            put(args, "_raw_params".into(), Value::from(raw), span.clone(), span.clone());
+            self.put("_raw_params".into(), Value::from(raw), span, span);
         }
         Ok(())
+    }
+}
+
+/// Builds a module's argument mapping from its forms, then checks it with the module.
+fn module_args(
+    m: &'static dyn DynModule,
+    spec: &ActionSpec<'_>,
+    args_kw: Option<&Node>,
+) -> LoadResult<Value> {
+    let mut b = ArgsBuilder {
+        args: Vec::new(),
+        spans: ArgSpans {
+            entries: Vec::new(),
+            whole: spec.key.span.clone(),
+        },
     };
+    // `args:` first: inline arguments win over it, as in Ansible's ModuleArgsParser.
+    if let Some(a) = args_kw
+        && !a.is_null()
+    {
+        let map = a.as_map().ok_or_else(|| {
+            LoadError::new(
+                &a.span,
+                format!("args must be a mapping, found {}", a.type_name()),
+            )
+            .hint("write `args: {chdir: /tmp}`")
+        })?;
+        b.mapping(map)?;
+    }
     match &spec.args {
         ArgSource::Node(v) => match &v.kind {
             NodeKind::Null => {}
-            NodeKind::Map(entries) => {
-                for (k, val) in entries {
-                    put(&mut args, key_str(k)?, value(val)?, k.span.clone(), val.span.clone());
-                }
-            }
+            NodeKind::Map(entries) => b.mapping(entries)?,
             NodeKind::Seq(_) => {
                 return Err(LoadError::new(
                     &v.span,
-                    format!("module `{}` takes a mapping or a string, not a list", m.name()),
+                    format!(
+                        "module `{}` takes a mapping or a string, not a list",
+                        m.name()
+                    ),
                 ));
             }
             // `!unsafe` text is never split or templated: all of it is the free-form text.
             NodeKind::Str(_) if v.unsafe_str => {
-                put(&mut args, "_raw_params".into(), v.to_value(), v.span.clone(), v.span.clone());
+                b.put("_raw_params".into(), v.to_value(), &v.span, &v.span);
             }
             _ => {
                 let s = v.expect_scalar_string("arguments")?;
-                text(&s, &v.span, &mut args, &mut put)?;
+                b.text(m, &s, &v.span)?;
             }
         },
         ArgSource::Text(s, span) => {
             if !s.is_empty() {
-                text(s, span, &mut args, &mut put)?;
+                b.text(m, s, span)?;
             }
         }
         ArgSource::Entries(entries) => {
             for (k, val) in entries.iter().map(|e| (&e.0, &e.1)) {
-                put(&mut args, key_str(k)?, value(val)?, k.span.clone(), val.span.clone());
+                b.put(key_str(k)?, value(val)?, &k.span, &val.span);
             }
         }
     }
     if matches!(m.free_form(), FreeForm::No)
-        && let Some((_, ks, _)) = spans.entries.iter().find(|(k, _, _)| k == "_raw_params")
+        && let Some((_, ks, _)) = b.spans.entries.iter().find(|(k, _, _)| k == "_raw_params")
     {
-        return Err(LoadError::new(ks, format!("module `{}` takes no free-form text", m.name()))
-            .hint("write its arguments as key=value pairs or a mapping"));
+        return Err(
+            LoadError::new(ks, format!("module `{}` takes no free-form text", m.name()))
+                .hint("write its arguments as key=value pairs or a mapping"),
+        );
     }
-    let value = Value::from_iter(args);
+    let value = Value::from_pairs(b.args);
     m.check_args(&value)
-        .map_err(|e| arg_error(m, e, &spans))?;
-    Ok((value, spans))
+        .map_err(|e| arg_error(m, e, &b.spans))?;
+    Ok(value)
 }
 
 /// Places an [`ArgError`] on the argument it is about.
@@ -1124,9 +1169,8 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
                     }
                 }
             }
-            let (file, span) = file.ok_or_else(|| {
-                LoadError::new(&v.span, format!("{} needs `file:`", action))
-            })?;
+            let (file, span) =
+                file.ok_or_else(|| LoadError::new(&v.span, format!("{} needs `file:`", action)))?;
             check_template_str(&file, &span, false)?;
             Ok(IncludeSpec {
                 file,
@@ -1138,8 +1182,14 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
         _ => {
             let s = v.expect_scalar_string("the file to include")?;
             check_template_str(&s, &v.span, false)?;
-            let parsed = kv::parse(&s, FreeForm::Yes { keys: None, required: true })
-                .map_err(|e| LoadError::new(&v.span, format!("{}: {}", action, e)))?;
+            let parsed = kv::parse(
+                &s,
+                FreeForm::Yes {
+                    keys: None,
+                    required: true,
+                },
+            )
+            .map_err(|e| LoadError::new(&v.span, format!("{}: {}", action, e)))?;
             let mut vars: Vec<(String, Value)> = Vec::new();
             let mut file = parsed.raw;
             for (k, val) in parsed.args {
@@ -1155,13 +1205,12 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
                     .hint("pass variables with `vars:` on the task"));
                 }
             }
-            let file = file.ok_or_else(|| {
-                LoadError::new(&v.span, format!("{} needs a file name", action))
-            })?;
+            let file = file
+                .ok_or_else(|| LoadError::new(&v.span, format!("{} needs a file name", action)))?;
             Ok(IncludeSpec {
                 file,
                 span: v.span.clone(),
-                vars: (!vars.is_empty()).then(|| Value::from_iter(vars)),
+                vars: (!vars.is_empty()).then(|| Value::from_pairs(vars)),
                 apply: None,
             })
         }
@@ -1172,6 +1221,6 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
 fn node_args(v: &Node) -> Value {
     match &v.kind {
         NodeKind::Map(_) => v.to_value(),
-        _ => Value::from_iter(std::iter::empty::<(String, Value)>()),
+        _ => Value::from_pairs(std::iter::empty::<(String, Value)>()),
     }
 }
