@@ -1283,79 +1283,53 @@ async fn run_include(
         .clone()
         .unwrap_or_else(|| "item".into());
     for ((target, idx), group) in play::group_by(per_host) {
-        let (nodes, role) = match &task.action {
-            Action::IncludeTasks { file, preloaded } => {
-                let nodes = match preloaded {
-                    Some(p) if &target == file => Ok(p.clone()),
-                    _ => {
-                        let base = task
-                            .role
-                            .as_ref()
-                            .map(|ro| ro.path.join("tasks"))
-                            .filter(|_| {
-                                !Path::new(&*task.span.file)
-                                    .starts_with(r.playbook_dir.join("__never__"))
-                            })
-                            .unwrap_or_else(|| {
-                                Path::new(&*task.span.file)
-                                    .parent()
-                                    .map(Path::to_path_buf)
-                                    .unwrap_or_default()
-                            });
-                        let path = if Path::new(&target).is_absolute() {
-                            PathBuf::from(&target)
-                        } else {
-                            let from_file = Path::new(&*task.span.file)
-                                .parent()
-                                .map(|d| d.join(&target));
-                            match from_file.filter(|p| p.exists()) {
-                                Some(p) => p,
-                                None => base.join(&target),
-                            }
-                        };
-                        play::include_file(r, &path, task.role.clone(), &task.kw)
-                    }
-                };
-                (nodes, None)
-            }
+        let nodes = match &task.action {
+            Action::IncludeTasks {
+                file,
+                preloaded,
+                kw,
+            } => match preloaded {
+                Some(p) if &target == file => Ok(p.clone()),
+                _ => match crate::plan::find_task_file(&target, task) {
+                    Some(path) => play::include_file(r, &path, task.role.clone(), kw),
+                    None => Err(format!(
+                        "{}: could not find the included task file {:?}",
+                        task.span, target
+                    )),
+                },
+            },
             Action::IncludeRole {
                 tasks_from,
                 preloaded,
                 name,
-            } => {
-                let res = match preloaded {
-                    Some(p) if &target == name => Ok((p.clone(), None)),
-                    _ => {
-                        let from = Path::new(&*task.span.file)
-                            .parent()
-                            .map(Path::to_path_buf)
-                            .unwrap_or_default();
-                        crate::plan::load_role(
-                            &target,
-                            tasks_from.as_deref(),
-                            Value::from(()),
-                            &task.kw,
-                            &from,
-                            &r.opts.load,
-                        )
-                        .map(|(info, nodes, handlers)| {
-                            let mut hs = ctx.handlers.write().unwrap_or_else(|p| p.into_inner());
-                            for h in handlers {
-                                hs.push(Arc::new(h));
-                            }
-                            (Arc::new(nodes), Some(info))
-                        })
-                        .map_err(|e| e.to_string())
-                    }
-                };
-                match res {
-                    Ok((n, info)) => (Ok(n), info),
-                    Err(e) => (Err(e), None),
+                kw,
+            } => match preloaded {
+                Some(p) if &target == name => Ok(p.clone()),
+                _ => {
+                    let from = Path::new(&*task.span.file)
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    crate::plan::load_role(
+                        &target,
+                        tasks_from.as_deref(),
+                        Value::from(()),
+                        kw,
+                        &from,
+                        &r.opts.load,
+                    )
+                    .map(|(_info, nodes, handlers)| {
+                        let mut hs = ctx.handlers.write().unwrap_or_else(|p| p.into_inner());
+                        for h in handlers {
+                            hs.push(Arc::new(h));
+                        }
+                        Arc::new(nodes)
+                    })
+                    .map_err(|e| e.to_string())
                 }
-            }
+            },
             _ => continue,
         };
-        let _ = role;
         let nodes = match nodes {
             Ok(n) => n,
             Err(e) => {

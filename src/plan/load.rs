@@ -1,8 +1,13 @@
-//! Loading playbooks, roles and task files into the plan.
+//! Loading playbooks and plays; the loader's shared state. Tasks are read in `task.rs`, roles in
+//! `role.rs`.
 
+use super::keywords::{self, COMMON, NOT_ON_PLAYS, did_you_mean, inherit, key_str};
 use super::model::*;
-use crate::error::{LoadError, LoadResult};
+use crate::error::{LoadError, LoadResult, Span};
+use crate::modules::args::is_template;
+use crate::yaml::{Node, NodeKind};
 use minijinja::Value;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,30 +20,557 @@ pub struct LoadOptions {
 
 /// Loads a playbook and everything it imports; any error stops before a host is touched.
 pub fn load_playbook(path: &Path, opts: &LoadOptions) -> LoadResult<Playbook> {
-    let _ = (path, opts);
-    Err(LoadError::plain("playbook loading is not implemented yet"))
+    let dir = parent_dir(path);
+    let mut loader = Loader::new(opts, dir.clone());
+    let mut plays = Vec::new();
+    loader.load_playbook_file(path, &ImportScope::default(), None, &mut plays)?;
+    Ok(Playbook {
+        path: path.to_path_buf(),
+        dir,
+        plays,
+    })
 }
 
-/// Loads a task file at run time (`include_tasks` with a templated name), inheriting `kw`.
+/// Loads a task file at run time (`include_tasks` with a templated name), inheriting `kw`
+/// (the include's `Action::IncludeTasks::kw`). Use [`find_task_file`] to resolve the name.
 pub fn load_tasks_file(
     path: &Path,
     role: Option<Arc<RoleInfo>>,
     kw: &Keywords,
     opts: &LoadOptions,
 ) -> LoadResult<Vec<TaskNode>> {
-    let _ = (path, role, kw, opts);
-    Err(LoadError::plain("task file loading is not implemented yet"))
+    let dir = parent_dir(path);
+    let mut loader = Loader::new(opts, dir.clone());
+    let scope = Scope {
+        dir,
+        role,
+        kw: kw.clone(),
+        handlers: false,
+    };
+    let tasks = loader.load_task_file(path, &scope, None)?;
+    Ok(tasks)
 }
 
-/// Loads a role at run time (`include_role`): its info, tasks and handlers.
-pub fn load_role(
+/// Where a task file named by an include of `task` lives: beside the file holding the include,
+/// then in its role's `tasks/`. `None` when neither has it.
+pub fn find_task_file(name: &str, task: &Task) -> Option<PathBuf> {
+    let here = parent_dir(Path::new(&*task.span.file));
+    let role_tasks = task.role.as_ref().map(|r| r.path.join("tasks"));
+    search_file(name, &here, role_tasks.as_deref(), None)
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub(super) fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Finds a relative file in the first directory that has it.
+pub(super) fn search_file(
     name: &str,
-    tasks_from: Option<&str>,
-    params: Value,
-    kw: &Keywords,
-    from: &Path,
-    opts: &LoadOptions,
-) -> LoadResult<(Arc<RoleInfo>, Vec<TaskNode>, Vec<Handler>)> {
-    let _ = (name, tasks_from, params, kw, from, opts);
-    Err(LoadError::plain("role loading is not implemented yet"))
+    here: &Path,
+    role_tasks: Option<&Path>,
+    playbook_dir: Option<&Path>,
+) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    [Some(here), role_tasks, playbook_dir]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(p))
+        .find(|c| c.is_file())
+}
+
+/// What the tasks being read inherit and where they come from.
+#[derive(Clone)]
+pub(super) struct Scope {
+    /// Directory of the file the tasks are in (relative includes start here).
+    pub dir: PathBuf,
+    pub role: Option<Arc<RoleInfo>>,
+    /// Keywords folded from every enclosing play, role, block and import.
+    pub kw: Keywords,
+    /// Reading a handlers list (`listen` allowed, blocks not).
+    pub handlers: bool,
+}
+
+/// Per-play state: role instances already loaded, handlers found on the way, notifies to check.
+#[derive(Default)]
+pub(super) struct PlayState {
+    /// (role dir, tasks_from, params) of roles already in this play's `roles:`.
+    pub seen_roles: HashSet<String>,
+    /// Role handler files already loaded for this play.
+    pub handler_files: HashSet<PathBuf>,
+    /// Handlers of roles imported or included from tasks (they come after the play's own).
+    pub task_role_handlers: Vec<Handler>,
+    /// Every literal `notify` target with its position.
+    pub notifies: Vec<(String, Span)>,
+}
+
+pub(super) struct Loader<'o> {
+    pub opts: &'o LoadOptions,
+    pub playbook_dir: PathBuf,
+    /// Files being loaded, outermost first (canonical paths): a repeat is an include cycle.
+    pub stack: Vec<PathBuf>,
+    /// Roles being loaded (canonical dirs), to catch dependency cycles.
+    pub role_stack: Vec<PathBuf>,
+    pub play: PlayState,
+    /// Parsed files, so a role's files are read once however often it is used.
+    cache: HashMap<PathBuf, Option<Node>>,
+}
+
+/// What an `import_playbook` passes on to the plays it imports.
+#[derive(Clone, Default)]
+struct ImportScope {
+    kw: Keywords,
+    /// Its `vars`, innermost import first; they override the plays' own `vars`.
+    vars: Vec<Value>,
+}
+
+const PLAY_KEYS: &[&str] = &[
+    "name",
+    "hosts",
+    "vars",
+    "vars_files",
+    "roles",
+    "pre_tasks",
+    "tasks",
+    "post_tasks",
+    "handlers",
+    "gather_facts",
+    "gather_subset",
+    "user",
+    "serial",
+    "strategy",
+    "max_fail_percentage",
+    "force_handlers",
+    "order",
+    "vars_prompt",
+    "gather_timeout",
+    "fact_path",
+];
+
+const IMPORT_PLAYBOOK: &[&str] = &[
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+    "ansible.legacy.import_playbook",
+    "include",
+];
+
+impl<'o> Loader<'o> {
+    pub fn new(opts: &'o LoadOptions, playbook_dir: PathBuf) -> Self {
+        Loader {
+            opts,
+            playbook_dir,
+            stack: Vec::new(),
+            role_stack: Vec::new(),
+            play: PlayState::default(),
+            cache: HashMap::new(),
+        }
+    }
+
+    /// Reads a YAML file holding one document (or none: `None`).
+    pub fn read_yaml(&mut self, path: &Path, span: Option<&Span>) -> LoadResult<Option<Node>> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(n) = self.cache.get(&key) {
+            return Ok(n.clone());
+        }
+        if !path.is_file() {
+            let msg = format!("file not found: {}", path.display());
+            return Err(match span {
+                Some(s) => LoadError::new(s, msg),
+                None => LoadError::plain(msg),
+            });
+        }
+        let mut docs = crate::yaml::load_file(path)?;
+        if docs.len() > 1 {
+            return Err(LoadError::new(
+                &docs[1].span,
+                "a second YAML document (---) is not expected here",
+            )
+            .hint("keep one document per file"));
+        }
+        let node = docs.pop().filter(|n| !n.is_null());
+        self.cache.insert(key, node.clone());
+        Ok(node)
+    }
+
+    /// Marks `path` as being loaded; an error if it already is (an include cycle).
+    pub fn enter(&mut self, path: &Path, span: Option<&Span>) -> LoadResult<()> {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if self.stack.contains(&key) {
+            let msg = format!("include cycle: {} includes itself", path.display());
+            let hint = "an import or static include cannot load a file that is loading it";
+            return Err(match span {
+                Some(s) => LoadError::new(s, msg),
+                None => LoadError::plain(msg),
+            }
+            .hint(hint));
+        }
+        self.stack.push(key);
+        Ok(())
+    }
+
+    pub fn is_loading(&self, path: &Path) -> bool {
+        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.stack.contains(&key)
+    }
+
+    fn load_playbook_file(
+        &mut self,
+        path: &Path,
+        imp: &ImportScope,
+        span: Option<&Span>,
+        plays: &mut Vec<Play>,
+    ) -> LoadResult<()> {
+        self.enter(path, span)?;
+        let Some(doc) = self.read_yaml(path, span)? else {
+            self.stack.pop();
+            return Ok(());
+        };
+        let entries = doc.expect_seq("a playbook")?;
+        let dir = parent_dir(path);
+        for entry in entries {
+            let map = entry.expect_map("a play")?;
+            let import = map
+                .iter()
+                .find(|(k, _)| k.as_str().is_some_and(|s| IMPORT_PLAYBOOK.contains(&s)));
+            match import {
+                Some((_, v)) if entry.get("hosts").is_none() => {
+                    self.import_playbook(entry, v, &dir, imp, plays)?
+                }
+                _ => plays.push(self.load_play(entry, &dir, imp)?),
+            }
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    fn import_playbook(
+        &mut self,
+        entry: &Node,
+        val: &Node,
+        dir: &Path,
+        outer: &ImportScope,
+        plays: &mut Vec<Play>,
+    ) -> LoadResult<()> {
+        let mut own = Keywords::default();
+        let mut vars = Vec::new();
+        for (k, v) in entry.as_map().unwrap_or_default() {
+            let name = key_str(k)?;
+            match name.as_str() {
+                n if IMPORT_PLAYBOOK.contains(&n) => {}
+                "name" => {}
+                "vars" => {
+                    if !v.is_null() {
+                        v.expect_map("vars")?;
+                        vars.push(keywords::value(v)?);
+                    }
+                }
+                "when" | "tags" => {
+                    keywords::common(&name, v, &mut own)?;
+                }
+                other => {
+                    return Err(LoadError::new(
+                        &k.span,
+                        format!("`{}` is not valid on import_playbook", other),
+                    )
+                    .hint("import_playbook takes name, vars, when and tags"));
+                }
+            }
+        }
+        let file = val.expect_scalar_string("the playbook to import")?;
+        if is_template(&file) {
+            return Err(
+                LoadError::new(&val.span, "import_playbook needs a literal file name")
+                    .hint("playbooks are imported while loading, before any variable is known"),
+            );
+        }
+        let path = dir.join(&file);
+        if !path.is_file() {
+            return Err(LoadError::new(
+                &val.span,
+                format!("playbook not found: {}", path.display()),
+            )
+            .hint(format!(
+                "the path is relative to the importing playbook ({})",
+                dir.display()
+            )));
+        }
+        // Inner imports first: outer `vars` win over inner ones, as they are applied last.
+        vars.extend(outer.vars.iter().cloned());
+        let imp = ImportScope {
+            kw: inherit(&outer.kw, &own),
+            vars,
+        };
+        self.load_playbook_file(&path, &imp, Some(&val.span), plays)
+    }
+
+    fn load_play(&mut self, node: &Node, dir: &Path, imp: &ImportScope) -> LoadResult<Play> {
+        self.play = PlayState::default();
+        let map = node.expect_map("a play")?;
+        let mut own = Keywords::default();
+        let mut play = Play {
+            span: node.span.clone(),
+            name: String::new(),
+            hosts: String::new(),
+            gather_facts: true,
+            gather_subset: Vec::new(),
+            vars: Value::from_pairs(std::iter::empty::<(String, Value)>()),
+            vars_files: Vec::new(),
+            serial: Vec::new(),
+            strategy: Strategy::Linear,
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            force_handlers: false,
+            kw: Keywords::default(),
+            pre_tasks: Vec::new(),
+            roles: Vec::new(),
+            tasks: Vec::new(),
+            post_tasks: Vec::new(),
+            handlers: Vec::new(),
+        };
+        let mut name = None;
+        let mut hosts = None;
+        let mut sections: HashMap<String, &Node> = HashMap::new();
+        for (k, v) in map {
+            let key = key_str(k)?;
+            match key.as_str() {
+                "name" => name = Some(v.expect_scalar_string("name")?),
+                "hosts" => {
+                    let list = keywords::string_list(v, "a host pattern")?;
+                    hosts = Some(
+                        list.into_iter()
+                            .map(|(s, _)| s)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    );
+                }
+                "vars" => {
+                    if !v.is_null() {
+                        v.expect_map("vars")?;
+                        play.vars = keywords::value(v)?;
+                    }
+                }
+                "vars_files" => play.vars_files = vars_files(v)?,
+                "roles" | "pre_tasks" | "tasks" | "post_tasks" | "handlers" => {
+                    sections.insert(key.clone(), v);
+                }
+                "gather_facts" => play.gather_facts = keywords::literal_bool(v, "gather_facts")?,
+                "gather_subset" => {
+                    play.gather_subset = keywords::tags(v)?;
+                }
+                "gather_timeout" | "fact_path" => {
+                    return Err(
+                        LoadError::new(&k.span, format!("`{}` is not supported", key))
+                            .hint("rmesos gathers its facts in one fixed, fast round trip"),
+                    );
+                }
+                "user" => own.remote_user = Some(keywords::scalar(v, "user")?),
+                "serial" => play.serial = serial(v)?,
+                "strategy" => {
+                    play.strategy = match v.as_str() {
+                        Some("linear") => Strategy::Linear,
+                        Some("free") => Strategy::Free,
+                        _ => {
+                            return Err(LoadError::new(
+                                &v.span,
+                                "strategy must be `linear` or `free`",
+                            )
+                            .hint("other strategy plugins are not supported"));
+                        }
+                    }
+                }
+                "max_fail_percentage" => play.max_fail_percentage = Some(percentage(v)?),
+                "force_handlers" => {
+                    play.force_handlers = keywords::literal_bool(v, "force_handlers")?
+                }
+                "order" => {
+                    if v.as_str() != Some("inventory") {
+                        return Err(LoadError::new(
+                            &v.span,
+                            "only `order: inventory` is supported",
+                        )
+                        .hint("hosts are always taken in inventory order"));
+                    }
+                }
+                "vars_prompt" => {
+                    return Err(LoadError::new(&k.span, "`vars_prompt` is not supported")
+                        .hint("rmesos never stops to ask: pass the values with -e NAME=VALUE"));
+                }
+                k_ if NOT_ON_PLAYS.contains(&k_) => {
+                    return Err(LoadError::new(
+                        &k.span,
+                        format!("`{}` is not a play keyword", key),
+                    )
+                    .hint("it belongs on tasks or blocks"));
+                }
+                _ => {
+                    if !keywords::common(&key, v, &mut own)? {
+                        let hint = did_you_mean(
+                            &key,
+                            PLAY_KEYS.iter().chain(COMMON).copied(),
+                            "see the list of play keywords in docs/compat.md",
+                        );
+                        return Err(LoadError::new(
+                            &k.span,
+                            format!("unknown play keyword `{}`", key),
+                        )
+                        .hint(hint));
+                    }
+                }
+            }
+        }
+        let Some(hosts) = hosts else {
+            return Err(LoadError::new(&node.span, "a play needs `hosts:`")
+                .hint("write `hosts: all` or a group name"));
+        };
+        play.name = name.unwrap_or_else(|| hosts.clone());
+        play.hosts = hosts;
+        play.any_errors_fatal = own.any_errors_fatal.unwrap_or(false);
+        if !imp.vars.is_empty() {
+            play.vars = merge_maps(std::iter::once(&play.vars).chain(imp.vars.iter().rev()));
+        }
+        play.kw = inherit(&imp.kw, &own);
+        let scope = Scope {
+            dir: dir.to_path_buf(),
+            role: None,
+            kw: play.kw.clone(),
+            handlers: false,
+        };
+        if let Some(n) = sections.get("pre_tasks") {
+            play.pre_tasks = self.load_task_list(n, &scope)?;
+        }
+        let mut role_handlers = Vec::new();
+        if let Some(n) = sections.get("roles") {
+            play.roles = self.load_play_roles(n, &scope, &mut role_handlers)?;
+        }
+        if let Some(n) = sections.get("tasks") {
+            play.tasks = self.load_task_list(n, &scope)?;
+        }
+        if let Some(n) = sections.get("post_tasks") {
+            play.post_tasks = self.load_task_list(n, &scope)?;
+        }
+        let mut play_handlers = Vec::new();
+        if let Some(n) = sections.get("handlers") {
+            let hscope = Scope {
+                handlers: true,
+                ..scope
+            };
+            play_handlers = self.load_handler_list(n, &hscope)?;
+        }
+        play.handlers = role_handlers;
+        play.handlers.append(&mut play_handlers);
+        play.handlers
+            .append(&mut std::mem::take(&mut self.play.task_role_handlers));
+        self.check_notifies(&play.handlers)?;
+        Ok(play)
+    }
+
+    /// Every literal `notify` must name a handler or a `listen` topic of the play.
+    fn check_notifies(&mut self, handlers: &[Handler]) -> LoadResult<()> {
+        let known: HashSet<&str> = handlers
+            .iter()
+            .flat_map(|h| h.names.iter().map(String::as_str))
+            .collect();
+        for (name, span) in &self.play.notifies {
+            if is_template(name) || known.contains(name.as_str()) {
+                continue;
+            }
+            let hint = did_you_mean(
+                name,
+                known.iter().copied(),
+                "define it under the play's `handlers:` or a role's handlers/main.yml",
+            );
+            return Err(LoadError::new(span, format!("handler `{}` not found", name)).hint(hint));
+        }
+        Ok(())
+    }
+}
+
+/// Maps merged left to right (later keys win).
+pub(super) fn merge_maps<'a>(maps: impl Iterator<Item = &'a Value>) -> Value {
+    let mut out: Vec<(Value, Value)> = Vec::new();
+    for m in maps {
+        let Ok(keys) = m.try_iter() else { continue };
+        for k in keys {
+            let v = m.get_item(&k).unwrap_or_default();
+            match out.iter_mut().find(|(ok, _)| *ok == k) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+    }
+    Value::from_pairs(out)
+}
+
+fn vars_files(node: &Node) -> LoadResult<Vec<(Vec<String>, Span)>> {
+    if node.is_null() {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for item in node.expect_seq("vars_files")? {
+        let alts = keywords::string_list(item, "a vars file path")?;
+        for (s, sp) in &alts {
+            keywords::check_template_str(s, sp, false)?;
+        }
+        out.push((
+            alts.into_iter().map(|(s, _)| s).collect(),
+            item.span.clone(),
+        ));
+    }
+    Ok(out)
+}
+
+fn serial(node: &Node) -> LoadResult<Vec<Serial>> {
+    let one = |n: &Node| -> LoadResult<Serial> {
+        let bad = || {
+            LoadError::new(
+                &n.span,
+                format!(
+                    "serial must be a number or a percentage, found {}",
+                    n.type_name()
+                ),
+            )
+            .hint("write `serial: 2`, `serial: \"30%\"` or a list such as [1, 5, \"50%\"]")
+        };
+        match &n.kind {
+            NodeKind::Int(i) if *i >= 0 => Ok(Serial::Count(*i as usize)),
+            NodeKind::Str(s) => {
+                let s = s.trim();
+                if let Some(p) = s.strip_suffix('%') {
+                    p.trim()
+                        .parse::<f64>()
+                        .map(Serial::Percent)
+                        .map_err(|_| bad())
+                } else {
+                    s.parse::<usize>().map(Serial::Count).map_err(|_| bad())
+                }
+            }
+            _ => Err(bad()),
+        }
+    };
+    match &node.kind {
+        NodeKind::Null => Ok(vec![]),
+        NodeKind::Seq(items) => items.iter().map(one).collect(),
+        _ => Ok(vec![one(node)?]),
+    }
+}
+
+fn percentage(node: &Node) -> LoadResult<f64> {
+    let v = match &node.kind {
+        NodeKind::Int(i) => Some(*i as f64),
+        NodeKind::Float(f) => Some(*f),
+        NodeKind::Str(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
+        _ => None,
+    };
+    v.filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
+        LoadError::new(
+            &node.span,
+            "max_fail_percentage must be a number from 0 to 100",
+        )
+    })
 }

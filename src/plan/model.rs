@@ -92,6 +92,8 @@ pub struct Keywords {
     /// Per-task `timeout` in seconds.
     pub timeout: Option<Value>,
     pub throttle: Option<Value>,
+    /// The `port` keyword (play, block, task). As in Ansible, a host's `ansible_port` wins.
+    pub port: Option<Value>,
 }
 
 /// A role as one of its tasks sees it.
@@ -144,12 +146,18 @@ pub enum Action {
     IncludeTasks {
         file: String,
         preloaded: Option<Arc<Vec<TaskNode>>>,
+        /// What the included tasks inherit: the include's keywords without its own `when`
+        /// (evaluated once, on the include) and its own `tags` (they select the include
+        /// only), plus its `apply:` keywords. Pass it to `load_tasks_file`.
+        kw: Keywords,
     },
     /// `include_role` (dynamic). `import_role` is expanded at load time.
     IncludeRole {
         name: String,
         tasks_from: Option<String>,
         preloaded: Option<Arc<Vec<TaskNode>>>,
+        /// As for `IncludeTasks`; pass it to `load_role`.
+        kw: Keywords,
     },
 }
 
