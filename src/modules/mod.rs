@@ -10,6 +10,9 @@
 pub mod args;
 pub mod context;
 pub mod remote;
+pub mod setup;
+#[cfg(test)]
+mod testutil_misc;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -119,7 +122,7 @@ impl<M: Module> DynModule for M {
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.
-pub static REGISTRY: &[&dyn DynModule] = &[];
+pub static REGISTRY: &[&dyn DynModule] = &[&setup::Setup];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
