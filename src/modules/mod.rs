@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod context;
+pub mod include_vars;
 pub mod remote;
 pub mod setup;
 #[cfg(test)]

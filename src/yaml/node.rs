@@ -146,7 +146,7 @@ impl Node {
             NodeKind::Seq(items) => {
                 Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>())
             }
-            NodeKind::Map(entries) => Value::from_iter(entries.iter().map(|(k, v)| {
+            NodeKind::Map(entries) => Value::from_pairs(entries.iter().map(|(k, v)| {
                 (
                     Value::from(k.key_string().unwrap_or_default()),
                     v.to_value(),
