@@ -14,6 +14,7 @@ pub mod remote;
 pub mod setup;
 #[cfg(test)]
 mod testutil_misc;
+pub mod wait_for;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
