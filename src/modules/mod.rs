@@ -10,6 +10,8 @@
 pub mod args;
 pub mod context;
 pub mod include_vars;
+pub mod ping;
+pub mod raw;
 pub mod remote;
 pub mod setup;
 #[cfg(test)]
