@@ -10,6 +10,7 @@
 pub mod args;
 pub mod context;
 pub mod include_vars;
+pub mod pause;
 pub mod ping;
 pub mod raw;
 pub mod remote;

@@ -61,3 +61,20 @@ pub fn args(json: &str) -> minijinja::Value {
     let v: serde_json::Value = serde_json::from_str(json).expect("test args are valid JSON");
     minijinja::Value::from(minijinja::value::Serde(v))
 }
+
+#[test]
+fn misc_modules_resolve_by_every_name() {
+    for name in [
+        "setup",
+        "ansible.builtin.setup",
+        "ansible.builtin.gather_facts",
+        "ansible.legacy.include_vars",
+        "ansible.builtin.wait_for",
+        "ping",
+        "ansible.builtin.raw",
+        "ansible.builtin.pause",
+    ] {
+        assert!(super::lookup(name).is_some(), "{} is not registered", name);
+    }
+    assert!(!super::lookup("include_vars").unwrap().needs_host());
+}
