@@ -127,7 +127,14 @@ impl<M: Module> DynModule for M {
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.
-pub static REGISTRY: &[&dyn DynModule] = &[&setup::Setup];
+pub static REGISTRY: &[&dyn DynModule] = &[
+    &setup::Setup,
+    &include_vars::IncludeVars,
+    &wait_for::WaitFor,
+    &ping::Ping,
+    &raw::Raw,
+    &pause::Pause,
+];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
