@@ -8,6 +8,7 @@
 pub mod connection;
 pub mod error;
 pub mod inventory;
+pub mod lab;
 pub mod modules;
 pub mod plan;
 pub mod vars;
