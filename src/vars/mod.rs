@@ -5,9 +5,10 @@
 //! scheduling; the executor hands it layers of plain values.
 //!
 //! Files: `templar.rs` (the environment, compile cache, native rendering, error naming),
-//! `scope.rs` (lazy scope, hostvars), `filters.rs`, `tests.rs`, `lookups.rs` (Ansible's
+//! `scope.rs` (lazy scope, hostvars), `chain.rs` (chained `a.b.c is defined`), `filters.rs`, `tests.rs`, `lookups.rs` (Ansible's
 //! plugins), `yaml_out.rs` (JSON/YAML writers for the `to_*` filters).
 
+mod chain;
 mod filters;
 mod lookups;
 mod scope;

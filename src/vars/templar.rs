@@ -60,6 +60,7 @@ impl Engine {
         super::filters::register(&mut env);
         super::tests::register(&mut env);
         super::lookups::register(&mut env);
+        super::chain::register(&mut env);
         Engine { env, files }
     }
 
@@ -88,9 +89,10 @@ impl Engine {
         } else {
             // The same origin with other text (rare: a file changed during the run): compile it
             // without caching rather than serve a stale template.
+            let source = super::chain::rewrite_template(text);
             let tmpl = self
                 .env
-                .template_from_named_str(origin, text)
+                .template_from_named_str(origin, &source)
                 .map_err(fail)?;
             tmpl.render(scope).map_err(fail)
         }
@@ -194,13 +196,14 @@ impl Engine {
 }
 
 fn load(files: &Mutex<HashMap<String, Arc<str>>>, name: &str) -> Result<Option<String>, Error> {
+    let prepare = |text: &str| super::chain::rewrite_template(text).into_owned();
     if let Some(source) = name.strip_prefix(INLINE) {
-        Ok(Some(source.to_string()))
+        Ok(Some(prepare(source)))
     } else if let Some(origin) = name.strip_prefix(REGISTERED) {
         let files = files.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(files.get(origin).map(|t| t.to_string()))
+        Ok(files.get(origin).map(|t| prepare(t)))
     } else if let Some(path) = name.strip_prefix(DISK) {
-        std::fs::read_to_string(path).map(Some).map_err(|e| {
+        std::fs::read_to_string(path).map(|t| Some(prepare(&t))).map_err(|e| {
             Error::new(
                 ErrorKind::TemplateNotFound,
                 format!("cannot read template {path}: {e}"),
@@ -371,11 +374,7 @@ pub(super) fn convert_error(err: &Error, source: &str, origin: Option<&str>) -> 
         }
         cause = e.source();
     }
-    let undefined = if err.kind() == ErrorKind::UndefinedError {
-        undefined_name(err, source)
-    } else {
-        None
-    };
+    let undefined = undefined_name(err, source);
     if let Some(name) = &undefined {
         let base = name.split(['.', '[']).next().unwrap_or(name);
         if let Some(cause) = super::scope::lazy_cause(name).or_else(|| super::scope::lazy_cause(base)) {
@@ -406,7 +405,10 @@ fn undefined_name(err: &Error, source: &str) -> Option<String> {
     {
         return Some(detail[start + 1..start + 1 + len].to_string());
     }
-    // Otherwise the failing expression's own text.
+    // Otherwise, for an undefined error, the failing expression's own text.
+    if err.kind() != ErrorKind::UndefinedError {
+        return None;
+    }
     let range = err.range()?;
     let text = source.get(range)?.trim();
     (!text.is_empty()).then(|| text.to_string())
