@@ -15,7 +15,9 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_function(DEFINED_FN, |root: Value, steps: Rest<Value>| {
         !walk(root, &steps).is_undefined()
     });
-    env.add_function(PATH_FN, |root: Value, steps: Rest<Value>| walk(root, &steps));
+    env.add_function(PATH_FN, |root: Value, steps: Rest<Value>| {
+        walk(root, &steps)
+    });
 }
 
 fn walk(root: Value, steps: &[Value]) -> Value {
@@ -43,7 +45,11 @@ pub(super) fn rewrite_template(src: &str) -> Cow<'_, str> {
             break;
         };
         out.push_str(&rest[..open]);
-        let closer = if rest[open..].starts_with("{{") { "}}" } else { "%}" };
+        let closer = if rest[open..].starts_with("{{") {
+            "}}"
+        } else {
+            "%}"
+        };
         let body_start = open + 2;
         let Some(len) = tag_length(&rest[body_start..], closer) else {
             out.push_str(&rest[open..]);
@@ -139,7 +145,8 @@ fn rewrite_expr(expr: &str) -> String {
             i = skip_string(bytes, i, b);
             continue;
         }
-        let boundary = i == 0 || !(is_ident(bytes[i - 1]) || matches!(bytes[i - 1], b'.' | b')' | b']'));
+        let boundary =
+            i == 0 || !(is_ident(bytes[i - 1]) || matches!(bytes[i - 1], b'.' | b')' | b']'));
         if !(is_ident_start(b) && boundary) {
             i += 1;
             continue;
@@ -297,8 +304,14 @@ mod rewrite {
             "{{ __rmesos_path(a, 'b') | default('x') }}"
         );
         assert_eq!(rewrite_template("{{ a is defined }}"), "{{ a is defined }}");
-        assert_eq!(rewrite_template("{{ 'a.b is defined' }}"), "{{ 'a.b is defined' }}");
-        assert_eq!(rewrite_template("{{ f(a).b is defined }}"), "{{ f(a).b is defined }}");
+        assert_eq!(
+            rewrite_template("{{ 'a.b is defined' }}"),
+            "{{ 'a.b is defined' }}"
+        );
+        assert_eq!(
+            rewrite_template("{{ f(a).b is defined }}"),
+            "{{ f(a).b is defined }}"
+        );
         assert_eq!(
             rewrite_template("{% raw %}{{ a.b is defined }}{% endraw %}"),
             "{% raw %}{{ a.b is defined }}{% endraw %}"

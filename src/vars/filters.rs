@@ -94,7 +94,11 @@ fn to_bool(state: &State, v: Value) -> Result<bool, Error> {
         ValueKind::None => false,
         ValueKind::Number => v.as_i64().map_or(v.is_true(), |n| n == 1),
         ValueKind::String => matches!(
-            v.as_str().unwrap_or("").trim().to_ascii_lowercase().as_str(),
+            v.as_str()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+                .as_str(),
             "yes" | "on" | "1" | "true" | "y" | "t"
         ),
         _ => false,
@@ -188,11 +192,12 @@ fn from_yaml(text: String) -> Result<Value, Error> {
 fn node_value(node: &crate::yaml::Node) -> Value {
     use crate::yaml::NodeKind;
     match &node.kind {
-        NodeKind::Map(entries) => Value::from_pairs(
-            entries
-                .iter()
-                .map(|(k, v)| (Value::from(k.key_string().unwrap_or_default()), node_value(v))),
-        ),
+        NodeKind::Map(entries) => Value::from_pairs(entries.iter().map(|(k, v)| {
+            (
+                Value::from(k.key_string().unwrap_or_default()),
+                node_value(v),
+            )
+        })),
         NodeKind::Seq(items) => Value::from(items.iter().map(node_value).collect::<Vec<_>>()),
         _ => node.to_value(),
     }
@@ -341,7 +346,11 @@ pub(super) fn compare_versions(
         ">=" | "ge" => ord != Ordering::Less,
         "==" | "=" | "eq" => ord == Ordering::Equal,
         "!=" | "<>" | "ne" => ord != Ordering::Equal,
-        other => return Err(invalid(format!("invalid version comparison operator: {other}"))),
+        other => {
+            return Err(invalid(format!(
+                "invalid version comparison operator: {other}"
+            )));
+        }
     })
 }
 
@@ -365,7 +374,7 @@ fn ipaddr(state: &State, v: Value, query: Option<String>) -> Result<Value, Error
         let mut out = Vec::new();
         for item in v.try_iter()? {
             let r = ipaddr_one(&python_str(&item), &query);
-            if !(r.kind() == ValueKind::Bool && !r.is_true()) {
+            if r.kind() != ValueKind::Bool || r.is_true() {
                 out.push(r);
             }
         }
@@ -393,21 +402,28 @@ fn ipaddr_one(s: &str, query: &str) -> Value {
         IpAddr::V6(_) => None,
     };
     let mask = |p: u8| -> u32 {
-        if p == 0 { 0 } else { u32::MAX << (32 - p as u32) }
+        if p == 0 {
+            0
+        } else {
+            u32::MAX << (32 - p as u32)
+        }
     };
     match (query, v4) {
         ("", _) => Value::from(s),
         ("address", _) => Value::from(ip.to_string()),
         ("prefix", _) => Value::from(prefix),
         ("host", _) => Value::from(format!("{ip}/{prefix}")),
-        ("network", Some(v4)) => Value::from(Ipv4Addr::from(u32::from(v4) & mask(prefix)).to_string()),
+        ("network", Some(v4)) => {
+            Value::from(Ipv4Addr::from(u32::from(v4) & mask(prefix)).to_string())
+        }
         ("netmask", Some(_)) => Value::from(Ipv4Addr::from(mask(prefix)).to_string()),
         ("broadcast", Some(v4)) => {
             Value::from(Ipv4Addr::from(u32::from(v4) | !mask(prefix)).to_string())
         }
-        ("net", Some(v4)) if s.contains('/') => {
-            Value::from(format!("{}/{prefix}", Ipv4Addr::from(u32::from(v4) & mask(prefix))))
-        }
+        ("net", Some(v4)) if s.contains('/') => Value::from(format!(
+            "{}/{prefix}",
+            Ipv4Addr::from(u32::from(v4) & mask(prefix))
+        )),
         ("ipv4", _) => {
             if v4.is_some() {
                 Value::from(s)
@@ -431,8 +447,7 @@ pub(super) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s
-        .chars()
+    if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
     {
         return s.to_string();
@@ -571,7 +586,12 @@ fn regex_escape(s: String) -> String {
 }
 
 /// Ansible's `comment`: wraps text in comment decoration (`plain` gives `#\n# text\n#`).
-fn comment(state: &State, v: Value, style: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+fn comment(
+    state: &State,
+    v: Value,
+    style: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     defined(state, &v)?;
     let style = style.unwrap_or_else(|| "plain".into());
     let (beginning, decoration, end) = match style.as_str() {
@@ -661,10 +681,7 @@ fn splitext(path: String) -> Value {
     match base[stem_len..].rfind('.') {
         Some(i) => {
             let cut = base_start + stem_len + i;
-            Value::from(vec![
-                Value::from(&path[..cut]),
-                Value::from(&path[cut..]),
-            ])
+            Value::from(vec![Value::from(&path[..cut]), Value::from(&path[cut..])])
         }
         None => Value::from(vec![Value::from(path.as_str()), Value::from("")]),
     }
@@ -672,7 +689,9 @@ fn splitext(path: String) -> Value {
 
 pub(super) fn expand_user(path: &str) -> String {
     match (path.strip_prefix('~'), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
         _ => path.to_string(),
     }
 }
@@ -739,8 +758,18 @@ fn merge(a: &Value, b: &Value, recursive: bool, list_merge: &str) -> Result<Valu
                         merge(old, &v, recursive, list_merge)?
                     }
                     (ValueKind::Seq, ValueKind::Seq) => match list_merge {
-                        "append" => Value::from(items(old)?.into_iter().chain(items(&v)?).collect::<Vec<_>>()),
-                        "prepend" => Value::from(items(&v)?.into_iter().chain(items(old)?).collect::<Vec<_>>()),
+                        "append" => Value::from(
+                            items(old)?
+                                .into_iter()
+                                .chain(items(&v)?)
+                                .collect::<Vec<_>>(),
+                        ),
+                        "prepend" => Value::from(
+                            items(&v)?
+                                .into_iter()
+                                .chain(items(old)?)
+                                .collect::<Vec<_>>(),
+                        ),
                         "keep" => old.clone(),
                         _ => v,
                     },
@@ -781,8 +810,12 @@ fn combine(state: &State, v: Value, others: Rest<Value>, kwargs: Kwargs) -> Resu
 
 fn dict2items(state: &State, v: Value, kwargs: Kwargs) -> Result<Value, Error> {
     defined(state, &v)?;
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kwargs
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     kwargs.assert_all_used()?;
     let out: Vec<Value> = map_pairs(&v)?
         .into_iter()
@@ -798,8 +831,12 @@ fn dict2items(state: &State, v: Value, kwargs: Kwargs) -> Result<Value, Error> {
 
 fn items2dict(state: &State, v: Value, kwargs: Kwargs) -> Result<Value, Error> {
     defined(state, &v)?;
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kwargs
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     kwargs.assert_all_used()?;
     let mut pairs = Vec::new();
     for item in v.try_iter()? {

@@ -50,7 +50,9 @@ fn term_strings(state: &State, terms: &[Value]) -> Result<Vec<String>, Error> {
     for t in terms {
         defined(state, t)?;
         match t.kind() {
-            ValueKind::Seq | ValueKind::Iterable => out.extend(term_strings(state, &t.try_iter()?.collect::<Vec<_>>())?),
+            ValueKind::Seq | ValueKind::Iterable => {
+                out.extend(term_strings(state, &t.try_iter()?.collect::<Vec<_>>())?)
+            }
             _ => out.push(super::templar::python_str(t)),
         }
     }
@@ -145,7 +147,9 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
         "items" | "list" => Ok(terms
             .iter()
             .flat_map(|t| match t.kind() {
-                ValueKind::Seq | ValueKind::Iterable => t.try_iter().map(|i| i.collect()).unwrap_or_default(),
+                ValueKind::Seq | ValueKind::Iterable => {
+                    t.try_iter().map(|i| i.collect()).unwrap_or_default()
+                }
                 _ => vec![t.clone()],
             })
             .collect()),
@@ -234,26 +238,31 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
     let skip = kwargs.get::<Option<bool>>("skip")?.unwrap_or(false);
     let mut files: Vec<String> = Vec::new();
     let mut paths: Vec<String> = Vec::new();
-    let collect = |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>| -> Result<(), Error> {
-        if v.kind() == ValueKind::Map {
-            // `{files: [...], paths: [...]}`; strings inside may list several, split on , ; :
-            for (key, into) in [("files", &mut *files), ("paths", &mut *paths)] {
-                let given = v.get_attr(key)?;
-                if !given.is_undefined() {
-                    for s in term_strings(state, &[given])? {
-                        into.extend(s.split([',', ';', ':']).map(|x| x.trim().to_string()).filter(|x| !x.is_empty()));
+    let collect =
+        |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>| -> Result<(), Error> {
+            if v.kind() == ValueKind::Map {
+                // `{files: [...], paths: [...]}`; strings inside may list several, split on , ; :
+                for (key, into) in [("files", &mut *files), ("paths", &mut *paths)] {
+                    let given = v.get_attr(key)?;
+                    if !given.is_undefined() {
+                        for s in term_strings(state, &[given])? {
+                            into.extend(
+                                s.split([',', ';', ':'])
+                                    .map(|x| x.trim().to_string())
+                                    .filter(|x| !x.is_empty()),
+                            );
+                        }
                     }
                 }
+                let skip_here = v.get_attr("skip")?;
+                if skip_here.is_true() {
+                    files.push(String::new());
+                }
+            } else {
+                files.extend(term_strings(state, std::slice::from_ref(v))?);
             }
-            let skip_here = v.get_attr("skip")?;
-            if skip_here.is_true() {
-                files.push(String::new());
-            }
-        } else {
-            files.extend(term_strings(state, std::slice::from_ref(v))?);
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     for t in terms {
         if t.kind() == ValueKind::Seq {
             for item in t.try_iter()? {
@@ -280,7 +289,13 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
             paths
                 .iter()
                 .map(|p| Path::new(&expand_user(p)).join(f))
-                .map(|c| if c.is_absolute() { Some(c) } else { find(state, &c.display().to_string(), "files") })
+                .map(|c| {
+                    if c.is_absolute() {
+                        Some(c)
+                    } else {
+                        find(state, &c.display().to_string(), "files")
+                    }
+                })
                 .find_map(|c| c.filter(|c| c.exists()))
         };
         if let Some(path) = found {
@@ -300,7 +315,9 @@ fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Va
 /// (`/dev/null` generates without storing). Term options: `length=`, `chars=`.
 fn password(state: &State, term: &str, kwargs: &Kwargs) -> Result<String, Error> {
     let mut words = term.split_whitespace();
-    let path = words.next().ok_or_else(|| fail("lookup password: no path given"))?;
+    let path = words
+        .next()
+        .ok_or_else(|| fail("lookup password: no path given"))?;
     let mut length = kwargs.get::<Option<usize>>("length")?.unwrap_or(20);
     let mut chars_spec = kwargs
         .get::<Option<String>>("chars")?
@@ -308,7 +325,9 @@ fn password(state: &State, term: &str, kwargs: &Kwargs) -> Result<String, Error>
     for opt in words {
         match opt.split_once('=') {
             Some(("length", n)) => {
-                length = n.parse().map_err(|_| fail(format!("lookup password: bad length {n:?}")))?
+                length = n
+                    .parse()
+                    .map_err(|_| fail(format!("lookup password: bad length {n:?}")))?
             }
             Some(("chars", c)) => chars_spec = c.to_string(),
             Some(("encrypt" | "seed" | "ident", _)) => {}

@@ -22,7 +22,7 @@ mod unit_tests;
 use minijinja::Value;
 use std::sync::Arc;
 
-pub use scope::{hostvars, lazy_map};
+pub use scope::{HostResolver, hostvars, lazy_map};
 
 /// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
 /// flag is free for this: rmesos never auto-escapes HTML.)

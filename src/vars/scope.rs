@@ -4,7 +4,7 @@
 //! the result is cached for that scope. So a variable referencing an undefined one fails only if
 //! it is really used, and a variable may reference a lower-precedence one.
 
-use super::{TemplateError, Templar};
+use super::{Templar, TemplateError};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, ErrorKind, Value};
 use std::cell::RefCell;
@@ -27,7 +27,8 @@ struct LazyMap {
     cache: Mutex<HashMap<Value, Value>>,
 }
 
-type HostResolver = Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
+/// The executor's callback from a host name to that host's variables (its scope).
+pub type HostResolver = Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
 
 struct HostVars {
     resolver: HostResolver,
@@ -55,7 +56,7 @@ pub fn lazy_map(templar: &Arc<Templar>, map: Value, scope: Value) -> Value {
 
 /// `hostvars`: `hostvars['h'].x` asks `resolver` for host `h` (the executor returns that host's
 /// scope); iterating lists `names`.
-pub fn hostvars(resolver: Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>, names: Vec<String>) -> Value {
+pub fn hostvars(resolver: HostResolver, names: Vec<String>) -> Value {
     Value::from_object(HostVars { resolver, names })
 }
 
@@ -153,15 +154,19 @@ impl Object for Scope {
         if !magic.is_undefined() {
             return Some(magic);
         }
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             return Some(hit.clone());
         }
-        let raw = self.layers.iter().rev().find_map(|layer| {
-            layer
-                .get_item(key)
-                .ok()
-                .filter(|v| !v.is_undefined())
-        });
+        let raw = self
+            .layers
+            .iter()
+            .rev()
+            .find_map(|layer| layer.get_item(key).ok().filter(|v| !v.is_undefined()));
         let Some(raw) = raw else {
             // Ansible's `vars`: every variable of this scope.
             return (name == "vars").then(|| Value::from_dyn_object(self.clone()));
@@ -205,12 +210,23 @@ impl Object for LazyMap {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+        {
             return Some(hit.clone());
         }
         let raw = self.map.get_item(key).ok().filter(|v| !v.is_undefined())?;
         let name = key.to_string();
-        let value = evaluate(&self.templar, Arc::as_ptr(self) as usize, &name, &raw, &self.scope)?;
+        let value = evaluate(
+            &self.templar,
+            Arc::as_ptr(self) as usize,
+            &name,
+            &raw,
+            &self.scope,
+        )?;
         if is_valid(&value) {
             self.cache
                 .lock()

@@ -203,12 +203,14 @@ fn load(files: &Mutex<HashMap<String, Arc<str>>>, name: &str) -> Result<Option<S
         let files = files.lock().unwrap_or_else(|p| p.into_inner());
         Ok(files.get(origin).map(|t| prepare(t)))
     } else if let Some(path) = name.strip_prefix(DISK) {
-        std::fs::read_to_string(path).map(|t| Some(prepare(&t))).map_err(|e| {
-            Error::new(
-                ErrorKind::TemplateNotFound,
-                format!("cannot read template {path}: {e}"),
-            )
-        })
+        std::fs::read_to_string(path)
+            .map(|t| Some(prepare(&t)))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::TemplateNotFound,
+                    format!("cannot read template {path}: {e}"),
+                )
+            })
     } else {
         Ok(None)
     }
@@ -254,7 +256,11 @@ pub(super) fn single_expression(s: &str) -> Option<&str> {
 /// Prints values as Jinja2 on Python does: `True`, `None`, `['a', 1]`, `{'k': 'v'}`.
 fn format_value(out: &mut Output, _state: &mut State, value: &Value) -> Result<(), Error> {
     let text = match value.kind() {
-        ValueKind::String => return out.write_str(value.as_str().unwrap_or("")).map_err(Error::from),
+        ValueKind::String => {
+            return out
+                .write_str(value.as_str().unwrap_or(""))
+                .map_err(Error::from);
+        }
         _ => python_str(value),
     };
     out.write_str(&text).map_err(Error::from)
@@ -377,7 +383,9 @@ pub(super) fn convert_error(err: &Error, source: &str, origin: Option<&str>) -> 
     let undefined = undefined_name(err, source);
     if let Some(name) = &undefined {
         let base = name.split(['.', '[']).next().unwrap_or(name);
-        if let Some(cause) = super::scope::lazy_cause(name).or_else(|| super::scope::lazy_cause(base)) {
+        if let Some(cause) =
+            super::scope::lazy_cause(name).or_else(|| super::scope::lazy_cause(base))
+        {
             return cause;
         }
     }

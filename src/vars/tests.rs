@@ -26,14 +26,22 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("changed", |s: &State, v: Value| flag(s, &v, "changed"));
     env.add_test("failed", |s: &State, v: Value| flag(s, &v, "failed"));
     env.add_test("failure", |s: &State, v: Value| flag(s, &v, "failed"));
-    env.add_test("succeeded", |s: &State, v: Value| Ok(!flag(s, &v, "failed")?));
+    env.add_test("succeeded", |s: &State, v: Value| {
+        Ok(!flag(s, &v, "failed")?)
+    });
     env.add_test("success", |s: &State, v: Value| Ok(!flag(s, &v, "failed")?));
-    env.add_test("successful", |s: &State, v: Value| Ok(!flag(s, &v, "failed")?));
+    env.add_test("successful", |s: &State, v: Value| {
+        Ok(!flag(s, &v, "failed")?)
+    });
     env.add_test("skipped", |s: &State, v: Value| flag(s, &v, "skipped"));
     env.add_test("skip", |s: &State, v: Value| flag(s, &v, "skipped"));
-    env.add_test("unreachable", |s: &State, v: Value| flag(s, &v, "unreachable"));
+    env.add_test("unreachable", |s: &State, v: Value| {
+        flag(s, &v, "unreachable")
+    });
     env.add_test("truthy", truthy);
-    env.add_test("falsy", |s: &State, v: Value, k: Kwargs| Ok(!truthy(s, v, k)?));
+    env.add_test("falsy", |s: &State, v: Value, k: Kwargs| {
+        Ok(!truthy(s, v, k)?)
+    });
     env.add_test("subset", |a: Value, b: Value| contains_all(&b, &a));
     env.add_test("superset", |a: Value, b: Value| contains_all(&a, &b));
     env.add_test("contains", |a: Value, b: Value| {
@@ -44,8 +52,12 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_test("exists", |p: String| std::path::Path::new(&p).exists());
     env.add_test("link", |p: String| std::path::Path::new(&p).is_symlink());
     env.add_test("abs", |p: String| p.starts_with('/'));
-    env.add_test("any", |v: Value| Ok::<_, Error>(v.try_iter()?.any(|x| x.is_true())));
-    env.add_test("all", |v: Value| Ok::<_, Error>(v.try_iter()?.all(|x| x.is_true())));
+    env.add_test("any", |v: Value| {
+        Ok::<_, Error>(v.try_iter()?.any(|x| x.is_true()))
+    });
+    env.add_test("all", |v: Value| {
+        Ok::<_, Error>(v.try_iter()?.all(|x| x.is_true()))
+    });
 }
 
 #[derive(Clone, Copy)]
@@ -86,7 +98,10 @@ fn flag(state: &State, v: &Value, key: &str) -> Result<bool, Error> {
     if v.kind() != ValueKind::Map {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("the '{key}' test expects a task result (a dictionary), got {}", v.kind()),
+            format!(
+                "the '{key}' test expects a task result (a dictionary), got {}",
+                v.kind()
+            ),
         ));
     }
     let get = |k: &str| v.get_attr(k).unwrap_or_default();
@@ -94,7 +109,9 @@ fn flag(state: &State, v: &Value, key: &str) -> Result<bool, Error> {
     if !set.is_undefined() {
         return Ok(set.is_true());
     }
-    if key == "failed" && let Some(rc) = get("rc").as_i64() {
+    if key == "failed"
+        && let Some(rc) = get("rc").as_i64()
+    {
         return Ok(rc != 0);
     }
     Ok(false)
@@ -105,9 +122,7 @@ fn truthy(state: &State, v: Value, kwargs: Kwargs) -> Result<bool, Error> {
     defined(state, &v)?;
     let convert = kwargs.get::<Option<bool>>("convert_bool")?.unwrap_or(false);
     kwargs.assert_all_used()?;
-    if convert
-        && let Some(s) = v.as_str()
-    {
+    if convert && let Some(s) = v.as_str() {
         let s = s.trim().to_ascii_lowercase();
         if ["yes", "on", "1", "true", "y", "t"].contains(&s.as_str()) {
             return Ok(true);

@@ -169,7 +169,11 @@ fn yaml_block(v: &Value, style: &YamlStyle, depth: usize, out: &mut String) {
             }
         }
         _ => {
-            for item in v.try_iter().map(|i| i.collect::<Vec<_>>()).unwrap_or_default() {
+            for item in v
+                .try_iter()
+                .map(|i| i.collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 out.push_str(&pad);
                 out.push('-');
                 yaml_seq_item(&item, style, depth, out);
