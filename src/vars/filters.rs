@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("bool", to_bool);
     env.add_filter("string", string);
+    env.add_filter("int", int);
     env.add_filter("join", join);
     env.add_filter("to_json", to_json_filter);
     env.add_filter("to_nice_json", to_nice_json);
@@ -103,6 +104,41 @@ fn to_bool(state: &State, v: Value) -> Result<bool, Error> {
         ),
         _ => false,
     })
+}
+
+/// Jinja2's `int`: what does not parse gives the default (0), it does not fail.
+fn int(state: &State, v: Value, default: Option<i64>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(state, &v)?;
+    let default = match default {
+        Some(d) => d,
+        None => kwargs.get::<Option<i64>>("default")?.unwrap_or(0),
+    };
+    let base = kwargs.get::<Option<u32>>("base")?.unwrap_or(10);
+    kwargs.assert_all_used()?;
+    let parsed = match v.kind() {
+        ValueKind::Bool => Some(i64::from(v.is_true())),
+        ValueKind::Number => match v.as_i64() {
+            Some(n) => Some(n),
+            None => f64::try_from(v.clone()).ok().map(|f| f.trunc() as i64),
+        },
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or("").trim();
+            if base == 10 {
+                s.parse::<i64>()
+                    .ok()
+                    .or_else(|| s.parse::<f64>().ok().map(|f| f.trunc() as i64))
+            } else {
+                let digits = s
+                    .strip_prefix("0x")
+                    .or_else(|| s.strip_prefix("0o"))
+                    .or_else(|| s.strip_prefix("0b"))
+                    .unwrap_or(s);
+                i64::from_str_radix(digits, base).ok()
+            }
+        }
+        _ => None,
+    };
+    Ok(Value::from(parsed.unwrap_or(default)))
 }
 
 fn string(state: &State, v: Value) -> Result<Value, Error> {

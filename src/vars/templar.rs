@@ -451,6 +451,10 @@ pub(super) fn check_syntax(text: &str) -> Result<(), (String, u32)> {
 }
 
 pub(super) fn check_expr_syntax(expr: &str) -> Result<(), String> {
+    if single_expression(expr).is_none() && is_template(expr) {
+        // A legacy condition with text around its `{{ }}`: check it as a template.
+        return check_syntax(expr).map_err(|(msg, _)| msg);
+    }
     let expr = single_expression(expr).unwrap_or(expr);
     match syntax_env().compile_expression(expr) {
         Ok(_) => Ok(()),

@@ -367,6 +367,8 @@ fn syntax_errors_report_the_line() {
     assert!(check_expr_syntax("a and (b or").is_err());
     assert!(check_expr_syntax("a is defined and b | bool").is_ok());
     assert!(check_expr_syntax("{{ a }}").is_ok());
+    assert!(check_expr_syntax("{{ a }} == {{ b }}").is_ok());
+    assert!(check_expr_syntax("{{ a ( }}").is_err());
 }
 
 #[test]
@@ -421,6 +423,11 @@ fn filter_strings() {
 #[test]
 fn filter_numbers() {
     assert_eq!(native("{{ '42' | int }}", json!({})), json!(42));
+    assert_eq!(native("{{ 'abc' | int }}", json!({})), json!(0));
+    assert_eq!(native("{{ 'abc' | int(7) }}", json!({})), json!(7));
+    assert_eq!(native("{{ '1.9' | int }}", json!({})), json!(1));
+    assert_eq!(native("{{ '0x1F' | int(base=16) }}", json!({})), json!(31));
+    assert_eq!(native("{{ true | int }}", json!({})), json!(1));
     assert_eq!(native("{{ '1.5' | float }}", json!({})), json!(1.5));
     assert_eq!(native("{{ -3 | abs }}", json!({})), json!(3));
     assert_eq!(native("{{ 2.567 | round(1) }}", json!({})), json!(2.6));
