@@ -17,6 +17,7 @@ pub mod fail;
 pub mod file;
 pub mod filekit;
 pub mod include_vars;
+pub mod ini_file;
 pub mod lineinfile;
 pub mod pause;
 pub mod ping;
@@ -26,6 +27,7 @@ pub mod replace;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
+pub mod syskit;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
@@ -161,6 +163,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &ping::Ping,
     &raw::Raw,
     &pause::Pause,
+    &ini_file::IniFile,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
