@@ -211,7 +211,9 @@ fn edit(a: &IniFileArgs, old: &[u8]) -> Result<(Vec<String>, String), String> {
         None => a.values.clone(),
     };
     if a.state == State::Present && a.option.is_some() && values.is_empty() && !a.allow_no_value {
-        return Err("value is required with option and state=present (or set allow_no_value)".into());
+        return Err(
+            "value is required with option and state=present (or set allow_no_value)".into(),
+        );
     }
     let fmt = |o: &str, v: &str| {
         if a.no_extra_spaces {
@@ -472,7 +474,11 @@ mod tests {
         let p = h.path("conf.ini");
         let a = json!({"path": p, "section": "s", "option": "k", "value": "v", "mode": "0640"});
         let r = h.run(&IniFile, a.clone(), true, true).await;
-        assert!(r.outcome.changed && !r.outcome.failed, "{:?}", r.outcome.msg);
+        assert!(
+            r.outcome.changed && !r.outcome.failed,
+            "{:?}",
+            r.outcome.msg
+        );
         assert!(!std::path::Path::new(&p).exists());
         let r = h.run(&IniFile, a.clone(), false, false).await;
         assert!(r.outcome.changed, "{:?}", r.outcome.msg);

@@ -12,6 +12,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod context;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
 pub mod file;
@@ -164,6 +165,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &raw::Raw,
     &pause::Pause,
     &ini_file::IniFile,
+    &cron::Cron,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
