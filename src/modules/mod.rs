@@ -20,6 +20,8 @@ pub mod filekit;
 pub mod include_vars;
 pub mod ini_file;
 pub mod lineinfile;
+pub mod mount;
+pub mod pam_limits;
 pub mod pause;
 pub mod ping;
 pub mod raw;
@@ -28,6 +30,7 @@ pub mod replace;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
+pub mod sysctl;
 pub mod syskit;
 pub mod template;
 #[cfg(test)]
@@ -166,6 +169,9 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &pause::Pause,
     &ini_file::IniFile,
     &cron::Cron,
+    &sysctl::Sysctl,
+    &pam_limits::PamLimits,
+    &mount::Mount,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
