@@ -146,12 +146,18 @@ impl Node {
             NodeKind::Seq(items) => {
                 Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>())
             }
-            NodeKind::Map(entries) => Value::from_iter(entries.iter().map(|(k, v)| {
-                (
-                    Value::from(k.key_string().unwrap_or_default()),
-                    v.to_value(),
-                )
-            })),
+            // minijinja's `Value::from_iter` of pairs builds a list of pairs, not a map.
+            NodeKind::Map(entries) => Value::from(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            Value::from(k.key_string().unwrap_or_default()),
+                            v.to_value(),
+                        )
+                    })
+                    .collect::<indexmap::IndexMap<Value, Value>>(),
+            ),
         }
     }
 }
