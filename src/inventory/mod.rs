@@ -283,11 +283,7 @@ impl Inventory {
     }
 
     fn read_vars_dir(&self, base: &Path) -> LoadResult<VarsDir> {
-        let hosts = self
-            .hosts
-            .keys()
-            .map(String::as_str)
-            .chain(LOCALHOST_NAMES);
+        let hosts = self.hosts.keys().map(String::as_str).chain(LOCALHOST_NAMES);
         VarsDir::load(base, self.groups.keys().map(String::as_str), hosts)
     }
 

@@ -7,7 +7,7 @@ use super::data::VarMap;
 use minijinja::Value;
 use minijinja::value::ValueKind;
 use serde_json::{Map, Value as Json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 /// Variables Ansible sets on hosts itself and leaves out of inventory output.
 const INTERNAL_VARS: [&str; 2] = ["inventory_file", "inventory_dir"];
@@ -21,9 +21,10 @@ fn visible(vars: &VarMap) -> BTreeMap<&str, &Value> {
 
 pub fn list_json(inv: &Inventory) -> Json {
     let mut out = BTreeMap::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let available = inv.group_hosts("all");
-    format_group(inv, "all", available, &mut seen, &mut out);
+    let available_set: HashSet<&str> = available.iter().map(String::as_str).collect();
+    format_group(inv, "all", &available_set, &mut seen, &mut out);
     let mut hostvars = BTreeMap::new();
     for h in available {
         if let Some(host) = inv.hosts.get(h) {
@@ -50,8 +51,8 @@ pub fn list_json(inv: &Inventory) -> Json {
 fn format_group(
     inv: &Inventory,
     name: &str,
-    available: &[String],
-    seen: &mut std::collections::HashSet<String>,
+    available: &HashSet<&str>,
+    seen: &mut HashSet<String>,
     out: &mut BTreeMap<String, Json>,
 ) {
     let Some(group) = inv.groups.get(name) else {
@@ -65,7 +66,7 @@ fn format_group(
         let hosts: Vec<&String> = group
             .hosts
             .iter()
-            .filter(|h| available.contains(h))
+            .filter(|h| available.contains(h.as_str()))
             .collect();
         if !hosts.is_empty() {
             entry.insert("hosts".into(), Json::from_iter(hosts.into_iter().cloned()));
