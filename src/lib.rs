@@ -10,5 +10,6 @@ pub mod error;
 pub mod inventory;
 pub mod modules;
 pub mod plan;
+pub mod testbed;
 pub mod vars;
 pub mod yaml;
