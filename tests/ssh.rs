@@ -263,6 +263,14 @@ async fn command_timeout_stops_the_command_and_keeps_the_connection_needs_root()
     let res = conn.exec(req).await;
     assert!(matches!(res, Err(ConnError::Timeout(_))), "{res:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_running(&["sleep", "3119"]) {
+        assert!(
+            Instant::now() < deadline,
+            "the timed-out command is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(
         run(&conn, "echo still-here", b"")
             .await
@@ -481,4 +489,30 @@ async fn local_become_with_password_runs_as_the_user_needs_root() {
     let out = LocalConnection.exec(req).await.unwrap();
     assert_eq!(out.stdout_str(), format!("{}\nx", user.name));
     assert_eq!(out.stderr_str(), "");
+}
+
+#[tokio::test]
+async fn refused_connection_is_retried_then_unreachable() {
+    // Nothing listens on this port of this address: every attempt is refused.
+    let port = std::net::TcpListener::bind("127.0.45.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut target = ssh::SshTarget::new("127.0.45.1", port, TEST_USER);
+    target.connect_retries = 1;
+    let started = Instant::now();
+    let err = ssh::connect(&target).await.err().expect("nothing listens");
+    let msg = err.to_string();
+    assert!(matches!(err, ConnError::Unreachable(_)), "{msg}");
+    assert!(
+        msg.contains("refused") && msg.contains(&format!("[127.0.45.1]:{port}")),
+        "{msg}"
+    );
+    // One retry after a one-second backoff.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -129,8 +129,9 @@ pub fn from_vars(
     } else if let Some(user) = &defaults.user {
         opts.push("user", user.clone());
     }
-    if let Some(t) = var(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
-        opts.push("connecttimeout", t);
+    match var(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
+        Some(t) => opts.push("connecttimeout", t),
+        None => opts.push("connecttimeout", defaults.timeout.as_secs().to_string()),
     }
     let checking = match var(
         vars,
@@ -318,6 +319,7 @@ fn resolve(
             }
         }
         hop.known_hosts = target.known_hosts.clone();
+        hop.connect_timeout = target.connect_timeout;
         target.proxy_jump.append(&mut hop.proxy_jump);
         target.proxy_jump.push(hop);
     }
@@ -827,11 +829,16 @@ mod tests {
             ("ansible_ssh_user", Value::from("old")),
             ("ansible_ssh_pass", Value::from("pw")),
         ]);
-        let t = from_vars("h", &v, &defaults_with_config(d.path(), "")).unwrap();
+        let defaults = SshDefaults {
+            timeout: Duration::from_secs(3),
+            ..defaults_with_config(d.path(), "")
+        };
+        let t = from_vars("h", &v, &defaults).unwrap();
         assert_eq!(
             (t.host.as_str(), t.port, t.user.as_str()),
             ("127.0.0.9", 2222, "old")
         );
+        assert_eq!(t.connect_timeout, Duration::from_secs(3));
         assert_eq!(t.password.as_deref(), Some("pw"));
         assert!(
             !format!("{:?}", t).contains("pw\""),

@@ -33,7 +33,7 @@ pub(super) async fn open_hop(
         }
         attempt += 1;
         tokio::time::sleep(delay).await;
-        // 1 s, 3 s, 6 s...: three retries span about ten seconds, enough for sshd to come up.
+        // 1 s, 3 s, 7 s...: three retries span about ten seconds, enough for sshd to come up.
         delay = delay * 2 + Duration::from_secs(1);
     }
 }

@@ -272,7 +272,8 @@ impl SshConnection {
             None => (req.script.to_string(), None),
         };
         let (mut reader, writer) = channel.split();
-        let line = format!("/bin/sh -c {}", sh_quote(&command));
+        // exec: the login shell gives way, so a signal sent on timeout reaches the script.
+        let line = format!("exec /bin/sh -c {}", sh_quote(&command));
         if writer.exec(true, line).await.is_err() {
             return Err(self.dead());
         }
