@@ -516,3 +516,97 @@ async fn refused_connection_is_retried_then_unreachable() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsa_and_ecdsa_key_files_authenticate_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 46], 1)).unwrap();
+    for kind in ["rsa", "ecdsa"] {
+        let key = sshd.dir().join(format!("{kind}_key"));
+        loopback::keygen_typed(&key, kind, kind, None).unwrap();
+        sshd.authorize(&loopback::public_key_line(&key).unwrap())
+            .unwrap();
+        let mut target = sshd.target(sshd.addrs()[0]);
+        target.identity_files = vec![key];
+        let conn = ssh::connect(&target)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(
+            run(&conn, "echo ok", b"").await.unwrap().stdout_str(),
+            "ok\n"
+        );
+    }
+    // sshd logs the key type it accepted. OpenSSH 9 refuses SHA-1 `ssh-rsa` signatures by
+    // default, so the RSA login proves rsa-sha2-256/512 was used.
+    let log = sshd.log_text();
+    assert!(
+        log.contains("Accepted publickey for rmtest") && log.contains(" RSA SHA256:"),
+        "{log}"
+    );
+    assert!(log.contains(" ECDSA SHA256:"), "{log}");
+}
+
+/// A real ssh-agent started by the test; killed (by its PID) on drop.
+struct Agent {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_agent_keys_authenticate_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 47], 1)).unwrap();
+    let socket = sshd.dir().join("agent.sock");
+    let mut agent = Agent {
+        child: std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        socket,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "ssh-agent never created its socket"
+        );
+        assert!(
+            agent.child.try_wait().unwrap().is_none(),
+            "ssh-agent exited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(sshd.client_key())
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(added.success());
+    let mut target = sshd.target(sshd.addrs()[0]);
+    target.identity_files.clear();
+    target.identities_only = false;
+    target.identity_agent = Some(agent.socket.clone());
+    let conn = ssh::connect(&target).await.unwrap();
+    assert_eq!(
+        run(&conn, "echo ok", b"").await.unwrap().stdout_str(),
+        "ok\n"
+    );
+    // Without the agent (and no key files) the same login is refused.
+    target.identity_agent = None;
+    target.identities_only = true;
+    let msg = ssh::connect(&target)
+        .await
+        .err()
+        .expect("no keys")
+        .to_string();
+    assert!(msg.contains("Permission denied"), "{msg}");
+}

@@ -518,17 +518,19 @@ fn sshd_config(dir: &Path, host_key: &Path, port: u16, listen: &str, opts: &Sshd
 /// Generates an ed25519 key pair with ssh-keygen (passphrase on its command line: test keys
 /// only).
 pub fn keygen(path: &Path, comment: &str, passphrase: Option<&str>) -> io::Result<()> {
+    keygen_typed(path, "ed25519", comment, passphrase)
+}
+
+/// Generates a key pair of `kind` (`ed25519`, `rsa`, `ecdsa`) with ssh-keygen.
+pub fn keygen_typed(
+    path: &Path,
+    kind: &str,
+    comment: &str,
+    passphrase: Option<&str>,
+) -> io::Result<()> {
+    let pass = passphrase.unwrap_or("");
     run(Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-C",
-            comment,
-            "-N",
-            passphrase.unwrap_or(""),
-            "-f",
-        ])
+        .args(["-q", "-t", kind, "-C", comment, "-N", pass, "-f"])
         .arg(path))?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600))
 }

@@ -169,17 +169,23 @@ fn load_key(file: &Path, passphrase: Option<&str>) -> Result<PrivateKey, String>
 /// Offers every key the agent holds; `true` when one was accepted. An absent or broken agent
 /// is not an error: other methods follow.
 async fn try_agent(handle: &mut Handle<HostKeyCheck>, t: &SshTarget, tried: &mut Attempts) -> bool {
-    if std::env::var_os("SSH_AUTH_SOCK").is_none() {
-        return false;
-    }
-    let Ok(mut agent) = AgentClient::connect_env().await else {
-        tried
-            .notes
-            .push("ssh-agent (SSH_AUTH_SOCK) not reachable".into());
+    let Some(socket) = &t.identity_agent else {
         return false;
     };
-    let Ok(identities) = agent.request_identities().await else {
+    let Ok(mut agent) = AgentClient::connect_uds(socket).await else {
+        tried
+            .notes
+            .push(format!("ssh-agent at {} not reachable", socket.display()));
         return false;
+    };
+    let identities = match agent.request_identities().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tried
+                .notes
+                .push(format!("ssh-agent refused to list keys: {}", e));
+            return false;
+        }
     };
     for identity in identities {
         let AgentIdentity::PublicKey { key, .. } = identity else {
@@ -188,7 +194,10 @@ async fn try_agent(handle: &mut Handle<HostKeyCheck>, t: &SshTarget, tried: &mut
         let hash = match key.algorithm() {
             Algorithm::Rsa { .. } => match handle.best_supported_rsa_hash().await {
                 Ok(h) => h.flatten(),
-                Err(_) => return false,
+                Err(e) => {
+                    tried.notes.push(format!("ssh-agent RSA key: {}", e));
+                    return false;
+                }
             },
             _ => None,
         };
@@ -199,7 +208,10 @@ async fn try_agent(handle: &mut Handle<HostKeyCheck>, t: &SshTarget, tried: &mut
         {
             Ok(res) if res.success() => return true,
             Ok(res) => tried.record(&res),
-            Err(_) => return false,
+            Err(e) => {
+                tried.notes.push(format!("ssh-agent could not sign: {}", e));
+                return false;
+            }
         }
     }
     false

@@ -79,6 +79,7 @@ const HONOURED: &[&str] = &[
     "user",
     "identityfile",
     "identitiesonly",
+    "identityagent",
     "proxyjump",
     "proxycommand",
     "userknownhostsfile",
@@ -212,6 +213,16 @@ fn resolve(
         .first("identitiesonly")
         .map(|v| parse_bool(v).unwrap_or(false))
         .unwrap_or(false);
+    let identity_agent = match opts.first("identityagent") {
+        None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+        Some(v) if v.eq_ignore_ascii_case("none") => None,
+        Some(v) => match v.strip_prefix('$') {
+            Some(env) => std::env::var_os(env).map(PathBuf::from),
+            // OpenSSH reads this name as "use the environment variable".
+            None if v == "SSH_AUTH_SOCK" => std::env::var_os(v).map(PathBuf::from),
+            None => Some(PathBuf::from(tokens.expand(v))),
+        },
+    };
     let mode = match opts
         .first("stricthostkeychecking")
         .map(str::to_ascii_lowercase)
@@ -280,6 +291,7 @@ fn resolve(
         user,
         identity_files,
         identities_only,
+        identity_agent,
         password: None,
         password_auth,
         key_passphrase: None,
@@ -929,6 +941,11 @@ mod tests {
         };
         let t = from_vars("h", &vars(&[]), &defaults).unwrap();
         assert_eq!(t.known_hosts.mode, HostKeyMode::Off);
+        let v = vars(&[(
+            "ansible_ssh_common_args",
+            Value::from("-o IdentityAgent=none"),
+        )]);
+        assert_eq!(from_vars("h", &v, &defaults).unwrap().identity_agent, None);
         let v = vars(&[("ansible_ssh_extra_args", Value::from("-L 80:x:80"))]);
         let err = from_vars("h", &v, &defaults).unwrap_err();
         assert!(err.to_string().contains("-L"), "{err}");

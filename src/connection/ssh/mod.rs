@@ -35,6 +35,8 @@ pub struct SshTarget {
     pub identity_files: Vec<PathBuf>,
     /// `IdentitiesOnly=yes`: neither the agent nor the default keys are used.
     pub identities_only: bool,
+    /// The ssh-agent socket (`SSH_AUTH_SOCK`, or `IdentityAgent`); `None` = no agent.
+    pub identity_agent: Option<PathBuf>,
     /// Tried after the keys. Never printed.
     pub password: Option<String>,
     /// `PasswordAuthentication=no` turns the password off.
@@ -65,6 +67,7 @@ impl std::fmt::Debug for SshTarget {
             .field("user", &self.user)
             .field("identity_files", &self.identity_files)
             .field("identities_only", &self.identities_only)
+            .field("identity_agent", &self.identity_agent)
             .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .field("password_auth", &self.password_auth)
             .field(
@@ -84,7 +87,7 @@ impl std::fmt::Debug for SshTarget {
 
 impl SshTarget {
     /// A target with OpenSSH's defaults: default known_hosts files, strict checking, no keys
-    /// beyond the agent's and ~/.ssh's.
+    /// beyond the agent's (`SSH_AUTH_SOCK`) and ~/.ssh's.
     pub fn new(host: impl Into<String>, port: u16, user: impl Into<String>) -> Self {
         SshTarget {
             host: host.into(),
@@ -92,6 +95,7 @@ impl SshTarget {
             user: user.into(),
             identity_files: Vec::new(),
             identities_only: false,
+            identity_agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
             password: None,
             password_auth: true,
             key_passphrase: None,
