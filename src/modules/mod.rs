@@ -15,11 +15,14 @@ pub mod copy;
 pub mod cron;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod filekit;
+pub mod hostname;
 pub mod include_vars;
 pub mod ini_file;
 pub mod lineinfile;
+pub mod modprobe;
 pub mod mount;
 pub mod pam_limits;
 pub mod pause;
@@ -27,6 +30,8 @@ pub mod ping;
 pub mod raw;
 pub mod remote;
 pub mod replace;
+pub mod script;
+pub mod selinux;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
@@ -172,6 +177,12 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &sysctl::Sysctl,
     &pam_limits::PamLimits,
     &mount::Mount,
+    &script::Script,
+    &fetch::Fetch,
+    &hostname::Hostname,
+    &selinux::Selinux,
+    &selinux::Seboolean,
+    &modprobe::Modprobe,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
