@@ -18,6 +18,7 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod filekit;
+pub mod get_url;
 pub mod hostname;
 pub mod include_vars;
 pub mod ini_file;
@@ -183,6 +184,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &selinux::Selinux,
     &selinux::Seboolean,
     &modprobe::Modprobe,
+    &get_url::GetUrl,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
