@@ -43,6 +43,7 @@ pub mod template;
 pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
+pub mod unarchive;
 pub mod wait_for;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
@@ -185,6 +186,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &selinux::Seboolean,
     &modprobe::Modprobe,
     &get_url::GetUrl,
+    &unarchive::Unarchive,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
