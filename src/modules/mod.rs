@@ -37,6 +37,7 @@ pub mod set_fact;
 pub mod setup;
 pub mod stat;
 pub mod sysctl;
+pub mod synchronize;
 pub mod syskit;
 pub mod template;
 #[cfg(test)]
@@ -187,6 +188,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &modprobe::Modprobe,
     &get_url::GetUrl,
     &unarchive::Unarchive,
+    &synchronize::Synchronize,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
