@@ -36,8 +36,8 @@ pub mod selinux;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
-pub mod sysctl;
 pub mod synchronize;
+pub mod sysctl;
 pub mod syskit;
 pub mod template;
 #[cfg(test)]

@@ -141,6 +141,8 @@ fn script(a: &UnarchiveArgs, upload: bool, check: bool) -> String {
     } else {
         ""
     };
+    // tar --diff lines that are no difference: owners (set afterwards by owner/group), modes
+    // (by mode), and `tar: : Cannot stat` for a member --strip-components reduced to nothing.
     s.push_str(&format!(
         "[ -d \"$dest\" ] || {{ echo \"dest $dest must be an existing directory\" >&2; exit {RC_DEST}; }}\n\
          if [ \"$(head -c 2 \"$arc\")\" = PK ]; then fmt=zip; else fmt=tar; fi\n\
@@ -152,7 +154,7 @@ fn script(a: &UnarchiveArgs, upload: bool, check: bool) -> String {
          else\n\
            tar -tf \"$arc\" {include} > \"$d/list\" 2>\"$d/err\" || {{ echo 'not a tar or zip archive:' >&2; cat \"$d/err\" >&2; exit {RC_LIST}; }}\n\
            tar -d -f \"$arc\" -C \"$dest\" {extra} {tar_excl} {include} > \"$d/diff\" 2>&1\n\
-           differ=$(grep -v -e 'Uid differs' -e 'Gid differs' {mode_filter} \"$d/diff\" | head -n 1)\n\
+           differ=$(grep -v -e 'Uid differs' -e 'Gid differs' -e '^tar: : ' {mode_filter} \"$d/diff\" | head -n 1)\n\
          fi\n\
          printf 'format=%s\\n' $fmt\n",
         mode_filter = if a.mode.is_some() {
@@ -217,9 +219,18 @@ fn attrs_loop(a: &UnarchiveArgs, check: bool) -> String {
         )),
         _ => {}
     }
+    // Members land under dest without the components --strip-components removed.
+    let strip = a
+        .extra_opts
+        .iter()
+        .find_map(|o| o.strip_prefix("--strip-components=")?.parse::<usize>().ok())
+        .unwrap_or(0);
     // The loop runs in this shell (input redirected, not piped) so `ch` survives it.
     format!(
-        "ch=\nwhile IFS= read -r m; do f=\"$dest/${{m%/}}\"; [ -e \"$f\" ] || continue\n{body}done < \"$d/list\"\n[ -z \"$ch\" ] || echo attrs_changed=1\n"
+        "cut {}-d/ -f{}- \"$d/list\" | grep -v '^$' > \"$d/members\"\n\
+         ch=\nwhile IFS= read -r m; do f=\"$dest/${{m%/}}\"; [ -e \"$f\" ] || continue\n{body}done < \"$d/members\"\n[ -z \"$ch\" ] || echo attrs_changed=1\n",
+        if strip > 0 { "-s " } else { "" },
+        strip + 1
     )
 }
 
