@@ -108,17 +108,3 @@ pub fn check_expr_syntax(expr: &str) -> Result<(), String> {
 pub fn scope(templar: &Arc<Templar>, layers: Vec<Value>, magic: Value) -> Value {
     scope::new_scope(templar, layers, magic)
 }
-
-/// The value `omit` evaluates to; module arguments equal to it are dropped.
-pub fn omit_token() -> &'static str {
-    "__omit_place_holder__rmesos"
-}
-
-/// Gives a host's variables (its scope) by name, for `hostvars`.
-pub type HostResolver = Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
-
-/// `hostvars`: maps a host name to its variables, resolved lazily through `resolver`.
-pub fn hostvars(resolver: HostResolver, names: Vec<String>) -> Value {
-    let _ = resolver;
-    Value::from_pairs(names.into_iter().map(|n| (n, Value::UNDEFINED)))
-}
