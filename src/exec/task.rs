@@ -1192,6 +1192,11 @@ fn finish(
             } else {
                 s.stats.failed += 1;
                 s.status = HostStatus::Failed;
+                let failed_task = Value::from_pairs([
+                    ("name".to_string(), Value::from(task.display_name())),
+                    ("action".to_string(), Value::from(task.action_name.as_str())),
+                ]);
+                s.last_failure = Some((failed_task, registered.clone()));
             }
         }
         Status::Unreachable => {
