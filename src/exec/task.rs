@@ -412,7 +412,9 @@ pub fn search_paths(r: &Runner, task: &Task) -> Vec<PathBuf> {
     if let Some(dir) = Path::new(&*task.span.file).parent() {
         v.push(dir.to_path_buf());
     }
-    v.push(r.playbook_dir.clone());
+    if !v.contains(&r.playbook_dir) {
+        v.push(r.playbook_dir.clone());
+    }
     v
 }
 
@@ -738,6 +740,7 @@ async fn run_item(
             let name = e
                 .undefined
                 .clone()
+                .filter(|u| !e.msg.contains(&format!("'{}'", u)))
                 .map(|u| format!(" ('{}' is undefined)", u))
                 .unwrap_or_default();
             return ItemResult::failed(format!(
