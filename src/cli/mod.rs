@@ -320,8 +320,9 @@ fn split_list(v: &[String]) -> Vec<String> {
 
 /// Everything both `play` and `run` need from the common flags.
 fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, (i32, String)> {
+    // A bad -e value or vars file is bad input like a bad playbook, located the same way.
     let extra_vars =
-        parse_extra_vars(&c.extra_vars).map_err(|e| (code::BAD_OPTIONS, e.to_string()))?;
+        parse_extra_vars(&c.extra_vars).map_err(|e| (code::LOAD_ERROR, e.to_string()))?;
     let become_password = if c.ask_become_pass {
         Some(ask("BECOME password: ").map_err(|e| (code::BAD_OPTIONS, e))?)
     } else {

@@ -412,7 +412,9 @@ pub fn search_paths(r: &Runner, task: &Task) -> Vec<PathBuf> {
     if let Some(dir) = Path::new(&*task.span.file).parent() {
         v.push(dir.to_path_buf());
     }
-    v.push(r.playbook_dir.clone());
+    if !v.contains(&r.playbook_dir) {
+        v.push(r.playbook_dir.clone());
+    }
     v
 }
 
@@ -736,6 +738,7 @@ async fn run_item(
             let name = e
                 .undefined
                 .clone()
+                .filter(|u| !e.msg.contains(&format!("'{}'", u)))
                 .map(|u| format!(" ('{}' is undefined)", u))
                 .unwrap_or_default();
             return ItemResult::failed(format!(
@@ -1186,6 +1189,11 @@ fn finish(
             } else {
                 s.stats.failed += 1;
                 s.status = HostStatus::Failed;
+                let failed_task = Value::from_pairs([
+                    ("name".to_string(), Value::from(task.display_name())),
+                    ("action".to_string(), Value::from(task.action_name.as_str())),
+                ]);
+                s.last_failure = Some((failed_task, registered.clone()));
             }
         }
         Status::Unreachable => {
