@@ -1,0 +1,419 @@
+//! Whole plays through the real `rmesos` binary over SSH, against real OpenSSH servers
+//! (loopback hosts from src/testbed/loopback.rs, container hosts from src/lab). Results are
+//! read from `--output json`, from the files the plays write and from sshd's logs. Tests whose
+//! names end in `_needs_root` create users and start sshd; `_needs_docker` ones start
+//! containers.
+//!
+//! The binary is `CARGO_BIN_EXE_rmesos`, or `RMESOS_BIN` when set (the build directory may be
+//! shared with other checkouts that overwrite the uplifted binary).
+
+use rmesos::lab::{ContainerHosts, HostSpec};
+use rmesos::testbed::loopback::{
+    self, LoopbackSshd, SUDO_USER, SshdOptions, TEST_USER, ensure_sudo_user, loopback_addrs,
+};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ssh_site/site.yml");
+const PLAY_DEADLINE: Duration = Duration::from_secs(60);
+
+fn rmesos() -> PathBuf {
+    std::env::var_os("RMESOS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rmesos")))
+}
+
+/// One finished `rmesos play --output json`.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    events: Vec<Value>,
+}
+
+impl Run {
+    fn recap(&self) -> &serde_json::Map<String, Value> {
+        self.events
+            .iter()
+            .find(|e| e["event"] == "recap")
+            .and_then(|e| e["stats"].as_object())
+            .unwrap_or_else(|| panic!("no recap:\n{}", self.dump()))
+    }
+
+    fn stat(&self, host: &str, key: &str) -> u64 {
+        self.recap()
+            .get(host)
+            .and_then(|s| s[key].as_u64())
+            .unwrap_or_else(|| panic!("no {key} for {host} in the recap:\n{}", self.dump()))
+    }
+
+    /// One host_result per host for the task (or handler) named `task`, with or without its
+    /// `role : ` prefix (a loop's summary, not its items), in order.
+    fn results(&self, task: &str) -> Vec<&Value> {
+        let mut current = None;
+        let mut out = Vec::new();
+        for e in &self.events {
+            match e["event"].as_str() {
+                Some("task_start") => current = e["name"].as_str(),
+                Some("host_result")
+                    if current.is_some_and(|c| c == task || c.ends_with(&format!(" : {task}")))
+                        && e["item"].is_null() =>
+                {
+                    out.push(e)
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The one result of `task` on `host`.
+    fn result(&self, task: &str, host: &str) -> &Value {
+        let found: Vec<_> = self
+            .results(task)
+            .into_iter()
+            .filter(|e| e["host"] == host)
+            .collect();
+        assert_eq!(found.len(), 1, "{task} on {host}:\n{}", self.dump());
+        found[0]
+    }
+
+    fn play_hosts(&self) -> Vec<Vec<String>> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "play_start")
+            .map(|e| {
+                e["hosts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| h.as_str().map(str::to_string))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A scratch directory for one test: inventory, playbooks, ansible.cfg (the run's working
+/// directory) and a `work` directory every test user may write.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("rmesos-play-ssh-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Scratch { dir };
+        std::fs::create_dir(s.work()).unwrap();
+        // Shared by the login users of the loopback hosts (and root for local runs).
+        std::fs::set_permissions(s.work(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Starts `rmesos play --output json PLAYBOOK -i INVENTORY ARGS...` in this directory.
+    fn start(&self, playbook: &Path, inventory: &Path, args: &[&str]) -> Child {
+        Command::new(rmesos())
+            .arg("play")
+            .arg(playbook)
+            .arg("-i")
+            .arg(inventory)
+            .args(["--output", "json"])
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn play(&self, playbook: &Path, inventory: &Path, args: &[&str]) -> Run {
+        finish(self.start(playbook, inventory, args))
+    }
+}
+
+/// Waits for the run (with a deadline: a hung run fails the test instead of hanging it),
+/// reading its output meanwhile so a full pipe cannot stall it.
+fn finish(mut child: Child) -> Run {
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + PLAY_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the play did not finish within {PLAY_DEADLINE:?}:\n{}",
+                stdout.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().unwrap();
+    let events = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: stderr.join().unwrap(),
+        events,
+    }
+}
+
+/// An INI host line reaching `addr` on `sshd` as `user`, with the server's known_hosts.
+fn ssh_host(name: &str, sshd: &LoopbackSshd, addr: Ipv4Addr, vars: &str) -> String {
+    ssh_host_as(name, sshd, addr, TEST_USER, sshd.known_hosts(), vars)
+}
+
+fn ssh_host_as(
+    name: &str,
+    sshd: &LoopbackSshd,
+    addr: Ipv4Addr,
+    user: &str,
+    known_hosts: &Path,
+    vars: &str,
+) -> String {
+    format!(
+        "{name} ansible_host={addr} ansible_port={port} ansible_user={user} \
+         ansible_ssh_private_key_file={key} \
+         ansible_ssh_common_args='-o UserKnownHostsFile={kh} -o ConnectionAttempts=1' {vars}\n",
+        port = sshd.port(),
+        key = sshd.client_key().display(),
+        kh = known_hosts.display(),
+    )
+}
+
+/// Path, kind, mode and content of every entry under `root` (owners differ between a local
+/// run as root and a run as the SSH user, so they are left out).
+fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            let mode = meta.permissions().mode() & 0o7777;
+            let what = if meta.is_dir() {
+                stack.push(p.clone());
+                format!("dir {mode:o}")
+            } else {
+                format!(
+                    "file {mode:o} {}",
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+                )
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+fn assert_same_tree(expected: &Path, actual: &Path) {
+    let (want, got) = (tree(expected), tree(actual));
+    assert!(!want.is_empty(), "nothing under {}", expected.display());
+    let keys: Vec<_> = want.keys().chain(got.keys()).collect();
+    for k in keys {
+        assert_eq!(
+            want.get(k),
+            got.get(k),
+            "{k}: {} vs {}",
+            expected.display(),
+            actual.display()
+        );
+    }
+}
+
+fn chown_to(user: &str, path: &Path) {
+    let ok = Command::new("chown")
+        .arg(format!("{user}:"))
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+/// The site's hosts: `web` is the first half, `db` the rest; node ids 1..n.
+fn site_inventory(names: &[String], line: impl Fn(usize, &str) -> String) -> String {
+    let half = names.len().div_ceil(2);
+    let mut text = String::from("[web]\n");
+    for (i, n) in names.iter().enumerate() {
+        if i == half {
+            text.push_str("[db]\n");
+        }
+        text.push_str(&line(i, n));
+    }
+    text
+}
+
+fn local_site_run(scratch: &Scratch, names: &[String]) -> PathBuf {
+    let inv = scratch.write(
+        "local.ini",
+        &site_inventory(names, |i, n| {
+            format!("{n} node_id={} ansible_connection=local\n", i + 1)
+        }),
+    );
+    let root = scratch.path().join("local");
+    let run = scratch.play(
+        Path::new(SITE),
+        &inv,
+        &["-e", &format!("site_root={}", root.display())],
+    );
+    assert_eq!(run.code, 0, "{}", run.dump());
+    root
+}
+
+/// Every handler ran once per host that notified it, and wrote one line.
+fn assert_handlers_once(run: &Run, names: &[String]) {
+    let web = &names[..names.len().div_ceil(2)];
+    for n in names {
+        let restarts = run
+            .results("record restart")
+            .iter()
+            .filter(|e| e["host"] == n.as_str())
+            .count();
+        assert_eq!(restarts, 1, "record restart on {n}:\n{}", run.dump());
+        let reloads = run
+            .results("reload web")
+            .iter()
+            .filter(|e| e["host"] == n.as_str())
+            .count();
+        assert_eq!(reloads, usize::from(web.contains(n)), "reload web on {n}");
+    }
+}
+
+#[test]
+fn site_on_eighteen_loopback_hosts_matches_the_local_run_and_converges_needs_root() {
+    // 18 addresses: two sshd processes (16 addresses each at most).
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 61], 18)).unwrap();
+    let scratch = Scratch::new();
+    let names: Vec<String> = (1..=18).map(|i| format!("h{i:02}")).collect();
+    let local = local_site_run(&scratch, &names);
+
+    let inv = scratch.write(
+        "ssh.ini",
+        &site_inventory(&names, |i, n| {
+            ssh_host(n, &sshd, sshd.addrs()[i], &format!("node_id={}", i + 1))
+        }),
+    );
+    let remote = scratch.path().join("remote");
+    std::fs::create_dir(&remote).unwrap();
+    chown_to(TEST_USER, &remote);
+    let root_arg = format!("site_root={}", remote.display());
+    let first = scratch.play(Path::new(SITE), &inv, &["-e", &root_arg]);
+    assert_eq!(first.code, 0, "{}", first.dump());
+    assert_same_tree(&local, &remote);
+    assert_handlers_once(&first, &names);
+    assert_eq!(
+        sshd.accepted_logins(),
+        names.len(),
+        "one SSH connection per host for the whole run"
+    );
+
+    let second = scratch.play(Path::new(SITE), &inv, &["-e", &root_arg]);
+    assert_eq!(second.code, 0, "{}", second.dump());
+    for n in &names {
+        assert_eq!(second.stat(n, "changed"), 0, "{n}:\n{}", second.dump());
+        assert!(second.stat(n, "ok") > 5);
+    }
+    assert_same_tree(&local, &remote);
+}
+
+#[test]
+fn site_on_three_container_hosts_matches_the_local_run_and_converges_needs_docker() {
+    let names: Vec<String> = (1..=3).map(|i| format!("host{i}")).collect();
+    let hosts = ContainerHosts::start_hosts(
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| HostSpec::new(n.clone()).in_groups(&[if i < 2 { "web" } else { "db" }]))
+            .collect(),
+    )
+    .unwrap();
+    let scratch = Scratch::new();
+    let local = local_site_run(&scratch, &names);
+    let mut inventory = std::fs::read_to_string(hosts.inventory_path()).unwrap();
+    inventory.push_str("\n[nodes]\n");
+    for (i, n) in names.iter().enumerate() {
+        inventory.push_str(&format!("{n} node_id={}\n", i + 1));
+    }
+    let inv = scratch.write("lab.ini", &inventory);
+    let args = ["-e", "site_root=/srv/site"];
+    let first = scratch.play(Path::new(SITE), &inv, &args);
+    assert_eq!(first.code, 0, "{}", first.dump());
+    assert_handlers_once(&first, &names);
+    for n in &names {
+        // The host's tree, copied out of the container (not through rmesos).
+        let tar = hosts.exec(n, "tar -C /srv/site -cf - .").unwrap();
+        assert_eq!(tar.rc, 0, "{}", tar.stderr_str());
+        let copy = scratch.path().join(format!("from-{n}"));
+        std::fs::create_dir(&copy).unwrap();
+        let mut untar = Command::new("tar")
+            .arg("-C")
+            .arg(&copy)
+            .args(["-xpf", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut untar.stdin.take().unwrap(), &tar.stdout).unwrap();
+        assert!(untar.wait().unwrap().success());
+        assert_same_tree(&local.join(n), &copy.join(n));
+        let hostname = hosts.exec(n, "hostname").unwrap();
+        assert_eq!(hostname.stdout_str().trim(), n.as_str(), "a host of its own");
+    }
+    let second = scratch.play(Path::new(SITE), &inv, &args);
+    assert_eq!(second.code, 0, "{}", second.dump());
+    for n in &names {
+        assert_eq!(second.stat(n, "changed"), 0, "{n}:\n{}", second.dump());
+    }
+}
