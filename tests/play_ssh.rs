@@ -417,3 +417,273 @@ fn site_on_three_container_hosts_matches_the_local_run_and_converges_needs_docke
         assert_eq!(second.stat(n, "changed"), 0, "{n}:\n{}", second.dump());
     }
 }
+
+/// True while some process runs exactly `argv`.
+fn process_running(argv: &[&str]) -> bool {
+    let want = argv.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|p| std::fs::read(p.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
+}
+
+fn wait_for_process(argv: &[&str], play: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !process_running(argv) {
+        assert!(Instant::now() < deadline, "{argv:?} never started");
+        assert!(play.try_wait().unwrap().is_none(), "the play ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const NAP_THEN_ECHO: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Nap
+      command: sleep {{ nap }}
+    - name: After
+      command: echo after
+";
+
+#[test]
+fn host_whose_sshd_dies_mid_play_is_unreachable_and_the_others_finish_needs_root() {
+    let mut doomed = LoopbackSshd::start(loopback_addrs([127, 0, 62], 1)).unwrap();
+    let healthy = LoopbackSshd::start(loopback_addrs([127, 0, 63], 3)).unwrap();
+    let scratch = Scratch::new();
+    let mut inv = ssh_host("doomed", &doomed, doomed.addrs()[0], "nap=3062");
+    for (i, a) in healthy.addrs().iter().enumerate() {
+        inv.push_str(&ssh_host(&format!("ok{i}"), &healthy, *a, "nap=1"));
+    }
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write("nap.yml", NAP_THEN_ECHO);
+    let mut play = scratch.start(&pb, &inv, &[]);
+    wait_for_process(&["sleep", "3062"], &mut play);
+    doomed.kill();
+    let run = finish(play);
+    assert_eq!(run.code, 4, "{}", run.dump());
+    assert_eq!(run.stat("doomed", "unreachable"), 1, "{}", run.dump());
+    assert_eq!(run.result("Nap", "doomed")["status"], "unreachable");
+    assert!(run.results("After").iter().all(|e| e["host"] != "doomed"));
+    for i in 0..3 {
+        let h = format!("ok{i}");
+        assert_eq!(run.stat(&h, "ok"), 2, "{}", run.dump());
+        assert_eq!(run.stat(&h, "failed") + run.stat(&h, "unreachable"), 0);
+        assert_eq!(run.result("After", &h)["result"]["stdout"], "after");
+    }
+}
+
+#[test]
+fn host_unreachable_from_the_start_leaves_the_others_running_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 64], 2)).unwrap();
+    let scratch = Scratch::new();
+    // Nothing listens on this address and port.
+    let port = std::net::TcpListener::bind("127.0.64.9:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut inv = format!(
+        "ghost ansible_host=127.0.64.9 ansible_port={port} ansible_user={TEST_USER} \
+         ansible_ssh_common_args='-o ConnectionAttempts=1' nap=0\n"
+    );
+    for (i, a) in sshd.addrs().iter().enumerate() {
+        inv.push_str(&ssh_host(&format!("ok{i}"), &sshd, *a, "nap=0"));
+    }
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write("nap.yml", NAP_THEN_ECHO);
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 4, "{}", run.dump());
+    assert_eq!(run.stat("ghost", "unreachable"), 1);
+    let msg = run.result("Nap", "ghost")["msg"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("refused") && msg.contains(&format!("127.0.64.9]:{port}")),
+        "{msg}"
+    );
+    for h in ["ok0", "ok1"] {
+        assert_eq!(run.stat(h, "ok"), 2, "{}", run.dump());
+    }
+}
+
+#[test]
+fn command_hanging_past_its_timeout_fails_that_host_only_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 65], 3)).unwrap();
+    let scratch = Scratch::new();
+    let mut inv = String::new();
+    for (i, a) in sshd.addrs().iter().enumerate() {
+        let nap = if i == 0 { "nap=3065" } else { "nap=0" };
+        inv.push_str(&ssh_host(&format!("h{i}"), &sshd, *a, nap));
+    }
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write(
+        "hang.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Nap\n      \
+         command: sleep {{ nap }}\n      timeout: 1\n    - name: After\n      \
+         command: echo after\n",
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    let hung = run.result("Nap", "h0");
+    assert_eq!(hung["status"], "failed");
+    let msg = hung["msg"].as_str().unwrap_or("").to_lowercase();
+    assert!(msg.contains("timed out") || msg.contains("timeout"), "{msg}");
+    assert!(!process_running(&["sleep", "3065"]), "the command was stopped");
+    for h in ["h1", "h2"] {
+        assert_eq!(run.stat(h, "ok"), 2, "{}", run.dump());
+    }
+}
+
+#[test]
+fn changed_host_key_is_refused_naming_the_known_hosts_line_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 66], 2)).unwrap();
+    let scratch = Scratch::new();
+    let old_key = scratch.path().join("old_host_key");
+    loopback::keygen(&old_key, "previous-install", None).unwrap();
+    let moved = sshd.addrs()[0];
+    let stale = scratch.write(
+        "stale_known_hosts",
+        &format!(
+            "# the host was reinstalled since\n[{moved}]:{} {}\n",
+            sshd.port(),
+            loopback::public_key_line(&old_key).unwrap()
+        ),
+    );
+    let inv = ssh_host_as("moved", &sshd, moved, TEST_USER, &stale, "nap=0")
+        + &ssh_host("same", &sshd, sshd.addrs()[1], "nap=0");
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write("nap.yml", NAP_THEN_ECHO);
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 4, "{}", run.dump());
+    let msg = run.result("Nap", "moved")["msg"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        msg.contains(&format!("{}:2", stale.display())),
+        "names file:line: {msg}"
+    );
+    assert_eq!(run.stat("same", "ok"), 2, "{}", run.dump());
+    assert_eq!(sshd.accepted_logins(), 1, "no login on the changed host");
+}
+
+#[test]
+fn bastion_reaches_hosts_that_are_not_reachable_directly_needs_root() {
+    let hidden =
+        LoopbackSshd::start_isolated(loopback_addrs([127, 0, 67], 2), SshdOptions::default())
+            .unwrap();
+    let bastion = hidden.bastion("127.0.68.1".parse().unwrap()).unwrap();
+    assert!(
+        std::net::TcpStream::connect((hidden.addrs()[0], hidden.port())).is_err(),
+        "the hosts must not be reachable directly"
+    );
+    let scratch = Scratch::new();
+    let known = scratch.write(
+        "known_hosts",
+        &format!(
+            "{}\n{}",
+            bastion.known_hosts_entry(),
+            std::fs::read_to_string(hidden.known_hosts()).unwrap()
+        ),
+    );
+    let mut inv = String::new();
+    for (i, a) in hidden.addrs().iter().enumerate() {
+        inv.push_str(&format!(
+            "in{i} ansible_host={a} ansible_port={port} ansible_user={TEST_USER} \
+             ansible_ssh_private_key_file={key} \
+             ansible_ssh_common_args='-o ProxyJump={TEST_USER}@{b}:{bp} \
+             -o UserKnownHostsFile={kh} -o IdentitiesOnly=yes'\n",
+            port = hidden.port(),
+            key = hidden.client_key().display(),
+            b = bastion.addr(),
+            bp = bastion.port(),
+            kh = known.display(),
+        ));
+    }
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write(
+        "where.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Where\n      \
+         shell: echo $SSH_CONNECTION\n",
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    for (i, a) in hidden.addrs().iter().enumerate() {
+        let out = run.result("Where", &format!("in{i}"))["result"]["stdout"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        // SSH_CONNECTION = client-ip client-port server-ip server-port, as the host saw it.
+        let fields: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(fields[2..], [a.to_string(), hidden.port().to_string()], "{out}");
+    }
+    assert!(bastion.accepted_logins() >= 1);
+    assert_eq!(hidden.accepted_logins(), 2);
+}
+
+#[test]
+fn become_with_a_sudo_password_runs_as_root_and_never_shows_the_password_needs_root() {
+    let user = ensure_sudo_user().unwrap();
+    // DEBUG1: sshd logs each request of each channel (environment, exec).
+    let sshd = LoopbackSshd::start_with(
+        loopback_addrs([127, 0, 69], 2),
+        SshdOptions {
+            log_level: Some("DEBUG1".into()),
+            ..SshdOptions::default()
+        },
+    )
+    .unwrap();
+    let scratch = Scratch::new();
+    let flag = scratch.work().join("release");
+    let mut inv = String::new();
+    for (i, a) in sshd.addrs().iter().enumerate() {
+        inv.push_str(&ssh_host_as(
+            &format!("s{i}"),
+            &sshd,
+            *a,
+            SUDO_USER,
+            sshd.known_hosts(),
+            &format!("ansible_become_password={}", user.password),
+        ));
+    }
+    let inv = scratch.write("hosts.ini", &inv);
+    // The task waits for a flag file, so the test can read every process's argv while sudo
+    // and the escalated shell are alive.
+    let pb = scratch.write(
+        "become.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    \
+             - name: Who\n      shell: whoami; while [ ! -e {} ]; do sleep 0.05; done\n    \
+             - name: Login user\n      command: whoami\n      become: false\n",
+            flag.display()
+        ),
+    );
+    let mut play = scratch.start(&pb, &inv, &[]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut sudo_seen = 0;
+    while sudo_seen < 2 {
+        assert!(Instant::now() < deadline, "sudo never ran on both hosts");
+        assert!(play.try_wait().unwrap().is_none(), "the play ended early");
+        sudo_seen = 0;
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(cmdline) = std::fs::read(p.path().join("cmdline")) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&cmdline);
+            assert!(!text.contains(&user.password), "password in argv: {text}");
+            sudo_seen += usize::from(text.starts_with("sudo\0"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(&flag, "").unwrap();
+    let run = finish(play);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    for h in ["s0", "s1"] {
+        assert_eq!(run.result("Who", h)["result"]["stdout"], "root");
+        assert_eq!(run.result("Login user", h)["result"]["stdout"], SUDO_USER);
+    }
+    assert!(!run.stdout.contains(&user.password), "password in the JSON output");
+    assert!(!run.stderr.contains(&user.password), "password on stderr");
+    let log = sshd.log_text();
+    assert!(log.contains("req exec"), "sshd logged the requests: {log}");
+    assert!(!log.contains(&user.password), "password in sshd's log");
+}
