@@ -687,3 +687,261 @@ fn become_with_a_sudo_password_runs_as_root_and_never_shows_the_password_needs_r
     assert!(log.contains("req exec"), "sshd logged the requests: {log}");
     assert!(!log.contains(&user.password), "password in sshd's log");
 }
+
+/// `n` loopback hosts `h1`..`hn` on one sshd, with `vars` on every host line.
+fn loopback_inventory(scratch: &Scratch, sshd: &LoopbackSshd, vars: &str) -> PathBuf {
+    let mut inv = String::new();
+    for (i, a) in sshd.addrs().iter().enumerate() {
+        inv.push_str(&ssh_host(&format!("h{}", i + 1), sshd, *a, vars));
+    }
+    scratch.write("hosts.ini", &inv)
+}
+
+/// Nanoseconds since the epoch, as `date +%s%N` wrote them to `path`.
+fn stamp(path: &Path) -> u128 {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.trim().parse().unwrap()
+}
+
+fn stamps(dir: &Path, host: &str, what: &str) -> u128 {
+    stamp(&dir.join(format!("{host}.{what}")))
+}
+
+#[test]
+fn forks_bound_how_many_hosts_run_at_once_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 71], 6)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let pb = scratch.write(
+        "forks.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Busy\n      \
+             shell: date +%s%N > {w}/{{{{ inventory_hostname }}}}.start; sleep 1; \
+             date +%s%N > {w}/{{{{ inventory_hostname }}}}.end\n",
+            w = scratch.work().display()
+        ),
+    );
+    let run = scratch.play(&pb, &inv, &["--forks", "2"]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let w = scratch.work();
+    let spans: Vec<(u128, u128)> = (1..=6)
+        .map(|i| {
+            let h = format!("h{i}");
+            (stamps(&w, &h, "start"), stamps(&w, &h, "end"))
+        })
+        .collect();
+    let most = spans
+        .iter()
+        .map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start < e).count())
+        .max()
+        .unwrap();
+    assert_eq!(most, 2, "at most two hosts at once: {spans:?}");
+    let first = spans.iter().map(|s| s.0).min().unwrap();
+    let last = spans.iter().map(|s| s.1).max().unwrap();
+    assert!(last - first >= 3_000_000_000, "three rounds of one second");
+}
+
+#[test]
+fn strategy_free_lets_a_fast_host_finish_before_a_slow_one_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 72], 2)).unwrap();
+    let scratch = Scratch::new();
+    let mut inv = ssh_host("slow", &sshd, sshd.addrs()[0], "nap=2");
+    inv.push_str(&ssh_host("fast", &sshd, sshd.addrs()[1], "nap=0"));
+    let inv = scratch.write("hosts.ini", &inv);
+    let mut pb = String::from("- hosts: all\n  gather_facts: false\n  strategy: free\n  tasks:\n");
+    for t in 1..=3 {
+        pb.push_str(&format!(
+            "    - name: Step {t}\n      shell: sleep {{{{ nap }}}}; date +%s%N > \
+             {w}/{{{{ inventory_hostname }}}}.{t}\n",
+            w = scratch.work().display()
+        ));
+    }
+    let pb = scratch.write("free.yml", &pb);
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let w = scratch.work();
+    assert!(
+        stamps(&w, "fast", "3") < stamps(&w, "slow", "1"),
+        "fast finished its three steps before slow finished its first"
+    );
+}
+
+#[test]
+fn serial_by_percent_and_by_list_runs_the_play_in_batches_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 73], 5)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let play = |name: &str, serial: &str| {
+        format!(
+            "- name: {name}\n  hosts: all\n  gather_facts: false\n  serial: {serial}\n  tasks:\n    \
+             - name: Batch\n      copy:\n        content: \"{{{{ ansible_play_batch | join(',') }}}}\"\n        \
+             dest: {w}/{name}.{{{{ inventory_hostname }}}}\n",
+            w = scratch.work().display()
+        )
+    };
+    let pb = scratch.write(
+        "serial.yml",
+        &(play("pct", "\"40%\"") + &play("list", "[1, 2]")),
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let batch_of = |play: &str, host: &str| {
+        std::fs::read_to_string(scratch.work().join(format!("{play}.{host}"))).unwrap()
+    };
+    for (play, batches) in [
+        ("pct", vec!["h1,h2", "h3,h4", "h5"]),
+        ("list", vec!["h1", "h2,h3", "h4,h5"]),
+    ] {
+        for batch in batches {
+            for host in batch.split(',') {
+                assert_eq!(batch_of(play, host), batch, "{play} {host}");
+            }
+        }
+    }
+}
+
+#[test]
+fn run_once_and_delegate_to_localhost_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 74], 3)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let w = scratch.work();
+    let pb = scratch.write(
+        "once.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    \
+             - name: Once\n      shell: echo {{{{ inventory_hostname }}}} >> {w}/once; id -un\n      \
+             run_once: true\n      register: once\n    \
+             - name: Delegated\n      command: id -un\n      delegate_to: localhost\n      \
+             register: here\n    \
+             - name: Report\n      copy:\n        \
+             content: \"{{{{ once.stdout }}}} {{{{ here.stdout }}}}\"\n        \
+             dest: {w}/{{{{ inventory_hostname }}}}.report\n",
+            w = w.display()
+        ),
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(std::fs::read_to_string(w.join("once")).unwrap(), "h1\n");
+    for h in ["h1", "h2", "h3"] {
+        // The run_once result is registered on every host; the delegated command ran here.
+        let report = std::fs::read_to_string(w.join(format!("{h}.report"))).unwrap();
+        assert_eq!(report, format!("{TEST_USER} root"), "{h}");
+        assert_eq!(run.result("Delegated", h)["delegated_to"], "localhost");
+    }
+    assert_eq!(run.results("Once").len(), 1);
+}
+
+/// Hosts in `failing` fail the first task; every host that gets there touches `NAME.after`.
+fn fail_some_play(scratch: &Scratch, name: &str, header: &str) -> PathBuf {
+    scratch.write(
+        &format!("{name}.yml"),
+        &format!(
+            "- hosts: all\n  gather_facts: false\n{header}  tasks:\n    \
+             - name: Maybe fail\n      fail:\n        msg: failing on purpose\n      \
+             when: inventory_hostname in failing.split(',')\n    \
+             - name: After\n      file:\n        path: {w}/{{{{ inventory_hostname }}}}.after\n        \
+             state: touch\n",
+            w = scratch.work().display()
+        ),
+    )
+}
+
+fn after_files(scratch: &Scratch) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(scratch.work())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".after"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn max_fail_percentage_and_any_errors_fatal_stop_the_play_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 75], 4)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let pct = fail_some_play(&scratch, "pct", "  max_fail_percentage: 25\n");
+    // One of four (25%) is not more than 25%: the others go on.
+    let run = scratch.play(&pct, &inv, &["-e", "failing=h1"]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    assert_eq!(after_files(&scratch), ["h2.after", "h3.after", "h4.after"]);
+    // Two of four is: nobody reaches the next task.
+    for f in after_files(&scratch) {
+        std::fs::remove_file(scratch.work().join(f)).unwrap();
+    }
+    let run = scratch.play(&pct, &inv, &["-e", "failing=h1,h2"]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    assert!(after_files(&scratch).is_empty(), "{}", run.dump());
+    assert!(run.events.iter().any(|e| e["event"] == "play_aborted"));
+
+    let fatal = fail_some_play(&scratch, "fatal", "  any_errors_fatal: true\n");
+    let run = scratch.play(&fatal, &inv, &["-e", "failing=h3"]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    assert!(after_files(&scratch).is_empty(), "{}", run.dump());
+    assert!(run.results("After").is_empty());
+}
+
+#[test]
+fn retry_file_lists_failed_hosts_and_limit_at_file_reruns_them_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 76], 4)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let retry_dir = scratch.path().join("retries");
+    scratch.write(
+        "ansible.cfg",
+        &format!(
+            "[defaults]\nretry_files_enabled = True\nretry_files_save_path = {}\n",
+            retry_dir.display()
+        ),
+    );
+    let pb = fail_some_play(&scratch, "site", "");
+    let run = scratch.play(&pb, &inv, &["-e", "failing=h2,h4"]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    let retry = retry_dir.join("site.retry");
+    assert_eq!(std::fs::read_to_string(&retry).unwrap(), "h2\nh4\n");
+
+    let limit = format!("@{}", retry.display());
+    let run = scratch.play(&pb, &inv, &["-e", "failing=none", "--limit", &limit]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert_eq!(run.play_hosts(), [["h2", "h4"]]);
+}
+
+#[test]
+fn unchanged_copy_costs_one_exec_per_host_and_a_changed_one_two_needs_root() {
+    let sshd = LoopbackSshd::start_with(
+        loopback_addrs([127, 0, 77], 4),
+        SshdOptions {
+            log_level: Some("VERBOSE".into()),
+            ..SshdOptions::default()
+        },
+    )
+    .unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let pb = scratch.write(
+        "copy.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Config\n      copy:\n        \
+             content: \"{{{{ body }}}}\\n\"\n        dest: {w}/{{{{ inventory_hostname }}}}.conf\n",
+            w = scratch.work().display()
+        ),
+    );
+    // Each host's sessions (exec channels and SFTP subsystems) during one run.
+    let sessions = |args: &[&str]| {
+        let before = sshd.sessions_started("");
+        let run = scratch.play(&pb, &inv, args);
+        assert_eq!(run.code, 0, "{}", run.dump());
+        (run, sshd.sessions_started("") - before)
+    };
+    let (run, first) = sessions(&["-e", "body=one"]);
+    assert_eq!(run.stat("h1", "changed"), 1);
+    assert_eq!(first, 2 * 4, "a changed copy: two sessions per host\n{}", sshd.log_text());
+    let (run, again) = sessions(&["-e", "body=one"]);
+    assert_eq!(run.stat("h1", "changed"), 0);
+    assert_eq!(again, 4, "an unchanged copy: one exec per host\n{}", sshd.log_text());
+    let (_, changed) = sessions(&["-e", "body=two"]);
+    assert_eq!(changed, 2 * 4);
+}
