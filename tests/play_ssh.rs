@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ssh_site/site.yml");
+const SITE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/ssh_site/site.yml"
+);
 const PLAY_DEADLINE: Duration = Duration::from_secs(60);
 
 fn rmesos() -> PathBuf {
@@ -409,7 +412,11 @@ fn site_on_three_container_hosts_matches_the_local_run_and_converges_needs_docke
         assert!(untar.wait().unwrap().success());
         assert_same_tree(&local.join(n), &copy.join(n));
         let hostname = hosts.exec(n, "hostname").unwrap();
-        assert_eq!(hostname.stdout_str().trim(), n.as_str(), "a host of its own");
+        assert_eq!(
+            hostname.stdout_str().trim(),
+            n.as_str(),
+            "a host of its own"
+        );
     }
     let second = scratch.play(Path::new(SITE), &inv, &args);
     assert_eq!(second.code, 0, "{}", second.dump());
@@ -526,8 +533,14 @@ fn command_hanging_past_its_timeout_fails_that_host_only_needs_root() {
     let hung = run.result("Nap", "h0");
     assert_eq!(hung["status"], "failed");
     let msg = hung["msg"].as_str().unwrap_or("").to_lowercase();
-    assert!(msg.contains("timed out") || msg.contains("timeout"), "{msg}");
-    assert!(!process_running(&["sleep", "3065"]), "the command was stopped");
+    assert!(
+        msg.contains("timed out") || msg.contains("timeout"),
+        "{msg}"
+    );
+    assert!(
+        !process_running(&["sleep", "3065"]),
+        "the command was stopped"
+    );
     for h in ["h1", "h2"] {
         assert_eq!(run.stat(h, "ok"), 2, "{}", run.dump());
     }
@@ -614,7 +627,11 @@ fn bastion_reaches_hosts_that_are_not_reachable_directly_needs_root() {
             .to_string();
         // SSH_CONNECTION = client-ip client-port server-ip server-port, as the host saw it.
         let fields: Vec<&str> = out.split_whitespace().collect();
-        assert_eq!(fields[2..], [a.to_string(), hidden.port().to_string()], "{out}");
+        assert_eq!(
+            fields[2..],
+            [a.to_string(), hidden.port().to_string()],
+            "{out}"
+        );
     }
     assert!(bastion.accepted_logins() >= 1);
     assert_eq!(hidden.accepted_logins(), 2);
@@ -681,7 +698,10 @@ fn become_with_a_sudo_password_runs_as_root_and_never_shows_the_password_needs_r
         assert_eq!(run.result("Who", h)["result"]["stdout"], "root");
         assert_eq!(run.result("Login user", h)["result"]["stdout"], SUDO_USER);
     }
-    assert!(!run.stdout.contains(&user.password), "password in the JSON output");
+    assert!(
+        !run.stdout.contains(&user.password),
+        "password in the JSON output"
+    );
     assert!(!run.stderr.contains(&user.password), "password on stderr");
     let log = sshd.log_text();
     assert!(log.contains("req exec"), "sshd logged the requests: {log}");
@@ -732,7 +752,12 @@ fn forks_bound_how_many_hosts_run_at_once_needs_root() {
         .collect();
     let most = spans
         .iter()
-        .map(|(start, _)| spans.iter().filter(|(s, e)| s <= start && start < e).count())
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
         .max()
         .unwrap();
     assert_eq!(most, 2, "at most two hosts at once: {spans:?}");
@@ -938,10 +963,20 @@ fn unchanged_copy_costs_one_exec_per_host_and_a_changed_one_two_needs_root() {
     };
     let (run, first) = sessions(&["-e", "body=one"]);
     assert_eq!(run.stat("h1", "changed"), 1);
-    assert_eq!(first, 2 * 4, "a changed copy: two sessions per host\n{}", sshd.log_text());
+    assert_eq!(
+        first,
+        2 * 4,
+        "a changed copy: two sessions per host\n{}",
+        sshd.log_text()
+    );
     let (run, again) = sessions(&["-e", "body=one"]);
     assert_eq!(run.stat("h1", "changed"), 0);
-    assert_eq!(again, 4, "an unchanged copy: one exec per host\n{}", sshd.log_text());
+    assert_eq!(
+        again,
+        4,
+        "an unchanged copy: one exec per host\n{}",
+        sshd.log_text()
+    );
     let (_, changed) = sessions(&["-e", "body=two"]);
     assert_eq!(changed, 2 * 4);
 }
