@@ -10,6 +10,7 @@ pub mod connection;
 pub mod error;
 pub mod exec;
 pub mod inventory;
+pub mod lab;
 pub mod modules;
 pub mod plan;
 pub mod report;

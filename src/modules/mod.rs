@@ -16,14 +16,22 @@ pub mod debug;
 pub mod fail;
 pub mod file;
 pub mod filekit;
+pub mod include_vars;
 pub mod lineinfile;
+pub mod pause;
+pub mod ping;
+pub mod raw;
 pub mod remote;
 pub mod replace;
 pub mod set_fact;
+pub mod setup;
 pub mod stat;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
+#[cfg(test)]
+mod testutil_misc;
+pub mod wait_for;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -147,6 +155,12 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &blockinfile::BlockInFile,
     &replace::Replace,
     &stat::Stat,
+    &setup::Setup,
+    &include_vars::IncludeVars,
+    &wait_for::WaitFor,
+    &ping::Ping,
+    &raw::Raw,
+    &pause::Pause,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.

@@ -1,0 +1,72 @@
+//! `ping`: proves the host can run a command (one trivial exec) and answers `ping: pong`.
+
+use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use crate::connection::BoxFuture;
+use serde::Deserialize;
+
+fn default_data() -> String {
+    "pong".into()
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PingArgs {
+    #[serde(default = "default_data")]
+    pub data: String,
+}
+
+pub struct Ping;
+
+impl Module for Ping {
+    const NAME: &'static str = "ping";
+    const DOC: ModuleDoc = ModuleDoc {
+        summary: "Checks that the host is reachable and can run a shell command.",
+        args: &[ArgDoc {
+            name: "data",
+            aliases: &[],
+            required: false,
+            default: Some("pong"),
+            choices: &[],
+            help: "What to return as `ping`.",
+        }],
+        example: "- ping:",
+    };
+    type Args = PingArgs;
+
+    fn run<'a>(
+        &'a self,
+        args: PingArgs,
+        cx: &'a TaskContext<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        Box::pin(async move {
+            let out = cx.run("echo pong", &[]).await?;
+            if out.rc != 0 || out.stdout_str().trim() != "pong" {
+                return Ok(Outcome::fail(format!(
+                    "the host could not run `echo pong` (rc={}): {}",
+                    out.rc,
+                    out.stderr_str().trim()
+                )));
+            }
+            Ok(Outcome::ok().with("ping", args.data))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::DynModule;
+    use crate::modules::testutil_misc::{CountingConn, args, context};
+
+    #[tokio::test]
+    async fn pong_in_one_exec() {
+        let conn = CountingConn::default();
+        let cx = context(&conn, &[]);
+        let out = Ping.run_dyn(&args("{}"), &cx).await.unwrap();
+        assert!(!out.failed && !out.changed);
+        assert_eq!(out.result["ping"].as_str(), Some("pong"));
+        assert_eq!(conn.count(), 1);
+        let out = Ping.run_dyn(&args(r#"{"data": "hi"}"#), &cx).await.unwrap();
+        assert_eq!(out.result["ping"].as_str(), Some("hi"));
+    }
+}
