@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod connection;
+#[cfg(feature = "ec2")]
+pub mod ec2;
 pub mod error;
 pub mod exec;
 pub mod inventory;

@@ -37,6 +37,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The hosts and groups one source contributes, ready for the inventory to add.
@@ -166,8 +167,23 @@ pub fn load_aws_ec2(path: &Path, flush_cache: bool) -> LoadResult<Ec2Inventory> 
     let Some(doc) = docs.first() else {
         return Err(LoadError::plain(format!("{}: empty inventory source", path.display())));
     };
-    let cfg = parse_config(doc)?;
-    build_blocking(cfg, flush_cache)
+    load_doc(doc, flush_cache)
+}
+
+/// [`load_aws_ec2`] for a document the inventory loader has already read.
+pub fn load_doc(doc: &Node, flush_cache: bool) -> LoadResult<Ec2Inventory> {
+    build_blocking(parse_config(doc)?, flush_cache)
+}
+
+static FLUSH_CACHE: AtomicBool = AtomicBool::new(false);
+
+/// `--flush-cache`: every aws_ec2 source read by this process refreshes its cache.
+pub fn request_flush() {
+    FLUSH_CACHE.store(true, Ordering::Relaxed);
+}
+
+pub fn flush_requested() -> bool {
+    FLUSH_CACHE.load(Ordering::Relaxed)
 }
 
 /// Runs [`build`] to completion from synchronous code, inside or outside a tokio runtime

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod client;
 pub mod cluster;
+mod hostvars;
 pub mod inventory;
 
 pub use client::{AwsSettings, Ec2Error};
