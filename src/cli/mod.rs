@@ -53,7 +53,7 @@ pub enum Command {
     Doc(DocArgs),
     /// Launch and manage clusters on EC2.
     #[cfg(feature = "ec2")]
-    Ec2(crate::ec2::cli::Ec2Args),
+    Ec2(Box<crate::ec2::cli::Ec2Args>),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -205,7 +205,7 @@ pub fn main() -> i32 {
         Command::Run(a) => run_adhoc(a),
         Command::Doc(a) => listing::doc(a),
         #[cfg(feature = "ec2")]
-        Command::Ec2(a) => crate::ec2::cli::main(a),
+        Command::Ec2(a) => crate::ec2::cli::main(*a),
     }
 }
 

@@ -38,7 +38,7 @@ pub struct Ec2Args {
 #[derive(Subcommand)]
 pub enum Ec2Command {
     /// Launch a named cluster (or continue one with --resume), then deploy the playbook.
-    Launch(LaunchArgs),
+    Launch(Box<LaunchArgs>),
     /// Clusters and their instance counts and states.
     List,
     /// A cluster's hosts, roles, addresses and UI URLs.
@@ -113,7 +113,10 @@ pub struct DeployArgs {
     #[arg(long = "compose")]
     pub compose: Vec<String>,
     /// The `hostnames` preference list of the cluster's inventory (comma-separated).
-    #[arg(long = "hostnames", default_value = "dns-name,private-dns-name,instance-id")]
+    #[arg(
+        long = "hostnames",
+        default_value = "dns-name,private-dns-name,instance-id"
+    )]
     pub hostnames: String,
     /// Seconds to wait for SSH to answer on every node.
     #[arg(long = "ssh-timeout", default_value_t = 600)]
@@ -256,7 +259,7 @@ struct Ctx {
 impl Ctx {
     async fn run(&self, cmd: Ec2Command) -> i32 {
         match cmd {
-            Ec2Command::Launch(a) => self.launch(a).await,
+            Ec2Command::Launch(a) => self.launch(*a).await,
             Ec2Command::List => self.list().await,
             Ec2Command::Describe { cluster } => self.describe(&cluster).await,
             Ec2Command::Login(a) => self.login(a).await,
@@ -301,7 +304,12 @@ impl Ctx {
                 count,
                 yes,
             } => {
-                if !yes && !confirm(&format!("Terminate {} slave(s) of {}?", count, cluster), &cluster) {
+                if !yes
+                    && !confirm(
+                        &format!("Terminate {} slave(s) of {}?", count, cluster),
+                        &cluster,
+                    )
+                {
                     return FAILED;
                 }
                 match cluster::remove_slaves(&self.ec2, &cluster, count).await {
@@ -340,7 +348,10 @@ impl Ctx {
                 }
             }
         }
-        for (what, cidr) in [("--ssh-from", Some(&a.ssh_from)), ("--open-ui", a.open_ui.as_ref())] {
+        for (what, cidr) in [
+            ("--ssh-from", Some(&a.ssh_from)),
+            ("--open-ui", a.open_ui.as_ref()),
+        ] {
             if let Some(c) = cidr
                 && !is_cidr(c)
             {
@@ -351,9 +362,7 @@ impl Ctx {
                 return BAD_OPTIONS;
             }
         }
-        let zookeepers = a
-            .zookeepers
-            .unwrap_or(if a.masters > 1 { 3 } else { 0 });
+        let zookeepers = a.zookeepers.unwrap_or(if a.masters > 1 { 3 } else { 0 });
         let spec = LaunchSpec {
             cluster: a.cluster.clone(),
             masters: a.masters,
@@ -404,13 +413,20 @@ impl Ctx {
         let code = if a.no_deploy {
             OK
         } else {
-            self.deploy(&a.cluster, &a.deploy, stop_after == Step::Ssh).await
+            self.deploy(&a.cluster, &a.deploy, stop_after == Step::Ssh)
+                .await
         };
         self.summary(&a.cluster).await;
         code
     }
 
-    async fn after_change(&self, cluster: &str, no_deploy: bool, deploy: &DeployArgs, wait: u64) -> i32 {
+    async fn after_change(
+        &self,
+        cluster: &str,
+        no_deploy: bool,
+        deploy: &DeployArgs,
+        wait: u64,
+    ) -> i32 {
         let printer = progress_printer();
         if let Err(e) =
             cluster::wait_running(&self.ec2, cluster, Duration::from_secs(wait), &printer).await
@@ -465,7 +481,11 @@ impl Ctx {
     }
 
     /// Loads the cluster's inventory through the inventory layer (as `-i` would).
-    fn load_inventory(&self, cluster: &str, d: &DeployArgs) -> Result<(tempfile::TempDir, Inventory), String> {
+    fn load_inventory(
+        &self,
+        cluster: &str,
+        d: &DeployArgs,
+    ) -> Result<(tempfile::TempDir, Inventory), String> {
         let src = self.inventory_source(cluster, d)?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join(format!("{}.aws_ec2.yml", cluster));
@@ -475,17 +495,16 @@ impl Ctx {
     }
 
     fn run_options(&self, d: &DeployArgs) -> Result<RunOptions, String> {
-        let mut opts = RunOptions::default();
-        opts.extra_vars = crate::cli::parse_extra_vars(&d.extra_vars).map_err(|e| e.to_string())?;
+        let mut opts = RunOptions {
+            extra_vars: crate::cli::parse_extra_vars(&d.extra_vars).map_err(|e| e.to_string())?,
+            load: LoadOptions::default(),
+            ..RunOptions::default()
+        };
         opts.conn.remote_user = Some(d.user.clone());
-        opts.conn.private_key = d
-            .identity_file
-            .as_ref()
-            .map(|p| p.display().to_string());
+        opts.conn.private_key = d.identity_file.as_ref().map(|p| p.display().to_string());
         // New instances have host keys nobody has seen yet; their addresses come from the EC2
         // API over TLS.
         opts.conn.host_key_checking = Some(false);
-        opts.load = LoadOptions::default();
         Ok(opts)
     }
 
@@ -553,7 +572,10 @@ impl Ctx {
             println!("no clusters in {}", self.ec2.region);
             return OK;
         }
-        println!("{:<24} {:>7} {:>6} {:>4}  states", "CLUSTER", "MASTERS", "SLAVES", "ZK");
+        println!(
+            "{:<24} {:>7} {:>6} {:>4}  states",
+            "CLUSTER", "MASTERS", "SLAVES", "ZK"
+        );
         for (name, nodes) in clusters {
             let count = |r: Role| nodes.iter().filter(|n| n.role == Some(r)).count();
             let mut states: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
@@ -567,7 +589,11 @@ impl Ctx {
                 count(Role::Master),
                 count(Role::Slave),
                 count(Role::Zookeeper),
-                if states.is_empty() { "no instances".to_string() } else { states.join(", ") }
+                if states.is_empty() {
+                    "no instances".to_string()
+                } else {
+                    states.join(", ")
+                }
             );
         }
         OK
@@ -579,7 +605,10 @@ impl Ctx {
             Err(e) => return fail(e),
         };
         if nodes.is_empty() {
-            eprintln!("ERROR! no instances of cluster {} in {}", name, self.ec2.region);
+            eprintln!(
+                "ERROR! no instances of cluster {} in {}",
+                name, self.ec2.region
+            );
             return FAILED;
         }
         println!("cluster {} ({})", name, self.ec2.region);
@@ -594,7 +623,10 @@ impl Ctx {
                 n.private_ip
             );
         }
-        println!("UIs (reachable with --open-ui, or through `rmesos ec2 login {} -D 8157`):", name);
+        println!(
+            "UIs (reachable with --open-ui, or through `rmesos ec2 login {} -D 8157`):",
+            name
+        );
         for n in nodes.iter().filter(|n| n.state == "running") {
             let Some(role) = n.role else { continue };
             for (port, what) in role.ui_ports() {
@@ -650,7 +682,11 @@ impl Ctx {
                     name,
                     nodes.len(),
                     self.ec2.region,
-                    if delete_groups { " and delete its security groups" } else { "" }
+                    if delete_groups {
+                        " and delete its security groups"
+                    } else {
+                        ""
+                    }
                 ),
                 name,
             )
@@ -658,8 +694,14 @@ impl Ctx {
             return FAILED;
         }
         let printer = progress_printer();
-        match cluster::destroy(&self.ec2, name, delete_groups, Duration::from_secs(600), &printer)
-            .await
+        match cluster::destroy(
+            &self.ec2,
+            name,
+            delete_groups,
+            Duration::from_secs(600),
+            &printer,
+        )
+        .await
         {
             Ok(d) => {
                 println!(

@@ -131,9 +131,7 @@ fn valid_region_name(r: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_digit())
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
 
@@ -161,7 +159,9 @@ where
             let code = err.code().unwrap_or("UnknownError");
             let msg = one_line(err.message().unwrap_or(""));
             let what = match code {
-                "AuthFailure" | "InvalidClientTokenId" | "SignatureDoesNotMatch"
+                "AuthFailure"
+                | "InvalidClientTokenId"
+                | "SignatureDoesNotMatch"
                 | "UnrecognizedClientException" => "AWS rejected the credentials",
                 "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
                     "not permitted (see docs/ec2.md for the IAM permissions)"
@@ -172,7 +172,10 @@ where
                 "OptInRequired" => "the account is not subscribed to this region or offering",
                 _ => "failed",
             };
-            Ec2Error(format!("EC2 {} in {} {}: {}: {}", op, region, what, code, msg))
+            Ec2Error(format!(
+                "EC2 {} in {} {}: {}: {}",
+                op, region, what, code, msg
+            ))
         }
         SdkError::DispatchFailure(d) if d.is_timeout() => Ec2Error(format!(
             "EC2 {} in {}: timed out reaching the endpoint",
@@ -195,7 +198,12 @@ mod tests {
 
     #[test]
     fn region_names() {
-        for ok in ["us-east-1", "ap-southeast-2", "us-gov-west-1", "eu-central-2"] {
+        for ok in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "eu-central-2",
+        ] {
             assert!(valid_region_name(ok), "{ok}");
         }
         for bad in ["Mars", "us-east", "useast1", "us-east-x", "US-EAST-1", ""] {

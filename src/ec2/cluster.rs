@@ -12,8 +12,8 @@ use super::client::{Ec2, Ec2Error, Ec2Result, sdk_error};
 use super::hostvars::tag_dict;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceMarketOptionsRequest,
-    InstanceType, IpPermission, IpRange, MarketType, Placement, ResourceType,
-    SpotMarketOptions, Tag, TagSpecification, UserIdGroupPair, VolumeType,
+    InstanceType, IpPermission, IpRange, MarketType, Placement, ResourceType, SpotMarketOptions,
+    Tag, TagSpecification, UserIdGroupPair, VolumeType,
 };
 use indexmap::IndexMap;
 use std::time::{Duration, Instant};
@@ -131,7 +131,11 @@ impl LaunchSpec {
 #[derive(Clone, Debug)]
 pub enum Progress {
     Step(String),
-    Waiting { what: String, done: usize, total: usize },
+    Waiting {
+        what: String,
+        done: usize,
+        total: usize,
+    },
 }
 
 /// One cluster instance, as commands show it.
@@ -180,10 +184,7 @@ fn node_of(i: &Instance) -> Node {
             .instance_type()
             .map(|t| t.as_str().to_string())
             .unwrap_or_default(),
-        launch_time: i
-            .launch_time()
-            .map(|t| t.to_string())
-            .unwrap_or_default(),
+        launch_time: i.launch_time().map(|t| t.to_string()).unwrap_or_default(),
     }
 }
 
@@ -459,7 +460,12 @@ pub async fn current_rules(ec2: &Ec2, group_id: &str) -> Ec2Result<Vec<Rule>> {
                 to,
                 source: source.to_string(),
             };
-            rules.extend(p.user_id_group_pairs().iter().filter_map(|u| u.group_id()).map(mk));
+            rules.extend(
+                p.user_id_group_pairs()
+                    .iter()
+                    .filter_map(|u| u.group_id())
+                    .map(mk),
+            );
             rules.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(mk));
         }
     }
@@ -498,7 +504,7 @@ struct InstanceTemplate<'a> {
     groups_tag: &'a str,
 }
 
-async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32, token: &str) -> Ec2Result<()> {
+async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Result<()> {
     let spec = t.spec;
     let name = format!("{}-{}", spec.cluster, t.role.tag());
     let itype = match (t.role, &spec.master_instance_type) {
@@ -530,7 +536,6 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32, token: &
         .instance_type(InstanceType::from(itype.as_str()))
         .min_count(count as i32)
         .max_count(count as i32)
-        .client_token(token)
         .security_group_ids(t.group_id)
         .tag_specifications(instance_tags.build())
         .tag_specifications(volume_tags.build());
@@ -571,8 +576,8 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32, token: &
     Ok(())
 }
 
-/// Step `instances`: launches each role's missing instances. The client token names the
-/// cluster, role and how many existed, so a retried request cannot launch twice.
+/// Step `instances`: launches each role's missing instances. (The SDK gives each RunInstances
+/// call an idempotency token that its retries reuse, so a retried request cannot launch twice.)
 async fn ensure_instances(
     ec2: &Ec2,
     spec: &LaunchSpec,
@@ -599,8 +604,7 @@ async fn ensure_instances(
             group_id,
             groups_tag: spec.inventory_groups(role),
         };
-        let token = format!("rmesos-{}-{}-{}-{}", spec.cluster, role.tag(), have, want);
-        run_instances(ec2, &t, want - have, &token).await?;
+        run_instances(ec2, &t, want - have).await?;
     }
     Ok(())
 }
@@ -719,19 +723,13 @@ pub async fn add_slaves(ec2: &Ec2, cluster: &str, count: u32) -> Ec2Result<()> {
     let group_id = groups
         .get(&Role::Slave.group_name(cluster))
         .ok_or_else(|| Ec2Error(format!("cluster {} has no slaves security group", cluster)))?;
-    let have = nodes(ec2, cluster)
-        .await?
-        .iter()
-        .filter(|n| n.role == Some(Role::Slave))
-        .count();
     let t = InstanceTemplate {
         spec: &spec,
         role: Role::Slave,
         group_id,
         groups_tag: spec.inventory_groups(Role::Slave),
     };
-    let token = format!("rmesos-{}-add-slaves-{}-{}", cluster, have, count);
-    run_instances(ec2, &t, count, &token).await
+    run_instances(ec2, &t, count).await
 }
 
 /// Terminates the `count` most recently launched slaves; returns their ids.
@@ -846,9 +844,13 @@ pub async fn destroy(
     let until = Instant::now() + wait;
     let mut pause = Duration::from_millis(250);
     loop {
-        let left = instances(ec2, Some(cluster), &["pending", "running", "stopping", "stopped", "shutting-down"])
-            .await?
-            .len();
+        let left = instances(
+            ec2,
+            Some(cluster),
+            &["pending", "running", "stopping", "stopped", "shutting-down"],
+        )
+        .await?
+        .len();
         progress(Progress::Waiting {
             what: "instances terminated".into(),
             done: ids.len().saturating_sub(left),
@@ -942,7 +944,10 @@ pub async fn wait_ssh(
             return Ok(());
         }
         if Instant::now() >= until {
-            let silent: Vec<String> = waiting.iter().map(|(h, p)| format!("{}:{}", h, p)).collect();
+            let silent: Vec<String> = waiting
+                .iter()
+                .map(|(h, p)| format!("{}:{}", h, p))
+                .collect();
             return Err(Ec2Error(format!(
                 "SSH did not answer within {}s on {}",
                 deadline.as_secs(),

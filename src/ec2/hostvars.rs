@@ -21,7 +21,7 @@ impl Obj {
         self
     }
     fn s(&mut self, k: &str, v: Option<&str>) -> &mut Self {
-        self.put(k, v.map(|s| Json::from(s)))
+        self.put(k, v.map(Json::from))
     }
     fn done(&mut self) -> Json {
         Json::Object(std::mem::take(&mut self.0))
@@ -109,7 +109,10 @@ pub fn instance_vars(r: &Reservation, i: &Instance) -> Json {
         )
         .s("image_id", i.image_id())
         .s("instance_id", i.instance_id())
-        .s("instance_lifecycle", i.instance_lifecycle().map(|l| l.as_str()))
+        .s(
+            "instance_lifecycle",
+            i.instance_lifecycle().map(|l| l.as_str()),
+        )
         .s("instance_type", i.instance_type().map(|t| t.as_str()))
         .s("kernel_id", i.kernel_id())
         .s("key_name", i.key_name())
@@ -179,7 +182,10 @@ pub fn instance_vars(r: &Reservation, i: &Instance) -> Json {
                 .map(|p| {
                     Obj::new()
                         .s("product_code_id", p.product_code_id())
-                        .s("product_code_type", p.product_code_type().map(|t| t.as_str()))
+                        .s(
+                            "product_code_type",
+                            p.product_code_type().map(|t| t.as_str()),
+                        )
                         .done()
                 })
                 .collect(),
@@ -204,8 +210,12 @@ pub fn instance_vars(r: &Reservation, i: &Instance) -> Json {
     )
     .put(
         "state_reason",
-        i.state_reason()
-            .map(|s| Obj::new().s("code", s.code()).s("message", s.message()).done()),
+        i.state_reason().map(|s| {
+            Obj::new()
+                .s("code", s.code())
+                .s("message", s.message())
+                .done()
+        }),
     )
     .s("state_transition_reason", i.state_transition_reason())
     .s("subnet_id", i.subnet_id())
@@ -286,9 +296,7 @@ fn filter_path(filter: &str) -> Option<&'static [&'static str]> {
             &["network_interfaces", "association", "public_ip"]
         }
         "network-interface.mac-address" => &["network_interfaces", "mac_address"],
-        "network-interface.network-interface-id" => {
-            &["network_interfaces", "network_interface_id"]
-        }
+        "network-interface.network-interface-id" => &["network_interfaces", "network_interface_id"],
         "network-interface.private-dns-name" => &["network_interfaces", "private_dns_name"],
         "network-interface.subnet-id" => &["network_interfaces", "subnet_id"],
         "network-interface.vpc-id" => &["network_interfaces", "vpc_id"],

@@ -165,7 +165,10 @@ pub fn is_aws_ec2_doc(doc: &Node) -> bool {
 pub fn load_aws_ec2(path: &Path, flush_cache: bool) -> LoadResult<Ec2Inventory> {
     let docs = yaml::load_file(path)?;
     let Some(doc) = docs.first() else {
-        return Err(LoadError::plain(format!("{}: empty inventory source", path.display())));
+        return Err(LoadError::plain(format!(
+            "{}: empty inventory source",
+            path.display()
+        )));
     };
     load_doc(doc, flush_cache)
 }
@@ -280,7 +283,12 @@ pub async fn describe(
 ) -> Result<Vec<Json>, Ec2Error> {
     let mut sdk_filters: Vec<Filter> = filters
         .iter()
-        .map(|(n, v)| Filter::builder().name(n).set_values(Some(v.clone())).build())
+        .map(|(n, v)| {
+            Filter::builder()
+                .name(n)
+                .set_values(Some(v.clone()))
+                .build()
+        })
         .collect();
     if !filters.iter().any(|(n, _)| n == "instance-state-name") {
         sdk_filters.push(
@@ -305,9 +313,7 @@ pub async fn describe(
         let page = match page {
             Ok(p) => p,
             Err(e) => {
-                let forbidden = e
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 403);
+                let forbidden = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
                 if forbidden && !cfg.strict_permissions {
                     return Ok(vec![]);
                 }
@@ -439,7 +445,10 @@ fn keyed_group(
         Some(p) => match templar.template_value(&Value::from(p.as_str()), scope) {
             Ok(v) => Some(v.to_string()),
             Err(e) if cfg.strict => {
-                return Err(fail(format!("could not generate parent group {}: {}", p, e)));
+                return Err(fail(format!(
+                    "could not generate parent group {}: {}",
+                    p, e
+                )));
             }
             Err(_) => return Ok(()),
         },
@@ -594,9 +603,11 @@ fn cache_path(cfg: &PluginConfig, ec2: &Ec2) -> PathBuf {
         "exclude_filters": cfg.exclude_filters,
     });
     let digest = Sha256::digest(key.to_string().as_bytes());
-    cfg.cache
-        .dir
-        .join(format!("{}aws_ec2_{}.json", cfg.cache.prefix, hex::encode(&digest[..12])))
+    cfg.cache.dir.join(format!(
+        "{}aws_ec2_{}.json",
+        cfg.cache.prefix,
+        hex::encode(&digest[..12])
+    ))
 }
 
 fn now_secs() -> u64 {
@@ -886,10 +897,7 @@ pub fn parse_config(doc: &Node) -> LoadResult<PluginConfig> {
         (true, true) => {}
         (false, false) => cfg.aws.keys = Some(keys),
         _ => {
-            return Err(err(
-                doc,
-                "access_key and secret_key must be given together",
-            ));
+            return Err(err(doc, "access_key and secret_key must be given together"));
         }
     }
     Ok(cfg)
@@ -908,7 +916,11 @@ mod tests {
     fn unknown_option_is_located() {
         let e = cfg("plugin: aws_ec2\nregions: [us-east-1]\nhostname: [dns-name]\n").unwrap_err();
         assert_eq!(e.span.as_ref().map(|s| (s.line, s.col)), Some((3, 1)));
-        assert!(e.msg.contains("unknown aws_ec2 option \"hostname\""), "{}", e.msg);
+        assert!(
+            e.msg.contains("unknown aws_ec2 option \"hostname\""),
+            "{}",
+            e.msg
+        );
         let e = cfg("plugin: aws_ec2\nkeyed_groups:\n  - key: tags\n    prefx: tag\n").unwrap_err();
         assert_eq!(e.span.as_ref().map(|s| s.line), Some(4));
         let e = cfg("plugin: aws_ec2\nhostnames: [public-name]\n").unwrap_err();
@@ -927,12 +939,17 @@ mod tests {
         assert_eq!(
             c.filters,
             vec![
-                ("tag:env".to_string(), vec!["dev".to_string(), "qa".to_string()]),
+                (
+                    "tag:env".to_string(),
+                    vec!["dev".to_string(), "qa".to_string()]
+                ),
                 ("instance-type".to_string(), vec!["t3.micro".to_string()])
             ]
         );
         assert!(c.cache.enabled && c.cache.timeout.is_none());
-        assert!(matches!(&c.hostnames[1], HostnamePref::Composite { separator, .. } if separator == "-"));
+        assert!(
+            matches!(&c.hostnames[1], HostnamePref::Composite { separator, .. } if separator == "-")
+        );
     }
 
     #[test]
@@ -952,7 +969,10 @@ mod tests {
             "tags": {"Name": "web-1", "role": "web"},
         });
         let mut c = PluginConfig::new("t");
-        assert_eq!(hostname(&c, &inst).as_deref(), Some("ip-10-0-0-5.ec2.internal"));
+        assert_eq!(
+            hostname(&c, &inst).as_deref(),
+            Some("ip-10-0-0-5.ec2.internal")
+        );
         c.hostnames = vec![
             HostnamePref::Plain("tag:Missing".into()),
             HostnamePref::Plain("tag:role=db,role=web".into()),
@@ -973,7 +993,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.json");
         write_cache(&f, &[serde_json::json!({"instance_id": "i-1"})]);
-        assert_eq!(read_cache(&f, Some(Duration::from_secs(60))).map(|v| v.len()), Some(1));
+        assert_eq!(
+            read_cache(&f, Some(Duration::from_secs(60))).map(|v| v.len()),
+            Some(1)
+        );
         assert_eq!(read_cache(&f, None).map(|v| v.len()), Some(1));
         std::fs::write(&f, r#"{"written": 1, "instances": []}"#).unwrap();
         assert!(read_cache(&f, Some(Duration::from_secs(60))).is_none());
