@@ -839,3 +839,128 @@ fn missing_credentials_and_bad_regions_are_one_line() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a CIDR"));
 }
+
+/// Needs Docker: container hosts stand in for the instances. The cluster's inventory source
+/// maps each instance to its container through `compose` (a tag holding the address), the
+/// same path a user takes to reach instances by a non-default address.
+#[test]
+fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() {
+    let moto = Moto::start();
+    let hosts = rmesos::lab::ContainerHosts::start(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{{ group_names | join(',') }}\"\n        dest: /tmp/rmesos-groups\n",
+    )
+    .unwrap();
+    let key = hosts.lab().private_key_path();
+    let key = key.to_str().unwrap();
+    let compose = "ansible_host=tags['ssh-address']";
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        ok(&moto.rmesos(&launch_args("gamma", &ami, &[]), ""));
+        // Point each instance at a container (master → host1, slave → host2).
+        let out = ec2
+            .client
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag:rmesos-cluster")
+                    .values("gamma")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for i in out.reservations().iter().flat_map(|r| r.instances()) {
+            let role = tags_of(i.tags())
+                .into_iter()
+                .find(|(k, _)| k == "rmesos-role")
+                .unwrap()
+                .1;
+            let host = if role == "master" {
+                &hosts.hosts()[0]
+            } else {
+                &hosts.hosts()[1]
+            };
+            ec2.client
+                .create_tags()
+                .resources(i.instance_id().unwrap())
+                .tags(
+                    Tag::builder()
+                        .key("ssh-address")
+                        .value(host.ip.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let resume = [
+            "ec2",
+            "launch",
+            "gamma",
+            "--ami",
+            &ami,
+            "--key-name",
+            "ops",
+            "--ssh-from",
+            "203.0.113.7/32",
+            "--resume",
+            "--identity-file",
+            key,
+            "--user",
+            "root",
+            "--compose",
+            compose,
+            "--playbook",
+            playbook.to_str().unwrap(),
+            "--ssh-timeout",
+            "120",
+        ];
+        let out = ok(&moto.rmesos(&resume, ""));
+        assert!(
+            out.contains("cluster gamma: 2 instance(s), 2 running"),
+            "{out}"
+        );
+    });
+    let read = |h: &str| {
+        hosts
+            .exec(h, "cat /tmp/rmesos-groups")
+            .unwrap()
+            .stdout_str()
+    };
+    assert_eq!(read("host1"), "aws_ec2,masters,zookeeper");
+    assert_eq!(read("host2"), "aws_ec2,slaves");
+
+    let out = ok(&moto.rmesos(
+        &[
+            "ec2",
+            "run",
+            "gamma",
+            "echo ran > /tmp/rmesos-run",
+            "-i",
+            key,
+            "-u",
+            "root",
+            "--compose",
+            compose,
+        ],
+        "",
+    ));
+    assert!(out.contains("changed=1"), "{out}");
+    for h in ["host1", "host2"] {
+        assert_eq!(
+            hosts.exec(h, "cat /tmp/rmesos-run").unwrap().stdout_str(),
+            "ran\n"
+        );
+    }
+}

@@ -215,7 +215,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("/inv/x.yml:3:9:"), "{e}");
-        let e = load("plugin: aws_ec2\n").unwrap_err().to_string();
+        let e = load("plugin: constructed\n").unwrap_err().to_string();
         assert!(e.contains("plugin configuration"), "{e}");
         let e = load("web:\n  hosts:\n    h[1:]:\n")
             .unwrap_err()
