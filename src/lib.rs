@@ -8,6 +8,8 @@
 
 pub mod cli;
 pub mod connection;
+#[cfg(feature = "ec2")]
+pub mod ec2;
 pub mod error;
 pub mod exec;
 pub mod inventory;

@@ -51,6 +51,9 @@ pub enum Command {
     Run(RunArgs),
     /// List modules, or show one module's arguments and an example.
     Doc(DocArgs),
+    /// Launch and manage clusters on EC2.
+    #[cfg(feature = "ec2")]
+    Ec2(Box<crate::ec2::cli::Ec2Args>),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -109,6 +112,9 @@ pub struct CommonArgs {
     /// Never use colours.
     #[arg(long = "no-color")]
     pub no_color: bool,
+    /// Refresh the cache of dynamic inventory sources (aws_ec2).
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
 }
 
 #[derive(Args)]
@@ -153,6 +159,9 @@ pub struct InventoryArgs {
     pub group: Option<String>,
     #[arg(long = "playbook-dir")]
     pub playbook_dir: Option<PathBuf>,
+    /// Refresh the cache of dynamic inventory sources (aws_ec2).
+    #[arg(long = "flush-cache")]
+    pub flush_cache: bool,
 }
 
 #[derive(Args)]
@@ -178,11 +187,25 @@ pub struct DocArgs {
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    let flush_cache = match &cli.command {
+        Command::Play(a) => a.common.flush_cache,
+        Command::Run(a) => a.common.flush_cache,
+        Command::Inventory(a) => a.flush_cache,
+        _ => false,
+    };
+    #[cfg(feature = "ec2")]
+    if flush_cache {
+        crate::ec2::inventory::request_flush();
+    }
+    #[cfg(not(feature = "ec2"))]
+    let _ = flush_cache;
     match cli.command {
         Command::Play(a) => play(a),
         Command::Inventory(a) => inventory_cmd(a),
         Command::Run(a) => run_adhoc(a),
         Command::Doc(a) => listing::doc(a),
+        #[cfg(feature = "ec2")]
+        Command::Ec2(a) => crate::ec2::cli::main(*a),
     }
 }
 

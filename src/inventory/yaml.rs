@@ -23,6 +23,10 @@ pub fn parse(docs: &[Node], path: &Path, data: &mut Data) -> LoadResult<()> {
         ));
     }
     let groups = root.expect_map("a YAML inventory")?;
+    #[cfg(feature = "ec2")]
+    if crate::ec2::inventory::is_aws_ec2_doc(root) {
+        return aws_ec2(root, data);
+    }
     if let Some(plugin) = root.get("plugin") {
         return Err(LoadError::new(
             &plugin.span,
@@ -34,6 +38,31 @@ pub fn parse(docs: &[Node], path: &Path, data: &mut Data) -> LoadResult<()> {
     }
     for (name, body) in groups {
         group(name, body, data)?;
+    }
+    Ok(())
+}
+
+/// Adds what an `aws_ec2` source finds: its groups (with their hosts and children) and each
+/// host's variables.
+#[cfg(feature = "ec2")]
+fn aws_ec2(root: &Node, data: &mut Data) -> LoadResult<()> {
+    let found = crate::ec2::inventory::load_doc(root, crate::ec2::inventory::flush_requested())?;
+    for (group, g) in &found.groups {
+        data.add_group(group);
+        for h in &g.hosts {
+            data.add_host(h, group, None);
+        }
+    }
+    for (group, g) in &found.groups {
+        for child in &g.children {
+            data.add_child(group, child)
+                .map_err(|e| LoadError::new(&root.span, e))?;
+        }
+    }
+    for (host, vars) in found.hosts {
+        for (k, v) in vars {
+            data.set_host_var(&host, &k, v);
+        }
     }
     Ok(())
 }
@@ -186,7 +215,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("/inv/x.yml:3:9:"), "{e}");
-        let e = load("plugin: aws_ec2\n").unwrap_err().to_string();
+        let e = load("plugin: constructed\n").unwrap_err().to_string();
         assert!(e.contains("plugin configuration"), "{e}");
         let e = load("web:\n  hosts:\n    h[1:]:\n")
             .unwrap_err()

@@ -1,0 +1,966 @@
+//! EC2 inventory source and cluster lifecycle against moto's EC2 server on loopback (a real
+//! EC2 API implementation; `pip install 'moto[server]'`). Each test starts its own server on a
+//! free port, so tests are independent; the server is killed by PID when the test ends.
+#![cfg(feature = "ec2")]
+
+use aws_sdk_ec2::types::{Filter, InstanceType, ResourceType, Tag, TagSpecification};
+use rmesos::ec2::client::{AwsSettings, Ec2, StaticKeys, connect};
+use rmesos::ec2::load_aws_ec2;
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Moto {
+    child: Child,
+    url: String,
+    home: tempfile::TempDir,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server must be installed: pip install 'moto[server]'");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            home: tempfile::tempdir().unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    fn settings(&self, region: &str) -> AwsSettings {
+        AwsSettings {
+            profile: None,
+            region: Some(region.into()),
+            endpoint_url: Some(self.url.clone()),
+            keys: Some(StaticKeys {
+                access_key: "testing".into(),
+                secret_key: "testing".into(),
+                session_token: None,
+            }),
+        }
+    }
+
+    async fn ec2(&self, region: &str) -> Ec2 {
+        connect(&self.settings(region), None).await.unwrap()
+    }
+
+    /// `rmesos ARGS` with credentials, region and endpoint from the environment, as a user
+    /// would set them; IMDS and the user's own AWS files are out of reach.
+    fn rmesos(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+        cmd.args(args)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.url);
+        isolate(&mut cmd, self.home.path());
+        run(cmd, stdin)
+    }
+}
+
+fn isolate(cmd: &mut Command, home: &Path) {
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_SESSION_TOKEN");
+}
+
+fn run(mut cmd: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn some_ami(ec2: &Ec2) -> String {
+    let imgs = ec2.client.describe_images().send().await.unwrap();
+    imgs.images()[0].image_id().unwrap().to_string()
+}
+
+fn tags_of(t: &[Tag]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t
+        .iter()
+        .map(|t| (t.key().unwrap().into(), t.value().unwrap().into()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn launch_args<'a>(cluster: &'a str, ami: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "ec2",
+        "launch",
+        cluster,
+        "--ami",
+        ami,
+        "--key-name",
+        "ops",
+        "--ssh-from",
+        "203.0.113.7/32",
+        "--no-deploy",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Live instances of a cluster: (role, state), sorted.
+async fn cluster_states(ec2: &Ec2, cluster: &str) -> Vec<(String, String)> {
+    let out = ec2
+        .client
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("tag:rmesos-cluster")
+                .values(cluster)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut v = vec![];
+    for r in out.reservations() {
+        for i in r.instances() {
+            let state = i.state().unwrap().name().unwrap().as_str().to_string();
+            if state == "terminated" {
+                continue;
+            }
+            let role = i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("rmesos-role"))
+                .and_then(|t| t.value())
+                .unwrap_or("")
+                .to_string();
+            v.push((role, state));
+        }
+    }
+    v.sort();
+    v
+}
+
+async fn group_names(ec2: &Ec2, cluster: &str) -> BTreeSet<String> {
+    rmesos::ec2::cluster::security_groups(ec2, cluster)
+        .await
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        ok(&moto.rmesos(
+            &launch_args(
+                "alpha",
+                &ami,
+                &[
+                    "--slaves",
+                    "2",
+                    "--ebs-vol-size",
+                    "20",
+                    "--tag",
+                    "team=data",
+                ],
+            ),
+            "",
+        ));
+
+        let groups = rmesos::ec2::cluster::security_groups(&ec2, "alpha")
+            .await
+            .unwrap();
+        assert_eq!(
+            groups.keys().cloned().collect::<Vec<_>>(),
+            vec!["alpha-master", "alpha-slaves"]
+        );
+        let (master_sg, slaves_sg) = (&groups["alpha-master"], &groups["alpha-slaves"]);
+        for id in groups.values() {
+            let rules = rmesos::ec2::cluster::current_rules(&ec2, id).await.unwrap();
+            let got: BTreeSet<(String, i32, i32, String)> = rules
+                .into_iter()
+                .map(|r| (r.protocol, r.from, r.to, r.source))
+                .collect();
+            let want: BTreeSet<(String, i32, i32, String)> = [
+                ("-1".to_string(), -1, -1, master_sg.clone()),
+                ("-1".to_string(), -1, -1, slaves_sg.clone()),
+                ("tcp".to_string(), 22, 22, "203.0.113.7/32".to_string()),
+            ]
+            .into_iter()
+            .collect();
+            assert_eq!(
+                got, want,
+                "rules of {id}: no UI port is open without --open-ui"
+            );
+        }
+
+        let out = ec2
+            .client
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag:rmesos-cluster")
+                    .values("alpha")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let insts: Vec<_> = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances().to_vec())
+            .collect();
+        assert_eq!(insts.len(), 3);
+        let mut roles = vec![];
+        for i in &insts {
+            assert_eq!(i.state().unwrap().name().unwrap().as_str(), "running");
+            assert_eq!(i.key_name(), Some("ops"));
+            assert_eq!(i.image_id(), Some(ami.as_str()));
+            let tags = tags_of(i.tags());
+            let role = tags
+                .iter()
+                .find(|(k, _)| k == "rmesos-role")
+                .unwrap()
+                .1
+                .clone();
+            let (name, groups_tag, sg) = match role.as_str() {
+                "master" => ("alpha-master", "masters,zookeeper", master_sg),
+                "slave" => ("alpha-slave", "slaves", slaves_sg),
+                other => panic!("unexpected role {other}"),
+            };
+            let mut want = vec![
+                ("Name".to_string(), name.to_string()),
+                ("rmesos-cluster".into(), "alpha".into()),
+                ("rmesos-ebs-gb".into(), "20".into()),
+                ("rmesos-groups".into(), groups_tag.into()),
+                ("rmesos-role".into(), role.clone()),
+                ("team".into(), "data".into()),
+            ];
+            want.sort();
+            assert_eq!(tags, want);
+            let sgs: Vec<&str> = i
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .collect();
+            assert_eq!(sgs, vec![sg.as_str()]);
+            // The extra volume: 20 GB at /dev/sdv, tagged with the cluster.
+            let vol_id = i
+                .block_device_mappings()
+                .iter()
+                .find(|b| b.device_name() == Some("/dev/sdv"))
+                .and_then(|b| b.ebs())
+                .and_then(|e| e.volume_id())
+                .expect("an EBS volume at /dev/sdv")
+                .to_string();
+            let vols = ec2
+                .client
+                .describe_volumes()
+                .volume_ids(&vol_id)
+                .send()
+                .await
+                .unwrap();
+            let vol = &vols.volumes()[0];
+            assert_eq!(vol.size(), Some(20));
+            assert!(tags_of(vol.tags()).contains(&("rmesos-cluster".into(), "alpha".into())));
+            roles.push(role);
+        }
+        roles.sort();
+        assert_eq!(roles, vec!["master", "slave", "slave"]);
+    });
+}
+
+#[test]
+fn fault_tolerant_launch_adds_zookeeper_nodes_and_their_group() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        ok(&moto.rmesos(
+            &launch_args(
+                "ha",
+                &ami,
+                &[
+                    "--masters",
+                    "3",
+                    "--slaves",
+                    "1",
+                    "--open-ui",
+                    "198.51.100.0/24",
+                ],
+            ),
+            "",
+        ));
+        assert_eq!(
+            group_names(&ec2, "ha").await,
+            ["ha-master", "ha-slaves", "ha-zoo"]
+                .map(String::from)
+                .into()
+        );
+        let states = cluster_states(&ec2, "ha").await;
+        let roles: Vec<&str> = states.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(
+            roles,
+            vec![
+                "master",
+                "master",
+                "master",
+                "slave",
+                "zookeeper",
+                "zookeeper",
+                "zookeeper"
+            ]
+        );
+        let groups = rmesos::ec2::cluster::security_groups(&ec2, "ha")
+            .await
+            .unwrap();
+        let rules = rmesos::ec2::cluster::current_rules(&ec2, &groups["ha-master"])
+            .await
+            .unwrap();
+        let ui: BTreeSet<i32> = rules
+            .iter()
+            .filter(|r| r.source == "198.51.100.0/24")
+            .map(|r| r.from)
+            .collect();
+        assert_eq!(ui, [4040, 5050, 8080, 9870].into());
+    });
+}
+
+#[test]
+fn relaunch_is_refused_and_resume_continues_an_interrupted_launch() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        let out = ok(&moto.rmesos(
+            &launch_args("beta", &ami, &["--slaves", "2", "--stop-after", "groups"]),
+            "",
+        ));
+        assert!(out.contains("stopped after step Groups"), "{out}");
+        assert_eq!(
+            group_names(&ec2, "beta").await,
+            ["beta-master", "beta-slaves"].map(String::from).into()
+        );
+        assert!(cluster_states(&ec2, "beta").await.is_empty());
+
+        let refused = moto.rmesos(&launch_args("beta", &ami, &["--slaves", "2"]), "");
+        assert_eq!(refused.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            err.contains("already exists") && err.contains("--resume"),
+            "{err}"
+        );
+        assert!(
+            cluster_states(&ec2, "beta").await.is_empty(),
+            "a refused launch changes nothing"
+        );
+
+        ok(&moto.rmesos(
+            &launch_args(
+                "beta",
+                &ami,
+                &["--slaves", "2", "--resume", "--stop-after", "instances"],
+            ),
+            "",
+        ));
+        assert_eq!(cluster_states(&ec2, "beta").await.len(), 3);
+        ok(&moto.rmesos(
+            &launch_args("beta", &ami, &["--slaves", "2", "--resume"]),
+            "",
+        ));
+        assert_eq!(
+            cluster_states(&ec2, "beta").await,
+            vec![
+                ("master".to_string(), "running".to_string()),
+                ("slave".into(), "running".into()),
+                ("slave".into(), "running".into())
+            ],
+            "resuming launches nothing twice"
+        );
+        let groups = rmesos::ec2::cluster::security_groups(&ec2, "beta")
+            .await
+            .unwrap();
+        let rules = rmesos::ec2::cluster::current_rules(&ec2, &groups["beta-slaves"])
+            .await
+            .unwrap();
+        assert_eq!(rules.len(), 3, "rules are not duplicated: {rules:?}");
+    });
+}
+
+#[test]
+fn stop_start_and_destroy_touch_only_their_cluster() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        ok(&moto.rmesos(&launch_args("one", &ami, &[]), ""));
+        ok(&moto.rmesos(&launch_args("two", &ami, &[]), ""));
+        let running = |n: usize| {
+            vec![
+                ("master".to_string(), "running".to_string()),
+                ("slave".into(), "running".into()),
+            ][..n]
+                .to_vec()
+        };
+
+        ok(&moto.rmesos(&["ec2", "stop", "one"], ""));
+        let one: Vec<String> = cluster_states(&ec2, "one")
+            .await
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
+        assert!(
+            one.iter().all(|s| s == "stopped" || s == "stopping"),
+            "{one:?}"
+        );
+        assert_eq!(cluster_states(&ec2, "two").await, running(2));
+
+        let list = ok(&moto.rmesos(&["ec2", "list"], ""));
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("one") && l.contains("stopped")),
+            "{list}"
+        );
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("two") && l.contains("2 running")),
+            "{list}"
+        );
+
+        ok(&moto.rmesos(&["ec2", "start", "one", "--no-deploy"], ""));
+        assert_eq!(cluster_states(&ec2, "one").await, running(2));
+
+        // Not confirmed: nothing happens.
+        let refused = moto.rmesos(&["ec2", "destroy", "one"], "nope\n");
+        assert_eq!(refused.status.code(), Some(1));
+        assert_eq!(cluster_states(&ec2, "one").await, running(2));
+
+        ok(&moto.rmesos(&["ec2", "destroy", "one", "--delete-groups"], "one\n"));
+        assert!(cluster_states(&ec2, "one").await.is_empty());
+        assert!(group_names(&ec2, "one").await.is_empty());
+        assert_eq!(cluster_states(&ec2, "two").await, running(2));
+        assert_eq!(
+            group_names(&ec2, "two").await,
+            ["two-master", "two-slaves"].map(String::from).into()
+        );
+
+        ok(&moto.rmesos(&["ec2", "add-slaves", "two", "2", "--no-deploy"], ""));
+        assert_eq!(cluster_states(&ec2, "two").await.len(), 4);
+        ok(&moto.rmesos(&["ec2", "remove-slaves", "two", "1", "--yes"], ""));
+        let two = cluster_states(&ec2, "two").await;
+        assert_eq!(
+            two.iter().filter(|(r, _)| r == "slave").count(),
+            2,
+            "{two:?}"
+        );
+
+        let desc = ok(&moto.rmesos(&["ec2", "describe", "two"], ""));
+        assert!(
+            desc.contains("Mesos master") && desc.contains(":5050/"),
+            "{desc}"
+        );
+    });
+}
+
+/// Instances made directly (as another tool would), tagged Name/role/env.
+async fn make_instances(ec2: &Ec2, specs: &[(&str, &str, &str)]) {
+    let ami = some_ami(ec2).await;
+    for (name, role, env) in specs {
+        ec2.client
+            .run_instances()
+            .image_id(&ami)
+            .instance_type(InstanceType::T3Micro)
+            .min_count(1)
+            .max_count(1)
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .tags(Tag::builder().key("Name").value(*name).build())
+                    .tags(Tag::builder().key("role").value(*role).build())
+                    .tags(Tag::builder().key("env").value(*env).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn source(moto: &Moto, dir: &Path, body: &str) -> std::path::PathBuf {
+    let p = dir.join("aws_ec2.yml");
+    std::fs::write(
+        &p,
+        format!(
+            "plugin: amazon.aws.aws_ec2\nendpoint_url: {}\naccess_key: testing\nsecret_key: testing\n{}",
+            moto.url, body
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn plugin_groups_names_and_composes_across_regions() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        make_instances(
+            &moto.ec2("us-east-1").await,
+            &[("web-1", "web", "prod"), ("db-1", "db", "prod")],
+        )
+        .await;
+        make_instances(&moto.ec2("eu-west-1").await, &[("web-2", "web", "dev")]).await;
+    });
+    let path = source(
+        &moto,
+        dir.path(),
+        "regions: [us-east-1, eu-west-1]
+hostnames:
+  - tag:Nickname
+  - tag:Name
+  - private-ip-address
+keyed_groups:
+  - key: tags.role
+    prefix: role
+  - key: placement.region
+    prefix: aws_region
+    parent_group: regions
+  - key: tags.team | default('')
+    prefix: team
+    default_value: none
+groups:
+  production: tags.env == 'prod'
+compose:
+  ansible_host: private_ip_address
+  zone: placement.availability_zone
+",
+    );
+    let inv = load_aws_ec2(&path, false).unwrap();
+    let hosts: BTreeSet<&str> = inv.hosts.keys().map(String::as_str).collect();
+    assert_eq!(hosts, ["db-1", "web-1", "web-2"].into());
+    let members = |g: &str| -> BTreeSet<String> {
+        inv.groups
+            .get(g)
+            .map(|g| g.hosts.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(members("aws_ec2").len(), 3);
+    assert_eq!(
+        members("role_web"),
+        ["web-1", "web-2"].map(String::from).into()
+    );
+    assert_eq!(members("role_db"), ["db-1"].map(String::from).into());
+    assert_eq!(
+        members("production"),
+        ["db-1", "web-1"].map(String::from).into()
+    );
+    assert_eq!(
+        members("aws_region_eu_west_1"),
+        ["web-2"].map(String::from).into()
+    );
+    assert_eq!(members("team_none").len(), 3);
+    let regions: BTreeSet<&str> = inv.groups["regions"]
+        .children
+        .iter()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        regions,
+        ["aws_region_eu_west_1", "aws_region_us_east_1"].into()
+    );
+    let web1 = &inv.hosts["web-1"];
+    assert_eq!(web1["ansible_host"], web1["private_ip_address"]);
+    assert!(web1["ansible_host"].as_str().unwrap().contains('.'));
+    assert_eq!(
+        web1["zone"],
+        web1["placement"].get_attr("availability_zone").unwrap()
+    );
+    assert_eq!(
+        web1["placement"].get_attr("region").unwrap().as_str(),
+        Some("us-east-1")
+    );
+    assert_eq!(web1["tags"].get_attr("role").unwrap().as_str(), Some("web"));
+    assert_eq!(
+        web1["state"].get_attr("name").unwrap().as_str(),
+        Some("running")
+    );
+    assert_eq!(
+        web1["security_groups"].kind(),
+        minijinja::value::ValueKind::Seq
+    );
+    assert_eq!(web1["instance_type"].as_str(), Some("t3.micro"));
+
+    // The same source through the inventory layer, as `-i` reads it.
+    let out = {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+        cmd.args(["inventory", "-i", path.to_str().unwrap(), "--graph"]);
+        isolate(&mut cmd, moto.home.path());
+        ok(&run(cmd, ""))
+    };
+    assert!(out.contains("@role_web:") && out.contains("web-2"), "{out}");
+}
+
+#[test]
+fn plugin_filters_include_and_exclude() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        make_instances(
+            &moto.ec2("us-east-1").await,
+            &[
+                ("web-1", "web", "prod"),
+                ("web-2", "web", "dev"),
+                ("db-1", "db", "prod"),
+                ("db-2", "db", "dev"),
+            ],
+        )
+        .await;
+    });
+    let names = |body: &str| -> Vec<String> {
+        let p = source(
+            &moto,
+            dir.path(),
+            &format!("regions: [us-east-1]\nhostnames: [tag:Name]\n{body}"),
+        );
+        load_aws_ec2(&p, false)
+            .unwrap()
+            .hosts
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(names("filters:\n  tag:role: web\n"), vec!["web-1", "web-2"]);
+    assert_eq!(
+        names("filters:\n  tag:role: web\ninclude_filters:\n  - tag:Name: [db-2]\n"),
+        vec!["db-2", "web-1", "web-2"]
+    );
+    assert_eq!(
+        names("filters:\n  tag:env: [prod, dev]\nexclude_filters:\n  - tag:env: dev\n"),
+        vec!["db-1", "web-1"]
+    );
+    assert_eq!(names("filters:\n  tag:role: cache\n"), Vec::<String>::new());
+}
+
+#[test]
+fn plugin_cache_hit_and_flush() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("cache");
+    rt().block_on(async {
+        make_instances(&moto.ec2("us-east-1").await, &[("a", "web", "prod")]).await;
+    });
+    let path = source(
+        &moto,
+        dir.path(),
+        &format!(
+            "regions: [us-east-1]\nhostnames: [tag:Name]\ncache: true\ncache_connection: {}\n",
+            cache_dir.display()
+        ),
+    );
+    assert_eq!(load_aws_ec2(&path, false).unwrap().hosts.len(), 1);
+    rt().block_on(async {
+        make_instances(&moto.ec2("us-east-1").await, &[("b", "web", "prod")]).await;
+    });
+    assert_eq!(
+        load_aws_ec2(&path, false).unwrap().hosts.len(),
+        1,
+        "the second read is served from the cache"
+    );
+    assert_eq!(
+        load_aws_ec2(&path, true).unwrap().hosts.len(),
+        2,
+        "--flush-cache queries EC2"
+    );
+    assert_eq!(
+        load_aws_ec2(&path, false).unwrap().hosts.len(),
+        2,
+        "and refreshes the cache"
+    );
+
+    // Different filters are a different cache entry.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = source(
+        &moto,
+        other_dir.path(),
+        &format!(
+            "regions: [us-east-1]\nhostnames: [tag:Name]\nfilters:\n  tag:Name: b\ncache: true\ncache_connection: {}\n",
+            cache_dir.display()
+        ),
+    );
+    let names: Vec<String> = load_aws_ec2(&other, false)
+        .unwrap()
+        .hosts
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(names, vec!["b"]);
+
+    // The command line's --flush-cache reaches the source too.
+    rt().block_on(async {
+        make_instances(&moto.ec2("us-east-1").await, &[("c", "web", "prod")]).await;
+    });
+    let list = |flush: bool| -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+        cmd.args(["inventory", "-i", path.to_str().unwrap(), "--list"]);
+        if flush {
+            cmd.arg("--flush-cache");
+        }
+        isolate(&mut cmd, moto.home.path());
+        ok(&run(cmd, ""))
+    };
+    assert!(!list(false).contains("\"c\""));
+    assert!(list(true).contains("\"c\""));
+}
+
+#[test]
+fn missing_credentials_and_bad_regions_are_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+    cmd.args(["ec2", "list", "--region", "us-east-1"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL");
+    isolate(&mut cmd, home.path());
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no AWS credentials found"), "{err}");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+    cmd.args(["ec2", "list", "--region", "Mars"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_ENDPOINT_URL");
+    isolate(&mut cmd, home.path());
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("\"Mars\" is not an AWS region name"), "{err}");
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
+    // Options are checked before any request (the endpoint is a closed loopback port).
+    cmd.args(["ec2", "launch", "x", "--ami", "ami-1", "--ssh-from", "me"])
+        .args(["--region", "us-east-1", "--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{}", free_port()))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    isolate(&mut cmd, home.path());
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a CIDR"));
+}
+
+/// Needs Docker: container hosts stand in for the instances. The cluster's inventory source
+/// maps each instance to its container through `compose` (a tag holding the address), the
+/// same path a user takes to reach instances by a non-default address.
+#[test]
+fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() {
+    let moto = Moto::start();
+    let hosts = rmesos::lab::ContainerHosts::start(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("site.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{{ group_names | join(',') }}\"\n        dest: /tmp/rmesos-groups\n",
+    )
+    .unwrap();
+    let key = hosts.lab().private_key_path();
+    let key = key.to_str().unwrap();
+    let compose = "ansible_host=tags['ssh-address']";
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        ec2.client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        ok(&moto.rmesos(&launch_args("gamma", &ami, &[]), ""));
+        // Point each instance at a container (master → host1, slave → host2).
+        let out = ec2
+            .client
+            .describe_instances()
+            .filters(
+                Filter::builder()
+                    .name("tag:rmesos-cluster")
+                    .values("gamma")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        for i in out.reservations().iter().flat_map(|r| r.instances()) {
+            let role = tags_of(i.tags())
+                .into_iter()
+                .find(|(k, _)| k == "rmesos-role")
+                .unwrap()
+                .1;
+            let host = if role == "master" {
+                &hosts.hosts()[0]
+            } else {
+                &hosts.hosts()[1]
+            };
+            ec2.client
+                .create_tags()
+                .resources(i.instance_id().unwrap())
+                .tags(
+                    Tag::builder()
+                        .key("ssh-address")
+                        .value(host.ip.to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        let resume = [
+            "ec2",
+            "launch",
+            "gamma",
+            "--ami",
+            &ami,
+            "--key-name",
+            "ops",
+            "--ssh-from",
+            "203.0.113.7/32",
+            "--resume",
+            "--identity-file",
+            key,
+            "--user",
+            "root",
+            "--compose",
+            compose,
+            "--playbook",
+            playbook.to_str().unwrap(),
+            "--ssh-timeout",
+            "120",
+        ];
+        let out = ok(&moto.rmesos(&resume, ""));
+        assert!(
+            out.contains("cluster gamma: 2 instance(s), 2 running"),
+            "{out}"
+        );
+    });
+    let read = |h: &str| {
+        hosts
+            .exec(h, "cat /tmp/rmesos-groups")
+            .unwrap()
+            .stdout_str()
+    };
+    assert_eq!(read("host1"), "aws_ec2,masters,zookeeper");
+    assert_eq!(read("host2"), "aws_ec2,slaves");
+
+    let out = ok(&moto.rmesos(
+        &[
+            "ec2",
+            "run",
+            "gamma",
+            "echo ran > /tmp/rmesos-run",
+            "-i",
+            key,
+            "-u",
+            "root",
+            "--compose",
+            compose,
+        ],
+        "",
+    ));
+    assert!(out.contains("changed=1"), "{out}");
+    for h in ["host1", "host2"] {
+        assert_eq!(
+            hosts.exec(h, "cat /tmp/rmesos-run").unwrap().stdout_str(),
+            "ran\n"
+        );
+    }
+}
