@@ -7,6 +7,7 @@
 //! task's variables through the [`Templating`] trait; they know nothing of plays, inventories,
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
+pub mod apt;
 pub mod args;
 pub mod blockinfile;
 pub mod command;
@@ -19,6 +20,7 @@ pub mod filekit;
 pub mod include_vars;
 pub mod lineinfile;
 pub mod pause;
+pub mod pkgkit;
 pub mod ping;
 pub mod raw;
 pub mod remote;
@@ -161,6 +163,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &ping::Ping,
     &raw::Raw,
     &pause::Pause,
+    &apt::Apt,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
