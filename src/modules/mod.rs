@@ -34,6 +34,7 @@ pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
 pub mod wait_for;
+pub mod yum;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -164,6 +165,8 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &raw::Raw,
     &pause::Pause,
     &apt::Apt,
+    &yum::Yum,
+    &yum::Dnf,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
