@@ -19,6 +19,7 @@ pub mod file;
 pub mod filekit;
 pub mod include_vars;
 pub mod lineinfile;
+pub mod package;
 pub mod pause;
 pub mod pkgkit;
 pub mod ping;
@@ -167,6 +168,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &apt::Apt,
     &yum::Yum,
     &yum::Dnf,
+    &package::Package,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
