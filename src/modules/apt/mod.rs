@@ -299,7 +299,9 @@ pub fn query_script(a: &AptArgs, specs: &[PkgSpec], check: bool) -> Result<Strin
     s.push_str(
         "echo @@cache\nrm_stamp=/var/lib/apt/periodic/update-success-stamp\n\
          if [ -e $rm_stamp ]; then rm_m=$(stat -c %Y $rm_stamp); else rm_m=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0); fi\n\
-         rm_now=$(date +%s)\n",
+         rm_now=$(date +%s)\n\
+         # Lists with no package index were never fetched, whatever their mtime says.\n\
+         ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1 || rm_m=0\n",
     );
     if wants_update {
         let valid = a.cache_valid_time.unwrap_or(0);
