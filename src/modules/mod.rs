@@ -8,6 +8,7 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod apt;
+pub mod apt_repository;
 pub mod args;
 pub mod blockinfile;
 pub mod command;
@@ -169,6 +170,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &yum::Yum,
     &yum::Dnf,
     &package::Package,
+    &apt_repository::AptRepository,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
