@@ -14,6 +14,7 @@ pub mod blockinfile;
 pub mod command;
 pub mod context;
 pub mod copy;
+pub mod deb822_repository;
 pub mod debug;
 pub mod fail;
 pub mod file;
@@ -171,6 +172,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &yum::Dnf,
     &package::Package,
     &apt_repository::AptRepository,
+    &deb822_repository::Deb822Repository,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
