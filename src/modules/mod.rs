@@ -23,6 +23,7 @@ pub mod include_vars;
 pub mod lineinfile;
 pub mod package;
 pub mod pause;
+pub mod pip;
 pub mod pkgkit;
 pub mod ping;
 pub mod raw;
@@ -173,6 +174,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &package::Package,
     &apt_repository::AptRepository,
     &deb822_repository::Deb822Repository,
+    &pip::Pip,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
