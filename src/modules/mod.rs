@@ -8,6 +8,7 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod apt;
+pub mod apt_key;
 pub mod apt_repository;
 pub mod args;
 pub mod blockinfile;
@@ -173,6 +174,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &yum::Dnf,
     &package::Package,
     &apt_repository::AptRepository,
+    &apt_key::AptKey,
     &deb822_repository::Deb822Repository,
     &pip::Pip,
 ];
