@@ -110,7 +110,12 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
     // Install from Debian's mirror, with a version glob.
     let install = "    - apt:\n        name: [tree, jq=1.6*]\n        update_cache: yes\n        cache_valid_time: 3600\n        install_recommends: no\n";
     let r = play(&hosts, "host1", install, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     let result = &r.results("host1")[0]["result"];
     let packages: Vec<&str> = result["packages"]
         .as_array()
@@ -118,7 +123,10 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(packages.contains(&"tree") && packages.contains(&"jq"), "{result}");
+    assert!(
+        packages.contains(&"tree") && packages.contains(&"jq"),
+        "{result}"
+    );
     assert_eq!(result["cache_updated"], true);
     assert!(dpkg_installed(&hosts, "host1", "tree"));
     let (_, jq) = sh(&hosts, "host1", "dpkg-query -W -f='${Version}' jq");
@@ -126,18 +134,33 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
 
     // Again: the cache is fresh and everything is installed.
     let r = play(&hosts, "host1", install, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
     assert_eq!(r.results("host1")[0]["result"]["cache_updated"], false);
 
     // Remove with purge, twice.
     let remove = "    - apt: name=tree state=absent purge=yes\n";
     let r = play(&hosts, "host1", remove, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert!(!dpkg_installed(&hosts, "host1", "tree"));
     let (rc, _) = sh(&hosts, "host1", "dpkg -s tree >/dev/null 2>&1");
     assert_ne!(rc, 0, "purged packages leave no dpkg record");
     let r = play(&hosts, "host1", remove, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // A .deb file on the host.
     let (rc, _) = sh(
@@ -148,15 +171,33 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
     assert_eq!(rc, 0);
     let deb = "    - apt: deb=/root/tree.deb\n";
     let r = play(&hosts, "host1", deb, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert!(dpkg_installed(&hosts, "host1", "tree"));
     let r = play(&hosts, "host1", deb, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // A package that does not exist fails with apt's words, and changes nothing.
-    let r = play(&hosts, "host1", "    - apt: name=no-such-package-rmesos\n", &[]);
+    let r = play(
+        &hosts,
+        "host1",
+        "    - apt: name=no-such-package-rmesos\n",
+        &[],
+    );
     assert_eq!(r.failed("host1"), 1, "{}", r.dump());
-    let msg = r.results("host1")[0]["msg"].as_str().unwrap_or("").to_string();
+    let msg = r.results("host1")[0]["msg"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(msg.contains("no-such-package-rmesos"), "{msg}");
 
     // --check on a fresh host (its lists fetched out of band: check mode never updates them):
@@ -169,7 +210,12 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
         "    - apt: name=tree\n    - package: name=jq\n",
         &["--check"],
     );
-    assert_eq!((r.changed("host2"), r.failed("host2")), (2, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host2"), r.failed("host2")),
+        (2, 0),
+        "{}",
+        r.dump()
+    );
     let res = r.results("host2");
     assert_eq!(res[0]["result"]["packages"], serde_json::json!(["tree"]));
     assert!(!dpkg_installed(&hosts, "host2", "tree"));
@@ -178,14 +224,34 @@ fn apt_and_package_install_and_remove_real_packages_needs_docker() {
     // package: the manager comes from gathered facts.
     let pkg = "    - setup:\n    - package:\n        name: tree\n        update_cache: yes\n";
     let r = play(&hosts, "host3", pkg, &[]);
-    assert_eq!((r.changed("host3"), r.failed("host3")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host3"), r.failed("host3")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert_eq!(r.results("host3")[1]["result"]["ansible_pkg_mgr"], "apt");
     assert!(dpkg_installed(&hosts, "host3", "tree"));
     let pkg_again = "    - setup:\n    - package: name=tree\n";
     let r = play(&hosts, "host3", pkg_again, &[]);
-    assert_eq!((r.changed("host3"), r.failed("host3")), (0, 0), "{}", r.dump());
-    let r = play(&hosts, "host3", "    - package: name=tree state=absent\n", &[]);
-    assert_eq!((r.changed("host3"), r.failed("host3")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host3"), r.failed("host3")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
+    let r = play(
+        &hosts,
+        "host3",
+        "    - package: name=tree state=absent\n",
+        &[],
+    );
+    assert_eq!(
+        (r.changed("host3"), r.failed("host3")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert!(!dpkg_installed(&hosts, "host3", "tree"));
 }
 
@@ -199,17 +265,45 @@ fn repositories_and_keys_needs_docker() {
     let line = "deb http://deb.debian.org/debian bookworm-backports main";
     let add = format!("    - apt_repository:\n        repo: {line}\n        filename: backports\n");
     let r = play(&hosts, "host1", &add, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     let list = "/etc/apt/sources.list.d/backports.list";
     assert_eq!(file_text("host1", list), format!("{line}\n"));
-    assert_eq!(sh(&hosts, "host1", &format!("stat -c %a {list}")).1.trim(), "644");
-    let (_, policy) = sh(&hosts, "host1", "apt-cache policy | grep -c bookworm-backports");
-    assert_ne!(policy.trim(), "0", "the cache was updated with the new source");
+    assert_eq!(
+        sh(&hosts, "host1", &format!("stat -c %a {list}")).1.trim(),
+        "644"
+    );
+    let (_, policy) = sh(
+        &hosts,
+        "host1",
+        "apt-cache policy | grep -c bookworm-backports",
+    );
+    assert_ne!(
+        policy.trim(),
+        "0",
+        "the cache was updated with the new source"
+    );
     let r = play(&hosts, "host1", &add, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
-    let remove = format!("    - apt_repository:\n        repo: {line}\n        state: absent\n        update_cache: no\n");
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
+    let remove = format!(
+        "    - apt_repository:\n        repo: {line}\n        state: absent\n        update_cache: no\n"
+    );
     let r = play(&hosts, "host1", &remove, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert!(!exists("host1", list));
     let r = play(&hosts, "host1", &remove, &[]);
     assert_eq!(r.changed("host1"), 0, "{}", r.dump());
@@ -220,39 +314,81 @@ fn repositories_and_keys_needs_docker() {
         "    - apt_key:\n        file: {src}\n        keyring: /etc/apt/keyrings/auto.gpg\n"
     );
     let r = play(&hosts, "host1", &key, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
-    let (rc, head) = sh(&hosts, "host1", "head -c 1 /etc/apt/keyrings/auto.gpg | od -An -tx1");
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
+    let (rc, head) = sh(
+        &hosts,
+        "host1",
+        "head -c 1 /etc/apt/keyrings/auto.gpg | od -An -tx1",
+    );
     assert_eq!((rc, head.trim()), (0, "99"), "a binary public-key packet");
     let r = play(&hosts, "host1", &key, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // deb822_repository signed by that keyring: apt verifies the repository with it.
     let repo = "    - deb822_repository:\n        name: Bookworm Backports\n        uris: http://deb.debian.org/debian\n        suites: bookworm-backports\n        components: [main]\n        signed_by: /etc/apt/keyrings/auto.gpg\n";
     let r = play(&hosts, "host1", repo, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     let sources = "/etc/apt/sources.list.d/bookworm-backports.sources";
     assert!(file_text("host1", sources).contains("Signed-By: /etc/apt/keyrings/auto.gpg\n"));
     let out = hosts.exec("host1", "apt-get update 2>&1").unwrap();
     let text = out.stdout_str();
     assert_eq!(out.rc, 0, "{text}");
-    assert!(!text.contains("NO_PUBKEY") && !text.contains("not signed"), "{text}");
+    assert!(
+        !text.contains("NO_PUBKEY") && !text.contains("not signed"),
+        "{text}"
+    );
     assert!(text.contains("bookworm-backports"), "{text}");
     let r = play(&hosts, "host1", repo, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // Removing the key and the source.
     let gone = "    - apt_key: id=0xB7C5D7D6350947F8 keyring=/etc/apt/keyrings/auto.gpg state=absent\n    - deb822_repository: name='Bookworm Backports' state=absent\n";
     let r = play(&hosts, "host1", gone, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (2, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (2, 0),
+        "{}",
+        r.dump()
+    );
     assert!(!exists("host1", sources));
     assert!(!exists("host1", "/etc/apt/keyrings/auto.gpg"));
     let r = play(&hosts, "host1", gone, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // --check on a fresh host: everything reported, nothing written.
     let all = format!("{add}{key}{repo}");
     let r = play(&hosts, "host2", &all, &["--check"]);
-    assert_eq!((r.changed("host2"), r.failed("host2")), (3, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host2"), r.failed("host2")),
+        (3, 0),
+        "{}",
+        r.dump()
+    );
     assert!(!exists("host2", list));
     assert!(!exists("host2", "/etc/apt/keyrings/auto.gpg"));
     assert!(!exists("host2", sources));
@@ -281,8 +417,14 @@ fn pip_into_a_virtualenv_needs_docker() {
     // No Python on a fresh host: a clear failure.
     let r = play(&hosts, "host2", "    - pip: name=six\n", &[]);
     assert_eq!(r.failed("host2"), 1, "{}", r.dump());
-    let msg = r.results("host2")[0]["msg"].as_str().unwrap_or("").to_string();
-    assert!(msg.contains("pip needs Python on the target: install python3-pip first"), "{msg}");
+    let msg = r.results("host2")[0]["msg"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        msg.contains("pip needs Python on the target: install python3-pip first"),
+        "{msg}"
+    );
 
     let r = play(
         &hosts,
@@ -317,28 +459,58 @@ fn pip_into_a_virtualenv_needs_docker() {
 
     let v1 = pip("rmesos-demo==1.0", "/opt/venv", "present");
     let r = play(&hosts, "host1", &v1, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert_eq!(version("/opt/venv"), "1.0");
     let r = play(&hosts, "host1", &v1, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (0, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (0, 0),
+        "{}",
+        r.dump()
+    );
 
     // A specifier the installed version does not meet upgrades it.
     let v2 = pip("rmesos_demo>=2", "/opt/venv", "present");
     let r = play(&hosts, "host1", &v2, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert_eq!(version("/opt/venv"), "2.0");
     let r = play(&hosts, "host1", &v2, &[]);
     assert_eq!(r.changed("host1"), 0, "{}", r.dump());
 
     let gone = pip("rmesos-demo", "/opt/venv", "absent");
     let r = play(&hosts, "host1", &gone, &[]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert!(version("/opt/venv").contains("No module named"));
     let r = play(&hosts, "host1", &gone, &[]);
     assert_eq!(r.changed("host1"), 0, "{}", r.dump());
 
     // --check with a virtualenv that does not exist yet: reported, not created.
-    let r = play(&hosts, "host1", &pip("rmesos-demo", "/opt/fresh", "present"), &["--check"]);
-    assert_eq!((r.changed("host1"), r.failed("host1")), (1, 0), "{}", r.dump());
+    let r = play(
+        &hosts,
+        "host1",
+        &pip("rmesos-demo", "/opt/fresh", "present"),
+        &["--check"],
+    );
+    assert_eq!(
+        (r.changed("host1"), r.failed("host1")),
+        (1, 0),
+        "{}",
+        r.dump()
+    );
     assert_ne!(sh(&hosts, "host1", "test -e /opt/fresh").0, 0);
 }

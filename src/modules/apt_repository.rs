@@ -115,9 +115,11 @@ pub fn normalize(line: &str) -> Option<String> {
     let uri = toks.next()?.trim_end_matches('/');
     let suite = toks.next()?;
     let comps: Vec<&str> = toks.collect();
-    Some(format!("{kind} {opts}{uri} {suite} {}", comps.join(" "))
-        .trim_end()
-        .to_string())
+    Some(
+        format!("{kind} {opts}{uri} {suite} {}", comps.join(" "))
+            .trim_end()
+            .to_string(),
+    )
 }
 
 /// The sources.list.d name Ansible picks: the URI's host and path with every run of other
@@ -151,7 +153,9 @@ pub fn plan(
     state: RepoState,
 ) -> Result<Vec<(String, Option<String>)>, String> {
     let want = normalize(repo).ok_or_else(|| {
-        format!("{repo:?} is not a sources line (expected `deb [options] URI SUITE [COMPONENT...]`)")
+        format!(
+            "{repo:?} is not a sources line (expected `deb [options] URI SUITE [COMPONENT...]`)"
+        )
     })?;
     let enabled = |l: &str| normalize(l).as_deref() == Some(want.as_str());
     let disabled = |l: &str| {
@@ -165,7 +169,10 @@ pub fn plan(
             if files.iter().any(|(_, c)| c.lines().any(enabled)) {
                 return Ok(out);
             }
-            let cur = files.iter().find(|(p, _)| p == target).map(|(_, c)| c.as_str());
+            let cur = files
+                .iter()
+                .find(|(p, _)| p == target)
+                .map(|(_, c)| c.as_str());
             let new = match cur {
                 Some(c) if c.lines().any(disabled) => {
                     let mut done = false;
@@ -258,7 +265,14 @@ async fn run(a: AptRepositoryArgs, cx: &TaskContext<'_>) -> Result<Outcome, Modu
     let changes = plan(&files, &target, &a.repo, a.state).map_err(fail)?;
     let mut o = Outcome::changed(!changes.is_empty())
         .with("repo", a.repo.as_str())
-        .with("state", if a.state == RepoState::Present { "present" } else { "absent" })
+        .with(
+            "state",
+            if a.state == RepoState::Present {
+                "present"
+            } else {
+                "absent"
+            },
+        )
         .with("sources_added", Vec::<String>::new())
         .with("sources_removed", Vec::<String>::new());
     let before = |p: &str| files.iter().find(|(f, _)| f == p).map(|(_, c)| c.clone());
@@ -336,10 +350,15 @@ mod tests {
     #[test]
     fn equivalent_lines_normalize_alike() {
         assert_eq!(
-            normalize("deb  [signed-by=/etc/apt/keyrings/d.asc arch=amd64]   https://download.docker.com/linux/debian/ bookworm stable # docker"),
+            normalize(
+                "deb  [signed-by=/etc/apt/keyrings/d.asc arch=amd64]   https://download.docker.com/linux/debian/ bookworm stable # docker"
+            ),
             normalize(LINE)
         );
-        assert_ne!(normalize("deb http://x bookworm main"), normalize("deb http://x bookworm contrib"));
+        assert_ne!(
+            normalize("deb http://x bookworm main"),
+            normalize("deb http://x bookworm contrib")
+        );
         assert_eq!(normalize("# a comment"), None);
     }
 
@@ -363,30 +382,68 @@ mod tests {
         assert_eq!(c, vec![(t.to_string(), Some(format!("{LINE}\n")))]);
         let mut files2 = files.clone();
         files2.push((t.to_string(), format!("{LINE}\n")));
-        assert!(plan(&files2, t, LINE, RepoState::Present).unwrap().is_empty());
+        assert!(
+            plan(&files2, t, LINE, RepoState::Present)
+                .unwrap()
+                .is_empty()
+        );
         let files3 = vec![(t.to_string(), format!("# keep\n# {LINE}\n"))];
         let c = plan(&files3, t, LINE, RepoState::Present).unwrap();
-        assert_eq!(c[0].1.as_deref(), Some(format!("# keep\n{LINE}\n").as_str()));
+        assert_eq!(
+            c[0].1.as_deref(),
+            Some(format!("# keep\n{LINE}\n").as_str())
+        );
         // Already in sources.list: nothing to do anywhere.
-        let main = vec![("/etc/apt/sources.list".to_string(), "deb http://deb.debian.org/debian bookworm main\n".to_string())];
-        assert!(plan(&main, t, "deb http://deb.debian.org/debian/ bookworm main", RepoState::Present).unwrap().is_empty());
+        let main = vec![(
+            "/etc/apt/sources.list".to_string(),
+            "deb http://deb.debian.org/debian bookworm main\n".to_string(),
+        )];
+        assert!(
+            plan(
+                &main,
+                t,
+                "deb http://deb.debian.org/debian/ bookworm main",
+                RepoState::Present
+            )
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
     fn absent_removes_lines_and_empty_files() {
         let files = vec![
-            ("/etc/apt/sources.list".to_string(), format!("deb http://a b c\n{LINE}\n")),
-            ("/etc/apt/sources.list.d/x.list".to_string(), format!("{LINE}\n")),
+            (
+                "/etc/apt/sources.list".to_string(),
+                format!("deb http://a b c\n{LINE}\n"),
+            ),
+            (
+                "/etc/apt/sources.list.d/x.list".to_string(),
+                format!("{LINE}\n"),
+            ),
         ];
-        let c = plan(&files, "/etc/apt/sources.list.d/x.list", LINE, RepoState::Absent).unwrap();
+        let c = plan(
+            &files,
+            "/etc/apt/sources.list.d/x.list",
+            LINE,
+            RepoState::Absent,
+        )
+        .unwrap();
         assert_eq!(
             c,
             vec![
-                ("/etc/apt/sources.list".to_string(), Some("deb http://a b c\n".to_string())),
+                (
+                    "/etc/apt/sources.list".to_string(),
+                    Some("deb http://a b c\n".to_string())
+                ),
                 ("/etc/apt/sources.list.d/x.list".to_string(), None),
             ]
         );
-        assert!(plan(&files[..0], "/x", LINE, RepoState::Absent).unwrap().is_empty());
+        assert!(
+            plan(&files[..0], "/x", LINE, RepoState::Absent)
+                .unwrap()
+                .is_empty()
+        );
         assert!(plan(&[], "/x", "not a line", RepoState::Present).is_err());
     }
 
@@ -395,7 +452,10 @@ mod tests {
         let out = "@@file /etc/apt/sources.list\nZGViIGh0dHA6Ly94IGIgYwo=\n";
         assert_eq!(
             parse_files(out).unwrap(),
-            vec![("/etc/apt/sources.list".to_string(), "deb http://x b c\n".to_string())]
+            vec![(
+                "/etc/apt/sources.list".to_string(),
+                "deb http://x b c\n".to_string()
+            )]
         );
     }
 }

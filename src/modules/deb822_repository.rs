@@ -56,11 +56,35 @@ const ARGS: &[ArgDoc] = &[
         choices: &[],
         help: "Name of the repository; the file is /etc/apt/sources.list.d/SLUG.sources (lowercase, spaces and _ as -).",
     },
-    arg("types", &[], Some("deb"), &["deb", "deb-src"], "Types of packages (list)."),
+    arg(
+        "types",
+        &[],
+        Some("deb"),
+        &["deb", "deb-src"],
+        "Types of packages (list).",
+    ),
     arg("uris", &[], None, &[], "Repository URIs (list)."),
-    arg("suites", &[], None, &[], "Suites, e.g. bookworm (list); a suite ending in / is a flat repository."),
-    arg("components", &[], None, &[], "Components, e.g. main (list)."),
-    arg("architectures", &[], None, &[], "Architectures to fetch (list)."),
+    arg(
+        "suites",
+        &[],
+        None,
+        &[],
+        "Suites, e.g. bookworm (list); a suite ending in / is a flat repository.",
+    ),
+    arg(
+        "components",
+        &[],
+        None,
+        &[],
+        "Components, e.g. main (list).",
+    ),
+    arg(
+        "architectures",
+        &[],
+        None,
+        &[],
+        "Architectures to fetch (list).",
+    ),
     arg(
         "signed_by",
         &[],
@@ -68,9 +92,21 @@ const ARGS: &[ArgDoc] = &[
         &[],
         "The key: an http(s) URL (downloaded by the host to /etc/apt/keyrings/SLUG.asc or .gpg), an ASCII-armored key (embedded in the file), or a keyring path.",
     ),
-    arg("state", &[], Some("present"), &["present", "absent"], "absent deletes the file and the keyring this module downloaded."),
+    arg(
+        "state",
+        &[],
+        Some("present"),
+        &["present", "absent"],
+        "absent deletes the file and the keyring this module downloaded.",
+    ),
     arg("enabled", &[], None, &[], "Write `Enabled: yes/no`."),
-    arg("trusted", &[], None, &[], "Write `Trusted: yes/no` (skip signature checks when yes)."),
+    arg(
+        "trusted",
+        &[],
+        None,
+        &[],
+        "Write `Trusted: yes/no` (skip signature checks when yes).",
+    ),
     arg("mode", &[], Some("0644"), &[], "Mode of the .sources file."),
 ];
 
@@ -165,7 +201,9 @@ async fn run(a: Deb822Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
         return Err(fail(format!("name {:?} gives an empty file name", a.name)));
     }
     if a.state == State::Present && (a.uris.is_empty() || a.suites.is_empty()) {
-        return Err(fail("uris and suites are required with state=present".into()));
+        return Err(fail(
+            "uris and suites are required with state=present".into(),
+        ));
     }
     let path = format!("/etc/apt/sources.list.d/{slug}.sources");
     let key_tmp = format!("/tmp/rmesos-key-{slug}");
@@ -340,7 +378,8 @@ mod tests {
             render(&a, Some("/etc/apt/keyrings/docker.asc")),
             "X-Repolib-Name: docker\nTypes: deb\nURIs: https://download.docker.com/linux/debian\nSuites: bookworm\nComponents: stable\nEnabled: no\nSigned-By: /etc/apt/keyrings/docker.asc\n"
         );
-        let key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF\n-----END PGP PUBLIC KEY BLOCK-----\n";
+        let key =
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF\n-----END PGP PUBLIC KEY BLOCK-----\n";
         let text = render(&a, Some(key));
         assert!(text.ends_with("Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n mQINBF\n -----END PGP PUBLIC KEY BLOCK-----\n"), "{text}");
     }

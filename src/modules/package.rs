@@ -87,10 +87,15 @@ impl Module for Package {
 /// The manager a probe's `command -v` lines point to, as the setup module names it.
 fn manager_from_probe(out: &str) -> Option<&'static str> {
     let have = |b: &str| out.lines().any(|l| l.trim() == b);
-    [("apt-get", "apt"), ("dnf5", "dnf5"), ("dnf", "dnf"), ("yum", "yum")]
-        .into_iter()
-        .find(|(bin, _)| have(bin))
-        .map(|(_, m)| m)
+    [
+        ("apt-get", "apt"),
+        ("dnf5", "dnf5"),
+        ("dnf", "dnf"),
+        ("yum", "yum"),
+    ]
+    .into_iter()
+    .find(|(bin, _)| have(bin))
+    .map(|(_, m)| m)
 }
 
 async fn manager(a: &PackageArgs, cx: &TaskContext<'_>) -> Result<String, ModuleError> {

@@ -217,7 +217,8 @@ pub fn parse_check_update(text: &str) -> Vec<String> {
             break;
         }
         let toks: Vec<&str> = line.split_whitespace().collect();
-        let starts_package = !line.starts_with(' ') && toks.first().is_some_and(|t| t.contains('.'));
+        let starts_package =
+            !line.starts_with(' ') && toks.first().is_some_and(|t| t.contains('.'));
         let is_version = |t: &str| t.chars().next().is_some_and(|c| c.is_ascii_digit());
         match (toks.len(), pending.take()) {
             (2, Some(name)) if is_version(toks[0]) => out.push(name),
@@ -348,9 +349,17 @@ async fn run(a: RpmArgs, cx: &TaskContext<'_>, bin: &str) -> Result<Outcome, Mod
         return Ok(Outcome::fail(format!("{what}{}", out.stderr_str().trim())).with("rc", out.rc));
     }
     let p = plan(&a, &out.stdout_str());
-    let listed = |v: &[String]| Value::from(v.iter().map(|s| Value::from(s.as_str())).collect::<Vec<_>>());
+    let listed = |v: &[String]| {
+        Value::from(
+            v.iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect::<Vec<_>>(),
+        )
+    };
     if p.is_empty() {
-        return Ok(Outcome::ok().with("results", listed(&[])).msg("Nothing to do"));
+        return Ok(Outcome::ok()
+            .with("results", listed(&[]))
+            .msg("Nothing to do"));
     }
     let wanted: Vec<String> = p
         .install
@@ -423,7 +432,9 @@ grub2-tools.x86_64                   1:2.06-77.el9                        baseos
 
     #[test]
     fn present_installs_what_rpm_does_not_know() {
-        let a = args(serde_json::json!({"name": ["bash", "jq", "https://x/epel-release-latest-9.noarch.rpm"]}));
+        let a = args(
+            serde_json::json!({"name": ["bash", "jq", "https://x/epel-release-latest-9.noarch.rpm"]}),
+        );
         let out = "@@q bash\nbash\tx86_64\t5.1.8-6.el9\n@@q jq\n@@q https://x/epel-release-latest-9.noarch.rpm\nepel-release\tnoarch\t9-7.el9\n";
         let p = plan(&a, out);
         assert_eq!(p.install, ["jq"]);
@@ -451,12 +462,17 @@ grub2-tools.x86_64                   1:2.06-77.el9                        baseos
 
     #[test]
     fn scripts_carry_repo_and_gpg_options() {
-        let a = args(serde_json::json!({"name": "jq", "enablerepo": "epel,crb", "disablerepo": ["*"], "disable_gpg_check": true, "update_cache": true, "state": "latest"}));
+        let a = args(
+            serde_json::json!({"name": "jq", "enablerepo": "epel,crb", "disablerepo": ["*"], "disable_gpg_check": true, "update_cache": true, "state": "latest"}),
+        );
         let s = query_script(&a, "dnf", false);
         assert!(s.contains("dnf -q -y makecache --enablerepo=epel --enablerepo=crb --disablerepo='*' --nogpgcheck"), "{s}");
         assert!(s.contains("dnf -q check-update"));
         assert!(!query_script(&a, "dnf", true).contains("makecache"));
-        let p = RpmPlan { install: vec!["jq".into()], ..Default::default() };
+        let p = RpmPlan {
+            install: vec!["jq".into()],
+            ..Default::default()
+        };
         let s = apply_script(&a, "yum", &p);
         assert!(s.contains("yum -y --enablerepo=epel --enablerepo=crb --disablerepo='*' --nogpgcheck install jq"), "{s}");
     }
@@ -467,7 +483,11 @@ grub2-tools.x86_64                   1:2.06-77.el9                        baseos
         let after = "bash-5.1-2.x86_64\njq-1.6-1.x86_64\noniguruma-6.9-1.x86_64\n";
         assert_eq!(
             changed_packages(before, after),
-            ["+bash-5.1-2.x86_64", "+oniguruma-6.9-1.x86_64", "-bash-5.1-1.x86_64"]
+            [
+                "+bash-5.1-2.x86_64",
+                "+oniguruma-6.9-1.x86_64",
+                "-bash-5.1-1.x86_64"
+            ]
         );
         assert!(changed_packages(before, before).is_empty());
     }

@@ -92,7 +92,13 @@ const ARGS: &[ArgDoc] = &[
         &[],
         Some("present"),
         &[
-            "present", "installed", "latest", "absent", "removed", "build-dep", "fixed",
+            "present",
+            "installed",
+            "latest",
+            "absent",
+            "removed",
+            "build-dep",
+            "fixed",
         ],
         "present installs missing packages; latest also upgrades them to the candidate; absent removes them; build-dep installs their build dependencies; fixed repairs broken dependencies (apt-get -f install).",
     ),
@@ -437,7 +443,10 @@ pub fn plan(
                             continue;
                         }
                         let v = pol.and_then(|p| p.resolve(pattern)).ok_or_else(|| {
-                            format!("No package matching '{}={}' is available", spec.name, pattern)
+                            format!(
+                                "No package matching '{}={}' is available",
+                                spec.name, pattern
+                            )
                         })?;
                         format!("{}={}", spec.name, v)
                     }
@@ -488,12 +497,21 @@ pub fn plan(
 }
 
 /// The script that makes the changes (or, in check mode, simulates them).
-pub fn apply_script(a: &AptArgs, specs: &[PkgSpec], p: &Plan, check: bool) -> Result<String, String> {
+pub fn apply_script(
+    a: &AptArgs,
+    specs: &[PkgSpec],
+    p: &Plan,
+    check: bool,
+) -> Result<String, String> {
     let sim = if check { " -s" } else { "" };
     let opts = install_opts(a);
     let mut s = apt_get_fn(a.lock_timeout);
     if !p.install.is_empty() {
-        let only = if a.only_upgrade { " --only-upgrade" } else { "" };
+        let only = if a.only_upgrade {
+            " --only-upgrade"
+        } else {
+            ""
+        };
         s.push_str(&format!(
             "rm_apt{sim} {opts}{only} install {} || exit $?\n",
             words(&p.install)
@@ -506,7 +524,10 @@ pub fn apply_script(a: &AptArgs, specs: &[PkgSpec], p: &Plan, check: bool) -> Re
         } else {
             format!("./{deb}")
         };
-        s.push_str(&format!("rm_apt{sim} {opts} install {} || exit $?\n", q(&path)));
+        s.push_str(&format!(
+            "rm_apt{sim} {opts} install {} || exit $?\n",
+            q(&path)
+        ));
     }
     if !p.remove.is_empty() {
         let purge = if a.purge { " --purge" } else { "" };
@@ -567,7 +588,9 @@ async fn run(a: AptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     if specs.is_empty()
         && a.deb.is_none()
         && !wants_update
-        && upgrade_command(a.upgrade.as_deref()).map_err(fail)?.is_none()
+        && upgrade_command(a.upgrade.as_deref())
+            .map_err(fail)?
+            .is_none()
         && !a.autoremove
         && !a.autoclean
         && a.state != AptState::Fixed
@@ -588,10 +611,7 @@ async fn run(a: AptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     let cache = secs.get("cache").map(|c| parse_kv(c)).unwrap_or_default();
     let cache_updated = cache.contains_key("updated");
     let would_update = cache.contains_key("would_update");
-    let cache_time: i64 = cache
-        .get("mtime")
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
+    let cache_time: i64 = cache.get("mtime").and_then(|m| m.parse().ok()).unwrap_or(0);
     let plan = plan(&a, &specs, &secs).map_err(fail)?;
     let only_cache = specs.is_empty() && a.deb.is_none() && plan.is_empty();
     let base = |changed: bool| {
@@ -615,7 +635,8 @@ async fn run(a: AptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
             .with("rc", out.rc)
             .with("stdout", stdout)
             .with("stderr", stderr);
-        o.result.insert("cache_updated".into(), Value::from(cache_updated));
+        o.result
+            .insert("cache_updated".into(), Value::from(cache_updated));
         return Ok(o);
     }
     let actions = parse_actions(&stdout);

@@ -36,7 +36,9 @@ fn args(json: &str) -> AptArgs {
 }
 
 fn secs(dpkg: &str, policy: &str) -> indexmap::IndexMap<String, String> {
-    sections(&format!("@@cache\nmtime=1\n@@dpkg\n{dpkg}@@policy\n{policy}"))
+    sections(&format!(
+        "@@cache\nmtime=1\n@@dpkg\n{dpkg}@@policy\n{policy}"
+    ))
 }
 
 fn specs(a: &AptArgs) -> Vec<PkgSpec> {
@@ -98,7 +100,11 @@ fn latest_upgrades_to_the_candidate() {
         ["tree"]
     );
     let a = args(r#"{"name": "jq", "state": "latest", "only_upgrade": true}"#);
-    assert!(plan(&a, &specs(&a), &secs(DPKG, POLICY)).unwrap().is_empty());
+    assert!(
+        plan(&a, &specs(&a), &secs(DPKG, POLICY))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -200,17 +206,28 @@ fn query_updates_a_stale_cache_only_outside_check_mode() {
     let q = query_script(&a, &specs(&a), true).unwrap();
     assert!(!q.contains("rm_apt -q update") && q.contains("would_update=1"));
     let a = args(r#"{"name": "jq"}"#);
-    assert!(!query_script(&a, &specs(&a), false).unwrap().contains("rm_apt -q update"));
+    assert!(
+        !query_script(&a, &specs(&a), false)
+            .unwrap()
+            .contains("rm_apt -q update")
+    );
 }
 
 #[test]
 fn bad_upgrade_and_unknown_arguments_are_refused() {
     assert!(upgrade_command(Some("sideways")).is_err());
-    assert_eq!(upgrade_command(Some("True")).unwrap(), Some("upgrade --with-new-pkgs"));
-    let v = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"name": "jq", "bogus": 1})));
+    assert_eq!(
+        upgrade_command(Some("True")).unwrap(),
+        Some("upgrade --with-new-pkgs")
+    );
+    let v = minijinja::Value::from(minijinja::value::Serde(
+        serde_json::json!({"name": "jq", "bogus": 1}),
+    ));
     let e = decode::<AptArgs>(&v, DecodeMode::LoadTime).err().unwrap();
     assert!(e.msg.contains("unsupported argument `bogus`"), "{e}");
-    let v = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"pkg": "jq", "state": "build-dep", "update-cache": "yes"})));
+    let v = minijinja::Value::from(minijinja::value::Serde(
+        serde_json::json!({"pkg": "jq", "state": "build-dep", "update-cache": "yes"}),
+    ));
     let a: AptArgs = decode(&v, DecodeMode::LoadTime).unwrap();
     assert_eq!(a.state, AptState::BuildDep);
     assert_eq!(a.update_cache, Some(true));

@@ -38,12 +38,42 @@ pub struct AptKeyArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    arg("id", &[], None, &[], "Key id (short, long or full fingerprint; a subkey's works too). Required for absent; for present it skips the work when that key is already there, and must be in the key data."),
-    arg("data", &[], None, &[], "The key itself (ASCII-armored or binary)."),
+    arg(
+        "id",
+        &[],
+        None,
+        &[],
+        "Key id (short, long or full fingerprint; a subkey's works too). Required for absent; for present it skips the work when that key is already there, and must be in the key data.",
+    ),
+    arg(
+        "data",
+        &[],
+        None,
+        &[],
+        "The key itself (ASCII-armored or binary).",
+    ),
     arg("file", &[], None, &[], "A key file on the host."),
-    arg("url", &[], None, &[], "A URL the host downloads the key from (curl or wget)."),
-    arg("keyring", &[], None, &[], "The keyring file to manage, e.g. /etc/apt/keyrings/docker.asc (`.asc` is written armored, anything else binary). Default: present writes /etc/apt/trusted.gpg.d/KEYID.asc (or .gpg); absent searches /etc/apt/trusted.gpg and trusted.gpg.d."),
-    arg("state", &[], Some("present"), &["present", "absent"], "Whether the key is trusted."),
+    arg(
+        "url",
+        &[],
+        None,
+        &[],
+        "A URL the host downloads the key from (curl or wget).",
+    ),
+    arg(
+        "keyring",
+        &[],
+        None,
+        &[],
+        "The keyring file to manage, e.g. /etc/apt/keyrings/docker.asc (`.asc` is written armored, anything else binary). Default: present writes /etc/apt/trusted.gpg.d/KEYID.asc (or .gpg); absent searches /etc/apt/trusted.gpg and trusted.gpg.d.",
+    ),
+    arg(
+        "state",
+        &[],
+        Some("present"),
+        &["present", "absent"],
+        "Whether the key is trusted.",
+    ),
 ];
 
 impl Module for AptKey {
@@ -63,7 +93,8 @@ impl Module for AptKey {
     }
 }
 
-const TRUSTED: &str = "/etc/apt/trusted.gpg /etc/apt/trusted.gpg.d/*.gpg /etc/apt/trusted.gpg.d/*.asc";
+const TRUSTED: &str =
+    "/etc/apt/trusted.gpg /etc/apt/trusted.gpg.d/*.gpg /etc/apt/trusted.gpg.d/*.asc";
 
 /// The query: keyrings in scope under `@@file PATH` and the key source under `@@src`, base64.
 pub fn query_script(a: &AptKeyArgs) -> String {
@@ -99,14 +130,22 @@ fn encode_for(path: &str, binary: &[u8]) -> Vec<u8> {
     }
 }
 
-pub fn plan(a: &AptKeyArgs, files: &[(String, Vec<u8>)], src: Option<&[u8]>) -> Result<Changes, String> {
+pub fn plan(
+    a: &AptKeyArgs,
+    files: &[(String, Vec<u8>)],
+    src: Option<&[u8]>,
+) -> Result<Changes, String> {
     let mut parsed = Vec::new();
     for (path, bytes) in files {
         let bin = openpgp::dearmor(bytes).map_err(|e| format!("{path}: {e}"))?;
         let keys = openpgp::keys(&bin).map_err(|e| format!("{path}: {e}"))?;
         parsed.push((path.clone(), bin, keys));
     }
-    let held = |id: &str| parsed.iter().any(|(_, _, ks)| ks.iter().any(|k| k.matches(id)));
+    let held = |id: &str| {
+        parsed
+            .iter()
+            .any(|(_, _, ks)| ks.iter().any(|k| k.matches(id)))
+    };
     match a.state {
         KeyState::Absent => {
             let id = a.id.as_deref().ok_or("id is required with state=absent")?;
@@ -138,7 +177,11 @@ pub fn plan(a: &AptKeyArgs, files: &[(String, Vec<u8>)], src: Option<&[u8]>) -> 
             {
                 return Err(format!(
                     "the key data does not hold key {id} (it holds {})",
-                    new_keys.iter().map(|k| k.fingerprint.as_str()).collect::<Vec<_>>().join(", ")
+                    new_keys
+                        .iter()
+                        .map(|k| k.fingerprint.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if new_keys.iter().all(|k| held(&k.fingerprint)) {
@@ -147,7 +190,11 @@ pub fn plan(a: &AptKeyArgs, files: &[(String, Vec<u8>)], src: Option<&[u8]>) -> 
             let path = match &a.keyring {
                 Some(k) => k.clone(),
                 None => {
-                    let ext = if openpgp::is_armored(src) { "asc" } else { "gpg" };
+                    let ext = if openpgp::is_armored(src) {
+                        "asc"
+                    } else {
+                        "gpg"
+                    };
                     let short = &first.fingerprint[first.fingerprint.len().saturating_sub(16)..];
                     format!("/etc/apt/trusted.gpg.d/{short}.{ext}")
                 }
@@ -202,7 +249,11 @@ async fn run(a: AptKeyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
     let mut o = Outcome::changed(!changes.is_empty());
     o.result.insert(
         "keyrings".into(),
-        changes.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>().into(),
+        changes
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect::<Vec<_>>()
+            .into(),
     );
     if changes.is_empty() || cx.check_mode {
         return Ok(o);
@@ -248,20 +299,30 @@ mod tests {
     const FPR: &str = "4D64FEC119C2029067D6E791F8D2585B8783D481";
 
     fn args(j: serde_json::Value) -> AptKeyArgs {
-        decode(&minijinja::Value::from(minijinja::value::Serde(j)), DecodeMode::RunTime).unwrap()
+        decode(
+            &minijinja::Value::from(minijinja::value::Serde(j)),
+            DecodeMode::RunTime,
+        )
+        .unwrap()
     }
 
     #[test]
     fn present_writes_a_new_keyring_once() {
         let a = args(serde_json::json!({"keyring": "/etc/apt/keyrings/d.asc"}));
         let c = plan(&a, &[], Some(KEY)).unwrap();
-        assert_eq!(c, vec![("/etc/apt/keyrings/d.asc".to_string(), Some(KEY.to_vec()))]);
+        assert_eq!(
+            c,
+            vec![("/etc/apt/keyrings/d.asc".to_string(), Some(KEY.to_vec()))]
+        );
         let files = vec![("/etc/apt/keyrings/d.asc".to_string(), KEY.to_vec())];
         assert!(plan(&a, &files, Some(KEY)).unwrap().is_empty());
         // A binary keyring gets the dearmored key.
         let a = args(serde_json::json!({"keyring": "/etc/apt/keyrings/d.gpg"}));
         let c = plan(&a, &[], Some(KEY)).unwrap();
-        assert_eq!(c[0].1.as_deref(), Some(openpgp::dearmor(KEY).unwrap().as_slice()));
+        assert_eq!(
+            c[0].1.as_deref(),
+            Some(openpgp::dearmor(KEY).unwrap().as_slice())
+        );
     }
 
     #[test]
@@ -269,7 +330,10 @@ mod tests {
         let a = args(serde_json::json!({}));
         let c = plan(&a, &[], Some(KEY)).unwrap();
         assert_eq!(c[0].0, "/etc/apt/trusted.gpg.d/F8D2585B8783D481.asc");
-        let files = vec![("/etc/apt/trusted.gpg.d/debian.asc".to_string(), KEY.to_vec())];
+        let files = vec![(
+            "/etc/apt/trusted.gpg.d/debian.asc".to_string(),
+            KEY.to_vec(),
+        )];
         assert!(plan(&a, &files, Some(KEY)).unwrap().is_empty());
     }
 
@@ -278,7 +342,10 @@ mod tests {
         let a = args(serde_json::json!({"id": "0123456789ABCDEF"}));
         assert!(plan(&a, &[], Some(KEY)).unwrap_err().contains(FPR));
         let a = args(serde_json::json!({"id": "8783D481"}));
-        let files = vec![("/etc/apt/trusted.gpg".to_string(), openpgp::dearmor(KEY).unwrap())];
+        let files = vec![(
+            "/etc/apt/trusted.gpg".to_string(),
+            openpgp::dearmor(KEY).unwrap(),
+        )];
         assert!(plan(&a, &files, None).unwrap().is_empty());
     }
 
@@ -288,7 +355,10 @@ mod tests {
         let bin = openpgp::dearmor(KEY).unwrap();
         let files = vec![
             ("/etc/apt/trusted.gpg.d/a.asc".to_string(), KEY.to_vec()),
-            ("/etc/apt/trusted.gpg.d/b.gpg".to_string(), [bin.clone(), bin.clone()].concat()),
+            (
+                "/etc/apt/trusted.gpg.d/b.gpg".to_string(),
+                [bin.clone(), bin.clone()].concat(),
+            ),
         ];
         let c = plan(&a, &files, None).unwrap();
         assert_eq!(c.len(), 2);

@@ -114,7 +114,10 @@ fn packets(data: &[u8]) -> Result<Vec<Packet<'_>>, String> {
                     l
                 }
                 255 => {
-                    let l = (byte(i + 1)? << 24) | (byte(i + 2)? << 16) | (byte(i + 3)? << 8) | byte(i + 4)?;
+                    let l = (byte(i + 1)? << 24)
+                        | (byte(i + 2)? << 16)
+                        | (byte(i + 3)? << 8)
+                        | byte(i + 4)?;
                     i += 5;
                     l
                 }
@@ -139,7 +142,10 @@ fn packets(data: &[u8]) -> Result<Vec<Packet<'_>>, String> {
             };
             ((h >> 2) & 0x0f, len)
         };
-        let end = i.checked_add(len).filter(|e| *e <= data.len()).ok_or_else(bad)?;
+        let end = i
+            .checked_add(len)
+            .filter(|e| *e <= data.len())
+            .ok_or_else(bad)?;
         out.push(Packet {
             tag,
             body: &data[i..end],

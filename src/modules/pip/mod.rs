@@ -54,18 +54,84 @@ pub struct PipArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    arg("name", &[], None, &[], "Packages, with optional specifiers (`requests>=2,<3`, `six==1.16.*`), a list or comma-separated; URLs and paths are passed to pip as they are."),
-    arg("version", &[], None, &[], "Version for a single name (same as name==version)."),
-    arg("requirements", &[], None, &[], "A requirements file on the host (relative to chdir)."),
-    arg("virtualenv", &[], None, &[], "Install into this virtualenv, creating it when missing."),
-    arg("virtualenv_command", &[], Some("virtualenv"), &[], "Command that creates the virtualenv, e.g. `python3 -m venv`."),
-    arg("virtualenv_python", &[], None, &[], "Python for a new virtualenv (virtualenv -p); not used with `-m venv`."),
-    arg("virtualenv_site_packages", &[], Some("no"), &[], "Give the new virtualenv the system site-packages."),
-    arg("executable", &[], None, &[], "The pip to run (e.g. pip3.11); not with virtualenv."),
-    arg("state", &[], Some("present"), &["present", "latest", "absent", "forcereinstall"], "present installs what is missing or does not satisfy its specifier; latest upgrades (pip install -U); absent uninstalls; forcereinstall reinstalls always."),
-    arg("extra_args", &[], None, &[], "Extra arguments for pip (e.g. `--no-index --find-links /srv/wheels`)."),
+    arg(
+        "name",
+        &[],
+        None,
+        &[],
+        "Packages, with optional specifiers (`requests>=2,<3`, `six==1.16.*`), a list or comma-separated; URLs and paths are passed to pip as they are.",
+    ),
+    arg(
+        "version",
+        &[],
+        None,
+        &[],
+        "Version for a single name (same as name==version).",
+    ),
+    arg(
+        "requirements",
+        &[],
+        None,
+        &[],
+        "A requirements file on the host (relative to chdir).",
+    ),
+    arg(
+        "virtualenv",
+        &[],
+        None,
+        &[],
+        "Install into this virtualenv, creating it when missing.",
+    ),
+    arg(
+        "virtualenv_command",
+        &[],
+        Some("virtualenv"),
+        &[],
+        "Command that creates the virtualenv, e.g. `python3 -m venv`.",
+    ),
+    arg(
+        "virtualenv_python",
+        &[],
+        None,
+        &[],
+        "Python for a new virtualenv (virtualenv -p); not used with `-m venv`.",
+    ),
+    arg(
+        "virtualenv_site_packages",
+        &[],
+        Some("no"),
+        &[],
+        "Give the new virtualenv the system site-packages.",
+    ),
+    arg(
+        "executable",
+        &[],
+        None,
+        &[],
+        "The pip to run (e.g. pip3.11); not with virtualenv.",
+    ),
+    arg(
+        "state",
+        &[],
+        Some("present"),
+        &["present", "latest", "absent", "forcereinstall"],
+        "present installs what is missing or does not satisfy its specifier; latest upgrades (pip install -U); absent uninstalls; forcereinstall reinstalls always.",
+    ),
+    arg(
+        "extra_args",
+        &[],
+        None,
+        &[],
+        "Extra arguments for pip (e.g. `--no-index --find-links /srv/wheels`).",
+    ),
     arg("chdir", &[], None, &[], "Change into this directory first."),
-    arg("break_system_packages", &[], Some("no"), &[], "Pass --break-system-packages (needed for system-wide installs on Debian 12 and later)."),
+    arg(
+        "break_system_packages",
+        &[],
+        Some("no"),
+        &[],
+        "Pass --break-system-packages (needed for system-wide installs on Debian 12 and later).",
+    ),
 ];
 
 impl Module for Pip {
@@ -100,7 +166,11 @@ pub fn query_script(a: &PipArgs, check: bool) -> String {
             if a.virtualenv_site_packages {
                 create.push_str(" --system-site-packages");
             }
-            if let Some(py) = a.virtualenv_python.as_ref().filter(|_| !create.contains("-m venv")) {
+            if let Some(py) = a
+                .virtualenv_python
+                .as_ref()
+                .filter(|_| !create.contains("-m venv"))
+            {
                 create.push_str(&format!(" -p {}", q(py)));
             }
             s.push_str(&format!(
@@ -212,7 +282,9 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
             return Err(fail("version needs exactly one name".into()));
         }
         if split_requirement(&names[0]).is_some_and(|(_, s)| !s.is_empty()) {
-            return Err(fail("give the version either in name or in version, not both".into()));
+            return Err(fail(
+                "give the version either in name or in version, not both".into(),
+            ));
         }
         names[0] = format!("{}=={}", names[0], v);
     }
@@ -220,7 +292,9 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
         return Err(fail("one of name or requirements is required".into()));
     }
     if a.virtualenv.is_some() && a.executable.is_some() {
-        return Err(fail("virtualenv and executable are mutually exclusive".into()));
+        return Err(fail(
+            "virtualenv and executable are mutually exclusive".into(),
+        ));
     }
     let out = cx.run(&query_script(&a, cx.check_mode), &[]).await?;
     if out.rc != 0 {
@@ -238,11 +312,18 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     let before = secs.get("installed").cloned().unwrap_or_default();
     let installed = parse_installed(&before);
     let p = plan(&a, &names, &installed);
-    let listed = |v: &[String]| Value::from(v.iter().map(|s| Value::from(s.as_str())).collect::<Vec<_>>());
+    let listed = |v: &[String]| {
+        Value::from(
+            v.iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect::<Vec<_>>(),
+        )
+    };
     let base = |changed: bool| {
         let mut o = Outcome::changed(changed).with("name", listed(&names));
         if let Some(v) = &a.virtualenv {
-            o.result.insert("virtualenv".into(), Value::from(v.as_str()));
+            o.result
+                .insert("virtualenv".into(), Value::from(v.as_str()));
         }
         o
     };
@@ -254,7 +335,8 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
         // Opaque work (latest, requirements, URLs) is reported as a change only when something
         // is surely missing, as far as the controller can tell without asking the index.
         let sure = p.install.iter().any(|r| {
-            split_requirement(r).is_some_and(|(n, s)| !installed.get(&n).is_some_and(|v| satisfies(v, &s)))
+            split_requirement(r)
+                .is_some_and(|(n, s)| !installed.get(&n).is_some_and(|v| satisfies(v, &s)))
         }) || !p.uninstall.is_empty()
             || a.state == PipState::Forcereinstall
             || a.requirements.is_some();
@@ -304,7 +386,9 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
             words(&p.uninstall)
         ));
     }
-    script.push_str(&format!("echo @@installed\n{pip} list --format=freeze 2>/dev/null\n"));
+    script.push_str(&format!(
+        "echo @@installed\n{pip} list --format=freeze 2>/dev/null\n"
+    ));
     let out = cx.run(&script, &[]).await?;
     let stdout = out.stdout_str();
     let stderr = out.stderr_str();
@@ -314,10 +398,12 @@ async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
             .with("stdout", stdout)
             .with("stderr", stderr));
     }
-    let after = sections(&stdout).get("installed").cloned().unwrap_or_default();
-    let changed = venv_created
-        || a.state == PipState::Forcereinstall
-        || parse_installed(&after) != installed;
+    let after = sections(&stdout)
+        .get("installed")
+        .cloned()
+        .unwrap_or_default();
+    let changed =
+        venv_created || a.state == PipState::Forcereinstall || parse_installed(&after) != installed;
     let cmd_out = stdout.split("@@installed").next().unwrap_or("").to_string();
     Ok(base(changed).with("stdout", cmd_out).with("stderr", stderr))
 }
@@ -329,7 +415,11 @@ mod tests {
     use crate::modules::{DecodeMode, decode};
 
     fn args(j: serde_json::Value) -> PipArgs {
-        decode(&Value::from(minijinja::value::Serde(j)), DecodeMode::RunTime).unwrap()
+        decode(
+            &Value::from(minijinja::value::Serde(j)),
+            DecodeMode::RunTime,
+        )
+        .unwrap()
     }
 
     const FREEZE: &str = "pip==23.0.1\nRequests==2.28.1\nsix==1.16.0\nsetuptools==66.1.1\n";
@@ -352,9 +442,14 @@ mod tests {
 
     #[test]
     fn venv_creation_uses_the_command() {
-        let a = args(serde_json::json!({"name": "six", "virtualenv": "/opt/v", "virtualenv_command": "python3 -m venv", "virtualenv_site_packages": true}));
+        let a = args(
+            serde_json::json!({"name": "six", "virtualenv": "/opt/v", "virtualenv_command": "python3 -m venv", "virtualenv_site_packages": true}),
+        );
         let s = query_script(&a, false);
-        assert!(s.contains("python3 -m venv --system-site-packages /opt/v"), "{s}");
+        assert!(
+            s.contains("python3 -m venv --system-site-packages /opt/v"),
+            "{s}"
+        );
         assert!(query_script(&a, true).contains("@@venv_missing"));
     }
 
@@ -370,6 +465,10 @@ mod tests {
             )
             .await;
         assert!(r.outcome.failed);
-        assert!(r.outcome.msg.as_deref().unwrap().starts_with(NO_PIP), "{:?}", r.outcome.msg);
+        assert!(
+            r.outcome.msg.as_deref().unwrap().starts_with(NO_PIP),
+            "{:?}",
+            r.outcome.msg
+        );
     }
 }

@@ -38,7 +38,11 @@ pub fn split_requirement(req: &str) -> Option<(String, String)> {
     }
     let mut rest = r[end..].trim_start();
     if rest.starts_with('[') {
-        rest = rest.split_once(']').map(|(_, s)| s).unwrap_or("").trim_start();
+        rest = rest
+            .split_once(']')
+            .map(|(_, s)| s)
+            .unwrap_or("")
+            .trim_start();
     }
     let rest = rest.split(';').next().unwrap_or("").trim();
     Some((normalize_name(name), rest.replace(' ', "")))
@@ -57,7 +61,9 @@ fn parse_version(v: &str) -> Version {
     let mut release = Vec::new();
     let mut rest = v.as_str();
     loop {
-        let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if end == 0 {
             break;
         }
@@ -69,7 +75,9 @@ fn parse_version(v: &str) -> Version {
         }
     }
     let rest = rest.trim_start_matches(['.', '-', '_']);
-    let tag_end = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+    let tag_end = rest
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let n = rest[tag_end..]
         .chars()
         .take_while(char::is_ascii_digit)
