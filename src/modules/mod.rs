@@ -15,14 +15,22 @@ pub mod blockinfile;
 pub mod command;
 pub mod context;
 pub mod copy;
+pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod filekit;
+pub mod get_url;
+pub mod hostname;
 pub mod include_vars;
+pub mod ini_file;
 pub mod lineinfile;
+pub mod modprobe;
+pub mod mount;
 pub mod package;
+pub mod pam_limits;
 pub mod pause;
 pub mod ping;
 pub mod pip;
@@ -30,14 +38,20 @@ pub mod pkgkit;
 pub mod raw;
 pub mod remote;
 pub mod replace;
+pub mod script;
+pub mod selinux;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
+pub mod synchronize;
+pub mod sysctl;
+pub mod syskit;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
+pub mod unarchive;
 pub mod wait_for;
 pub mod yum;
 
@@ -177,6 +191,20 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &apt_key::AptKey,
     &deb822_repository::Deb822Repository,
     &pip::Pip,
+    &ini_file::IniFile,
+    &cron::Cron,
+    &sysctl::Sysctl,
+    &pam_limits::PamLimits,
+    &mount::Mount,
+    &script::Script,
+    &fetch::Fetch,
+    &hostname::Hostname,
+    &selinux::Selinux,
+    &selinux::Seboolean,
+    &modprobe::Modprobe,
+    &get_url::GetUrl,
+    &unarchive::Unarchive,
+    &synchronize::Synchronize,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
@@ -195,4 +223,44 @@ pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
         m
     });
     index.get(name).copied()
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    /// Every argument and alias a module documents is one its Args accept.
+    #[test]
+    fn documented_arguments_are_accepted() {
+        for m in REGISTRY {
+            for arg in m.doc().args {
+                let names = std::iter::once(arg.name).chain(arg.aliases.iter().copied());
+                for name in names {
+                    if name.contains(' ') || name.chars().all(|c| c.is_ascii_uppercase()) {
+                        continue; // placeholders such as "KEY" or "_raw_params (free form)"
+                    }
+                    let args = Value::from_pairs([(name, Value::from("{{ placeholder }}"))]);
+                    if let Err(e) = m.check_args(&args) {
+                        assert!(
+                            !e.msg.contains("unsupported argument"),
+                            "{}: documented argument `{}` is refused: {}",
+                            m.name(),
+                            name,
+                            e
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for m in REGISTRY {
+            for n in std::iter::once(m.name()).chain(m.aliases().iter().copied()) {
+                assert!(seen.insert(n), "module name {} registered twice", n);
+            }
+        }
+    }
 }
