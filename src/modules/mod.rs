@@ -7,12 +7,16 @@
 //! task's variables through the [`Templating`] trait; they know nothing of plays, inventories,
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
+pub mod apt;
+pub mod apt_key;
+pub mod apt_repository;
 pub mod args;
 pub mod blockinfile;
 pub mod command;
 pub mod context;
 pub mod copy;
 pub mod cron;
+pub mod deb822_repository;
 pub mod debug;
 pub mod fail;
 pub mod fetch;
@@ -25,9 +29,12 @@ pub mod ini_file;
 pub mod lineinfile;
 pub mod modprobe;
 pub mod mount;
+pub mod package;
 pub mod pam_limits;
 pub mod pause;
 pub mod ping;
+pub mod pip;
+pub mod pkgkit;
 pub mod raw;
 pub mod remote;
 pub mod replace;
@@ -46,6 +53,7 @@ pub mod testutil;
 mod testutil_misc;
 pub mod unarchive;
 pub mod wait_for;
+pub mod yum;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
@@ -175,6 +183,14 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &ping::Ping,
     &raw::Raw,
     &pause::Pause,
+    &apt::Apt,
+    &yum::Yum,
+    &yum::Dnf,
+    &package::Package,
+    &apt_repository::AptRepository,
+    &apt_key::AptKey,
+    &deb822_repository::Deb822Repository,
+    &pip::Pip,
     &ini_file::IniFile,
     &cron::Cron,
     &sysctl::Sysctl,
