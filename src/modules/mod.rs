@@ -23,6 +23,7 @@ pub mod ping;
 pub mod raw;
 pub mod remote;
 pub mod replace;
+pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
@@ -161,6 +162,8 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &ping::Ping,
     &raw::Raw,
     &pause::Pause,
+    &service::Service,
+    &service::Systemd,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
