@@ -14,5 +14,6 @@ pub mod lab;
 pub mod modules;
 pub mod plan;
 pub mod report;
+pub mod testbed;
 pub mod vars;
 pub mod yaml;

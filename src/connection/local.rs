@@ -1,9 +1,10 @@
 //! The local connection (`ansible_connection=local`, `localhost`): scripts run as child
 //! processes of the controller.
 
+use super::become_::{BecomeStep, BecomeWatch};
 use super::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
 use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 #[derive(Default)]
@@ -22,78 +23,107 @@ pub fn current_user() -> String {
 impl Connection for LocalConnection {
     fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>> {
         Box::pin(async move {
-            let mut wrapped_success = None;
-            let command = match req.become_ {
-                Some(b) if b.user != current_user() => {
-                    if b.password.is_some() {
-                        return Err(ConnError::Become(
-                            "become with a password on the local connection is not supported; \
-                             configure passwordless sudo for the controller user"
-                                .into(),
-                        ));
-                    }
-                    let w = b.wrap(req.script);
-                    wrapped_success = Some(w.success);
-                    w.command
-                }
-                _ => req.script.to_string(),
-            };
-            let mut child = Command::new("/bin/sh")
-                .arg("-c")
-                .arg(&command)
-                .stdin(if req.stdin.is_empty() {
-                    Stdio::null()
-                } else {
-                    Stdio::piped()
-                })
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| ConnError::Unreachable(format!("cannot start /bin/sh: {}", e)))?;
-            if !req.stdin.is_empty()
-                && let Some(mut stdin) = child.stdin.take()
-            {
-                let data = req.stdin.to_vec();
-                tokio::spawn(async move {
-                    // A script that exits without reading its stdin closes the pipe: not an error.
-                    let _ = stdin.write_all(&data).await;
-                    let _ = stdin.shutdown().await;
-                });
+            let run = run_local(&req);
+            match req.timeout {
+                // Dropping the future drops the child, which kill_on_drop stops.
+                Some(t) => tokio::time::timeout(t, run)
+                    .await
+                    .map_err(|_| ConnError::Timeout(t))?,
+                None => run.await,
             }
-            let wait = child.wait_with_output();
-            let out = match req.timeout {
-                Some(t) => match tokio::time::timeout(t, wait).await {
-                    Ok(r) => r,
-                    Err(_) => return Err(ConnError::Timeout(t)),
-                },
-                None => wait.await,
-            }
-            .map_err(|e| ConnError::Other(format!("local command failed: {}", e)))?;
-            let mut stderr = out.stderr;
-            if let Some(marker) = wrapped_success {
-                stderr = strip_marker(&stderr, &marker).ok_or_else(|| {
-                    ConnError::Become(String::from_utf8_lossy(&stderr).trim().to_string())
-                })?;
-            }
-            Ok(ExecOutput {
-                rc: out.status.code().unwrap_or(-1),
-                stdout: out.stdout,
-                stderr,
-            })
         })
     }
 }
 
-/// Removes the become success marker line from stderr; `None` if it never appeared (sudo failed).
-pub fn strip_marker(stderr: &[u8], marker: &str) -> Option<Vec<u8>> {
-    let text = String::from_utf8_lossy(stderr);
-    let pos = text.find(marker)?;
-    let after = &text[pos + marker.len()..];
-    let after = after.strip_prefix('\n').unwrap_or(after);
-    let mut out = text[..pos].to_string();
-    out.push_str(after);
-    Some(out.into_bytes())
+async fn run_local(req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
+    let (command, mut watch) = match req.become_ {
+        Some(b) if b.user != current_user() => {
+            let w = b.wrap(req.script);
+            let watch = BecomeWatch::new(&w, b.password.as_deref());
+            (w.command, Some(watch))
+        }
+        _ => (req.script.to_string(), None),
+    };
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .stdin(if req.stdin.is_empty() && watch.is_none() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ConnError::Unreachable(format!("cannot start /bin/sh: {}", e)))?;
+    let mut stdin = child.stdin.take();
+    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(ConnError::Other("child process has no output pipes".into()));
+    };
+    let mut err_head = Vec::new();
+    if let Some(watch) = watch.as_mut() {
+        // The script has not started yet, so its stdout is empty: only stderr matters here.
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stderr
+                .read(&mut buf)
+                .await
+                .map_err(|e| ConnError::Other(format!("reading stderr: {}", e)))?;
+            if n == 0 {
+                return Err(watch.failure());
+            }
+            match watch.feed(&buf[..n])? {
+                BecomeStep::Wait => {}
+                BecomeStep::Answer(answer) => {
+                    if let Some(s) = stdin.as_mut() {
+                        s.write_all(&answer)
+                            .await
+                            .map_err(|e| ConnError::Become(format!("sending password: {}", e)))?;
+                    }
+                }
+                BecomeStep::Started(rest) => {
+                    err_head = rest;
+                    break;
+                }
+            }
+        }
+    }
+    let feed = async {
+        if let Some(mut s) = stdin {
+            // A script that exits without reading its stdin closes the pipe: not an error.
+            let _ = s.write_all(req.stdin).await;
+            let _ = s.shutdown().await;
+        }
+    };
+    let mut out = Vec::new();
+    let mut err = err_head;
+    let (_, out_res, err_res) = tokio::join!(
+        feed,
+        stdout.read_to_end(&mut out),
+        stderr.read_to_end(&mut err)
+    );
+    out_res
+        .and(err_res)
+        .map_err(|e| ConnError::Other(format!("reading command output: {}", e)))?;
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| ConnError::Other(format!("local command failed: {}", e)))?;
+    Ok(ExecOutput {
+        rc: exit_code(status),
+        stdout: out,
+        stderr: err,
+    })
+}
+
+/// The shell's convention: killed by signal n reads as 128 + n.
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|n| 128 + n))
+        .unwrap_or(-1)
 }
 
 #[cfg(test)]

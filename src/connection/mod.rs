@@ -8,6 +8,7 @@
 
 pub mod become_;
 pub mod local;
+pub mod ssh;
 
 pub use become_::{BecomeMethod, BecomeSpec};
 

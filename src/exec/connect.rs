@@ -66,11 +66,24 @@ async fn connect_ssh(
     target: &ConnTarget,
     defaults: &ConnDefaults,
 ) -> Result<Arc<dyn Connection>, ConnError> {
-    let _ = defaults;
-    Err(ConnError::Unreachable(format!(
-        "{}: the SSH transport is not built into this binary yet",
-        target.host
-    )))
+    use crate::connection::ssh;
+    let ssh_defaults = ssh::SshDefaults {
+        // Already resolved: ansible_user, then the remote_user keyword, then -u / ansible.cfg.
+        user: target.remote_user.clone(),
+        private_key: defaults.private_key.as_ref().map(std::path::PathBuf::from),
+        host_key_checking: defaults.host_key_checking.unwrap_or(true),
+        ssh_args: defaults.ssh_args.clone(),
+        timeout: std::time::Duration::from_secs(defaults.timeout.unwrap_or(10)),
+        ..Default::default()
+    };
+    let mut vars = target.vars.clone();
+    if let Some(pw) = &defaults.password {
+        vars.entry("ansible_password".to_string())
+            .or_insert_with(|| Value::from(pw.as_str()));
+    }
+    let ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
+    let conn = ssh::connect(&ssh_target).await?;
+    Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 
 type Slot = Arc<OnceCell<Result<Arc<dyn Connection>, ConnError>>>;

@@ -422,7 +422,9 @@ fn plan(a: &FileArgs, f: &Found) -> Result<Plan, String> {
                     missing.reverse();
                     for d in missing {
                         let d = q(&d.display().to_string());
-                        p.script.push_str(&format!("mkdir {d} || exit 1\n"));
+                        // Another host or process may create a shared parent meanwhile: fine.
+                        p.script
+                            .push_str(&format!("mkdir {d} 2>/dev/null || [ -d {d} ] || exit 1\n"));
                         if let Some(o) = &a.owner {
                             p.script
                                 .push_str(&format!("chown {} {d} || exit 1\n", q(o)));

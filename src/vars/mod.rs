@@ -3,14 +3,36 @@
 //!
 //! Owns how values are looked up and rendered. Knows nothing of SSH, modules or the executor's
 //! scheduling; the executor hands it layers of plain values.
+//!
+//! Files: `templar.rs` (the environment, compile cache, native rendering, error naming),
+//! `scope.rs` (lazy scope, hostvars), `chain.rs` (chained `a.b.c is defined`), `filters.rs`, `tests.rs`, `lookups.rs` (Ansible's
+//! plugins), `yaml_out.rs` (JSON/YAML writers for the `to_*` filters).
+
+mod chain;
+mod filters;
+mod lookups;
+mod scope;
+mod templar;
+mod tests;
+mod yaml_out;
+
+#[cfg(test)]
+mod unit_tests;
 
 use minijinja::Value;
 use std::sync::Arc;
+
+pub use scope::{HostResolver, hostvars, lazy_map};
 
 /// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
 /// flag is free for this: rmesos never auto-escapes HTML.)
 pub fn unsafe_value(s: &str) -> Value {
     Value::from_safe_string(s.to_string())
+}
+
+/// The value of the `omit` variable: the executor drops module arguments equal to it.
+pub fn omit_token() -> &'static str {
+    templar::omit_token()
 }
 
 /// A templating failure, with the undefined variable's name when that was the cause.
@@ -31,84 +53,58 @@ impl std::error::Error for TemplateError {}
 /// One per run: the environment with every filter, test and lookup registered; compiled
 /// templates are cached.
 pub struct Templar {
-    _private: (),
+    engine: templar::Engine,
 }
 
 impl Templar {
     pub fn new() -> Arc<Templar> {
-        Arc::new(Templar { _private: () })
+        Arc::new(Templar {
+            engine: templar::Engine::new(),
+        })
     }
 
     /// Renders a template file's text (Ansible's settings: trim_blocks, keep the trailing newline).
+    /// `origin` (the file's path) names the template in errors.
     pub fn render_text(
         &self,
         text: &str,
         origin: &str,
         scope: &Value,
     ) -> Result<String, TemplateError> {
-        let _ = (text, origin, scope);
-        Err(TemplateError {
-            msg: "templating is not implemented yet".into(),
-            undefined: None,
-        })
+        self.engine.render_file(text, origin, scope)
     }
 
     /// Deep-templates a value: every string in it is rendered; a string that is exactly one
     /// `{{ expr }}` yields the expression's native value (list, dict, number).
     pub fn template_value(&self, v: &Value, scope: &Value) -> Result<Value, TemplateError> {
-        let _ = scope;
-        Ok(v.clone())
+        self.engine.template_value(v, scope)
     }
 
     /// Evaluates a bare expression.
     pub fn eval_expr(&self, expr: &str, scope: &Value) -> Result<Value, TemplateError> {
-        let _ = (expr, scope);
-        Err(TemplateError {
-            msg: "templating is not implemented yet".into(),
-            undefined: None,
-        })
+        self.engine.eval_expr(expr, scope)
     }
 
     /// Evaluates a condition (`when:`); accepts a bare expression or a legacy `"{{ x }}"`.
+    /// An undefined variable is an error, not false (as in Ansible).
     pub fn eval_bool(&self, expr: &str, scope: &Value) -> Result<bool, TemplateError> {
-        let _ = (expr, scope);
-        Err(TemplateError {
-            msg: "templating is not implemented yet".into(),
-            undefined: None,
-        })
+        self.engine.eval_bool(expr, scope)
     }
 }
 
 /// Checks template syntax at load time; Err is (message, line within `text`).
 pub fn check_syntax(text: &str) -> Result<(), (String, u32)> {
-    let _ = text;
-    Ok(())
+    templar::check_syntax(text)
 }
 
 /// Checks a bare expression's syntax at load time.
 pub fn check_expr_syntax(expr: &str) -> Result<(), String> {
-    let _ = expr;
-    Ok(())
+    templar::check_expr_syntax(expr)
 }
 
 /// Builds the scope a task sees: `layers` lowest precedence first (each a mapping), `magic`
 /// the magic variables (inventory_hostname, groups, hostvars, ...), which no layer overrides.
-/// Lookups template values lazily in the same scope.
+/// Lookups template values lazily in the same scope; results are cached per scope.
 pub fn scope(templar: &Arc<Templar>, layers: Vec<Value>, magic: Value) -> Value {
-    let _ = (templar, layers, magic);
-    Value::UNDEFINED
-}
-
-/// The value `omit` evaluates to; module arguments equal to it are dropped.
-pub fn omit_token() -> &'static str {
-    "__omit_place_holder__rmesos"
-}
-
-/// Gives a host's variables (its scope) by name, for `hostvars`.
-pub type HostResolver = Arc<dyn Fn(&str) -> Option<Value> + Send + Sync>;
-
-/// `hostvars`: maps a host name to its variables, resolved lazily through `resolver`.
-pub fn hostvars(resolver: HostResolver, names: Vec<String>) -> Value {
-    let _ = resolver;
-    Value::from_pairs(names.into_iter().map(|n| (n, Value::UNDEFINED)))
+    scope::new_scope(templar, layers, magic)
 }

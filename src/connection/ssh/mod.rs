@@ -1,0 +1,411 @@
+//! The SSH transport (russh): one authenticated session per host for the whole run, one
+//! channel per exec (many at once), jump hosts, known_hosts checking, sudo prompt handling.
+//!
+//! Owns the wire: settings from Ansible's variables and ~/.ssh/config (`config`), host keys
+//! (`known_hosts`), authentication (`auth`), bastions (`jump`). Knows nothing of modules,
+//! tasks or inventories: it is handed templated variables and scripts.
+
+mod auth;
+mod config;
+mod jump;
+mod known_hosts;
+
+pub use auth::PASSPHRASE_ENV;
+pub use config::{SshDefaults, from_vars};
+pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
+
+use super::become_::{BecomeStep, BecomeWatch};
+use super::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, sh_quote};
+use russh::client::{self, Handle};
+use russh::keys::PublicKeyOrCertificate;
+use russh::{ChannelMsg, Disconnect, Sig};
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Everything needed to reach and log in to one host (or one jump host).
+#[derive(Clone)]
+pub struct SshTarget {
+    /// Address or name to connect to (after ~/.ssh/config `HostName`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// Key files offered first, in order.
+    pub identity_files: Vec<PathBuf>,
+    /// `IdentitiesOnly=yes`: neither the agent nor the default keys are used.
+    pub identities_only: bool,
+    /// The ssh-agent socket (`SSH_AUTH_SOCK`, or `IdentityAgent`); `None` = no agent.
+    pub identity_agent: Option<PathBuf>,
+    /// Tried after the keys. Never printed.
+    pub password: Option<String>,
+    /// `PasswordAuthentication=no` turns the password off.
+    pub password_auth: bool,
+    /// For encrypted key files (else the `RMESOS_KEY_PASSPHRASE` environment variable).
+    pub key_passphrase: Option<String>,
+    /// Bastions, outermost first; each is authenticated and host-key checked like the target.
+    pub proxy_jump: Vec<SshTarget>,
+    pub known_hosts: KnownHostsPolicy,
+    /// TCP connect plus SSH handshake, per attempt.
+    pub connect_timeout: Duration,
+    /// Further attempts while the host refuses or times out (a host still booting).
+    pub connect_retries: u32,
+    /// Keepalive interval; `None` = off.
+    pub keepalive: Option<Duration>,
+    /// Unanswered keepalives before the connection is declared dead.
+    pub keepalive_max: usize,
+    /// ssh options given but not acted on (`ControlMaster`, `-C`, ciphers...), lowercased
+    /// `-o` keys or the flag itself, so callers can report them.
+    pub extra: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SshTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("identity_files", &self.identity_files)
+            .field("identities_only", &self.identities_only)
+            .field("identity_agent", &self.identity_agent)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("password_auth", &self.password_auth)
+            .field(
+                "key_passphrase",
+                &self.key_passphrase.as_ref().map(|_| "<hidden>"),
+            )
+            .field("proxy_jump", &self.proxy_jump)
+            .field("known_hosts", &self.known_hosts)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("connect_retries", &self.connect_retries)
+            .field("keepalive", &self.keepalive)
+            .field("keepalive_max", &self.keepalive_max)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+impl SshTarget {
+    /// A target with OpenSSH's defaults: default known_hosts files, strict checking, no keys
+    /// beyond the agent's (`SSH_AUTH_SOCK`) and ~/.ssh's.
+    pub fn new(host: impl Into<String>, port: u16, user: impl Into<String>) -> Self {
+        SshTarget {
+            host: host.into(),
+            port,
+            user: user.into(),
+            identity_files: Vec::new(),
+            identities_only: false,
+            identity_agent: std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
+            password: None,
+            password_auth: true,
+            key_passphrase: None,
+            proxy_jump: Vec::new(),
+            known_hosts: KnownHostsPolicy {
+                files: KnownHostsPolicy::default_files(),
+                mode: HostKeyMode::Strict,
+            },
+            connect_timeout: Duration::from_secs(10),
+            connect_retries: 3,
+            keepalive: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+            extra: Vec::new(),
+        }
+    }
+
+    /// `user@host:port`, as error messages name a host.
+    pub fn label(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// The russh handler: checks the server key against known_hosts and remembers why a key was
+/// refused or why the connection ended, for the error message.
+pub(crate) struct HostKeyCheck {
+    host: String,
+    port: u16,
+    policy: KnownHostsPolicy,
+    refusal: Arc<Mutex<Option<String>>>,
+    ended: Arc<Mutex<Option<String>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let verdict = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                known_hosts::check(&self.policy, &self.host, self.port, key)
+            }
+            PublicKeyOrCertificate::Certificate(_) if self.policy.mode == HostKeyMode::Off => {
+                Ok(())
+            }
+            PublicKeyOrCertificate::Certificate(_) => Err(format!(
+                "{} presented a host certificate; host certificates are not supported \
+                 (list its plain key in known_hosts)",
+                host_label(&self.host, self.port)
+            )),
+        };
+        match verdict {
+            Ok(()) => Ok(true),
+            Err(reason) => {
+                *lock(&self.refusal) = Some(reason);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let text = match &reason {
+            client::DisconnectReason::ReceivedDisconnect(info) => {
+                format!("server closed the connection: {:?}", info)
+            }
+            client::DisconnectReason::Error(e) => format!("connection lost: {}", e),
+        };
+        *lock(&self.ended) = Some(text);
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            client::DisconnectReason::Error(e) => Err(e),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One authenticated session (plus the sessions to its bastions, kept alive with it).
+pub struct SshConnection {
+    handle: Handle<HostKeyCheck>,
+    /// Bastion sessions carrying this one, outermost first; dropped last.
+    jumps: Vec<Handle<HostKeyCheck>>,
+    label: String,
+    ended: Arc<Mutex<Option<String>>>,
+}
+
+/// Connects (through the jump hosts, if any) and authenticates.
+pub async fn connect(target: &SshTarget) -> Result<SshConnection, ConnError> {
+    let mut handles: Vec<Handle<HostKeyCheck>> = Vec::new();
+    let mut ended = Arc::new(Mutex::new(None));
+    for hop in target.proxy_jump.iter().chain(std::iter::once(target)) {
+        let (handle, hop_ended) = jump::open_hop(hop, handles.last()).await?;
+        handles.push(handle);
+        ended = hop_ended;
+    }
+    let Some(handle) = handles.pop() else {
+        return Err(ConnError::Other("no hop to connect to".into()));
+    };
+    Ok(SshConnection {
+        handle,
+        jumps: handles,
+        label: target.label(),
+        ended,
+    })
+}
+
+/// The russh client configuration for one hop: keepalives, no idle timeout (the session lives
+/// for the whole run), and the host key types known_hosts lists for it offered first.
+fn client_config(t: &SshTarget) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    let known = known_hosts::known_algorithms(&t.known_hosts, &t.host, t.port);
+    if !known.is_empty() {
+        let mut order: Vec<_> = preferred
+            .key
+            .iter()
+            .filter(|a| known.iter().any(|k| same_key_type(k, a)))
+            .cloned()
+            .collect();
+        order.extend(
+            preferred
+                .key
+                .iter()
+                .filter(|a| !known.iter().any(|k| same_key_type(k, a)))
+                .cloned(),
+        );
+        preferred.key = Cow::Owned(order);
+    }
+    Arc::new(client::Config {
+        keepalive_interval: t.keepalive,
+        keepalive_max: t.keepalive_max,
+        inactivity_timeout: None,
+        nodelay: true,
+        preferred,
+        ..Default::default()
+    })
+}
+
+/// RSA keys are listed once but negotiated as rsa-sha2-512/256: all count as one type.
+fn same_key_type(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool {
+    use russh::keys::Algorithm::Rsa;
+    matches!((a, b), (Rsa { .. }, Rsa { .. })) || a == b
+}
+
+impl SshConnection {
+    fn dead(&self) -> ConnError {
+        let why = lock(&self.ended)
+            .clone()
+            .unwrap_or_else(|| "connection closed".into());
+        ConnError::Unreachable(format!("{}: {}", self.label, why))
+    }
+
+    async fn run(&self, req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
+        if self.handle.is_closed() {
+            return Err(self.dead());
+        }
+        let channel = match self.handle.channel_open_session().await {
+            Ok(c) => c,
+            Err(russh::Error::ChannelOpenFailure(reason)) => {
+                return Err(ConnError::Other(format!(
+                    "{}: the server refused a new channel ({:?})",
+                    self.label, reason
+                )));
+            }
+            Err(_) => return Err(self.dead()),
+        };
+        let (command, mut watch) = match req.become_ {
+            Some(b) => {
+                let w = b.wrap(req.script);
+                let watch = BecomeWatch::new(&w, b.password.as_deref());
+                (w.command, Some(watch))
+            }
+            None => (req.script.to_string(), None),
+        };
+        let (mut reader, writer) = channel.split();
+        // exec: the login shell gives way, so a signal sent on timeout reaches the script.
+        let line = format!("exec /bin/sh -c {}", sh_quote(&command));
+        if writer.exec(true, line).await.is_err() {
+            return Err(self.dead());
+        }
+        let exchange = async {
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            let mut rc = None;
+            let send_stdin = async {
+                // The script may exit without reading its stdin: a refused write is not an error.
+                let _ = writer.data(req.stdin).await;
+                let _ = writer.eof().await;
+            };
+            let mut send_stdin = std::pin::pin!(send_stdin);
+            let mut stdin_state = if watch.is_none() {
+                StdinState::Sending
+            } else {
+                StdinState::Held
+            };
+            loop {
+                let msg = tokio::select! {
+                    () = &mut send_stdin, if stdin_state == StdinState::Sending => {
+                        stdin_state = StdinState::Done;
+                        continue;
+                    }
+                    msg = reader.wait() => msg,
+                };
+                match msg {
+                    None | Some(ChannelMsg::Close) => break,
+                    Some(ChannelMsg::Data { data }) => stdout.extend_from_slice(&data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => match watch.as_mut() {
+                        Some(w) if stdin_state == StdinState::Held => match w.feed(&data)? {
+                            BecomeStep::Wait => {}
+                            BecomeStep::Answer(answer) => {
+                                writer.data_bytes(answer).await.map_err(|_| self.dead())?;
+                            }
+                            BecomeStep::Started(rest) => {
+                                stderr = rest;
+                                stdin_state = StdinState::Sending;
+                            }
+                        },
+                        _ => stderr.extend_from_slice(&data),
+                    },
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
+                        rc = Some(i32::try_from(exit_status).unwrap_or(-1))
+                    }
+                    Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                        rc = Some(signal_number(&signal_name).map_or(-1, |n| 128 + n))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(w) = &watch
+                && stdin_state == StdinState::Held
+            {
+                return Err(if self.handle.is_closed() {
+                    self.dead()
+                } else {
+                    w.failure()
+                });
+            }
+            match rc {
+                Some(rc) => Ok(ExecOutput { rc, stdout, stderr }),
+                None if self.handle.is_closed() => Err(self.dead()),
+                None => Err(ConnError::Other(format!(
+                    "{}: the channel closed without an exit status",
+                    self.label
+                ))),
+            }
+        };
+        let result = match req.timeout {
+            Some(t) => match tokio::time::timeout(t, exchange).await {
+                Ok(r) => r,
+                Err(_) => {
+                    // Best effort: sshd forwards the signal to the command's process.
+                    let _ = writer.signal(Sig::KILL).await;
+                    let _ = writer.close().await;
+                    return Err(ConnError::Timeout(t));
+                }
+            },
+            None => exchange.await,
+        };
+        if matches!(result, Err(ConnError::Become(_))) {
+            let _ = writer.close().await;
+        }
+        result
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StdinState {
+    /// Waiting for sudo to start the command before the script's stdin may go.
+    Held,
+    Sending,
+    Done,
+}
+
+fn signal_number(sig: &Sig) -> Option<i32> {
+    Some(match sig {
+        Sig::HUP => 1,
+        Sig::INT => 2,
+        Sig::QUIT => 3,
+        Sig::ILL => 4,
+        Sig::ABRT => 6,
+        Sig::FPE => 8,
+        Sig::KILL => 9,
+        Sig::USR1 => 10,
+        Sig::SEGV => 11,
+        Sig::PIPE => 13,
+        Sig::ALRM => 14,
+        Sig::TERM => 15,
+        Sig::Custom(_) => return None,
+    })
+}
+
+impl Connection for SshConnection {
+    fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>> {
+        Box::pin(async move { self.run(&req).await })
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self
+                .handle
+                .disconnect(Disconnect::ByApplication, "", "en")
+                .await;
+            for j in self.jumps.iter().rev() {
+                let _ = j.disconnect(Disconnect::ByApplication, "", "en").await;
+            }
+        })
+    }
+}

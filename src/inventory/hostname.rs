@@ -1,0 +1,283 @@
+//! Host names as inventories write them: `name:port`, `[v6::addr]:port`, and ranges
+//! (`slave[01:04]`, `web[a:c]`, `node[0:10:2]`, several in one name), expanded as Ansible does.
+//! Also the POSIX shell-word splitting INI host lines go through.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// The host names a host pattern stands for, and the port it names (`host:2222`). A string that
+/// is not a recognisable address is kept whole, as Ansible keeps it.
+pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
+    let (host, port) = match parse_address(pattern) {
+        Some((host, port)) => (host, port),
+        None => (pattern.to_string(), None),
+    };
+    if pattern.trim_end().ends_with(':') && port.is_none() {
+        return Err(format!(
+            "invalid host pattern '{pattern}': a trailing ':' is reserved for a port number"
+        ));
+    }
+    let names = if host.contains('[') {
+        expand_ranges(&host)?
+    } else {
+        vec![host]
+    };
+    if names.iter().any(|n| n.trim() == "---") {
+        return Err(format!(
+            "invalid host pattern '{pattern}': '---' is a sign this is a YAML file"
+        ));
+    }
+    Ok((names, port))
+}
+
+static BRACKETED_HOSTPORT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("static regex"));
+static HOSTPORT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("static regex"));
+const NUMERIC_RANGE: &str = r"\[[0-9]+:[0-9]+(?::[0-9]+)?\]";
+const ALNUM_RANGE: &str = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
+static IPV4: LazyLock<Regex> = LazyLock::new(|| {
+    let part = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUMERIC_RANGE})");
+    Regex::new(&format!(r"^(?:{part}\.){{3}}{part}$")).expect("static regex")
+});
+static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
+    let label = format!(r"(?:\w|{ALNUM_RANGE})(?:[\w-]|{ALNUM_RANGE})*");
+    Regex::new(&format!(r"(?i)^{label}(?:\.{label})*$")).expect("static regex")
+});
+static IPV6: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:[0-9a-f]{0,4}|\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\])(?::(?:[0-9a-f]{0,4}|\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\])){2,7}(?:%\w+)?$")
+        .expect("static regex")
+});
+
+/// Ansible's `parse_address(allow_ranges=True)`: (host, port), or `None` when the text is not a
+/// host name, IPv4 or IPv6 address (ranges allowed) with an optional port.
+pub fn parse_address(address: &str) -> Option<(String, Option<u16>)> {
+    let mut host = address.to_string();
+    let mut port = None;
+    for re in [&*BRACKETED_HOSTPORT, &*HOSTPORT] {
+        if let Some(c) = re.captures(&host) {
+            port = Some(c[2].parse::<u16>().ok()?);
+            host = c[1].to_string();
+        }
+    }
+    let valid = IPV4.is_match(&host)
+        || IPV6.is_match(&host) && host.contains(':')
+        || HOSTNAME.is_match(&host) && labels_end_well(&host);
+    valid.then_some((host, port))
+}
+
+/// A label may not end with `-` or `_` (DNS rules, which Ansible follows loosely).
+fn labels_end_well(host: &str) -> bool {
+    host.split('.').all(|l| !l.ends_with(['-', '_']))
+}
+
+/// Expands the first `[begin:end(:step)]` range, then the rest recursively.
+pub fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
+    let Some(open) = name.find('[') else {
+        return Ok(vec![name.to_string()]);
+    };
+    let Some(close) = name[open..].find(']').map(|c| open + c) else {
+        return Err(format!("host range in '{name}' has no closing ']'"));
+    };
+    let (head, spec, tail) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
+    let bounds: Vec<&str> = spec.split(':').collect();
+    if !(2..=3).contains(&bounds.len()) {
+        return Err(format!(
+            "host range [{spec}] must be [begin:end] or [begin:end:step]"
+        ));
+    }
+    let begin = if bounds[0].is_empty() { "0" } else { bounds[0] };
+    let end = bounds[1];
+    if end.is_empty() {
+        return Err(format!("host range [{spec}] must give an end value"));
+    }
+    let step = match bounds.get(2) {
+        Some(s) => s
+            .parse::<usize>()
+            .ok()
+            .filter(|&s| s > 0)
+            .ok_or_else(|| format!("host range [{spec}] has an invalid step '{s}'"))?,
+        None => 1,
+    };
+    let width = if begin.len() > 1 && begin.starts_with('0') {
+        if begin.len() != end.len() {
+            return Err(format!(
+                "host range [{spec}] must give begin and end with the same number of digits"
+            ));
+        }
+        begin.len()
+    } else {
+        0
+    };
+    let items: Vec<String> = match (letter_index(begin), letter_index(end)) {
+        (Some(b), Some(e)) => {
+            if b > e {
+                return Err(format!("host range [{spec}] must have begin <= end"));
+            }
+            (b..=e)
+                .step_by(step)
+                .map(|i| LETTERS[i..=i].to_string())
+                .collect()
+        }
+        _ => {
+            let (Ok(b), Ok(e)) = (begin.parse::<u64>(), end.parse::<u64>()) else {
+                return Err(format!(
+                    "host range [{spec}] must be numbers (01:10) or single letters (a:f)"
+                ));
+            };
+            (b..=e)
+                .step_by(step)
+                .map(|i| format!("{i:0width$}"))
+                .collect()
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        out.extend(expand_ranges(&format!("{head}{item}{tail}"))?);
+    }
+    Ok(out)
+}
+
+/// Python's `string.ascii_letters`, the order letter ranges follow.
+const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+fn letter_index(s: &str) -> Option<usize> {
+    (s.len() == 1).then(|| LETTERS.find(s)).flatten()
+}
+
+/// A shell word and the 0-based char column where it starts.
+pub struct Word {
+    pub text: String,
+    pub col: usize,
+}
+
+/// Splits a line as Python's `shlex.split(line, comments=True)` does: quotes group, a backslash
+/// escapes, and `#` outside quotes ends the line.
+pub fn shell_words(line: &str) -> Result<Vec<Word>, String> {
+    let mut words = Vec::new();
+    let mut chars = line.chars().enumerate().peekable();
+    let mut cur: Option<Word> = None;
+    while let Some((col, c)) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                words.extend(cur.take());
+            }
+            '#' => break,
+            '\'' | '"' => {
+                let w = cur.get_or_insert(Word {
+                    text: String::new(),
+                    col,
+                });
+                loop {
+                    let Some((_, q)) = chars.next() else {
+                        return Err("no closing quotation".into());
+                    };
+                    if q == c {
+                        break;
+                    }
+                    if c == '"' && q == '\\' {
+                        match chars.next() {
+                            Some((_, e @ ('"' | '\\'))) => w.text.push(e),
+                            Some((_, e)) => {
+                                w.text.push('\\');
+                                w.text.push(e);
+                            }
+                            None => return Err("no closing quotation".into()),
+                        }
+                    } else {
+                        w.text.push(q);
+                    }
+                }
+            }
+            '\\' => {
+                let Some((_, e)) = chars.next() else {
+                    return Err("no escaped character after '\\'".into());
+                };
+                cur.get_or_insert(Word {
+                    text: String::new(),
+                    col,
+                })
+                .text
+                .push(e);
+            }
+            _ => cur
+                .get_or_insert(Word {
+                    text: String::new(),
+                    col,
+                })
+                .text
+                .push(c),
+        }
+    }
+    words.extend(cur);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ranges_keep_zero_padding() {
+        assert_eq!(
+            expand("slave[01:04]").unwrap().0,
+            ["slave01", "slave02", "slave03", "slave04"]
+        );
+        assert_eq!(expand("n[8:10]").unwrap().0, ["n8", "n9", "n10"]);
+    }
+
+    #[test]
+    fn letter_ranges_steps_and_several_ranges() {
+        assert_eq!(
+            expand("web[a:c].example.com").unwrap().0,
+            ["weba.example.com", "webb.example.com", "webc.example.com"]
+        );
+        assert_eq!(expand("n[0:10:5]").unwrap().0, ["n0", "n5", "n10"]);
+        assert_eq!(
+            expand("r[1:2]-n[a:b]").unwrap().0,
+            ["r1-na", "r1-nb", "r2-na", "r2-nb"]
+        );
+    }
+
+    #[test]
+    fn ports_and_ipv6() {
+        assert_eq!(
+            expand("host:2222").unwrap(),
+            (vec!["host".into()], Some(2222))
+        );
+        assert_eq!(
+            expand("slave[1:2]:22").unwrap(),
+            (vec!["slave1".into(), "slave2".into()], Some(22))
+        );
+        assert_eq!(expand("[::1]:22").unwrap(), (vec!["::1".into()], Some(22)));
+        assert_eq!(
+            expand("10.0.0.1:22").unwrap(),
+            (vec!["10.0.0.1".into()], Some(22))
+        );
+        assert_eq!(expand("fe80::1").unwrap(), (vec!["fe80::1".into()], None));
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        assert!(expand("h[1:]").unwrap_err().contains("end value"));
+        assert!(
+            expand("h[01:100]")
+                .unwrap_err()
+                .contains("same number of digits")
+        );
+        assert!(expand("h[1]").unwrap_err().contains("begin:end"));
+        assert!(expand("h[c:a]").unwrap_err().contains("begin <= end"));
+        assert!(expand("h[a:3]").is_err());
+        assert!(expand("web:").unwrap_err().contains("trailing ':'"));
+    }
+
+    #[test]
+    fn shell_words_follow_posix_shlex() {
+        let words = shell_words(r#"h1 a="x y" b='it''s' c=\$x d="a\nb\"" # note"#).unwrap();
+        let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["h1", "a=x y", "b=its", "c=$x", "d=a\\nb\""]);
+        assert_eq!(words[1].col, 3);
+        assert_eq!(shell_words("a=5#rest").unwrap()[0].text, "a=5");
+        assert!(shell_words("a='open").is_err());
+    }
+}
