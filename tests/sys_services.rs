@@ -130,3 +130,101 @@ fn sysvinit_services_start_stop_restart_and_enable_needs_docker() {
         .to_string();
     assert!(msg.contains("/etc/init.d/rmesos-nosuch"), "{msg}");
 }
+
+/// `supervisorctl status sleeper` from outside: (state word, pid) or None when unknown.
+fn sleeper(h: &Hosts) -> Option<(String, String)> {
+    let (_, out) = h.sh_rc("host1", "supervisorctl status sleeper");
+    let mut f = out.split_whitespace();
+    let state = f.nth(1)?.to_string();
+    if !matches!(
+        state.as_str(),
+        "RUNNING" | "STOPPED" | "STARTING" | "EXITED"
+    ) {
+        return None;
+    }
+    let pid = f.nth(1).unwrap_or("").trim_end_matches(',').to_string();
+    Some((state, pid))
+}
+
+#[test]
+fn supervisord_programs_added_started_restarted_stopped_and_removed_needs_docker() {
+    let h = Hosts::start(1, &["supervisorctl", "service"]);
+    h.sh(
+        "host1",
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends supervisor >/dev/null",
+    );
+    // supervisord itself through its sysvinit script.
+    h.play(&task("service: name=supervisor state=started"), &[])
+        .assert_ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !matches!(h.sh_rc("host1", "supervisorctl status").0, 0 | 3) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "supervisord did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // Written after supervisord started: it knows the program only once reread and added.
+    h.sh(
+        "host1",
+        "printf '[program:sleeper]\\ncommand=/bin/sleep infinity\\nautostart=false\\n' > /etc/supervisor/conf.d/sleeper.conf",
+    );
+    let started = task("supervisorctl: name=sleeper state=started");
+    let r = h.play(&started, &["--check"]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1, "{}", r.output);
+    assert_eq!(sleeper(&h), None, "check mode added nothing");
+
+    let present = task("supervisorctl: name=sleeper state=present");
+    let r = h.play(&present, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1, "{}", r.output);
+    assert_eq!(sleeper(&h).map(|s| s.0).as_deref(), Some("STOPPED"));
+
+    let r = h.play(&started, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1, "{}", r.output);
+    let (state, pid) = sleeper(&h).unwrap();
+    assert_eq!(state, "RUNNING");
+    assert_eq!(
+        h.sh("host1", &format!("tr '\\0' ' ' < /proc/{pid}/cmdline")),
+        "/bin/sleep infinity "
+    );
+    let r = h.play(&started, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 0, "{}", r.output);
+
+    let r = h.play(&task("supervisorctl: name=sleeper state=restarted"), &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1);
+    let (state, new_pid) = sleeper(&h).unwrap();
+    assert_eq!(state, "RUNNING");
+    assert_ne!(pid, new_pid, "restart makes a new process");
+
+    let stopped = task("supervisorctl: name=sleeper state=stopped");
+    let r = h.play(&stopped, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1);
+    assert_eq!(sleeper(&h).map(|s| s.0).as_deref(), Some("STOPPED"));
+    let r = h.play(&stopped, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 0);
+
+    let absent = task("supervisorctl: name=sleeper state=absent");
+    let r = h.play(&absent, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 1);
+    assert_eq!(sleeper(&h), None);
+    let r = h.play(&absent, &[]);
+    r.assert_ok();
+    assert_eq!(r.changed("host1"), 0);
+
+    let r = h.play(&stopped, &[]);
+    assert_eq!(
+        r.failed("host1"),
+        1,
+        "stopping an unknown program fails: {}",
+        r.output
+    );
+}

@@ -27,6 +27,7 @@ pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
+pub mod supervisorctl;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
@@ -164,6 +165,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &pause::Pause,
     &service::Service,
     &service::Systemd,
+    &supervisorctl::Supervisorctl,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
