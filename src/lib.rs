@@ -1,3 +1,4 @@
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 //! rmesos: an agentless configuration engine that runs Ansible-format inventories, playbooks
 //! and roles over SSH, and the cluster tooling (EC2, local lab) around it.
 //!

@@ -466,7 +466,7 @@ fn bad_template_in_kv() {
         "bad_template.yml",
         3,
         14,
-        "unbalanced Jinja",
+        "template syntax error",
     );
 }
 

@@ -477,7 +477,22 @@ async fn run_block(r: &Arc<Runner>, b: &Block, hosts: &[String]) -> Flow {
         if let Some(ctx) = r.play_ctx() {
             refresh_play_hosts(r, &ctx);
         }
+        // The rescue sees what failed as ansible_failed_task / ansible_failed_result.
+        for h in &failed {
+            r.with_host(h, |s| {
+                let (failed_task, failed_result) = s.last_failure.clone().unwrap_or_default();
+                s.include_stack.push(Value::from_pairs([
+                    ("ansible_failed_task".to_string(), failed_task),
+                    ("ansible_failed_result".to_string(), failed_result),
+                ]));
+            });
+        }
         let rf = run_nodes(r, &b.rescue, failed.clone()).await;
+        for h in &failed {
+            r.with_host(h, |s| {
+                s.include_stack.pop();
+            });
+        }
         if rf == Flow::Abort {
             return rf;
         }

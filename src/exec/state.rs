@@ -64,6 +64,9 @@ pub struct HostState {
     /// Handlers notified and not yet run, by index into the play's handlers.
     pub notified: IndexSet<usize>,
     pub stats: HostStats,
+    /// The last task that failed on the host and its result, for a rescue's
+    /// `ansible_failed_task` / `ansible_failed_result`.
+    pub last_failure: Option<(Value, Value)>,
 }
 
 impl Default for HostState {
@@ -78,6 +81,7 @@ impl Default for HostState {
             include_stack: Vec::new(),
             notified: IndexSet::new(),
             stats: HostStats::default(),
+            last_failure: None,
         }
     }
 }

@@ -6,8 +6,8 @@ use super::connect::{BecomeInput, ConnTarget, become_spec};
 use super::play::{self, Flow, PlayCtx};
 use super::scope::ScopeExtras;
 use super::state::HostStatus;
+use crate::connection::Connection;
 use crate::connection::local::LocalConnection;
-use crate::connection::{ConnError, Connection};
 use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, Templating};
 use crate::plan::{Action, Cond, LoopSource, Task};
 use crate::report::{Event, HostResult, Status};
@@ -412,7 +412,9 @@ pub fn search_paths(r: &Runner, task: &Task) -> Vec<PathBuf> {
     if let Some(dir) = Path::new(&*task.span.file).parent() {
         v.push(dir.to_path_buf());
     }
-    v.push(r.playbook_dir.clone());
+    if !v.contains(&r.playbook_dir) {
+        v.push(r.playbook_dir.clone());
+    }
     v
 }
 
@@ -691,9 +693,7 @@ async fn connection_for(
         .get("ansible_connection")
         .map(|v| v.to_string())
         .unwrap_or_default();
-    if conn_host != host || delegate.is_none() {
-        // A task's `connection:` keyword applies to the host itself, not a delegate.
-    }
+    // A task's `connection:` keyword applies to the host itself, not to a delegate.
     if delegate.is_none()
         && let Some(c) = tmpl_str(r, &task.kw.connection, scope).map_err(ModuleError::Failed)?
     {
@@ -738,6 +738,7 @@ async fn run_item(
             let name = e
                 .undefined
                 .clone()
+                .filter(|u| !e.msg.contains(&format!("'{}'", u)))
                 .map(|u| format!(" ('{}' is undefined)", u))
                 .unwrap_or_default();
             return ItemResult::failed(format!(
@@ -786,7 +787,6 @@ async fn run_item(
         _ => None,
     };
 
-    let local = LocalConnection;
     let (conn, cvars, delegated_to): (
         Arc<dyn Connection>,
         IndexMap<String, Value>,
@@ -805,7 +805,6 @@ async fn run_item(
     } else {
         (Arc::new(LocalConnection), IndexMap::new(), None)
     };
-    let _ = &local;
     let become_ = match become_spec(
         BecomeInput {
             become_: tmpl_bool(r, &task.kw.become_, scope).ok().flatten(),
@@ -1104,9 +1103,7 @@ fn finish(
                 let v = res.value();
                 let status = res.status;
                 let msg = res.msg.clone();
-                if status != Status::Skipped || task.register.is_some() {
-                    // Non-loop results are reported here, once.
-                }
+                // Non-loop results are reported here, once.
                 emit_result(
                     r,
                     task,
@@ -1192,6 +1189,11 @@ fn finish(
             } else {
                 s.stats.failed += 1;
                 s.status = HostStatus::Failed;
+                let failed_task = Value::from_pairs([
+                    ("name".to_string(), Value::from(task.display_name())),
+                    ("action".to_string(), Value::from(task.action_name.as_str())),
+                ]);
+                s.last_failure = Some((failed_task, registered.clone()));
             }
         }
         Status::Unreachable => {
@@ -1364,10 +1366,4 @@ async fn run_include(
         }
     }
     Flow::Continue
-}
-
-/// ConnError is used through ModuleError; keep the import meaningful for readers.
-#[allow(dead_code)]
-fn _conn_error_is_mapped(e: ConnError) -> ModuleError {
-    ModuleError::from(e)
 }

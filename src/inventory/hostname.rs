@@ -30,20 +30,25 @@ pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
     Ok((names, port))
 }
 
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static BRACKETED_HOSTPORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\[(.+)\]:([0-9]+)$").expect("static regex"));
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static HOSTPORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^((?:[^:\[\]]|\[[^\]]*\])*):([0-9]+)$").expect("static regex"));
 const NUMERIC_RANGE: &str = r"\[[0-9]+:[0-9]+(?::[0-9]+)?\]";
 const ALNUM_RANGE: &str = r"\[(?:[a-z]:[a-z]|[0-9]+:[0-9]+)(?::[0-9]+)?\]";
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static IPV4: LazyLock<Regex> = LazyLock::new(|| {
     let part = format!(r"(?:[01]?[0-9]{{1,2}}|2[0-4][0-9]|25[0-5]|{NUMERIC_RANGE})");
     Regex::new(&format!(r"^(?:{part}\.){{3}}{part}$")).expect("static regex")
 });
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
     let label = format!(r"(?:\w|{ALNUM_RANGE})(?:[\w-]|{ALNUM_RANGE})*");
     Regex::new(&format!(r"(?i)^{label}(?:\.{label})*$")).expect("static regex")
 });
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static IPV6: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:[0-9a-f]{0,4}|\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\])(?::(?:[0-9a-f]{0,4}|\[[0-9a-f]+:[0-9a-f]+(?::[0-9]+)?\])){2,7}(?:%\w+)?$")
         .expect("static regex")

@@ -21,8 +21,10 @@ use regex::Regex;
 use std::path::Path;
 use std::sync::LazyLock;
 
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static SECTION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("static regex"));
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static GROUP_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("static regex"));
 

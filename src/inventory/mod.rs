@@ -482,6 +482,7 @@ fn load_dir(dir: &Path, data: &mut Data) -> LoadResult<()> {
     Ok(())
 }
 
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static YAML_KEY_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[^\s\[=#;]+:(\s|$)").expect("static regex"));
 

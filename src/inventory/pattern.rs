@@ -15,9 +15,11 @@ use indexmap::IndexSet;
 use regex::Regex;
 use std::sync::LazyLock;
 
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static SUBSCRIPT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$").expect("static regex")
 });
+#[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static COLON_PARTS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:[^\s:\[\]]|\[[^\]]*\])+").expect("static regex"));
 

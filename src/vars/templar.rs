@@ -132,6 +132,12 @@ impl Engine {
     /// else renders to text.
     fn template_str(&self, s: &str, scope: &Value) -> Result<Value, TemplateError> {
         match single_expression(s) {
+            // Whitespace around a lone expression that yields text is kept
+            // (`content: "{{ x }}\n"`): Ansible preserves trailing newlines.
+            Some(expr) if s.trim() != s => match self.eval_native(expr, s, scope)? {
+                v if v.kind() == ValueKind::String => self.render_inline(s, scope).map(Value::from),
+                v => Ok(v),
+            },
             Some(expr) => self.eval_native(expr, s, scope),
             None => self.render_inline(s, scope).map(Value::from),
         }

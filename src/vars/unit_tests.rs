@@ -122,6 +122,12 @@ fn whitespace_control_and_trailing_newline() {
 }
 
 #[test]
+fn text_around_a_lone_expression_is_kept() {
+    assert_eq!(render("{{ x }}\n", json!({"x": "root"})), "root\n");
+    assert_eq!(native("{{ x }}\n", json!({"x": [1]})), json!([1]));
+}
+
+#[test]
 fn python_methods_including_iteritems() {
     let vars = json!({"m": {"a": 1, "b": 2}, "s": " a,b ", "p": "/etc/x"});
     assert_eq!(

@@ -1,0 +1,667 @@
+//! End-to-end tests of `rmesos play`: the real binary runs the fixtures in tests/fixtures/site
+//! (a realistic tree: INI inventory, two roles, handlers, legacy spellings) and
+//! tests/fixtures/engine (one playbook per feature, and bad input) against local hosts, writing
+//! under a temporary directory; the tests read the files it produced and its `--output json`
+//! events. They run as root: the site uses `sudo: yes`, which escalates locally.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(p)
+}
+
+/// One run of the binary.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    events: Vec<Value>,
+}
+
+impl Run {
+    fn recap(&self) -> &Value {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "recap")
+            .map(|e| &e["stats"])
+            .unwrap_or_else(|| panic!("no recap event\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    fn stat(&self, host: &str, counter: &str) -> u64 {
+        self.recap()[host][counter]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {counter} for {host} in {}", self.recap()))
+    }
+
+    /// host_result events of the task named `task` (the results follow its task_start).
+    fn results(&self, task: &str) -> Vec<&Value> {
+        let mut current = None;
+        let mut out = vec![];
+        for e in &self.events {
+            match e["event"].as_str() {
+                Some("task_start") => current = e["name"].as_str(),
+                Some("host_result") if current == Some(task) => out.push(e),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn context(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `rmesos play` in `dir` with `--output json` and `-e out_dir=OUT`.
+fn play(dir: &Path, out: &Path, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(dir)
+        .arg("play")
+        .args(args)
+        .args(["--output", "json", "-e"])
+        .arg(format!("out_dir={}", out.display()))
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let events = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+        events,
+    }
+}
+
+fn site(out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["-i", "inventory/hosts", "site.yml"];
+    args.extend_from_slice(extra);
+    play(&fixture("site"), out, &args)
+}
+
+fn engine(out: &Path, playbook: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["-i", "hosts", playbook];
+    args.extend_from_slice(extra);
+    play(&fixture("engine"), out, &args)
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).expect("readable dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path.strip_prefix(base).expect("under base");
+                out.insert(
+                    rel.display().to_string(),
+                    std::fs::read(&path).expect("readable file"),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {}", p.display(), e))
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("readable dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+const SITE_HOSTS: [&str; 4] = ["master1", "node01", "node02", "node03"];
+
+// ---- 1. the realistic site ----
+
+#[test]
+fn site_writes_the_expected_files_fires_handlers_once_and_is_idempotent() {
+    let out = tempfile::tempdir().unwrap();
+    let first = site(out.path(), &[]);
+    assert_eq!(first.code, 0, "{}", first.context());
+    let expected = tree(&fixture("site/expected"));
+    let actual = tree(out.path());
+    assert_eq!(
+        actual.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the files written"
+    );
+    for (path, bytes) in &expected {
+        assert_eq!(
+            String::from_utf8_lossy(&actual[path]),
+            String::from_utf8_lossy(bytes),
+            "{path}"
+        );
+    }
+    // Three app tasks notify `restart app`, yet it runs once per host; handlers append a line.
+    for h in SITE_HOSTS {
+        assert_eq!(
+            read(&out.path().join(h).join("app-handler.log"))
+                .lines()
+                .count(),
+            1
+        );
+        assert_eq!(
+            read(&out.path().join(h).join("base-handler.log"))
+                .lines()
+                .count(),
+            1
+        );
+        assert!(first.stat(h, "changed") > 0);
+        assert_eq!(first.stat(h, "failed"), 0);
+    }
+    assert_eq!(first.results("app : restart app").len(), 4);
+
+    let second = site(out.path(), &[]);
+    assert_eq!(second.code, 0, "{}", second.context());
+    for h in SITE_HOSTS {
+        assert_eq!(second.stat(h, "changed"), 0, "{h}: {}", second.recap());
+        assert_eq!(second.stat(h, "failed"), 0);
+    }
+    assert!(second.results("app : restart app").is_empty());
+    assert_eq!(tree(out.path()), expected, "a second run changes nothing");
+}
+
+// ---- 2. selection, check and diff, and the executor's features ----
+
+#[test]
+fn tags_select_roles_and_tasks() {
+    let out = tempfile::tempdir().unwrap();
+    // Task level: only the motd (and the `always` pre-task, and the handler it notifies).
+    let r = site(out.path(), &["--tags", "motd"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(
+        names(&out.path().join("node01")),
+        ["base-handler.log", "motd"]
+    );
+
+    // Role level: skipping the app role leaves out every file it writes.
+    let out = tempfile::tempdir().unwrap();
+    let r = site(out.path(), &["--skip-tags", "app"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    let files = names(&out.path().join("node02"));
+    for f in ["app.conf", "app.env", "listen.txt", "app-handler.log"] {
+        assert!(!files.contains(&f.to_string()), "{f} in {files:?}");
+    }
+    for f in ["motd", "summary.txt", "groups.txt", "runner.txt"] {
+        assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
+    }
+
+    // A role's tag selects its tasks, including those of its static includes.
+    let out = tempfile::tempdir().unwrap();
+    let r = site(out.path(), &["--tags", "app"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    let files = names(&out.path().join("master1"));
+    for f in ["app.conf", "app.env", "listen.txt", "app-handler.log"] {
+        assert!(files.contains(&f.to_string()), "{f} missing from {files:?}");
+    }
+    for f in ["summary.txt", "groups.txt", "runner.txt"] {
+        assert!(!files.contains(&f.to_string()), "{f} in {files:?}");
+    }
+}
+
+#[test]
+fn limit_by_group_negation_and_glob() {
+    for (limit, expected) in [
+        ("workers", vec!["node01", "node02", "node03"]),
+        ("cluster:!node02", vec!["master1", "node01", "node03"]),
+        ("mast*", vec!["master1"]),
+        ("~node0[13]", vec!["node01", "node03"]),
+        ("workers[1:]", vec!["node02", "node03"]),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let r = site(out.path(), &["--limit", limit, "--tags", "summary"]);
+        assert_eq!(r.code, 0, "{limit}: {}", r.context());
+        assert_eq!(names(out.path()), expected, "--limit {limit}");
+        let recap: Vec<&String> = r.recap().as_object().unwrap().keys().collect();
+        assert_eq!(recap, expected, "recap of --limit {limit}");
+    }
+}
+
+#[test]
+fn check_mode_changes_nothing_but_reports_changes() {
+    let out = tempfile::tempdir().unwrap();
+    let r = site(out.path(), &["--check"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert!(names(out.path()).is_empty(), "check mode wrote files");
+    for h in SITE_HOSTS {
+        assert!(r.stat(h, "changed") > 0, "{h}: {}", r.recap());
+    }
+    let motd = r.results("base : Write the motd");
+    assert_eq!(motd.len(), 4);
+    assert!(motd.iter().all(|e| e["status"] == "changed"));
+}
+
+#[test]
+fn diff_reports_before_and_after_and_check_keeps_the_file() {
+    let out = tempfile::tempdir().unwrap();
+    assert_eq!(site(out.path(), &[]).code, 0);
+    let motd = out.path().join("node01/motd");
+    std::fs::write(&motd, "edited by hand\n").unwrap();
+    let r = site(out.path(), &["--check", "--diff", "--limit", "node01"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    let results = r.results("base : Write the motd");
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["status"], "changed");
+    let diff = &results[0]["diff"][0];
+    assert_eq!(diff["before"], "edited by hand\n");
+    assert_eq!(
+        diff["after"].as_str(),
+        Some(read(&fixture("site/expected/node01/motd")).as_str())
+    );
+    assert_eq!(read(&motd), "edited by hand\n", "--check rewrote the file");
+    // Only the edited file differs: everything else stays ok.
+    assert_eq!(r.stat("node01", "changed"), 1, "{}", r.recap());
+}
+
+#[test]
+fn block_rescue_runs_on_the_failed_host_and_always_on_all() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "blocks.yml", &[]);
+    assert_eq!(
+        r.code,
+        0,
+        "a rescued failure is not a failure: {}",
+        r.context()
+    );
+    assert_eq!(
+        names(out.path()),
+        [
+            "h1.always",
+            "h1.block",
+            "h1.next",
+            "h2.always",
+            "h2.next",
+            "h2.rescue",
+            "h3.always",
+            "h3.block",
+            "h3.next"
+        ]
+    );
+    assert_eq!(read(&out.path().join("h2.rescue")), "Fail on h2 only\n");
+    assert_eq!(r.stat("h2", "rescued"), 1);
+    assert_eq!(r.stat("h2", "failed"), 0);
+    assert_eq!(r.stat("h1", "rescued"), 0);
+}
+
+#[test]
+fn loops_register_results_with_items_labels_and_index_var() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "loops.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(read(&out.path().join("alpha.txt")), "0:alpha=1\n");
+    assert_eq!(read(&out.path().join("gamma.txt")), "2:gamma=3\n");
+    assert_eq!(
+        read(&out.path().join("summary.txt")),
+        "one,two;one,two;3;True\n"
+    );
+    let items: Vec<&Value> = r
+        .results("Write one file per item")
+        .into_iter()
+        .filter(|e| e["loop_summary"] == false)
+        .collect();
+    let labels: Vec<&str> = items.iter().map(|e| e["item"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["alpha", "beta", "gamma"], "loop_control label");
+    assert_eq!(
+        items[1]["result"]["pkg"]["name"], "beta",
+        "loop_var in the result"
+    );
+}
+
+#[test]
+fn until_changed_when_failed_when_and_ignore_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "conditions.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(read(&out.path().join("attempts")).lines().count(), 3);
+    assert_eq!(read(&out.path().join("record.txt")), "3 3 True\n");
+    assert_eq!(r.results("Never changes")[0]["status"], "ok");
+    assert_eq!(r.results("Exit 3 is fine")[0]["status"], "changed");
+    let boom = r.results("Boom is a failure");
+    assert_eq!(boom[0]["status"], "failed");
+    assert_eq!(boom[0]["ignored"], true);
+    assert_eq!(r.stat("h1", "ignored"), 1);
+    assert_eq!(r.stat("h1", "failed"), 0);
+}
+
+#[test]
+fn when_on_an_undefined_variable_fails_the_host_naming_it() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "undefined_when.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.context());
+    let res = r.results("Uses a missing variable");
+    let msg = res[0]["msg"].as_str().unwrap();
+    assert!(msg.contains("no_such_flag"), "{msg}");
+    assert!(msg.contains("undefined_when.yml:7"), "{msg}");
+    assert!(names(out.path()).is_empty());
+    assert_eq!(r.stat("h1", "failed"), 1);
+}
+
+#[test]
+fn set_fact_beats_play_and_task_vars_and_extra_vars_beat_everything() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "precedence.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(read(&out.path().join("h1.txt")), "fact fact\n");
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "precedence.yml", &["-e", "pinned=extra"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(read(&out.path().join("h2.txt")), "fact extra\n");
+}
+
+#[test]
+fn serial_one_runs_hosts_one_after_another() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "serial.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(
+        read(&out.path().join("order.log")),
+        "h1 first\nh1 second\nh2 first\nh2 second\nh3 first\nh3 second\n"
+    );
+}
+
+#[test]
+fn run_once_runs_on_one_host_and_delegate_to_reports_the_delegate() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "run_once.yml", &[]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(read(&out.path().join("once.log")), "h1\n");
+    for h in ["h1", "h2", "h3"] {
+        assert_eq!(read(&out.path().join(format!("{h}.seen"))), "ran\n");
+        assert_eq!(
+            read(&out.path().join(format!("{h}.delegated"))),
+            format!("for {h}\n")
+        );
+    }
+    let delegated = r.results("On the controller");
+    assert_eq!(delegated.len(), 3);
+    assert!(delegated.iter().all(|e| e["delegated_to"] == "localhost"));
+    assert_eq!(r.results("Only once").len(), 1);
+}
+
+#[test]
+fn any_errors_fatal_stops_every_host() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "fatal.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.context());
+    assert!(names(out.path()).is_empty(), "a host went on");
+    assert!(r.events.iter().any(|e| e["event"] == "play_aborted"));
+    assert_eq!(r.stat("h1", "failed"), 1);
+}
+
+// ---- 3. bad input: exit code 1, the location in stderr, no host touched ----
+
+fn bad(playbook: &str, extra: &[&str], location: &str, words: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["-i", "hosts", playbook];
+    args.extend_from_slice(extra);
+    let r = play(&fixture("engine"), out.path(), &args);
+    assert_eq!(r.code, 1, "{playbook}: {}", r.context());
+    assert!(
+        r.stderr.contains(location),
+        "{playbook}: wanted {location} in\n{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(words),
+        "{playbook}: wanted {words:?} in\n{}",
+        r.stderr
+    );
+    assert!(
+        names(out.path()).is_empty(),
+        "{playbook}: a host was touched"
+    );
+    assert!(
+        !r.stdout.contains("host_result"),
+        "{playbook}: a task ran\n{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn bad_yaml_syntax() {
+    bad("bad/yaml_syntax.yml", &[], "yaml_syntax.yml:13:6", "YAML");
+}
+
+#[test]
+fn bad_unknown_task_keyword() {
+    bad(
+        "bad/unknown_keyword.yml",
+        &[],
+        "unknown_keyword.yml:13:7",
+        "whne",
+    );
+}
+
+#[test]
+fn bad_unknown_play_keyword() {
+    bad(
+        "bad/unknown_play_keyword.yml",
+        &[],
+        "unknown_play_keyword.yml:10:3",
+        "hostz",
+    );
+}
+
+#[test]
+fn bad_unknown_module() {
+    bad(
+        "bad/unknown_module.yml",
+        &[],
+        "unknown_module.yml:12:7",
+        "copyy",
+    );
+}
+
+#[test]
+fn bad_unknown_module_argument() {
+    bad(
+        "bad/unknown_argument.yml",
+        &[],
+        "unknown_argument.yml:12",
+        "contnet",
+    );
+}
+
+#[test]
+fn bad_missing_role() {
+    bad(
+        "bad/missing_role.yml",
+        &[],
+        "missing_role.yml:11:7",
+        "no_such_role",
+    );
+}
+
+#[test]
+fn bad_missing_include() {
+    bad(
+        "bad/missing_include.yml",
+        &[],
+        "missing_include.yml:11",
+        "no_such_file.yml",
+    );
+}
+
+#[test]
+fn bad_template_syntax_in_a_task_argument() {
+    bad(
+        "bad/template_syntax.yml",
+        &[],
+        "template_syntax.yml:13",
+        "template syntax error",
+    );
+}
+
+#[test]
+fn bad_loop_with_with_items() {
+    bad(
+        "bad/loop_and_with.yml",
+        &[],
+        "loop_and_with.yml:14:7",
+        "loop",
+    );
+}
+
+#[test]
+fn bad_notify_of_an_unknown_handler() {
+    bad(
+        "bad/unknown_handler.yml",
+        &[],
+        "unknown_handler.yml:13:15",
+        "restart nothing",
+    );
+}
+
+#[test]
+fn bad_vault_value() {
+    bad("bad/vault.yml", &[], "vault.yml:11:13", "!vault");
+}
+
+#[test]
+fn bad_inventory_line() {
+    let out = tempfile::tempdir().unwrap();
+    let r = play(
+        &fixture("engine"),
+        out.path(),
+        &["-i", "bad/bad_inventory", "bad/good.yml"],
+    );
+    assert_eq!(r.code, 1, "{}", r.context());
+    assert!(r.stderr.contains("bad_inventory:3:1"), "{}", r.stderr);
+    assert!(names(out.path()).is_empty());
+}
+
+#[test]
+fn bad_extra_vars_file() {
+    bad(
+        "bad/good.yml",
+        &["-e", "@bad/bad_vars.yml"],
+        "bad_vars.yml:3",
+        "YAML",
+    );
+}
+
+#[test]
+fn undefined_variable_in_a_task_argument_fails_at_run_time() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "bad/undefined_arg.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.context());
+    let res = r.results("Uses a missing variable");
+    assert_eq!(res.len(), 3);
+    for e in res {
+        assert_eq!(e["status"], "failed");
+        let msg = e["msg"].as_str().unwrap();
+        assert!(msg.contains("'no_such_variable' is undefined"), "{msg}");
+        assert!(msg.contains("undefined_arg.yml:11:7"), "{msg}");
+    }
+    // The first play ran; the failing task wrote nothing.
+    assert_eq!(names(out.path()), ["h1", "h2", "h3"]);
+}
+
+#[test]
+fn missing_static_template_fails_at_run_time_naming_it() {
+    // As in Ansible, a template's src is looked up when the task runs.
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "bad/missing_template.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.context());
+    let res = r.results("A template that does not exist");
+    assert_eq!(res.len(), 3);
+    let msg = res[0]["msg"].as_str().unwrap();
+    assert!(msg.contains("no_such_template.j2"), "{msg}");
+    assert_eq!(names(out.path()), ["h1", "h2", "h3"]);
+}
+
+// ---- 4. listings read the plan ----
+
+fn listing(flag: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(fixture("site"))
+        .args(["play", "-i", "inventory/hosts", "site.yml", flag])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{flag}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+#[test]
+fn syntax_check_names_the_playbook() {
+    assert_eq!(listing("--syntax-check").trim(), "playbook: site.yml");
+}
+
+#[test]
+fn list_hosts_shows_the_play_pattern_and_hosts() {
+    let text = listing("--list-hosts");
+    assert!(
+        text.contains("play #1 (cluster): Configure the cluster"),
+        "{text}"
+    );
+    assert!(text.contains("hosts (4):"), "{text}");
+    let hosts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| SITE_HOSTS.contains(l))
+        .collect();
+    assert_eq!(hosts, SITE_HOSTS);
+}
+
+#[test]
+fn list_tasks_shows_every_task_in_order_with_tags() {
+    let text = listing("--list-tasks");
+    let tasks: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("tasks:"))
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "Create the host directory\tTAGS: [always]",
+            "base : Write the motd\tTAGS: [motd]",
+            "base : Leave a marker the first time only\tTAGS: [marker]",
+            "base : Record who ran the role\tTAGS: [marker]",
+            "base : Write the runner\tTAGS: [marker]",
+            "app : Write the app config\tTAGS: [app]",
+            "app : Set the port in the environment file\tTAGS: [app]",
+            "app : Write the listen address\tTAGS: [app]",
+            "Write the summary\tTAGS: [summary]",
+            "Write the host's groups\tTAGS: [extra]",
+            "Mark the masters\tTAGS: [extra]",
+        ]
+    );
+}
+
+#[test]
+fn list_tags_shows_every_tag_once() {
+    let text = listing("--list-tags");
+    assert!(
+        text.contains("TASK TAGS: [always, app, extra, marker, motd, summary]"),
+        "{text}"
+    );
+}
