@@ -16,6 +16,7 @@ pub mod debug;
 pub mod fail;
 pub mod file;
 pub mod filekit;
+pub mod group;
 pub mod include_vars;
 pub mod lineinfile;
 pub mod pause;
@@ -166,6 +167,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &service::Service,
     &service::Systemd,
     &supervisorctl::Supervisorctl,
+    &group::Group,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
