@@ -34,6 +34,7 @@ pub mod template;
 pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
+pub mod user;
 pub mod wait_for;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
@@ -168,6 +169,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &service::Systemd,
     &supervisorctl::Supervisorctl,
     &group::Group,
+    &user::User,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
