@@ -8,6 +8,7 @@
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
 pub mod args;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod context;
@@ -170,6 +171,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &supervisorctl::Supervisorctl,
     &group::Group,
     &user::User,
+    &authorized_key::AuthorizedKey,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
