@@ -60,7 +60,9 @@ fn sysvinit_services_start_stop_restart_and_enable_needs_docker() {
     assert_eq!(cron_pid(&h, "host2"), None);
     assert!(cron_enabled(&h, "host2"));
 
-    let start = task("service: name=cron state=started");
+    // With facts gathered, the backend comes from ansible_service_mgr.
+    let start =
+        task("service: name=cron state=started").replace("gather_facts: no", "gather_facts: yes");
     let r = h.play(&start, &[]);
     r.assert_ok();
     assert_eq!(r.changed("host1"), 1, "{}", r.output);

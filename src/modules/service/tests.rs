@@ -283,3 +283,54 @@ fn service_names_resolve_and_unknown_arguments_are_refused() {
         .is_ok()
     );
 }
+
+#[test]
+fn openrc_and_systemd_get_their_own_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    for name in ["rc-service", "rc-update", "systemctl", "sleep"] {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{name} $*\" >> '{}'\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let openrc = parse_probe("mgr=openrc\nfound=1\nstatus_rc=0\n");
+    let s = Spec {
+        sleep: Some(2),
+        runlevel: "boot".into(),
+        ..spec("sshd")
+    };
+    let out = sh(
+        &apply_script(&s, &openrc, &[Action::Enable(true), Action::Restart]),
+        dir.path(),
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "rc-update add sshd boot\nrc-service sshd stop\nsleep 2\nrc-service sshd start\n"
+    );
+    std::fs::remove_file(&log).unwrap();
+    let systemd =
+        parse_probe("mgr=systemd\nLoadState=loaded\nActiveState=inactive\nis_enabled=disabled\n");
+    let s = Spec {
+        scope: Scope::User,
+        no_block: true,
+        ..spec("app")
+    };
+    let actions = [
+        Action::DaemonReload,
+        Action::Mask(false),
+        Action::Enable(true),
+        Action::Start,
+    ];
+    let out = sh(&apply_script(&s, &systemd, &actions), dir.path());
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "systemctl --user daemon-reload\nsystemctl --user unmask app\nsystemctl --user enable app\nsystemctl --user --no-block start app\n"
+    );
+}
