@@ -188,7 +188,13 @@ pub async fn run_playbook(
         && !failed_hosts.is_empty()
     {
         failed_hosts.dedup();
-        if let Err(e) = std::fs::write(path, failed_hosts.join("\n") + "\n") {
+        // As Ansible does, the save path is created when missing.
+        let written = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, failed_hosts.join("\n") + "\n"));
+        if let Err(e) = written {
             runner.emit(Event::Warning(format!(
                 "could not write retry file {}: {}",
                 path.display(),

@@ -13,28 +13,42 @@ pub mod blockinfile;
 pub mod command;
 pub mod context;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod filekit;
+pub mod get_url;
 pub mod group;
+pub mod hostname;
 pub mod include_vars;
+pub mod ini_file;
 pub mod lineinfile;
+pub mod modprobe;
+pub mod mount;
+pub mod pam_limits;
 pub mod pause;
 pub mod ping;
 pub mod raw;
 pub mod remote;
 pub mod replace;
+pub mod script;
+pub mod selinux;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
 pub mod supervisorctl;
+pub mod synchronize;
+pub mod sysctl;
+pub mod syskit;
 pub mod template;
 #[cfg(test)]
 pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
+pub mod unarchive;
 pub mod user;
 pub mod wait_for;
 
@@ -166,6 +180,20 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &ping::Ping,
     &raw::Raw,
     &pause::Pause,
+    &ini_file::IniFile,
+    &cron::Cron,
+    &sysctl::Sysctl,
+    &pam_limits::PamLimits,
+    &mount::Mount,
+    &script::Script,
+    &fetch::Fetch,
+    &hostname::Hostname,
+    &selinux::Selinux,
+    &selinux::Seboolean,
+    &modprobe::Modprobe,
+    &get_url::GetUrl,
+    &unarchive::Unarchive,
+    &synchronize::Synchronize,
     &service::Service,
     &service::Systemd,
     &supervisorctl::Supervisorctl,

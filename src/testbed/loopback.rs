@@ -146,6 +146,9 @@ pub struct SshdOptions {
     pub password_auth: bool,
     /// Extra sshd_config lines, appended.
     pub extra_config: Vec<String>,
+    /// sshd's `LogLevel`; None = INFO. VERBOSE logs every session a client starts
+    /// ([`LoopbackSshd::sessions_started`]).
+    pub log_level: Option<String>,
 }
 
 /// One or more sshd processes serving `addrs` on one port.
@@ -348,6 +351,19 @@ impl LoopbackSshd {
             .sum()
     }
 
+    /// Sessions started so far of `kind`: `command` (an exec) or `subsystem` (SFTP), from
+    /// sshd's `Starting session:` lines. Needs `log_level` VERBOSE or more. Every client
+    /// connects from 127.0.0.1, so the count is for all of this server's addresses.
+    pub fn sessions_started(&self, kind: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| {
+                l.strip_prefix("Starting session: ")
+                    .is_some_and(|rest| rest.starts_with(kind))
+            })
+            .count()
+    }
+
     /// Everything the servers logged (for assertion messages).
     pub fn log_text(&self) -> String {
         self.logs
@@ -381,8 +397,8 @@ impl LoopbackSshd {
         let conf = dir.join("bastion.conf");
         let port = free_port(addr)?;
         let opts = SshdOptions {
-            password_auth: false,
             extra_config: vec!["AllowTcpForwarding yes".into()],
+            ..SshdOptions::default()
         };
         fs::write(&conf, sshd_config(dir, &host_key, port, "", &opts))?;
         let log = dir.join("bastion.log");
@@ -503,10 +519,11 @@ fn sshd_config(dir: &Path, host_key: &Path, port: u16, listen: &str, opts: &Sshd
          StrictModes no\nPermitRootLogin no\nAllowUsers {TEST_USER} {SUDO_USER}\n\
          PubkeyAuthentication yes\nPasswordAuthentication {pw}\nKbdInteractiveAuthentication no\n\
          UsePAM no\nMaxStartups 1000:30:2000\nMaxSessions 1000\nLoginGraceTime 30\nUseDNS no\n\
-         PrintMotd no\nPrintLastLog no\nX11Forwarding no\nLogLevel INFO\n",
+         PrintMotd no\nPrintLastLog no\nX11Forwarding no\nLogLevel {level}\n",
         hk = host_key.display(),
         dir = dir.display(),
         pw = if opts.password_auth { "yes" } else { "no" },
+        level = opts.log_level.as_deref().unwrap_or("INFO"),
     );
     for line in &opts.extra_config {
         c.push_str(line);

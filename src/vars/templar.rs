@@ -131,13 +131,10 @@ impl Engine {
     /// Renders one string: a lone `{{ expr }}` gives the expression's native value, anything
     /// else renders to text.
     fn template_str(&self, s: &str, scope: &Value) -> Result<Value, TemplateError> {
-        match single_expression(s) {
-            // Whitespace around a lone expression that yields text is kept
-            // (`content: "{{ x }}\n"`): Ansible preserves trailing newlines.
-            Some(expr) if s.trim() != s => match self.eval_native(expr, s, scope)? {
-                v if v.kind() == ValueKind::String => self.render_inline(s, scope).map(Value::from),
-                v => Ok(v),
-            },
+        // Text around the expression (`"{{ id }}\n"`, a `>` block's newline) is a node of its
+        // own: the result is the concatenated text, as in Ansible.
+        let lone = s.trim() == s;
+        match single_expression(s).filter(|_| lone) {
             Some(expr) => self.eval_native(expr, s, scope),
             None => self.render_inline(s, scope).map(Value::from),
         }
