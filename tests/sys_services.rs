@@ -66,7 +66,9 @@ fn sysvinit_services_start_stop_restart_and_enable_needs_docker() {
     let r = h.play(&start, &[]);
     r.assert_ok();
     assert_eq!(r.changed("host1"), 1, "{}", r.output);
-    assert_eq!(r.of("host1")[0]["result"]["service_mgr"], "sysvinit");
+    let facts = &r.of("host1")[0]["result"]["ansible_facts"];
+    assert_eq!(facts["service_mgr"], "sysvinit", "{facts}");
+    assert_eq!(r.of("host1")[1]["result"]["service_mgr"], "sysvinit");
     let pid = cron_pid(&h, "host1").expect("cron runs");
     let r = h.play(&start, &[]);
     r.assert_ok();
@@ -122,6 +124,19 @@ fn sysvinit_services_start_stop_restart_and_enable_needs_docker() {
         0,
         "stopped"
     );
+
+    // The fact decides over the probe: told the host runs OpenRC, the module drives rc-service
+    // (absent here, so the task fails saying so) instead of the sysvinit script.
+    let openrc = "- hosts: host1\n  gather_facts: no\n  vars:\n    ansible_service_mgr: openrc\n  tasks:\n    - service: name=cron state=started\n";
+    let r = h.play(openrc, &[]);
+    assert_eq!(r.failed("host1"), 1, "{}", r.output);
+    assert_eq!(
+        r.of("host1")[0]["result"]["service_mgr"],
+        "openrc",
+        "{}",
+        r.output
+    );
+    assert_eq!(cron_pid(&h, "host1"), None);
 
     // No manager knows it: a clear failure, not a silent success.
     let r = h.play(&task("service: name=rmesos-nosuch state=started"), &[]);

@@ -124,7 +124,7 @@ pub fn probe_script(spec: &Spec, forced: Option<Mgr>) -> String {
     s.push_str(&format!(
         "openrc)\n\
          if [ -e \"/etc/init.d/$n\" ]; then echo found=1; rc-service \"$n\" status >/dev/null 2>&1; echo status_rc=$?; fi\n\
-         [ -e /etc/runlevels/{rl}/\"$n\" ] && echo enabled=1;;\n",
+         if [ -e /etc/runlevels/{rl}/\"$n\" ]; then echo enabled=1; fi;;\n",
         rl = q(&spec.runlevel)
     ));
     s.push_str(

@@ -334,3 +334,18 @@ fn openrc_and_systemd_get_their_own_commands() {
         "systemctl --user daemon-reload\nsystemctl --user unmask app\nsystemctl --user enable app\nsystemctl --user --no-block start app\n"
     );
 }
+
+#[test]
+fn probe_scripts_succeed_for_every_manager_on_a_host_without_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for mgr in [Mgr::Systemd, Mgr::Openrc, Mgr::Sysvinit] {
+        let out = sh(
+            &probe_script(&spec("rmesos-no-such-service"), Some(mgr)),
+            dir.path(),
+        );
+        assert!(out.status.success(), "{mgr:?}: {out:?}");
+        let p = parse_probe(&String::from_utf8_lossy(&out.stdout));
+        assert_eq!(p.mgr, Some(mgr));
+        assert!(!p.found, "{mgr:?}");
+    }
+}
