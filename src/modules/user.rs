@@ -483,7 +483,7 @@ pub fn plan(a: &UserArgs, f: &Found) -> Result<Plan, String> {
                 flags.push(format!("-p {}", q(pw)));
                 p.password_changes = true;
             }
-            if a.uid.is_some() && a.non_unique && !flags.is_empty() {
+            if a.non_unique && a.uid.is_some_and(|u| u != acc.uid) {
                 flags.push("-o".into());
             }
             if !flags.is_empty() {
