@@ -11,6 +11,7 @@ pub mod apt;
 pub mod apt_key;
 pub mod apt_repository;
 pub mod args;
+pub mod authorized_key;
 pub mod blockinfile;
 pub mod command;
 pub mod context;
@@ -23,6 +24,7 @@ pub mod fetch;
 pub mod file;
 pub mod filekit;
 pub mod get_url;
+pub mod group;
 pub mod hostname;
 pub mod include_vars;
 pub mod ini_file;
@@ -40,9 +42,11 @@ pub mod remote;
 pub mod replace;
 pub mod script;
 pub mod selinux;
+pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod stat;
+pub mod supervisorctl;
 pub mod synchronize;
 pub mod sysctl;
 pub mod syskit;
@@ -52,6 +56,7 @@ pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
 pub mod unarchive;
+pub mod user;
 pub mod wait_for;
 pub mod yum;
 
@@ -205,6 +210,12 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &get_url::GetUrl,
     &unarchive::Unarchive,
     &synchronize::Synchronize,
+    &service::Service,
+    &service::Systemd,
+    &supervisorctl::Supervisorctl,
+    &group::Group,
+    &user::User,
+    &authorized_key::AuthorizedKey,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
