@@ -131,7 +131,9 @@ impl Engine {
     /// Renders one string: a lone `{{ expr }}` gives the expression's native value, anything
     /// else renders to text.
     fn template_str(&self, s: &str, scope: &Value) -> Result<Value, TemplateError> {
-        match single_expression(s) {
+        // A trailing newline makes the value text: Ansible keeps the newline of
+        // `content: "{{ x }}\n"`, and files written from it end with one.
+        match single_expression(s).filter(|_| !s.ends_with('\n')) {
             Some(expr) => self.eval_native(expr, s, scope),
             None => self.render_inline(s, scope).map(Value::from),
         }
