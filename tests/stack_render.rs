@@ -6,6 +6,8 @@
 //! tests/fixtures/golden/<host>/<path>. Run with RMESOS_BLESS_GOLDEN=1 to rewrite the golden
 //! files after an intended change (and review the git diff).
 //!
+//! Check mode only reads this machine: nothing is written outside the test's own temp dirs.
+//!
 //! The common, docker, zookeeper and spark roles are written separately; until they are in
 //! roles/, stand-ins from tests/fixtures/stack/roles let the playbooks load (roles/ is
 //! searched first, so the real roles win once they exist). The render skips their tasks.
@@ -106,15 +108,18 @@ fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
         }
         assert_ne!(ev["status"], "failed", "{}", line);
         let host = ev["host"].as_str().unwrap().to_string();
-        // copy and template report the checksum of what they write; file reports the state.
-        let writes_content = ev["result"].get("checksum").is_some();
-        for d in ev["diff"].as_array().into_iter().flatten() {
-            let path = d["path"].as_str().unwrap().to_string();
-            let after = d["after"].as_str().unwrap().to_string();
-            if writes_content {
+        let result = &ev["result"];
+        // file reports the state it ensures, whether or not this machine has the path.
+        if result["state"] == "directory" {
+            let path = result["path"].as_str().unwrap().to_string();
+            r.dirs.entry(host.clone()).or_default().insert(path);
+        }
+        // copy and template report the checksum of what they write, the diff its text.
+        if result.get("checksum").is_some() {
+            for d in ev["diff"].as_array().into_iter().flatten() {
+                let path = d["path"].as_str().unwrap().to_string();
+                let after = d["after"].as_str().unwrap().to_string();
                 r.files.entry(host.clone()).or_default().insert(path, after);
-            } else if after.lines().any(|l| l == "state: directory") {
-                r.dirs.entry(host.clone()).or_default().insert(path);
             }
         }
     }
