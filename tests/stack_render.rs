@@ -30,7 +30,10 @@ fn repo() -> &'static Path {
 fn rmesos(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rmesos"))
         .current_dir(repo())
-        .env("ANSIBLE_ROLES_PATH", repo().join("tests/fixtures/stack/roles"))
+        .env(
+            "ANSIBLE_ROLES_PATH",
+            repo().join("tests/fixtures/stack/roles"),
+        )
         .env_remove("ANSIBLE_CONFIG")
         .env("NO_COLOR", "1")
         .args(args)
@@ -201,15 +204,31 @@ fn every_host_gets_only_its_own_daemons_settings() {
     let r = rendered();
     for m in MASTERS {
         let files: Vec<&str> = r.files[m].keys().map(String::as_str).collect();
-        assert!(files.contains(&"/etc/mesos/mesos-master.env"), "{:?}", files);
+        assert!(
+            files.contains(&"/etc/mesos/mesos-master.env"),
+            "{:?}",
+            files
+        );
         assert!(files.contains(&"/etc/marathon/marathon.env"), "{:?}", files);
-        assert!(!files.contains(&"/etc/mesos/mesos-slave.env"), "{:?}", files);
+        assert!(
+            !files.contains(&"/etc/mesos/mesos-slave.env"),
+            "{:?}",
+            files
+        );
     }
     for s in SLAVES {
         let files: Vec<&str> = r.files[s].keys().map(String::as_str).collect();
         assert!(files.contains(&"/etc/mesos/mesos-slave.env"), "{:?}", files);
-        assert!(!files.contains(&"/etc/mesos/mesos-master.env"), "{:?}", files);
-        assert!(!files.contains(&"/etc/marathon/marathon.env"), "{:?}", files);
+        assert!(
+            !files.contains(&"/etc/mesos/mesos-master.env"),
+            "{:?}",
+            files
+        );
+        assert!(
+            !files.contains(&"/etc/marathon/marathon.env"),
+            "{:?}",
+            files
+        );
     }
 }
 
@@ -308,7 +327,11 @@ fn hdfs_namenode_is_on_the_first_master_and_data_on_the_ephemeral_disks() {
     let r = rendered();
     for h in MASTERS.iter().chain(SLAVES.iter()) {
         let core = r.file(h, "/etc/hadoop/core-site.xml");
-        assert!(core.contains("<value>hdfs://10.0.1.11:9000</value>"), "{}", core);
+        assert!(
+            core.contains("<value>hdfs://10.0.1.11:9000</value>"),
+            "{}",
+            core
+        );
         let site = r.file(h, "/etc/hadoop/hdfs-site.xml");
         assert!(site.contains("<value>3</value>"), "replication 3: {}", site);
     }

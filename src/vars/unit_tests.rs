@@ -125,7 +125,10 @@ fn whitespace_control_and_trailing_newline() {
 fn a_trailing_newline_after_a_lone_expression_is_kept() {
     assert_eq!(native("{{ n }}", json!({"n": 5})), json!(5));
     assert_eq!(native("{{ n }}\n", json!({"n": 5})), json!("5\n"));
-    assert_eq!(native("{{ s }}\n", json!({"s": "zk://a/mesos"})), json!("zk://a/mesos\n"));
+    assert_eq!(
+        native("{{ s }}\n", json!({"s": "zk://a/mesos"})),
+        json!("zk://a/mesos\n")
+    );
 }
 
 #[test]
