@@ -377,18 +377,15 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, (i32, Str
     })
 }
 
-fn sink_for(c: &CommonArgs) -> Box<dyn Sink> {
+fn sink_for(c: &CommonArgs, adhoc: bool) -> Box<dyn Sink> {
     match c.output {
         Output::Json => Box::new(report::json::JsonLines::new(std::io::stdout())),
         Output::Human => {
             let colour = !c.no_color
                 && std::env::var_os("NO_COLOR").is_none()
                 && console::Term::stdout().is_term();
-            Box::new(report::human::Human::new(
-                std::io::stdout(),
-                colour,
-                c.verbose,
-            ))
+            let human = report::human::Human::new(std::io::stdout(), colour, c.verbose);
+            Box::new(if adhoc { human.adhoc() } else { human })
         }
     }
 }
@@ -496,7 +493,7 @@ fn play(a: PlayArgs) -> i32 {
             pb,
             inv.clone(),
             opts.clone(),
-            sink_for(&a.common),
+            sink_for(&a.common, false),
             Box::new(DefaultConnector),
         ));
         if summary.exit_code != 0 && (worst == 0 || summary.exit_code < worst) {
@@ -543,7 +540,18 @@ fn inventory_cmd(a: InventoryArgs) -> i32 {
             }
         }
     } else if a.graph {
-        print!("{}", inv.graph(a.group.as_deref(), a.vars));
+        if let Some(g) = &a.group
+            && !inv.groups.contains_key(g)
+        {
+            eprintln!("ERROR! group {:?} is not in the inventory", g);
+            return code::LOAD_ERROR;
+        }
+        let text = inv.graph(a.group.as_deref(), a.vars);
+        if text.ends_with('\n') {
+            print!("{}", text);
+        } else {
+            println!("{}", text);
+        }
         code::OK
     } else if a.list {
         println!(
@@ -600,9 +608,11 @@ fn run_adhoc(a: RunArgs) -> i32 {
     }
     let mut pb = match plan::load_playbook(&path, &opts.load) {
         Ok(p) => p,
-        Err(e) => {
+        Err(mut e) => {
+            // The generated playbook is ours: point at the command line instead.
+            e.span = Some(Span::none("-m/-a"));
             report_error(&e);
-            return code::LOAD_ERROR;
+            return code::BAD_OPTIONS;
         }
     };
     pb.dir = std::env::current_dir().unwrap_or_default();
@@ -618,7 +628,7 @@ fn run_adhoc(a: RunArgs) -> i32 {
         &pb,
         Arc::new(inv),
         opts,
-        sink_for(&a.common),
+        sink_for(&a.common, true),
         Box::new(DefaultConnector),
     ));
     summary.exit_code

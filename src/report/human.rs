@@ -15,6 +15,8 @@ pub struct Human<W: Write + Send> {
     /// The task header is printed lazily, with the first result, so that tasks skipped on every
     /// host by tags print nothing.
     pending_header: Option<String>,
+    /// `rmesos run`: one block per host as the `ansible` command prints, no headers.
+    adhoc: bool,
 }
 
 impl<W: Write + Send> Human<W> {
@@ -26,7 +28,67 @@ impl<W: Write + Send> Human<W> {
             progress: colour && Term::stderr().is_term(),
             progress_shown: false,
             pending_header: None,
+            adhoc: false,
         }
+    }
+
+    /// Output as the `ansible` command prints it: `host | CHANGED | rc=0 >>` and stdout.
+    pub fn adhoc(mut self) -> Self {
+        self.adhoc = true;
+        self
+    }
+
+    fn adhoc_line(&mut self, r: &HostResult) {
+        let word = match r.status {
+            Status::Ok => "SUCCESS",
+            Status::Changed => "CHANGED",
+            Status::Skipped => "SKIPPED",
+            Status::Failed => "FAILED",
+            Status::Unreachable => "UNREACHABLE!",
+        };
+        let style = match r.status {
+            Status::Ok => Style::new().green(),
+            Status::Changed => Style::new().yellow(),
+            Status::Skipped => Style::new().cyan(),
+            _ => Style::new().red(),
+        };
+        let rc = r.result.get_attr("rc").ok().filter(|v| !v.is_undefined());
+        let text = if r.no_log {
+            format!("{} | {} => censored (no_log)", r.host, word)
+        } else if let (Some(rc), Ok(stdout)) = (rc, r.result.get_attr("stdout")) {
+            let mut t = format!(
+                "{} | {} | rc={} >>\n{}",
+                r.host,
+                word,
+                rc,
+                stdout.as_str().unwrap_or_default()
+            );
+            if let Ok(err) = r.result.get_attr("stderr")
+                && let Some(e) = err.as_str()
+                && !e.is_empty()
+            {
+                t.push('\n');
+                t.push_str(e);
+            }
+            t
+        } else {
+            let mut v = serde_json::to_value(&r.result).unwrap_or(serde_json::Value::Null);
+            if let serde_json::Value::Object(m) = &mut v {
+                m.retain(|k, _| !k.starts_with('_'));
+                if let Some(msg) = &r.msg {
+                    m.entry("msg")
+                        .or_insert_with(|| serde_json::Value::String(msg.clone()));
+                }
+            }
+            format!(
+                "{} | {} => {}",
+                r.host,
+                word,
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            )
+        };
+        let styled = self.style(style, &text);
+        let _ = writeln!(self.out, "{}", styled);
     }
 
     fn style(&self, s: Style, text: &str) -> String {
@@ -140,6 +202,22 @@ pub fn unified_diff(path: &str, before: &str, after: &str) -> String {
 
 impl<W: Write + Send> Sink for Human<W> {
     fn event(&mut self, ev: &Event) {
+        if self.adhoc {
+            match ev {
+                Event::HostResult(r) if !r.loop_summary || r.status == Status::Failed => {
+                    self.adhoc_line(r)
+                }
+                Event::Warning(w) => {
+                    let _ = writeln!(self.out, "[WARNING]: {}", w);
+                }
+                Event::NoHostsMatched { pattern } => {
+                    let _ = writeln!(self.out, "[WARNING]: no hosts matched {:?}", pattern);
+                }
+                _ => {}
+            }
+            let _ = self.out.flush();
+            return;
+        }
         if !matches!(ev, Event::Progress { .. }) {
             self.clear_progress();
         }
