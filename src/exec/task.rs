@@ -6,8 +6,8 @@ use super::connect::{BecomeInput, ConnTarget, become_spec};
 use super::play::{self, Flow, PlayCtx};
 use super::scope::ScopeExtras;
 use super::state::HostStatus;
+use crate::connection::Connection;
 use crate::connection::local::LocalConnection;
-use crate::connection::{ConnError, Connection};
 use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, Templating};
 use crate::plan::{Action, Cond, LoopSource, Task};
 use crate::report::{Event, HostResult, Status};
@@ -691,9 +691,7 @@ async fn connection_for(
         .get("ansible_connection")
         .map(|v| v.to_string())
         .unwrap_or_default();
-    if conn_host != host || delegate.is_none() {
-        // A task's `connection:` keyword applies to the host itself, not a delegate.
-    }
+    // A task's `connection:` keyword applies to the host itself, not to a delegate.
     if delegate.is_none()
         && let Some(c) = tmpl_str(r, &task.kw.connection, scope).map_err(ModuleError::Failed)?
     {
@@ -786,7 +784,6 @@ async fn run_item(
         _ => None,
     };
 
-    let local = LocalConnection;
     let (conn, cvars, delegated_to): (
         Arc<dyn Connection>,
         IndexMap<String, Value>,
@@ -805,7 +802,6 @@ async fn run_item(
     } else {
         (Arc::new(LocalConnection), IndexMap::new(), None)
     };
-    let _ = &local;
     let become_ = match become_spec(
         BecomeInput {
             become_: tmpl_bool(r, &task.kw.become_, scope).ok().flatten(),
@@ -1104,9 +1100,7 @@ fn finish(
                 let v = res.value();
                 let status = res.status;
                 let msg = res.msg.clone();
-                if status != Status::Skipped || task.register.is_some() {
-                    // Non-loop results are reported here, once.
-                }
+                // Non-loop results are reported here, once.
                 emit_result(
                     r,
                     task,
@@ -1364,10 +1358,4 @@ async fn run_include(
         }
     }
     Flow::Continue
-}
-
-/// ConnError is used through ModuleError; keep the import meaningful for readers.
-#[allow(dead_code)]
-fn _conn_error_is_mapped(e: ConnError) -> ModuleError {
-    ModuleError::from(e)
 }
