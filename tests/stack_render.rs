@@ -1,0 +1,429 @@
+//! The Mesos stack (roles/, playbooks/, inventory/static) rendered by the real engine for the
+//! example inventory. Mesos, Marathon and Hadoop cannot be downloaded here, so instead of a
+//! deploy, `rmesos play --check --diff --tags config` runs the playbooks with every host on the
+//! local connection: check mode writes nothing, and each template's or copy's diff carries the
+//! exact file the role would write, which is compared byte for byte with
+//! tests/fixtures/golden/<host>/<path>. Run with RMESOS_BLESS_GOLDEN=1 to rewrite the golden
+//! files after an intended change (and review the git diff).
+//!
+//! Check mode only reads this machine: nothing is written outside the test's own temp dirs.
+//!
+//! The common, docker, zookeeper and spark roles are written separately; until they are in
+//! roles/, stand-ins from tests/fixtures/stack/roles let the playbooks load (roles/ is
+//! searched first, so the real roles win once they exist). The render skips their tasks.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const INVENTORY: &str = "inventory/static/hosts.ini";
+const MASTERS: [&str; 3] = ["master1", "master2", "master3"];
+const SLAVES: [&str; 3] = ["slave1", "slave2", "slave3"];
+const ZK_MEMBERS: &str = "10.0.1.11:2181,10.0.1.12:2181,10.0.1.13:2181";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rmesos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(repo())
+        .env(
+            "ANSIBLE_ROLES_PATH",
+            repo().join("tests/fixtures/stack/roles"),
+        )
+        .env_remove("ANSIBLE_CONFIG")
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// What a check-mode run would write: per host, files (path -> content) and directories.
+#[derive(Default)]
+struct Rendered {
+    files: BTreeMap<String, BTreeMap<String, String>>,
+    dirs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Rendered {
+    fn file(&self, host: &str, path: &str) -> &str {
+        self.files
+            .get(host)
+            .and_then(|f| f.get(path))
+            .unwrap_or_else(|| panic!("{} would not get {}", host, path))
+    }
+
+    /// `KEY="value"` lines of an environment file.
+    fn env(&self, host: &str, path: &str) -> BTreeMap<String, String> {
+        self.file(host, path)
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k.to_string(), v.trim_matches('"').to_string())
+            })
+            .collect()
+    }
+}
+
+/// Runs the playbooks in check mode on local-connection hosts and collects the diffs.
+fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
+    let mut args: Vec<&str> = vec!["play"];
+    args.extend(playbooks);
+    args.extend([
+        "-i",
+        INVENTORY,
+        "--check",
+        "--diff",
+        "--output",
+        "json",
+        "--tags",
+        "config",
+        "--skip-tags",
+        "common,docker,zookeeper,spark",
+        "-e",
+        "ansible_connection=local",
+        "-e",
+        "ansible_become=false",
+    ]);
+    for e in extra {
+        args.extend(["-e", e]);
+    }
+    let out = rmesos(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut r = Rendered::default();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let ev: Value = serde_json::from_str(line).unwrap();
+        if ev["event"] != "host_result" {
+            continue;
+        }
+        assert_ne!(ev["status"], "failed", "{}", line);
+        let host = ev["host"].as_str().unwrap().to_string();
+        let result = &ev["result"];
+        // file reports the state it ensures, whether or not this machine has the path.
+        if result["state"] == "directory" {
+            let path = result["path"].as_str().unwrap().to_string();
+            r.dirs.entry(host.clone()).or_default().insert(path);
+        }
+        // copy and template report the checksum of what they write, the diff its text.
+        if result.get("checksum").is_some() {
+            for d in ev["diff"].as_array().into_iter().flatten() {
+                let path = d["path"].as_str().unwrap().to_string();
+                let after = d["after"].as_str().unwrap().to_string();
+                r.files.entry(host.clone()).or_default().insert(path, after);
+            }
+        }
+    }
+    r
+}
+
+fn rendered() -> &'static Rendered {
+    static R: OnceLock<Rendered> = OnceLock::new();
+    R.get_or_init(|| render_with(&["playbooks/mesos.yml", "playbooks/hdfs.yml"], &[]))
+}
+
+fn golden_dir() -> PathBuf {
+    repo().join("tests/fixtures/golden")
+}
+
+/// Every file under `dir`, relative to it.
+fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<String, PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk(&p, base, out);
+        } else {
+            let rel = p.strip_prefix(base).unwrap().to_string_lossy().to_string();
+            out.insert(rel, p);
+        }
+    }
+}
+
+/// The golden tree: `<host>/<absolute path>` for each file, `<host>/directories.txt` for the
+/// directories the host would get.
+fn expected_tree(r: &Rendered) -> BTreeMap<String, String> {
+    let mut tree = BTreeMap::new();
+    for (host, files) in &r.files {
+        for (path, content) in files {
+            tree.insert(format!("{}{}", host, path), content.clone());
+        }
+    }
+    for (host, dirs) in &r.dirs {
+        let list: String = dirs.iter().map(|d| format!("{}\n", d)).collect();
+        tree.insert(format!("{}/directories.txt", host), list);
+    }
+    tree
+}
+
+#[test]
+fn rendered_configuration_matches_the_golden_files() {
+    let tree = expected_tree(rendered());
+    let golden = golden_dir();
+    if std::env::var_os("RMESOS_BLESS_GOLDEN").is_some() {
+        let _ = std::fs::remove_dir_all(&golden);
+        for (rel, content) in &tree {
+            let p = golden.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+        }
+    }
+    let mut on_disk = BTreeMap::new();
+    walk(&golden, &golden, &mut on_disk);
+    let rendered_names: BTreeSet<&String> = tree.keys().collect();
+    let golden_names: BTreeSet<&String> = on_disk.keys().collect();
+    assert_eq!(
+        rendered_names, golden_names,
+        "the files the roles would write differ from tests/fixtures/golden"
+    );
+    for (rel, content) in &tree {
+        let want = std::fs::read_to_string(&on_disk[rel]).unwrap();
+        assert!(
+            *content == want,
+            "{} differs from its golden file\n--- golden\n{}\n--- rendered\n{}",
+            rel,
+            want,
+            content
+        );
+    }
+}
+
+#[test]
+fn every_host_gets_only_its_own_daemons_settings() {
+    let r = rendered();
+    for m in MASTERS {
+        let files: Vec<&str> = r.files[m].keys().map(String::as_str).collect();
+        assert!(
+            files.contains(&"/etc/mesos/mesos-master.env"),
+            "{:?}",
+            files
+        );
+        assert!(files.contains(&"/etc/marathon/marathon.env"), "{:?}", files);
+        assert!(
+            !files.contains(&"/etc/mesos/mesos-slave.env"),
+            "{:?}",
+            files
+        );
+    }
+    for s in SLAVES {
+        let files: Vec<&str> = r.files[s].keys().map(String::as_str).collect();
+        assert!(files.contains(&"/etc/mesos/mesos-slave.env"), "{:?}", files);
+        assert!(
+            !files.contains(&"/etc/mesos/mesos-master.env"),
+            "{:?}",
+            files
+        );
+        assert!(
+            !files.contains(&"/etc/marathon/marathon.env"),
+            "{:?}",
+            files
+        );
+    }
+}
+
+#[test]
+fn masters_have_quorum_2_and_the_zk_url_of_all_three_members() {
+    let r = rendered();
+    let zk = format!("zk://{}/mesos", ZK_MEMBERS);
+    for (i, m) in MASTERS.iter().enumerate() {
+        let env = r.env(m, "/etc/mesos/mesos-master.env");
+        assert_eq!(env["MESOS_QUORUM"], "2");
+        assert_eq!(env["MESOS_ZK"], zk);
+        assert_eq!(env["MESOS_CLUSTER"], "example");
+        assert_eq!(env["MESOS_IP"], format!("10.0.1.1{}", i + 1));
+        assert_eq!(env["MESOS_WORK_DIR"], "/mnt/mesos/master");
+        assert_eq!(r.file(m, "/etc/mesos/zk"), format!("{}\n", zk));
+    }
+}
+
+#[test]
+fn quorum_is_a_majority_of_the_masters() {
+    // The example has 3 masters (quorum 2, checked above); inventories of 1 and 5 masters.
+    let dir = tempfile::tempdir().unwrap();
+    for (masters, quorum) in [(1, "1"), (5, "3")] {
+        let inv = dir.path().join(format!("hosts{}.ini", masters));
+        let mut s = String::from("[mesos-master]\n");
+        for i in 1..=masters {
+            s += &format!("m{} private_ipv4=10.9.0.{}\n", i, i);
+        }
+        s += "[mesos-slave]\n[zookeeper:children]\nmesos-master\n";
+        std::fs::write(&inv, s).unwrap();
+        let out = rmesos(&[
+            "play",
+            "playbooks/mesos.yml",
+            "-i",
+            inv.to_str().unwrap(),
+            "--check",
+            "--diff",
+            "--output",
+            "json",
+            "--tags",
+            "mesos-master",
+            "--skip-tags",
+            "service",
+            "-l",
+            "m1",
+            "-e",
+            "ansible_connection=local",
+            "-e",
+            "ansible_become=false",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let want = format!("MESOS_QUORUM=\\\"{}\\\"", quorum);
+        assert!(
+            stdout.contains(&want),
+            "{} masters: no {} in\n{}",
+            masters,
+            want,
+            stdout
+        );
+    }
+}
+
+#[test]
+fn slaves_find_the_masters_through_zookeeper_and_offer_a_port_range() {
+    let r = rendered();
+    for (i, s) in SLAVES.iter().enumerate() {
+        let env = r.env(s, "/etc/mesos/mesos-slave.env");
+        assert_eq!(env["MESOS_MASTER"], format!("zk://{}/mesos", ZK_MEMBERS));
+        assert_eq!(env["MESOS_CONTAINERIZERS"], "mesos,docker");
+        assert_eq!(env["MESOS_RESOURCES"], "ports:[31000-32000]");
+        assert_eq!(env["MESOS_IP"], format!("10.0.1.2{}", i + 1));
+        assert_eq!(env["MESOS_WORK_DIR"], "/mnt/mesos/slave");
+        let zone = ["us-east-1a", "us-east-1b", "us-east-1c"][i];
+        assert_eq!(env["MESOS_ATTRIBUTES"], format!("zone:{}", zone));
+        assert!(r.dirs[*s].contains("/mnt/mesos/slave"));
+    }
+}
+
+#[test]
+fn marathon_uses_the_mesos_zk_url_and_its_own_zk_path() {
+    let r = rendered();
+    for (i, m) in MASTERS.iter().enumerate() {
+        let opts = &r.env(m, "/etc/marathon/marathon.env")["MARATHON_OPTS"];
+        let want = format!(
+            "--master zk://{z}/mesos --zk zk://{z}/marathon --hostname 10.0.1.1{n}",
+            z = ZK_MEMBERS,
+            n = i + 1
+        );
+        assert!(opts.starts_with(&want), "{}", opts);
+    }
+}
+
+#[test]
+fn hdfs_namenode_is_on_the_first_master_and_data_on_the_ephemeral_disks() {
+    let r = rendered();
+    for h in MASTERS.iter().chain(SLAVES.iter()) {
+        let core = r.file(h, "/etc/hadoop/core-site.xml");
+        assert!(
+            core.contains("<value>hdfs://10.0.1.11:9000</value>"),
+            "{}",
+            core
+        );
+        let site = r.file(h, "/etc/hadoop/hdfs-site.xml");
+        assert!(site.contains("<value>3</value>"), "replication 3: {}", site);
+    }
+    assert!(r.dirs["master1"].contains("/mnt/hdfs/name"));
+    for m in ["master2", "master3"] {
+        assert!(!r.dirs[m].contains("/mnt/hdfs/name"), "{:?}", r.dirs[m]);
+    }
+    for s in SLAVES {
+        let site = r.file(s, "/etc/hadoop/hdfs-site.xml");
+        assert!(
+            site.contains("<value>file:///mnt/hdfs/data,file:///mnt2/hdfs/data</value>"),
+            "{}",
+            site
+        );
+        for d in ["/mnt/hdfs/data", "/mnt2/hdfs/data"] {
+            assert!(r.dirs[s].contains(d), "{} lacks {}: {:?}", s, d, r.dirs[s]);
+        }
+        assert!(!r.dirs[s].contains("/mnt/hdfs/name"));
+    }
+}
+
+#[test]
+fn persistent_hdfs_stores_on_the_ebs_volume() {
+    let r = render_with(&["playbooks/hdfs.yml"], &["hdfs_persistent=true"]);
+    let site = r.file("slave1", "/etc/hadoop/hdfs-site.xml");
+    assert!(
+        site.contains("<value>file:///vol/hdfs/data</value>"),
+        "{}",
+        site
+    );
+    assert!(r.dirs["slave1"].contains("/vol/hdfs/data"));
+    assert!(r.dirs["master1"].contains("/vol/hdfs/name"));
+    assert!(!r.dirs["slave1"].iter().any(|d| d.starts_with("/mnt")));
+}
+
+#[test]
+fn every_playbook_passes_the_syntax_check() {
+    for pb in [
+        "playbooks/mesos.yml",
+        "playbooks/hdfs.yml",
+        "playbooks/spark.yml",
+        "playbooks/site.yml",
+    ] {
+        let out = rmesos(&["play", pb, "-i", INVENTORY, "--syntax-check"]);
+        assert!(out.status.success(), "{}: {}", pb, text(&out));
+        assert!(out.stderr.is_empty(), "{}: warnings: {}", pb, text(&out));
+    }
+}
+
+#[test]
+fn list_tasks_shows_each_role_with_its_tags() {
+    let out = rmesos(&[
+        "play",
+        "playbooks/site.yml",
+        "-i",
+        INVENTORY,
+        "--list-tasks",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stderr.is_empty(), "warnings: {}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for (task, tags) in [
+        ("mesos : Install the Mesos package", "install"),
+        ("mesos-master : Write the master's settings", "mesos-master"),
+        ("mesos-slave : Write the slave's settings", "mesos-slave"),
+        ("marathon : Unpack Marathon", "install"),
+        ("hdfs : Format the namenode (first deploy only)", "service"),
+    ] {
+        let line = listing
+            .lines()
+            .find(|l| l.trim_start().starts_with(task))
+            .unwrap_or_else(|| panic!("no task {:?} in\n{}", task, listing));
+        assert!(line.contains(tags), "{}", line);
+    }
+    // Every task of these roles carries its role's name and one of install/config/service.
+    for line in listing.lines().filter(|l| l.contains("\tTAGS: [")) {
+        let Some((name, tags)) = line.trim().split_once("\tTAGS: [") else {
+            continue;
+        };
+        let Some((role, _)) = name.split_once(" : ") else {
+            continue;
+        };
+        if !["mesos", "mesos-master", "mesos-slave", "marathon", "hdfs"].contains(&role) {
+            continue;
+        }
+        let tags: Vec<&str> = tags.trim_end_matches(']').split(", ").collect();
+        assert!(tags.contains(&role), "{}", line);
+        assert!(
+            tags.iter()
+                .any(|t| ["install", "config", "service"].contains(t)),
+            "{}",
+            line
+        );
+    }
+}
