@@ -1,4 +1,4 @@
-//! The command line: `play`, `inventory`, `run` (ad hoc), `doc`. Parses flags as
+//! The command line: `play`, `inventory`, `run` (ad hoc), `doc`, `lab` (in src/lab/cli.rs). Parses flags as
 //! ansible-playbook does, reads ansible.cfg, loads everything, then hands a plan to the
 //! executor. The only layer that prints (through report sinks, and for listings).
 
@@ -51,6 +51,8 @@ pub enum Command {
     Run(RunArgs),
     /// List modules, or show one module's arguments and an example.
     Doc(DocArgs),
+    /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
+    Lab(crate::lab::cli::LabArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -183,6 +185,7 @@ pub fn main() -> i32 {
         Command::Inventory(a) => inventory_cmd(a),
         Command::Run(a) => run_adhoc(a),
         Command::Doc(a) => listing::doc(a),
+        Command::Lab(a) => crate::lab::cli::main(a),
     }
 }
 
@@ -407,7 +410,7 @@ fn runtime() -> tokio::runtime::Runtime {
     }
 }
 
-fn play(a: PlayArgs) -> i32 {
+pub(crate) fn play(a: PlayArgs) -> i32 {
     let cfg = match AnsibleCfg::discover() {
         Ok(c) => c,
         Err(e) => {
