@@ -180,3 +180,43 @@ pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
     });
     index.get(name).copied()
 }
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    /// Every argument and alias a module documents is one its Args accept.
+    #[test]
+    fn documented_arguments_are_accepted() {
+        for m in REGISTRY {
+            for arg in m.doc().args {
+                let names = std::iter::once(arg.name).chain(arg.aliases.iter().copied());
+                for name in names {
+                    if name.contains(' ') || name.chars().all(|c| c.is_ascii_uppercase()) {
+                        continue; // placeholders such as "KEY" or "_raw_params (free form)"
+                    }
+                    let args = Value::from_pairs([(name, Value::from("{{ placeholder }}"))]);
+                    if let Err(e) = m.check_args(&args) {
+                        assert!(
+                            !e.msg.contains("unsupported argument"),
+                            "{}: documented argument `{}` is refused: {}",
+                            m.name(),
+                            name,
+                            e
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for m in REGISTRY {
+            for n in std::iter::once(m.name()).chain(m.aliases().iter().copied()) {
+                assert!(seen.insert(n), "module name {} registered twice", n);
+            }
+        }
+    }
+}
