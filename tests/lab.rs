@@ -17,9 +17,15 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The binary, run in `dir` (where the lab keeps `.rmesos/lab/NAME`).
+/// The binary, run in `dir` (where the lab keeps `.rmesos/lab/NAME`). A copy taken when the
+/// test starts: the test runs for minutes, and builds sharing the target directory may
+/// replace the original meanwhile.
 fn rmesos(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rmesos"))
+    let copy = dir.join("rmesos-under-test");
+    if !copy.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_rmesos"), &copy).unwrap();
+    }
+    Command::new(&copy)
         .args(args)
         .current_dir(dir)
         .output()

@@ -33,7 +33,7 @@ pub enum LabCommand {
     /// Start container hosts (masters run ZooKeeper) and write their inventory.
     Up(UpArgs),
     /// Deploy the stack's offline-capable parts (common, zookeeper, spark, docker) to a lab.
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     /// Show the labs on this machine, their hosts and addresses.
     Status(StatusArgs),
     /// Log in to a lab host as root with the system ssh client (or run a command there).
@@ -100,7 +100,7 @@ pub struct SshArgs {
 pub fn main(args: LabArgs) -> i32 {
     let result = match args.command {
         LabCommand::Up(a) => up(&a),
-        LabCommand::Deploy(a) => return deploy(a),
+        LabCommand::Deploy(a) => return deploy(*a),
         LabCommand::Status(a) => status(&a),
         LabCommand::Ssh(a) => ssh(&a),
         LabCommand::Down(a) => down(&a.name),
