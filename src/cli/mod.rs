@@ -1,4 +1,4 @@
-//! The command line: `play`, `inventory`, `run` (ad hoc), `doc`. Parses flags as
+//! The command line: `play`, `inventory`, `run` (ad hoc), `doc`, `lab` (in src/lab/cli.rs). Parses flags as
 //! ansible-playbook does, reads ansible.cfg, loads everything, then hands a plan to the
 //! executor. The only layer that prints (through report sinks, and for listings).
 
@@ -54,6 +54,8 @@ pub enum Command {
     /// Launch and manage clusters on EC2.
     #[cfg(feature = "ec2")]
     Ec2(Box<crate::ec2::cli::Ec2Args>),
+    /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
+    Lab(crate::lab::cli::LabArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -206,6 +208,7 @@ pub fn main() -> i32 {
         Command::Doc(a) => listing::doc(a),
         #[cfg(feature = "ec2")]
         Command::Ec2(a) => crate::ec2::cli::main(*a),
+        Command::Lab(a) => crate::lab::cli::main(a),
     }
 }
 
@@ -428,7 +431,7 @@ fn runtime() -> tokio::runtime::Runtime {
     }
 }
 
-fn play(a: PlayArgs) -> i32 {
+pub(crate) fn play(a: PlayArgs) -> i32 {
     let cfg = match AnsibleCfg::discover() {
         Ok(c) => c,
         Err(e) => {

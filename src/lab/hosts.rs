@@ -83,6 +83,11 @@ pub struct Lab {
     hosts: Vec<LabHost>,
 }
 
+/// Container labels naming the host and its inventory groups, so a running lab can be found
+/// again from Docker alone ([`Lab::open`]).
+const HOST_LABEL: &str = "rmesos.host";
+const GROUPS_LABEL: &str = "rmesos.groups";
+
 const PRIVATE_KEY: &str = "id_ed25519";
 const KNOWN_HOSTS: &str = "known_hosts";
 const INVENTORY: &str = "inventory.ini";
@@ -122,6 +127,36 @@ impl Lab {
             let _ = remove_lab(&spec.name);
         }
         lab
+    }
+
+    /// The running lab `name` whose key and inventory are in `dir`, found by its labels.
+    /// `None` when Docker has no container of that lab; an error when some are not running.
+    pub fn open(name: &str, dir: &Path) -> Result<Option<Lab>, LabError> {
+        let members = list_members(Some(name))?;
+        if members.is_empty() {
+            return Ok(None);
+        }
+        let mut hosts = Vec::new();
+        for m in members {
+            let Some(ip) = m.ip else {
+                return Err(LabError::Invalid(format!(
+                    "host `{}` of lab `{name}` is {} (container {}); `rmesos lab down --name \
+                     {name}` then `rmesos lab up --name {name}` starts it afresh",
+                    m.host, m.state, m.container
+                )));
+            };
+            hosts.push(LabHost {
+                name: m.host,
+                ip,
+                container: m.container,
+                groups: m.groups,
+            });
+        }
+        Ok(Some(Lab {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            hosts,
+        }))
     }
 
     pub fn name(&self) -> &str {
@@ -235,6 +270,56 @@ pub fn remove_lab(name: &str) -> Result<(), LabError> {
     Ok(())
 }
 
+/// One container of a lab as Docker reports it, running or not.
+#[derive(Clone, Debug)]
+pub struct LabMember {
+    pub lab: String,
+    pub host: String,
+    pub container: String,
+    pub groups: Vec<String>,
+    /// Docker's state: `running`, `exited`, ...
+    pub state: String,
+    /// The address on the lab network, when running.
+    pub ip: Option<IpAddr>,
+}
+
+/// Every lab container on this machine (all labs, or one), sorted by lab then host name.
+pub fn list_members(lab: Option<&str>) -> Result<Vec<LabMember>, LabError> {
+    let filter = match lab {
+        Some(name) => format!("label={LAB_LABEL}={name}"),
+        None => format!("label={LAB_LABEL}"),
+    };
+    let format = format!(
+        "{{{{.Label \"{LAB_LABEL}\"}}}}\t{{{{.Label \"{HOST_LABEL}\"}}}}\t{{{{.Names}}}}\t\
+         {{{{.Label \"{GROUPS_LABEL}\"}}}}\t{{{{.State}}}}"
+    );
+    let out = docker(&["ps", "-a", "--filter", &filter, "--format", &format])?;
+    let mut members: Vec<LabMember> = out
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            Some(LabMember {
+                lab: f.next()?.to_string(),
+                host: f.next()?.to_string(),
+                container: f.next()?.to_string(),
+                groups: f
+                    .next()?
+                    .split(',')
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                state: f.next()?.to_string(),
+                ip: None,
+            })
+        })
+        .collect();
+    for m in members.iter_mut().filter(|m| m.state == "running") {
+        m.ip = Some(container_ip(&m.container, &network_name(&m.lab))?);
+    }
+    members.sort_by(|a, b| (&a.lab, &a.host).cmp(&(&b.lab, &b.host)));
+    Ok(members)
+}
+
 fn lab_exists(name: &str) -> Result<bool, LabError> {
     let filter = format!("label={LAB_LABEL}={name}");
     let containers = docker(&["ps", "-aq", "--filter", &filter])?;
@@ -258,7 +343,8 @@ fn start(spec: &LabSpec, public_key: &str) -> Result<Vec<LabHost>, LabError> {
         .iter()
         .map(|h| {
             let container = format!("rmesos-{}-{}", spec.name, h.name);
-            let host_label = format!("rmesos.host={}", h.name);
+            let host_label = format!("{HOST_LABEL}={}", h.name);
+            let groups_label = format!("{GROUPS_LABEL}={}", h.groups.join(","));
             let child = Command::new("docker")
                 .args([
                     "run",
@@ -280,6 +366,8 @@ fn start(spec: &LabSpec, public_key: &str) -> Result<Vec<LabHost>, LabError> {
                     &label,
                     "--label",
                     &host_label,
+                    "--label",
+                    &groups_label,
                     "--env",
                     &key_env,
                     &spec.image,
@@ -452,12 +540,15 @@ fn validate(spec: &LabSpec) -> Result<(), LabError> {
             return invalid(format!("host `{}` is listed twice", h.name));
         }
         for g in &h.groups {
+            // `-` is allowed: the Mesos stack's groups are `mesos-master` and `mesos-slave`, as in
+            // the roles' history, and Ansible accepts it (with a warning about Python names).
             let group_ok = g.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && g.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                && g.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !group_ok || g == "all" || g == "ungrouped" {
                 return invalid(format!(
-                    "group `{g}` of host `{}`: use letters, digits and `_` (not starting with a \
-                     digit), and not `all` or `ungrouped`",
+                    "group `{g}` of host `{}`: use letters, digits, `_` and `-` (starting with a \
+                     letter or `_`), and not `all` or `ungrouped`",
                     h.name
                 ));
             }

@@ -1,0 +1,372 @@
+//! `rmesos lab`: the README's quick start for real. One lab (3 masters, 2 slaves) for the
+//! whole file, because a deploy installs Java, ZooKeeper and Spark: up, deploy, check the
+//! ZooKeeper ensemble and the SparkPi run from this machine, deploy again (nothing changes),
+//! partial runs by tag, down. Needs Docker (and root the first time, to build the image).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use rmesos::lab::{LAB_LABEL, list_members, remove_lab};
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run in `dir` (where the lab keeps `.rmesos/lab/NAME`). A copy taken when the
+/// test starts: the test runs for minutes, and builds sharing the target directory may
+/// replace the original meanwhile.
+fn rmesos(dir: &Path, args: &[&str]) -> Output {
+    let copy = dir.join("rmesos-under-test");
+    if !copy.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_rmesos"), &copy).unwrap();
+    }
+    Command::new(&copy)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Removes the lab however the test ends.
+struct LabGuard(String);
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Err(e) = remove_lab(&self.0) {
+            eprintln!("removing lab {}: {e}", self.0);
+        }
+    }
+}
+
+/// One deploy's JSON events, grouped the way the assertions read them.
+struct Deploy {
+    events: Vec<Value>,
+    took: Duration,
+}
+
+impl Deploy {
+    fn run(dir: &Path, lab: &str, extra: &[&str]) -> Deploy {
+        let playbook = repo().join("playbooks/lab.yml");
+        let playbook = playbook.to_str().unwrap();
+        let mut args = vec![
+            "lab",
+            "deploy",
+            "--name",
+            lab,
+            "--playbook",
+            playbook,
+            "--output",
+            "json",
+        ];
+        args.extend(extra);
+        let started = Instant::now();
+        let out = rmesos(dir, &args);
+        let took = started.elapsed();
+        let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let failures: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event"] == "host_result" && e["status"] == "failed")
+            .collect();
+        assert!(
+            out.status.success() && failures.is_empty(),
+            "deploy {extra:?} failed: {failures:#?}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("deploy {extra:?}: {:.1}s", took.as_secs_f64());
+        Deploy { events, took }
+    }
+
+    /// (task location, host, status) of every host result, each under the task it belongs to.
+    fn results(&self) -> Vec<(String, String, String)> {
+        let mut location = String::new();
+        let mut out = Vec::new();
+        for e in &self.events {
+            match e["event"].as_str() {
+                Some("task_start") => location = e["location"].as_str().unwrap().to_string(),
+                Some("host_result") => out.push((
+                    location.clone(),
+                    e["host"].as_str().unwrap().to_string(),
+                    e["status"].as_str().unwrap().to_string(),
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Names of the tasks that started (fact gathering aside).
+    fn task_names(&self) -> BTreeSet<String> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "task_start")
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .filter(|n| n != "Gathering Facts")
+            .collect()
+    }
+
+    fn recap(&self) -> BTreeMap<String, Value> {
+        let recap = self
+            .events
+            .iter()
+            .rfind(|e| e["event"] == "recap")
+            .expect("a recap event");
+        recap["stats"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(h, s)| (h.clone(), s.clone()))
+            .collect()
+    }
+
+    /// The result of the task whose name ends with `name` on `host`.
+    fn result_of(&self, name: &str, host: &str) -> Value {
+        let mut current = String::new();
+        for e in &self.events {
+            match e["event"].as_str() {
+                Some("task_start") => current = e["name"].as_str().unwrap().to_string(),
+                Some("host_result") if current.ends_with(name) && e["host"] == host => {
+                    return e["result"].clone();
+                }
+                _ => {}
+            }
+        }
+        panic!("no result of `{name}` on {host}");
+    }
+}
+
+/// Sends a ZooKeeper four-letter word from this machine and returns the answer.
+fn four_letter_word(ip: &str, word: &str) -> String {
+    let addr: SocketAddr = format!("{ip}:2181").parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(word.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// GET over plain HTTP/1.0 from this machine; returns the body.
+fn http_get(ip: &str, port: u16, path: &str) -> String {
+    let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+fn in_role(location: &str, role: &str) -> bool {
+    location.contains(&format!("roles/{role}/"))
+}
+
+#[test]
+fn lab_up_deploy_runs_a_zookeeper_ensemble_and_sparkpi_then_down_needs_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    // `t<pid>-…`: the lab fixture sweeps such labs if this process dies without cleaning up.
+    let lab = format!("t{}-0-stack", std::process::id());
+    let _guard = LabGuard(lab.clone());
+
+    let started = Instant::now();
+    let out = rmesos(dir.path(), &["lab", "up", "--name", &lab]);
+    assert!(out.status.success(), "{}", text(&out));
+    eprintln!("lab up: {:.1}s", started.elapsed().as_secs_f64());
+    let inventory = std::fs::read_to_string(
+        dir.path()
+            .join(".rmesos/lab")
+            .join(&lab)
+            .join("inventory.ini"),
+    )
+    .unwrap();
+    assert!(
+        inventory.contains("\n[mesos-master]\nmaster1\nmaster2\nmaster3\n"),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("\n[zookeeper]\nmaster1\nmaster2\nmaster3\n"),
+        "{inventory}"
+    );
+    assert!(
+        inventory.contains("\n[mesos-slave]\nslave1\nslave2\n"),
+        "{inventory}"
+    );
+    let ips: BTreeMap<String, String> = list_members(Some(&lab))
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.host, m.ip.unwrap().to_string()))
+        .collect();
+    assert_eq!(ips.len(), 5, "{ips:?}");
+    let status = rmesos(dir.path(), &["lab", "status", "--name", &lab]);
+    assert!(
+        text(&status).contains(&format!("http://{}:8080/", ips["master1"])),
+        "{}",
+        text(&status)
+    );
+
+    // --- the first deploy installs everything ---
+    let first = Deploy::run(dir.path(), &lab, &[]);
+
+    // ZooKeeper: one leader and two followers, asked from this machine.
+    let mut modes = Vec::new();
+    for m in ["master1", "master2", "master3"] {
+        let srvr = four_letter_word(&ips[m], "srvr");
+        let mode = srvr
+            .lines()
+            .find_map(|l| l.strip_prefix("Mode: "))
+            .unwrap_or_else(|| panic!("{m}: {srvr}"))
+            .to_string();
+        modes.push(mode);
+    }
+    modes.sort();
+    assert_eq!(modes, ["follower", "follower", "leader"]);
+
+    // Spark: both workers registered, SparkPi ran to the end on the cluster.
+    let state: Value = serde_json::from_str(&http_get(&ips["master1"], 8080, "/json/")).unwrap();
+    let alive = state["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["state"] == "ALIVE")
+        .count();
+    assert_eq!(alive, 2, "{state:#}");
+    let pi = first.result_of("Run SparkPi on the cluster", "master1");
+    let stdout = pi["stdout"].as_str().unwrap();
+    let estimate: f64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Pi is roughly "))
+        .unwrap_or_else(|| panic!("no SparkPi result in {pi:#}"))
+        .trim()
+        .parse()
+        .unwrap();
+    // A Monte Carlo estimate: close to pi, not equal to it.
+    assert!((estimate - std::f64::consts::PI).abs() < 0.05, "{estimate}");
+    assert_eq!(pi["rc"], 0);
+    // Docker cannot run in these containers: the role says so rather than failing.
+    let skip = first.result_of(
+        "Skip Docker on this host (it is a container; set docker_enabled to force it)",
+        "slave1",
+    );
+    assert!(
+        skip["msg"].as_str().unwrap().contains("cannot run"),
+        "{skip:#}"
+    );
+
+    // --- the second deploy finds everything in place ---
+    let second = Deploy::run(dir.path(), &lab, &[]);
+    let recap = second.recap();
+    assert_eq!(recap.len(), 5, "{recap:?}");
+    for (host, stats) in &recap {
+        assert_eq!(stats["changed"], 0, "{host}: {stats}");
+        assert_eq!(stats["failed"], 0, "{host}: {stats}");
+    }
+    let changed: Vec<_> = second
+        .results()
+        .into_iter()
+        .filter(|(_, _, status)| status == "changed")
+        .collect();
+    assert!(changed.is_empty(), "{changed:#?}");
+
+    // --- --tags zookeeper runs the zookeeper role's tasks only, on the ensemble only ---
+    let zk = Deploy::run(dir.path(), &lab, &["--tags", "zookeeper"]);
+    let ran = zk.results();
+    let tasks: BTreeSet<&str> = ran
+        .iter()
+        .filter(|(loc, _, _)| !loc.is_empty())
+        .map(|(loc, _, _)| loc.as_str())
+        .collect();
+    let outside: Vec<&&str> = tasks
+        .iter()
+        .filter(|loc| !in_role(loc, "zookeeper") && !loc.contains("playbooks/lab.yml"))
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "tasks outside the role ran: {outside:?}"
+    );
+    assert!(
+        zk.task_names()
+            .iter()
+            .any(|n| n.ends_with("Write zoo.cfg (one server line per ensemble member)")),
+        "{:?}",
+        zk.task_names()
+    );
+    let zk_hosts: BTreeSet<&str> = ran
+        .iter()
+        .filter(|(loc, _, _)| in_role(loc, "zookeeper"))
+        .map(|(_, h, _)| h.as_str())
+        .collect();
+    assert_eq!(zk_hosts, BTreeSet::from(["master1", "master2", "master3"]));
+    assert!(zk.recap().values().all(|s| s["changed"] == 0));
+
+    // --- --skip-tags install: configuration and services only ---
+    let no_install = Deploy::run(dir.path(), &lab, &["--skip-tags", "install"]);
+    let names = no_install.task_names();
+    for install_task in [
+        "Install base packages and Java",
+        "Install ZooKeeper from the distribution's packages",
+        "Install Python for PySpark jobs",
+        "Download Spark on the controller",
+        "Unpack Spark",
+    ] {
+        assert!(
+            !names.iter().any(|n| n.ends_with(install_task)),
+            "`{install_task}` ran: {names:?}"
+        );
+    }
+    for kept in [
+        "Write zoo.cfg (one server line per ensemble member)",
+        "Write spark-env.sh",
+        "Run SparkPi on the cluster",
+    ] {
+        assert!(
+            names.iter().any(|n| n.ends_with(kept)),
+            "`{kept}` did not run: {names:?}"
+        );
+    }
+    assert!(no_install.recap().values().all(|s| s["changed"] == 0));
+    eprintln!(
+        "timings: first deploy {:.0}s, second {:.0}s, --tags zookeeper {:.0}s, --skip-tags install {:.0}s",
+        first.took.as_secs_f64(),
+        second.took.as_secs_f64(),
+        zk.took.as_secs_f64(),
+        no_install.took.as_secs_f64()
+    );
+
+    // --- down removes the containers, the network and the lab's directory ---
+    let out = rmesos(dir.path(), &["lab", "down", "--name", &lab]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(list_members(Some(&lab)).unwrap().is_empty());
+    let networks = Command::new("docker")
+        .args([
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={LAB_LABEL}={lab}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&networks.stdout).trim(), "");
+    assert!(!dir.path().join(".rmesos/lab").join(&lab).exists());
+}
