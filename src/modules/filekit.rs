@@ -82,27 +82,31 @@ pub struct ProbeWants {
     pub content_for_diff: bool,
 }
 
-/// Marks the end of the key=value report and the start of raw content in a probe's stdout.
-const CONTENT_MARK: &[u8] = b"rmesos_content_follows=1\n";
+/// Starts raw content in a probe's stdout: `rmesos_content=<length>` on its own line, then
+/// exactly that many bytes, so key=value lines printed after it (by a write in the same script)
+/// stay readable.
+const CONTENT_KEY: &[u8] = b"rmesos_content=";
 
 /// Script lines that probe the path in shell variable `p` (already set). Follows symlinks for
-/// type and attributes, as chmod and reads do.
+/// type and attributes, as chmod and reads do. The checksum is left in `$h` for a script that
+/// decides on it.
 pub fn probe_lines(w: &ProbeWants) -> String {
     let mut s = String::new();
-    s.push_str("printf 'path=%s\\n' \"$p\"\nif [ -e \"$p\" ]; then\n");
+    s.push_str("printf 'path=%s\\n' \"$p\"\nh=\nif [ -e \"$p\" ]; then\n");
     s.push_str(&format!(
         "printf 'st='; stat -L -c '{STAT_FMT}' \"$p\" || exit 1\n"
     ));
     if w.sha1 {
         s.push_str(
-            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1='; sha1sum < \"$p\" | cut -d' ' -f1; fi\n",
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then h=$(sha1sum < \"$p\") || exit 1; h=${h%% *}; printf 'sha1=%s\\n' \"$h\"; fi\n",
         );
     }
+    let content = "n=$(stat -L -c %s \"$p\"); printf 'rmesos_content=%s\\n' \"$n\"; head -c \"$n\" \"$p\" || exit 1";
     if w.content {
-        s.push_str("if [ -f \"$p\" ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n");
+        s.push_str(&format!("if [ -f \"$p\" ]; then {content}; fi\n"));
     } else if w.content_for_diff {
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s \"$p\")\" -le {DIFF_MAX} ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n"
+            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s \"$p\")\" -le {DIFF_MAX} ]; then {content}; fi\n"
         ));
     }
     s.push_str("fi\n");
@@ -130,16 +134,36 @@ pub fn probe_script_into_dir(dest: &str, basename: Option<&str>, w: &ProbeWants)
     s
 }
 
+/// Splits a probe's stdout into its key=value report (what came before and after the content)
+/// and the content, if any.
+pub fn split_content(stdout: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let at = find(stdout, CONTENT_KEY).filter(|&i| i == 0 || stdout[i - 1] == b'\n');
+    let Some(i) = at else {
+        return (stdout.to_vec(), None);
+    };
+    let after_key = &stdout[i + CONTENT_KEY.len()..];
+    let Some(nl) = after_key.iter().position(|&b| b == b'\n') else {
+        return (stdout.to_vec(), None);
+    };
+    let len: usize = std::str::from_utf8(&after_key[..nl])
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let body = &after_key[nl + 1..];
+    let len = len.min(body.len());
+    let mut report = stdout[..i].to_vec();
+    report.extend_from_slice(&body[len..]);
+    (report, Some(body[..len].to_vec()))
+}
+
 /// Parses a probe's stdout.
 pub fn parse_probe(stdout: &[u8]) -> FileState {
-    let (report, content) = match find(stdout, CONTENT_MARK) {
-        Some(i) => (
-            &stdout[..i],
-            Some(stdout[i + CONTENT_MARK.len()..].to_vec()),
-        ),
-        None => (stdout, None),
-    };
-    let kv = parse_kv(&String::from_utf8_lossy(report));
+    let (report, content) = split_content(stdout);
+    state_from(&parse_kv(&String::from_utf8_lossy(&report)), content)
+}
+
+/// The state a probe's report and content describe.
+fn state_from(kv: &indexmap::IndexMap<String, String>, content: Option<Vec<u8>>) -> FileState {
     let mut st = FileState {
         path: kv.get("path").cloned().unwrap_or_default(),
         ..Default::default()
@@ -338,6 +362,79 @@ pub fn attr_fix(
     Ok((changes, script))
 }
 
+/// Shell that brings `"$p"` to the wanted owner, group and octal mode where they differ,
+/// deciding on the host what [`attr_fix`] decides on the controller: each change is printed as
+/// `chg=NAME|BEFORE|AFTER` and a failed one exits 72. `no_deref` looks at and changes a symlink
+/// itself (no mode: links have none). `None` for a symbolic mode, whose result depends on the
+/// current mode: callers probe first then.
+pub fn attr_fix_sh(attrs: &Attrs, no_deref: bool) -> Option<String> {
+    let mode = match attrs.mode {
+        Some(FileMode::Symbolic(_)) if !no_deref => return None,
+        Some(FileMode::Octal(m)) if !no_deref => Some(*m),
+        _ => None,
+    };
+    if attrs.owner.is_none() && attrs.group.is_none() && mode.is_none() {
+        return Some(String::new());
+    }
+    let (follow, h) = if no_deref { ("", "-h ") } else { ("-L ", "") };
+    // One stat for all three; names never hold `|`.
+    let mut s = format!("IFS='|'; set -- $(stat {follow}-c '%U|%u|%G|%g|%a' \"$p\"); unset IFS\n");
+    if let Some(o) = attrs.owner {
+        let o = q(o);
+        s.push_str(&format!(
+            "[ \"$1\" = {o} ] || [ \"$2\" = {o} ] || {{ chown {h}{o} \"$p\" || exit 72; printf 'chg=owner|%s|%s\\n' \"$1\" {o}; }}\n"
+        ));
+    }
+    if let Some(g) = attrs.group {
+        let g = q(g);
+        s.push_str(&format!(
+            "[ \"$3\" = {g} ] || [ \"$4\" = {g} ] || {{ chgrp {h}{g} \"$p\" || exit 72; printf 'chg=group|%s|%s\\n' \"$3\" {g}; }}\n"
+        ));
+    }
+    if let Some(m) = mode {
+        s.push_str(&format!(
+            "[ \"$5\" = {m:o} ] || {{ chmod {m:04o} \"$p\" || exit 72; printf 'chg=mode|%04o|{m:04o}\\n' \"0$5\"; }}\n"
+        ));
+    }
+    Some(s)
+}
+
+/// The `chg=NAME|BEFORE|AFTER` lines a script printed, in order.
+pub fn parse_changes(report: &str) -> Vec<AttrChange> {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix("chg="))
+        .filter_map(|c| {
+            let mut it = c.splitn(3, '|');
+            let name = match it.next()? {
+                "owner" => "owner",
+                "group" => "group",
+                "mode" => "mode",
+                "state" => "state",
+                "times" => "times",
+                _ => return None,
+            };
+            Some(AttrChange {
+                name,
+                before: it.next()?.to_string(),
+                after: it.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Carries attribute changes over to the state reported after them.
+fn apply_changes(st: &mut FileState, changes: &[AttrChange]) {
+    for ch in changes {
+        match ch.name {
+            "mode" => st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(st.mode),
+            "owner" => st.owner = ch.after.clone(),
+            "group" => st.group = ch.after.clone(),
+            _ => {}
+        }
+    }
+}
+
 /// A diff of attribute changes in `name: value` lines, as Ansible's file module shows them.
 pub fn attr_diff(path: &str, changes: &[AttrChange]) -> FileDiff {
     let mut d = FileDiff {
@@ -388,24 +485,40 @@ pub const RC_VALIDATE: i32 = 74;
 
 /// A subshell that writes one file atomically: temp file beside it, old attributes carried
 /// over, wanted ones applied, validated, old file backed up, then renamed over it. It prints
-/// `backup_file=` when it made one and the final `st=` line.
+/// `backup_file=` when it made one and the final state as `fin=` (a `STAT_FMT` line).
 pub fn write_script(w: &WriteSpec) -> String {
-    let mut s = format!("(\np={}\n", q(w.path));
+    format!("(\np={}\n{})", q(w.path), write_body(w))
+}
+
+/// [`write_script`] for the path already in shell variable `p` (`w.path` is not used).
+pub fn write_script_at_p(w: &WriteSpec) -> String {
+    format!("(\n{})", write_body(w))
+}
+
+fn write_body(w: &WriteSpec) -> String {
+    // The directory without a `dirname` process: every exec on the host costs.
+    let mut s = String::from("case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n");
     if w.make_parents {
-        s.push_str("mkdir -p \"$(dirname \"$p\")\" || exit 69\n");
+        s.push_str("mkdir -p \"$d\" || exit 69\n");
     }
-    s.push_str(
-        "t=$(mktemp \"$(dirname \"$p\")/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n",
-    );
+    s.push_str("t=$(mktemp \"$d/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n");
     match (w.from_host_file, w.len) {
         (Some(src), _) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
         (None, Some(n)) => s.push_str(&format!("head -c {n} > \"$t\" || exit 71\n")),
         (None, None) => s.push_str("cat > \"$t\" || exit 71\n"),
     }
-    s.push_str(
-        "if [ -e \"$p\" ]; then chmod \"$(stat -L -c %a \"$p\")\" \"$t\"; chown \"$(stat -L -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; \
-         else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
-    );
+    // The old file's mode (or the umask's) only matters when no octal mode replaces it.
+    let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
+    if octal {
+        s.push_str(
+            "if [ -e \"$p\" ]; then chown \"$(stat -L -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; fi\n",
+        );
+    } else {
+        s.push_str(
+            "if [ -e \"$p\" ]; then set -- $(stat -L -c '%a %u:%g' \"$p\"); chmod \"$1\" \"$t\"; chown \"$2\" \"$t\" 2>/dev/null; \
+             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
+        );
+    }
     if let Some(o) = w.attrs.owner {
         s.push_str(&format!("chown {} \"$t\" || exit 72\n", q(o)));
     }
@@ -425,7 +538,7 @@ pub fn write_script(w: &WriteSpec) -> String {
         );
     }
     s.push_str(&format!(
-        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'st='; stat -L -c '{STAT_FMT}' \"$p\"\n)"
+        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'fin='; stat -L -c '{STAT_FMT}' \"$p\"\n"
     ));
     s
 }
@@ -537,7 +650,7 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
                 out.result
                     .insert("backup_file".into(), Value::from(b.as_str()));
             }
-            if let Some(line) = kv.get("st") {
+            if let Some(line) = kv.get("fin") {
                 parse_stat_line(line, &mut final_st);
             }
         }
@@ -556,17 +669,148 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
                     return Ok(Outcome::fail(host_error("cannot set attributes", &r)));
                 }
             }
-            for ch in &changes {
-                match ch.name {
-                    "mode" => final_st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(0),
-                    "owner" => final_st.owner = ch.after.clone(),
-                    _ => final_st.group = ch.after.clone(),
-                }
-            }
+            apply_changes(&mut final_st, &changes);
         }
     }
     add_state(&mut out, &final_st);
     Ok(out)
+}
+
+/// Content up to this size travels with the probe: one exec that writes only when the
+/// checksum differs. Larger content is sent only after a probe found that it differs, so an
+/// unchanged big file is never resent.
+pub const INLINE_MAX: usize = 256 * 1024;
+
+/// A whole file's content to put on the host (copy, template).
+pub struct Put<'a> {
+    pub dest: &'a str,
+    /// Appended to `dest` when it is a directory (or ends with `/`).
+    pub basename: Option<&'a str>,
+    pub data: &'a [u8],
+    pub attrs: Attrs<'a>,
+    /// With `false`, an existing file keeps its content (attributes are still fixed).
+    pub force: bool,
+    pub backup: bool,
+    pub validate: Option<&'a str>,
+}
+
+/// Puts content on the host: the state found before (its `path` is where the file went) and
+/// the outcome with the file's return values. Small content with an octal (or no) mode costs
+/// one exec whether it changes or not; check mode, symbolic modes and big content probe first.
+pub async fn put(cx: &TaskContext<'_>, p: Put<'_>) -> Result<(FileState, Outcome), ModuleError> {
+    let wants = ProbeWants {
+        sha1: true,
+        content_for_diff: cx.diff,
+        ..Default::default()
+    };
+    let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
+    if !cx.check_mode
+        && p.data.len() <= INLINE_MAX
+        && let Some(fix) = attr_fix_sh(&p.attrs, false)
+    {
+        return put_inline(cx, &p, probe_sh, &fix).await;
+    }
+    let st = probe(cx, &probe_sh).await?;
+    if st.is_dir() {
+        let msg = format!("dest {} is a directory", st.path);
+        return Ok((st, Outcome::fail(msg)));
+    }
+    let new = if st.exists && !p.force {
+        NewContent::Keep
+    } else {
+        NewContent::Bytes(p.data)
+    };
+    let out = converge(
+        cx,
+        Converge {
+            st: &st,
+            new,
+            attrs: p.attrs,
+            backup: p.backup,
+            validate: p.validate,
+            make_parents: false,
+        },
+    )
+    .await?;
+    Ok((st, out))
+}
+
+/// [`put`] in one exec: the probe, then (on the host) a write from stdin when the file is
+/// missing or its checksum differs, else the attribute fixes. Stdin is left unread when
+/// nothing is written.
+async fn put_inline(
+    cx: &TaskContext<'_>,
+    p: &Put<'_>,
+    probe_sh: String,
+    fix: &str,
+) -> Result<(FileState, Outcome), ModuleError> {
+    let new_sha1 = sha1_hex(p.data);
+    let differs = if p.force {
+        format!(" || [ \"$h\" != {new_sha1} ]")
+    } else {
+        String::new()
+    };
+    let write = write_script_at_p(&WriteSpec {
+        path: "",
+        len: None,
+        attrs: p.attrs,
+        backup: p.backup,
+        validate: p.validate,
+        make_parents: false,
+        from_host_file: None,
+    });
+    let script = format!(
+        "{probe_sh}if [ -d \"$p\" ]; then exit 0; fi\n\
+         if [ ! -e \"$p\" ]{differs}; then\n{write} || exit $?\necho wrote=1\nelse :\n{fix}fi\n"
+    );
+    let r = cx.run(&script, p.data).await?;
+    let (report, content) = split_content(&r.stdout);
+    let report = String::from_utf8_lossy(&report);
+    let kv = parse_kv(&report);
+    let mut st = state_from(&kv, content);
+    if r.rc != 0 {
+        let msg = if (69..=75).contains(&r.rc) {
+            write_error(&r)
+        } else {
+            host_error("cannot inspect the file", &r)
+        };
+        return Ok((st, Outcome::fail(msg)));
+    }
+    if st.is_dir() {
+        let msg = format!("dest {} is a directory", st.path);
+        return Ok((st, Outcome::fail(msg)));
+    }
+    let mut out = Outcome::ok();
+    let mut final_st = st.clone();
+    if kv.contains_key("wrote") {
+        out.changed = true;
+        if cx.diff
+            && let Some(d) = content_diff(&st.path, st.content.as_deref(), p.data)
+        {
+            out.diff.push(d);
+        }
+        if let Some(b) = kv.get("backup_file") {
+            out.result
+                .insert("backup_file".into(), Value::from(b.as_str()));
+        }
+        if let Some(line) = kv.get("fin") {
+            parse_stat_line(line, &mut final_st);
+        }
+        final_st.sha1 = Some(new_sha1);
+        final_st.size = p.data.len() as u64;
+    } else {
+        let changes = parse_changes(&report);
+        if !changes.is_empty() {
+            out.changed = true;
+            if cx.diff {
+                out.diff.push(attr_diff(&st.path, &changes));
+            }
+            apply_changes(&mut final_st, &changes);
+        }
+    }
+    add_state(&mut out, &final_st);
+    st.content = None;
+    Ok((st, out))
 }
 
 /// What an in-place edit (lineinfile, blockinfile, replace) decided.
@@ -792,12 +1036,21 @@ mod tests {
 
     #[test]
     fn probe_output_parses_with_content() {
-        let st = parse_probe(
-            b"path=/x\nst=regular file|644|0|0|root|root|3\nsha1=abc\nrmesos_content_follows=1\nst=not a key\n",
-        );
+        let out = b"path=/x\nst=regular file|644|0|0|root|root|13\nsha1=abc\nrmesos_content=13\nst=not a key\nfin=after\n";
+        let st = parse_probe(out);
         assert!(st.is_file());
         assert_eq!(st.mode, 0o644);
         assert_eq!(st.sha1.as_deref(), Some("abc"));
         assert_eq!(st.content.as_deref(), Some(&b"st=not a key\n"[..]));
+        let (report, _) = split_content(out);
+        assert!(report.ends_with(b"sha1=abc\nfin=after\n"));
+    }
+
+    #[test]
+    fn change_lines_parse_in_order() {
+        let c = parse_changes("x=1\nchg=owner|root|app\nchg=mode|0600|0644\nchg=bogus|a|b\n");
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].name, c[0].before.as_str()), ("owner", "root"));
+        assert_eq!((c[1].name, c[1].after.as_str()), ("mode", "0644"));
     }
 }
