@@ -495,9 +495,12 @@ pub fn write_script_at_p(w: &WriteSpec) -> String {
     format!("(\n{})", write_body(w))
 }
 
+/// Sets `d` to the directory of `"$p"` without a `dirname` process: every process started on
+/// the host costs.
+pub const DIR_OF_P: &str = "case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n";
+
 fn write_body(w: &WriteSpec) -> String {
-    // The directory without a `dirname` process: every exec on the host costs.
-    let mut s = String::from("case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n");
+    let mut s = String::from(DIR_OF_P);
     if w.make_parents {
         s.push_str("mkdir -p \"$d\" || exit 69\n");
     }
