@@ -747,9 +747,8 @@ async fn put_inline(
     probe_sh: String,
     fix: &str,
 ) -> Result<(FileState, Outcome), ModuleError> {
-    let new_sha1 = sha1_hex(p.data);
     let differs = if p.force {
-        format!(" || [ \"$h\" != {new_sha1} ]")
+        format!(" || [ \"$h\" != {} ]", sha1_hex(p.data))
     } else {
         String::new()
     };
@@ -783,37 +782,51 @@ async fn put_inline(
         let msg = format!("dest {} is a directory", st.path);
         return Ok((st, Outcome::fail(msg)));
     }
+    if kv.contains_key("wrote") {
+        let out = written(cx, &st, p.data, &kv);
+        st.content = None;
+        return Ok((st, out));
+    }
     let mut out = Outcome::ok();
     let mut final_st = st.clone();
-    if kv.contains_key("wrote") {
+    let changes = parse_changes(&report);
+    if !changes.is_empty() {
         out.changed = true;
-        if cx.diff
-            && let Some(d) = content_diff(&st.path, st.content.as_deref(), p.data)
-        {
-            out.diff.push(d);
+        if cx.diff {
+            out.diff.push(attr_diff(&st.path, &changes));
         }
-        if let Some(b) = kv.get("backup_file") {
-            out.result
-                .insert("backup_file".into(), Value::from(b.as_str()));
-        }
-        if let Some(line) = kv.get("fin") {
-            parse_stat_line(line, &mut final_st);
-        }
-        final_st.sha1 = Some(new_sha1);
-        final_st.size = p.data.len() as u64;
-    } else {
-        let changes = parse_changes(&report);
-        if !changes.is_empty() {
-            out.changed = true;
-            if cx.diff {
-                out.diff.push(attr_diff(&st.path, &changes));
-            }
-            apply_changes(&mut final_st, &changes);
-        }
+        apply_changes(&mut final_st, &changes);
     }
     add_state(&mut out, &final_st);
     st.content = None;
     Ok((st, out))
+}
+
+/// The outcome of a script that wrote `data` over the file `st` described (its report in `kv`).
+fn written(
+    cx: &TaskContext<'_>,
+    st: &FileState,
+    data: &[u8],
+    kv: &indexmap::IndexMap<String, String>,
+) -> Outcome {
+    let mut out = Outcome::changed(true);
+    if cx.diff
+        && let Some(d) = content_diff(&st.path, st.content.as_deref(), data)
+    {
+        out.diff.push(d);
+    }
+    if let Some(b) = kv.get("backup_file") {
+        out.result
+            .insert("backup_file".into(), Value::from(b.as_str()));
+    }
+    let mut final_st = st.clone();
+    if let Some(line) = kv.get("fin") {
+        parse_stat_line(line, &mut final_st);
+    }
+    final_st.sha1 = Some(sha1_hex(data));
+    final_st.size = data.len() as u64;
+    add_state(&mut out, &final_st);
+    out
 }
 
 /// What an in-place edit (lineinfile, blockinfile, replace) decided.
@@ -835,17 +848,63 @@ pub struct EditSpec<'a> {
 
 /// Reads the file in the probe, lets `edit` compute the new content on the controller
 /// (`None` when the file is missing), and writes it atomically only if it differs.
+///
+/// With `create`, the content the edit gives a missing file travels with the probe, written
+/// on the host only if the file is indeed missing: creating a file costs one exec, like
+/// editing one that needs no change.
 pub async fn edit_file(
     cx: &TaskContext<'_>,
     spec: EditSpec<'_>,
-    edit: impl FnOnce(Option<&[u8]>) -> Result<Edit, String>,
+    mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit, String>,
 ) -> Result<Outcome, ModuleError> {
     let wants = ProbeWants {
         sha1: true,
         content: true,
         ..Default::default()
     };
-    let st = probe(cx, &probe_script(spec.path, &wants)).await?;
+    let probe_sh = probe_script(spec.path, &wants);
+    let if_missing = if spec.create && !cx.check_mode {
+        match edit(None) {
+            Ok(Edit { new: Some(n), msg }) => Some((n, msg)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let st = match &if_missing {
+        None => probe(cx, &probe_sh).await?,
+        Some((data, msg)) => {
+            let write = write_script_at_p(&WriteSpec {
+                path: "",
+                len: None,
+                attrs: spec.attrs,
+                backup: false,
+                validate: spec.validate,
+                make_parents: true,
+                from_host_file: None,
+            });
+            let script = format!(
+                "{probe_sh}if [ ! -e \"$p\" ]; then\n{write} || exit $?\necho wrote=1\nfi\n"
+            );
+            let r = cx.run(&script, data).await?;
+            let (report, content) = split_content(&r.stdout);
+            let kv = parse_kv(&String::from_utf8_lossy(&report));
+            if r.rc != 0 {
+                return Ok(Outcome::fail(if (69..=75).contains(&r.rc) {
+                    write_error(&r)
+                } else {
+                    host_error("cannot inspect the file", &r)
+                }));
+            }
+            let st = state_from(&kv, content);
+            if kv.contains_key("wrote") {
+                let mut out = written(cx, &st, data, &kv);
+                out.msg = Some(msg.clone());
+                return Ok(out);
+            }
+            st
+        }
+    };
     if st.exists && !st.is_file() {
         return Ok(Outcome::fail(format!(
             "{} is a {}, not a file",

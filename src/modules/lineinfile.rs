@@ -569,11 +569,35 @@ mod tests {
         let h = Harness::new();
         let p = h.path("new/dir/f");
         let args = json!({"path": p, "line": "x=1", "create": true, "mode": "0600"});
-        let r = h.run(&LineInFile, args.clone(), false, false).await;
+        let r = h.run(&LineInFile, args.clone(), false, true).await;
         assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 1, "the new content travels with the probe");
+        assert_eq!(r.outcome.msg.as_deref(), Some("line added"));
+        assert_eq!(
+            (r.diff().before.as_str(), r.diff().after.as_str()),
+            ("", "x=1\n")
+        );
         assert_eq!(h.read("new/dir/f"), "x=1\n");
         assert_eq!(h.mode("new/dir/f"), 0o600);
-        assert!(!h.run(&LineInFile, args, false, false).await.outcome.changed);
+        let r = h.run(&LineInFile, args, false, false).await;
+        assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        let more = json!({"path": p, "line": "y=2", "create": true});
+        let r = h.run(&LineInFile, more, false, false).await;
+        assert!(r.outcome.changed);
+        assert_eq!(r.execs, 2, "an existing file is read, then written");
+        assert_eq!(h.read("new/dir/f"), "x=1\ny=2\n");
+        let r = h
+            .run(
+                &LineInFile,
+                json!({"path": h.path("planned"), "line": "x", "create": true}),
+                true,
+                false,
+            )
+            .await;
+        assert!(r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        assert!(!std::path::Path::new(&h.path("planned")).exists());
         let r = h
             .run(
                 &LineInFile,
