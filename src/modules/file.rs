@@ -3,8 +3,8 @@
 //! when something differs.
 
 use super::filekit::{
-    AttrChange, Attrs, DIR_OF_P, FileState, attr_diff, attr_fix, attr_fix_sh, host_error,
-    parse_changes, parse_stat_line, wanted_mode,
+    AttrChange, Attrs, DIR_OF_P, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh,
+    host_error, parse_changes, parse_stat_line, stat_to_s, wanted_mode,
 };
 use super::remote::{parse_kv, q};
 use super::{ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
@@ -565,16 +565,22 @@ fn plan(a: &FileArgs, f: &Found) -> Result<Plan, String> {
 }
 
 /// Shell lines that give the new path in `"$VAR"` the wanted owner, group and mode.
-fn set_attrs_sh(a: &FileArgs, var: &str, h: &str) -> String {
+/// Shell lines that give the new path in `"$VAR"` the wanted owner and group (`h` = `-h ` for
+/// the link itself).
+fn owner_group_sh(a: &FileArgs, var: &str, h: &str) -> String {
     let mut s = String::new();
     for (cmd, v) in [("chown", &a.owner), ("chgrp", &a.group)] {
         if let Some(v) = v {
             s.push_str(&format!("{cmd} {h}{} \"${var}\" || exit 1\n", q(v)));
         }
     }
-    if h.is_empty()
-        && let Some(m) = a.mode.as_ref().and_then(|m| m.chmod_arg())
-    {
+    s
+}
+
+/// [`owner_group_sh`] and the wanted mode.
+fn set_attrs_sh(a: &FileArgs, var: &str) -> String {
+    let mut s = owner_group_sh(a, var, "");
+    if let Some(m) = a.mode.as_ref().and_then(|m| m.chmod_arg()) {
         s.push_str(&format!("chmod {} \"${var}\" || exit 1\n", q(&m)));
     }
     s
@@ -583,8 +589,9 @@ fn set_attrs_sh(a: &FileArgs, var: &str, h: &str) -> String {
 /// The whole task as one script for the common cases: an explicit state (with `src` for
 /// links), no recurse, an octal or no mode. The host checks and changes in one go and reports
 /// what it found (`prev=`, `eff=`), what it changed (`chg=` lines, the same changes the planner
-/// names), why it refused (`fail=`) and the final state (`fin=`). `None` for the rest, which
-/// probe first and then apply.
+/// names), why it refused (`fail=`) and the state to report (`fin=`: taken after a creation,
+/// else before the attribute changes, which the controller applies to it). `None` for the rest,
+/// which probe first and then apply.
 fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
     let state = a.state?;
     if a.recurse || (state == FileStateArg::Link && a.src.is_none()) {
@@ -614,16 +621,18 @@ fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
             format!("no {no}")
         }
     };
+    // An existing path: its stat, the fixes decided on it, and that stat as the report.
+    let existing = format!("{}{fix}printf 'fin=%s\\n' \"$s\"\n", stat_to_s(true));
+    let created = format!("printf 'fin='; stat -L -c '{FMT}' \"$p\"\n");
     match state {
         FileStateArg::Absent => {
             s.push_str(
                 "if [ $k != absent ]; then rm -rf -- \"$p\" || exit 1; c state $k absent; fi\n",
             );
-            return Some(Ok(s));
         }
         FileStateArg::File => {
             s.push_str(&format!(
-                "case $e in file|hard) ;; absent) no absent ;; *) no notfile ;; esac\n{fix}"
+                "case $e in file|hard) ;; absent) no absent ;; *) no notfile ;; esac\n{existing}"
             ));
         }
         FileStateArg::Directory => {
@@ -633,13 +642,19 @@ fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
                 .map(|d| q(&d.display().to_string()))
                 .collect();
             dirs.reverse();
+            // mkdir -m sets the exact mode (no umask): no chmod process per directory.
+            let (mkdir, attrs) = match &a.mode {
+                Some(FileMode::Octal(m)) => {
+                    (format!("mkdir -m {m:04o}"), owner_group_sh(a, "d", ""))
+                }
+                _ => ("mkdir".to_string(), set_attrs_sh(a, "d")),
+            };
             s.push_str(&format!(
-                "case $e in\ndirectory)\n{fix};;\nabsent)\nc state absent directory\n\
+                "case $e in\ndirectory)\n{existing};;\nabsent)\nc state absent directory\n\
                  for d in {}; do\n[ -d \"$d\" ] && continue\n\
-                 mkdir \"$d\" 2>/dev/null || [ -d \"$d\" ] || exit 1\n{};;\n\
+                 {mkdir} \"$d\" 2>/dev/null || [ -d \"$d\" ] || exit 1\n{attrs}done\n{created};;\n\
                  *) no nondir ;;\nesac\n",
                 dirs.join(" "),
-                set_attrs_sh(a, "d", "") + "done\n"
             ));
         }
         FileStateArg::Touch => {
@@ -649,8 +664,8 @@ fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
                 Err(e) => return Some(Err(e)),
             };
             s.push_str(&format!(
-                "if [ $k = absent ]; then\ntouch \"$p\" || exit 1\n{}c state absent file\nelse :\n{times}{fix}fi\n",
-                set_attrs_sh(a, "p", "")
+                "if [ $k = absent ]; then\ntouch \"$p\" || exit 1\n{}c state absent file\n{created}else :\n{times}{existing}fi\n",
+                set_attrs_sh(a, "p")
             ));
         }
         FileStateArg::Link => {
@@ -661,32 +676,35 @@ fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
             } else {
                 format!("[ -e {} ] || no nosrc\n", q(&link_src(&a.path, src)))
             };
+            // A new link is made in place; one replacing a path goes beside it and is renamed
+            // over it, so the path never goes missing.
             s.push_str(&format!(
-                "if [ $k = link ] && [ \"$(readlink \"$p\")\" = {qs} ]; then :\n{fix_link}else\n{check_src}\
+                "if [ $k = link ] && [ \"$(readlink \"$p\")\" = {qs} ]; then :\n{stat}{fix_link}printf 'fin=%s\\n' \"$s\"\nelse\n{check_src}\
                  case $k in absent|link) ;; directory) {rmdir} ;; file|hard) {keep} ;; *) no refuse ;; esac\n\
-                 c state $k link\n{DIR_OF_P}l=\"$d/.rmesos.$$.lnk\"\n\
-                 ln -s {qs} \"$l\" || exit 1\nmv -fT \"$l\" \"$p\" || {{ rm -f \"$l\"; exit 1; }}\n{attrs}fi\n\
-                 printf 'fin='; stat -c '{FMT}' \"$p\"\n",
+                 c state $k link\n\
+                 if [ $k = absent ]; then ln -s {qs} \"$p\" || exit 1\n\
+                 else {DIR_OF_P}l=\"$d/.rmesos.$$.lnk\"\n\
+                 ln -s {qs} \"$l\" || exit 1\nmv -fT \"$l\" \"$p\" || {{ rm -f \"$l\"; exit 1; }}\nfi\n{attrs}\
+                 printf 'fin='; stat -c '{FMT}' \"$p\"\nfi\n",
                 qs = q(src),
+                stat = stat_to_s(false),
                 rmdir = force("rmdir \"$p\" || exit 1", "refuse"),
                 keep = force(":", "refuse"),
-                attrs = set_attrs_sh(a, "p", "-h "),
+                attrs = owner_group_sh(a, "p", "-h "),
             ));
-            return Some(Ok(s));
         }
         FileStateArg::Hard => {
             let qs = q(a.src.as_deref()?);
             s.push_str(&format!(
                 "[ -e {qs} ] || no nohardsrc\n\
-                 if [ $k != absent ] && [ -e \"$p\" ] && [ \"$(stat -L -c %d:%i \"$p\")\" = \"$(stat -L -c %d:%i {qs})\" ]; then :\n{fix}else\n\
+                 if [ $k != absent ] && [ -e \"$p\" ] && [ \"$(stat -L -c %d:%i \"$p\")\" = \"$(stat -L -c %d:%i {qs})\" ]; then :\n{existing}else\n\
                  case $k in absent) ;; directory) no harddir ;; *) {keep} ;; esac\n\
-                 c state $k hard\nln -f {qs} \"$p\" || exit 1\n{attrs}fi\n",
+                 c state $k hard\nln -f {qs} \"$p\" || exit 1\n{attrs}{created}fi\n",
                 keep = force(":", "hardexists"),
-                attrs = set_attrs_sh(a, "p", ""),
+                attrs = set_attrs_sh(a, "p"),
             ));
         }
     }
-    s.push_str(&format!("printf 'fin='; stat -L -c '{FMT}' \"$p\"\n"));
     Some(Ok(s))
 }
 
@@ -751,6 +769,7 @@ async fn run_one_exec(
         if let Some(line) = kv.get("fin")
             && parse_stat_line(line, &mut st)
         {
+            apply_changes(&mut st, &changes);
             result = result
                 .with("mode", format!("{:04o}", st.mode & 0o7777))
                 .with("owner", st.owner.as_str())
@@ -847,6 +866,8 @@ mod tests {
         assert_eq!(h.mode("a"), 0o750);
         assert_eq!(h.mode("a/b/c"), 0o750);
         assert_eq!(r.execs, 1);
+        assert_eq!(r.get("mode").as_str(), Some("0750"));
+        assert_eq!(r.get("state").as_str(), Some("directory"));
         let r = h.run(&File, args, false, false).await;
         assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);

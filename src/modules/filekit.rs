@@ -76,6 +76,8 @@ pub fn parse_stat_line(line: &str, st: &mut FileState) -> bool {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProbeWants {
     pub sha1: bool,
+    /// Compute the checksum only when the file has this size (the content it is compared with).
+    pub sha1_if_size: Option<u64>,
     /// Read the content (always, for edits of text files).
     pub content: bool,
     /// Read the content only if it is at most [`DIFF_MAX`] bytes (for `--diff`).
@@ -93,13 +95,17 @@ const CONTENT_KEY: &[u8] = b"rmesos_content=";
 pub fn probe_lines(w: &ProbeWants) -> String {
     let mut s = String::new();
     s.push_str("printf 'path=%s\\n' \"$p\"\nh=\nif [ -e \"$p\" ]; then\n");
-    s.push_str(&format!(
-        "printf 'st='; stat -L -c '{STAT_FMT}' \"$p\" || exit 1\n"
-    ));
+    s.push_str(&stat_to_s(true));
+    s.push_str("printf 'st=%s\\n' \"$s\"\n");
     if w.sha1 {
-        s.push_str(
-            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then h=$(sha1sum < \"$p\") || exit 1; h=${h%% *}; printf 'sha1=%s\\n' \"$h\"; fi\n",
-        );
+        // A file of another size differs whatever its checksum: skip reading it.
+        let same_size = w
+            .sha1_if_size
+            .map(|n| format!(" && [ \"${{s##*|}}\" = {n} ]"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]{same_size}; then h=$(sha1sum < \"$p\") || exit 1; h=${{h%% *}}; printf 'sha1=%s\\n' \"$h\"; fi\n",
+        ));
     }
     let content = "n=$(stat -L -c %s \"$p\"); printf 'rmesos_content=%s\\n' \"$n\"; head -c \"$n\" \"$p\" || exit 1";
     if w.content {
@@ -362,8 +368,16 @@ pub fn attr_fix(
     Ok((changes, script))
 }
 
-/// Shell that brings `"$p"` to the wanted owner, group and octal mode where they differ,
-/// deciding on the host what [`attr_fix`] decides on the controller: each change is printed as
+/// Sets `s` to the `STAT_FMT` line of `"$p"` (following a symlink or not); exits 1 if it
+/// cannot. [`attr_fix_sh`] reads it.
+pub fn stat_to_s(follow: bool) -> String {
+    let l = if follow { "-L " } else { "" };
+    format!("s=$(stat {l}-c '{STAT_FMT}' \"$p\") || exit 1\n")
+}
+
+/// Shell that brings `"$p"` (its stat already in `$s`, see [`stat_to_s`]) to the wanted owner,
+/// group and octal mode where they differ, deciding on the host what [`attr_fix`] decides on
+/// the controller: each change is printed as
 /// `chg=NAME|BEFORE|AFTER` and a failed one exits 72. `no_deref` looks at and changes a symlink
 /// itself (no mode: links have none). `None` for a symbolic mode, whose result depends on the
 /// current mode: callers probe first then.
@@ -376,24 +390,24 @@ pub fn attr_fix_sh(attrs: &Attrs, no_deref: bool) -> Option<String> {
     if attrs.owner.is_none() && attrs.group.is_none() && mode.is_none() {
         return Some(String::new());
     }
-    let (follow, h) = if no_deref { ("", "-h ") } else { ("-L ", "") };
-    // One stat for all three; names never hold `|`.
-    let mut s = format!("IFS='|'; set -- $(stat {follow}-c '%U|%u|%G|%g|%a' \"$p\"); unset IFS\n");
+    let h = if no_deref { "-h " } else { "" };
+    // The fields of `$s`: 1 type, 2 mode, 3 uid, 4 gid, 5 user, 6 group (never holding `|`).
+    let mut s = String::from("IFS='|'; set -- $s; unset IFS\n");
     if let Some(o) = attrs.owner {
         let o = q(o);
         s.push_str(&format!(
-            "[ \"$1\" = {o} ] || [ \"$2\" = {o} ] || {{ chown {h}{o} \"$p\" || exit 72; printf 'chg=owner|%s|%s\\n' \"$1\" {o}; }}\n"
+            "[ \"$5\" = {o} ] || [ \"$3\" = {o} ] || {{ chown {h}{o} \"$p\" || exit 72; printf 'chg=owner|%s|%s\\n' \"$5\" {o}; }}\n"
         ));
     }
     if let Some(g) = attrs.group {
         let g = q(g);
         s.push_str(&format!(
-            "[ \"$3\" = {g} ] || [ \"$4\" = {g} ] || {{ chgrp {h}{g} \"$p\" || exit 72; printf 'chg=group|%s|%s\\n' \"$3\" {g}; }}\n"
+            "[ \"$6\" = {g} ] || [ \"$4\" = {g} ] || {{ chgrp {h}{g} \"$p\" || exit 72; printf 'chg=group|%s|%s\\n' \"$6\" {g}; }}\n"
         ));
     }
     if let Some(m) = mode {
         s.push_str(&format!(
-            "[ \"$5\" = {m:o} ] || {{ chmod {m:04o} \"$p\" || exit 72; printf 'chg=mode|%04o|{m:04o}\\n' \"0$5\"; }}\n"
+            "[ \"$2\" = {m:o} ] || {{ chmod {m:04o} \"$p\" || exit 72; printf 'chg=mode|%04o|{m:04o}\\n' \"0$2\"; }}\n"
         ));
     }
     Some(s)
@@ -424,7 +438,7 @@ pub fn parse_changes(report: &str) -> Vec<AttrChange> {
 }
 
 /// Carries attribute changes over to the state reported after them.
-fn apply_changes(st: &mut FileState, changes: &[AttrChange]) {
+pub fn apply_changes(st: &mut FileState, changes: &[AttrChange]) {
     for ch in changes {
         match ch.name {
             "mode" => st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(st.mode),
@@ -701,18 +715,22 @@ pub struct Put<'a> {
 /// the outcome with the file's return values. Small content with an octal (or no) mode costs
 /// one exec whether it changes or not; check mode, symbolic modes and big content probe first.
 pub async fn put(cx: &TaskContext<'_>, p: Put<'_>) -> Result<(FileState, Outcome), ModuleError> {
-    let wants = ProbeWants {
+    let mut wants = ProbeWants {
         sha1: true,
         content_for_diff: cx.diff,
         ..Default::default()
     };
-    let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
     if !cx.check_mode
         && p.data.len() <= INLINE_MAX
         && let Some(fix) = attr_fix_sh(&p.attrs, false)
     {
+        if p.force {
+            wants.sha1_if_size = Some(p.data.len() as u64);
+        }
+        let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
         return put_inline(cx, &p, probe_sh, &fix).await;
     }
+    let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
     let st = probe(cx, &probe_sh).await?;
     if st.is_dir() {
         let msg = format!("dest {} is a directory", st.path);
