@@ -89,6 +89,9 @@ pub struct ProbeWants {
 /// stay readable.
 const CONTENT_KEY: &[u8] = b"rmesos_content=";
 
+/// Prints the content of `"$p"` (its stat in `$s`) after [`CONTENT_KEY`], if it is a file.
+const CONTENT_SH: &str = "if [ -f \"$p\" ]; then printf 'rmesos_content=%s\\n' \"${s##*|}\"; head -c \"${s##*|}\" \"$p\" || exit 1; fi\n";
+
 /// Script lines that probe the path in shell variable `p` (already set). Follows symlinks for
 /// type and attributes, as chmod and reads do. The checksum is left in `$h` for a script that
 /// decides on it.
@@ -107,12 +110,11 @@ pub fn probe_lines(w: &ProbeWants) -> String {
             "if [ -f \"$p\" ] && [ -r \"$p\" ]{same_size}; then h=$(sha1sum < \"$p\") || exit 1; h=${{h%% *}}; printf 'sha1=%s\\n' \"$h\"; fi\n",
         ));
     }
-    let content = "n=$(stat -L -c %s \"$p\"); printf 'rmesos_content=%s\\n' \"$n\"; head -c \"$n\" \"$p\" || exit 1";
     if w.content {
-        s.push_str(&format!("if [ -f \"$p\" ]; then {content}; fi\n"));
+        s.push_str(CONTENT_SH);
     } else if w.content_for_diff {
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s \"$p\")\" -le {DIFF_MAX} ]; then {content}; fi\n"
+            "if [ \"${{s##*|}}\" -le {DIFF_MAX} ]; then\n{CONTENT_SH}fi\n"
         ));
     }
     s.push_str("fi\n");
@@ -867,61 +869,54 @@ pub struct EditSpec<'a> {
 /// Reads the file in the probe, lets `edit` compute the new content on the controller
 /// (`None` when the file is missing), and writes it atomically only if it differs.
 ///
-/// With `create`, the content the edit gives a missing file travels with the probe, written
-/// on the host only if the file is indeed missing: creating a file costs one exec, like
-/// editing one that needs no change.
+/// The read costs nothing extra when the change can be guessed: with `create`, the content
+/// the edit gives a missing file travels with the probe, written only if the file is indeed
+/// missing; and for a file this run already read or wrote (the connection's memo), the edit of
+/// that content travels, written only if the file still has that checksum. Otherwise (or when
+/// the guess was wrong) the file is read, and a change written in one more exec.
 pub async fn edit_file(
     cx: &TaskContext<'_>,
     spec: EditSpec<'_>,
     mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit, String>,
 ) -> Result<Outcome, ModuleError> {
-    let wants = ProbeWants {
-        sha1: true,
-        content: true,
-        ..Default::default()
-    };
-    let probe_sh = probe_script(spec.path, &wants);
-    let if_missing = if spec.create && !cx.check_mode {
-        match edit(None) {
-            Ok(Edit { new: Some(n), msg }) => Some((n, msg)),
+    let memo = cx.conn.file_memo();
+    let known = memo
+        .and_then(|m| m.get(spec.path))
+        .filter(|_| !cx.check_mode);
+    let guess = match &known {
+        Some(k) => match edit(Some(&k.content)) {
+            Ok(e) => Some(Guess {
+                condition: format!("[ \"$h\" = {} ]", k.sha1),
+                new: e.new.filter(|n| n[..] != k.content[..]),
+                msg: e.msg,
+                old: Some(k.content.clone()),
+            }),
+            Err(_) => None,
+        },
+        None if spec.create && !cx.check_mode => match edit(None) {
+            Ok(Edit { new: Some(n), msg }) => Some(Guess {
+                condition: "[ ! -e \"$p\" ]".into(),
+                new: Some(n),
+                msg,
+                old: None,
+            }),
             _ => None,
-        }
-    } else {
-        None
+        },
+        None => None,
     };
-    let st = match &if_missing {
-        None => probe(cx, &probe_sh).await?,
-        Some((data, msg)) => {
-            let write = write_script_at_p(&WriteSpec {
-                path: "",
-                len: None,
-                attrs: spec.attrs,
-                backup: false,
-                validate: spec.validate,
-                make_parents: true,
-                from_host_file: None,
-            });
-            let script = format!(
-                "{probe_sh}if [ ! -e \"$p\" ]; then\n{write} || exit $?\necho wrote=1\nfi\n"
-            );
-            let r = cx.run(&script, data).await?;
-            let (report, content) = split_content(&r.stdout);
-            let kv = parse_kv(&String::from_utf8_lossy(&report));
-            if r.rc != 0 {
-                return Ok(Outcome::fail(if (69..=75).contains(&r.rc) {
-                    write_error(&r)
-                } else {
-                    host_error("cannot inspect the file", &r)
-                }));
-            }
-            let st = state_from(&kv, content);
-            if kv.contains_key("wrote") {
-                let mut out = written(cx, &st, data, &kv);
-                out.msg = Some(msg.clone());
-                return Ok(out);
-            }
-            st
+    let st = match guess {
+        None => {
+            let wants = ProbeWants {
+                sha1: true,
+                content: true,
+                ..Default::default()
+            };
+            probe(cx, &probe_script(spec.path, &wants)).await?
         }
+        Some(g) => match try_guess(cx, &spec, g).await? {
+            Tried::Done(out) => return Ok(out),
+            Tried::Probed(st) => st,
+        },
     };
     if st.exists && !st.is_file() {
         return Ok(Outcome::fail(format!(
@@ -955,6 +950,13 @@ pub async fn edit_file(
         _ => NewContent::Keep,
     };
     let content_changed = matches!(new, NewContent::Bytes(_));
+    if let Some(m) = memo {
+        match (&new, old) {
+            (NewContent::Bytes(n), _) if !cx.check_mode => m.remember(spec.path, sha1_hex(n), n),
+            (NewContent::Keep, Some(o)) => m.remember(spec.path, sha1_hex(o), o),
+            _ => m.forget(spec.path),
+        }
+    }
     let mut out = converge(
         cx,
         Converge {
@@ -977,6 +979,91 @@ pub async fn edit_file(
         });
     }
     Ok(out)
+}
+
+/// A change [`edit_file`] sends before reading the file, for the case `condition` (shell, on
+/// the probe's `$h` and `$p`) says holds.
+struct Guess {
+    condition: String,
+    /// The new content; `None` when the guess is that nothing changes.
+    new: Option<Vec<u8>>,
+    msg: String,
+    /// The content the guess starts from (`None`: a missing file).
+    old: Option<std::sync::Arc<[u8]>>,
+}
+
+enum Tried {
+    /// The guess held: the task is done.
+    Done(Outcome),
+    /// It did not: what the probe found, content included.
+    Probed(FileState),
+}
+
+/// One exec: the probe, then the guessed write if its condition holds, else the content.
+async fn try_guess(
+    cx: &TaskContext<'_>,
+    spec: &EditSpec<'_>,
+    g: Guess,
+) -> Result<Tried, ModuleError> {
+    let wants = ProbeWants {
+        sha1: true,
+        ..Default::default()
+    };
+    let then = match &g.new {
+        Some(_) => {
+            let write = write_script_at_p(&WriteSpec {
+                path: "",
+                len: None,
+                attrs: spec.attrs,
+                backup: spec.backup,
+                validate: spec.validate,
+                make_parents: spec.create,
+                from_host_file: None,
+            });
+            format!("{write} || exit $?\necho wrote=1\n")
+        }
+        None => "echo same=1\n".to_string(),
+    };
+    let script = format!(
+        "{}if {}; then\n{then}elif [ -e \"$p\" ]; then\n{}fi\n",
+        probe_script(spec.path, &wants),
+        g.condition,
+        CONTENT_SH,
+    );
+    let stdin = g.new.as_deref().unwrap_or_default();
+    let r = cx.run(&script, stdin).await?;
+    let (report, content) = split_content(&r.stdout);
+    let kv = parse_kv(&String::from_utf8_lossy(&report));
+    if r.rc != 0 {
+        return Ok(Tried::Done(Outcome::fail(if (69..=75).contains(&r.rc) {
+            write_error(&r)
+        } else {
+            host_error("cannot inspect the file", &r)
+        })));
+    }
+    let mut st = state_from(&kv, content);
+    if kv.contains_key("same") {
+        st.content = g.old.as_deref().map(<[u8]>::to_vec);
+        return Ok(Tried::Probed(st));
+    }
+    let memo = cx.conn.file_memo();
+    match (&g.new, kv.contains_key("wrote")) {
+        (Some(new), true) => {
+            st.content = g.old.as_deref().map(<[u8]>::to_vec);
+            let mut out = written(cx, &st, new, &kv);
+            out.msg = Some(g.msg);
+            if let Some(m) = memo {
+                m.remember(spec.path, sha1_hex(new), new);
+            }
+            Ok(Tried::Done(out))
+        }
+        _ => {
+            if let Some(m) = memo {
+                m.forget(spec.path);
+            }
+            Ok(Tried::Probed(st))
+        }
+    }
 }
 
 /// Splits text into lines that keep their `\n`, as Python's `readlines()` does.

@@ -582,11 +582,15 @@ mod tests {
         let r = h.run(&LineInFile, args, false, false).await;
         assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);
-        let more = json!({"path": p, "line": "y=2", "create": true});
+        let existing = h.write("existing", "x=1\n");
+        let more = json!({"path": existing, "line": "y=2", "create": true});
         let r = h.run(&LineInFile, more, false, false).await;
         assert!(r.outcome.changed);
-        assert_eq!(r.execs, 2, "an existing file is read, then written");
-        assert_eq!(h.read("new/dir/f"), "x=1\ny=2\n");
+        assert_eq!(
+            r.execs, 2,
+            "a file unknown to the run is read, then written"
+        );
+        assert_eq!(h.read("existing"), "x=1\ny=2\n");
         let r = h
             .run(
                 &LineInFile,
@@ -607,6 +611,46 @@ mod tests {
             )
             .await;
         assert!(r.outcome.failed && r.outcome.msg.unwrap().contains("does not exist"));
+    }
+
+    #[tokio::test]
+    async fn a_file_this_run_wrote_is_edited_in_one_exec_and_checked_first() {
+        let h = Harness::new();
+        let p = h.path("settings.ini");
+        let first = json!({"path": p, "line": "managed=true", "create": true, "mode": "0644"});
+        let port = json!({"path": p, "regexp": "^port=", "line": "port=8000"});
+        assert_eq!(h.run(&LineInFile, first, false, false).await.execs, 1);
+        let r = h.run(&LineInFile, port.clone(), false, true).await;
+        assert!(
+            r.outcome.changed && !r.outcome.failed,
+            "{:?}",
+            r.outcome.msg
+        );
+        assert_eq!(
+            r.execs, 1,
+            "the memo's content was edited and sent with the probe"
+        );
+        assert_eq!(r.diff().before, "managed=true\n");
+        assert_eq!(r.diff().after, "managed=true\nport=8000\n");
+        assert_eq!(h.read("settings.ini"), "managed=true\nport=8000\n");
+        let r = h.run(&LineInFile, port.clone(), false, false).await;
+        assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        // Changed behind the run's back: the checksum no longer matches, so the file is read.
+        h.write("settings.ini", "port=1\nother=2\n");
+        let r = h.run(&LineInFile, port.clone(), false, true).await;
+        assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 2);
+        assert_eq!(r.diff().before, "port=1\nother=2\n");
+        assert_eq!(h.read("settings.ini"), "port=8000\nother=2\n");
+        h.write("settings.ini", "x\n");
+        let r = h.run(&LineInFile, port, true, false).await;
+        assert!(
+            r.outcome.changed,
+            "check mode reads the file: {:?}",
+            r.outcome.msg
+        );
+        assert_eq!(h.read("settings.ini"), "x\n");
     }
 
     #[tokio::test]
