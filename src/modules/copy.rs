@@ -551,8 +551,10 @@ mod tests {
     async fn diff_while_writing_shows_old_and_new_in_one_exec() {
         let h = Harness::new();
         h.write("a.conf", "old\nline\n");
+        h.set_mode("a.conf", 0o604);
         let args = json!({"content": "new\nline\n", "dest": h.path("a.conf")});
         let r = h.run(&Copy, args, false, true).await;
+        assert_eq!(h.mode("a.conf"), 0o604, "the replaced file's mode is kept");
         assert!(
             r.outcome.changed && !r.outcome.failed,
             "{:?}",

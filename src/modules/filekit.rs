@@ -503,10 +503,16 @@ pub const RC_VALIDATE: i32 = 74;
 /// over, wanted ones applied, validated, old file backed up, then renamed over it. It prints
 /// `backup_file=` when it made one and the final state as `fin=` (a `STAT_FMT` line).
 pub fn write_script(w: &WriteSpec) -> String {
-    format!("(\np={}\n{})", q(w.path), write_body(w))
+    format!(
+        "(\np={}\nif [ -e \"$p\" ]; then {}fi\n{})",
+        q(w.path),
+        stat_to_s(true),
+        write_body(w)
+    )
 }
 
-/// [`write_script`] for the path already in shell variable `p` (`w.path` is not used).
+/// [`write_script`] after a probe in the same script: the path in shell variable `p` (`w.path`
+/// is not used) and, if it exists, its stat in `$s`.
 pub fn write_script_at_p(w: &WriteSpec) -> String {
     format!("(\n{})", write_body(w))
 }
@@ -530,11 +536,11 @@ fn write_body(w: &WriteSpec) -> String {
     let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
     if octal {
         s.push_str(
-            "if [ -e \"$p\" ]; then chown \"$(stat -L -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; fi\n",
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chown \"$3:$4\" \"$t\" 2>/dev/null; fi\n",
         );
     } else {
         s.push_str(
-            "if [ -e \"$p\" ]; then set -- $(stat -L -c '%a %u:%g' \"$p\"); chmod \"$1\" \"$t\"; chown \"$2\" \"$t\" 2>/dev/null; \
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chmod \"$2\" \"$t\"; chown \"$3:$4\" \"$t\" 2>/dev/null; \
              else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
         );
     }

@@ -638,7 +638,13 @@ mod tests {
         assert_eq!(r.execs, 1);
         // Changed behind the run's back: the checksum no longer matches, so the file is read.
         h.write("settings.ini", "port=1\nother=2\n");
+        h.set_mode("settings.ini", 0o640);
         let r = h.run(&LineInFile, port.clone(), false, true).await;
+        assert_eq!(
+            h.mode("settings.ini"),
+            0o640,
+            "the edited file's mode is kept"
+        );
         assert!(r.outcome.changed, "{:?}", r.outcome.msg);
         assert_eq!(r.execs, 2);
         assert_eq!(r.diff().before, "port=1\nother=2\n");
