@@ -1,6 +1,7 @@
 //! `copy`: puts a controller file, a directory tree or literal content on the host (or copies a
-//! file on the host with `remote_src`). One probe compares checksums and attributes; one more
-//! script writes what differs atomically.
+//! file on the host with `remote_src`). A file's content (up to `filekit::INLINE_MAX`) goes
+//! with the script that compares checksums and attributes and writes what differs atomically:
+//! one exec. Bigger files, trees and `remote_src` probe first, then write what differs.
 
 use super::filekit::{
     self, Attrs, Converge, FileState, NewContent, ProbeWants, Put, WriteSpec, attr_fix,

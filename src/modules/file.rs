@@ -1,6 +1,7 @@
 //! `file`: makes a path a file, directory, symlink or hard link, touches or removes it, and sets
-//! its owner, group and mode (recursively for directories). One probe; one more script only
-//! when something differs.
+//! its owner, group and mode (recursively for directories). An explicit state with an octal (or
+//! no) mode is one script that checks and changes on the host; recurse, symbolic modes, no
+//! state and check mode probe first and change in one more script only when something differs.
 
 use super::filekit::{
     AttrChange, Attrs, DIR_OF_P, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh,

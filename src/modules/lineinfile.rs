@@ -1,6 +1,7 @@
 //! `lineinfile`: makes sure one line is in a file (replacing the line a regexp or string
 //! finds) or that matching lines are gone. The file is read in the probe, edited on the
-//! controller with Ansible's exact rules, and written back atomically only if it changed.
+//! controller with Ansible's exact rules, and written back atomically only if it changed (in
+//! the same exec when the change could be guessed: see `filekit::edit_file`).
 
 use super::filekit::{
     Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,

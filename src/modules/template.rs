@@ -1,5 +1,5 @@
 //! `template`: renders a Jinja template from `templates/` on the controller and puts the result
-//! on the host the way `copy` puts content: one probe, and one atomic write if it differs.
+//! on the host the way `copy` puts content: one exec that compares and writes if it differs.
 
 use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
