@@ -569,6 +569,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn replaced_file_keeps_another_users_owner_needs_root() {
+        let h = Harness::new();
+        h.write("a", "old\n");
+        std::os::unix::fs::chown(h.path("a"), Some(65534), Some(65534)).unwrap();
+        for mode in [json!(null), json!("0644")] {
+            let args =
+                json!({"content": format!("new {mode}\n"), "dest": h.path("a"), "mode": mode});
+            let r = h.run(&Copy, args, false, false).await;
+            assert!(
+                r.outcome.changed && !r.outcome.failed,
+                "{:?}",
+                r.outcome.msg
+            );
+            let meta = std::fs::metadata(h.path("a")).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "mode {mode}");
+        }
+    }
+
+    #[tokio::test]
     async fn octal_mode_only_change_is_one_exec_and_honest() {
         let h = Harness::new();
         h.write("a", "x");

@@ -100,7 +100,8 @@ pub fn probe_lines(w: &ProbeWants) -> String {
     s.push_str("printf 'path=%s\\n' \"$p\"\nh=\nif [ -e \"$p\" ]; then\n");
     s.push_str(&stat_to_s(true));
     s.push_str("printf 'st=%s\\n' \"$s\"\n");
-    if w.sha1 {
+    // With the content read, the controller computes its checksum.
+    if w.sha1 && !w.content {
         // A file of another size differs whatever its checksum: skip reading it.
         let same_size = w
             .sha1_if_size
@@ -180,6 +181,9 @@ fn state_from(kv: &indexmap::IndexMap<String, String>, content: Option<Vec<u8>>)
         parse_stat_line(line, &mut st);
     }
     st.sha1 = kv.get("sha1").cloned().filter(|s| !s.is_empty());
+    if st.sha1.is_none() && st.is_file() {
+        st.sha1 = content.as_deref().map(sha1_hex);
+    }
     st.content = content;
     st
 }
@@ -517,6 +521,12 @@ pub fn write_script_at_p(w: &WriteSpec) -> String {
     format!("(\n{})", write_body(w))
 }
 
+/// Gives the temp file `"$t"` the owner and group of the file it replaces (`$3:$4`), unless the
+/// shell owns both the file and the directory (same user and group), so the temp file already
+/// has them: chown would be a process for nothing.
+const KEEP_OWNER: &str =
+    "[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$d\" ] || chown \"$3:$4\" \"$t\" 2>/dev/null";
+
 /// Sets `d` to the directory of `"$p"` without a `dirname` process: every process started on
 /// the host costs.
 pub const DIR_OF_P: &str = "case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n";
@@ -524,7 +534,7 @@ pub const DIR_OF_P: &str = "case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *
 fn write_body(w: &WriteSpec) -> String {
     let mut s = String::from(DIR_OF_P);
     if w.make_parents {
-        s.push_str("mkdir -p \"$d\" || exit 69\n");
+        s.push_str("[ -d \"$d\" ] || mkdir -p \"$d\" || exit 69\n");
     }
     s.push_str("t=$(mktemp \"$d/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n");
     match (w.from_host_file, w.len) {
@@ -535,14 +545,14 @@ fn write_body(w: &WriteSpec) -> String {
     // The old file's mode (or the umask's) only matters when no octal mode replaces it.
     let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
     if octal {
-        s.push_str(
-            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chown \"$3:$4\" \"$t\" 2>/dev/null; fi\n",
-        );
+        s.push_str(&format!(
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; {KEEP_OWNER}; fi\n",
+        ));
     } else {
-        s.push_str(
-            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chmod \"$2\" \"$t\"; chown \"$3:$4\" \"$t\" 2>/dev/null; \
+        s.push_str(&format!(
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chmod \"$2\" \"$t\"; {KEEP_OWNER}; \
              else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
-        );
+        ));
     }
     if let Some(o) = w.attrs.owner {
         s.push_str(&format!("chown {} \"$t\" || exit 72\n", q(o)));
