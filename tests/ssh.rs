@@ -84,6 +84,35 @@ async fn ten_mebibytes_of_stdin_round_trip_needs_root() {
     assert!(out.stdout == data, "bytes differ after the round trip");
 }
 
+/// Modules send content with a script that may decide not to read it (the file is unchanged):
+/// the exec must end normally whatever the size, and the connection stay usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_exiting_without_reading_stdin_is_fine_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 61], 1)).unwrap();
+    let conn = ssh::connect(&sshd.target(sshd.addrs()[0])).await.unwrap();
+    for size in [10, 200 * 1024, 4 * 1024 * 1024] {
+        let data = vec![b'x'; size];
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            run(&conn, "echo unread; exit 3", &data),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("exec with {size} unread bytes hung"))
+        .unwrap();
+        assert_eq!(
+            (out.rc, out.stdout_str().as_str()),
+            (3, "unread\n"),
+            "{size}"
+        );
+    }
+    let out = run(&conn, "head -c 5", b"abcdefgh").await.unwrap();
+    assert_eq!(out.stdout_str(), "abcde", "partly read stdin");
+    assert_eq!(
+        run(&conn, "cat", b"next").await.unwrap().stdout_str(),
+        "next"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_host_key_is_refused_in_strict_mode_needs_root() {
     let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 33], 1)).unwrap();

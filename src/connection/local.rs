@@ -142,6 +142,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn script_exiting_without_reading_stdin_is_fine() {
+        let c = LocalConnection;
+        // Beyond a pipe's buffer, so the writer is still blocked when the script exits.
+        for size in [10, 4 * 1024 * 1024] {
+            let data = vec![b'x'; size];
+            let mut req = ExecRequest::new("echo unread; exit 3");
+            req.stdin = &data;
+            let out = c.exec(req).await.unwrap();
+            assert_eq!(
+                (out.rc, out.stdout.as_slice()),
+                (3, &b"unread\n"[..]),
+                "{size}"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn timeout_kills() {
         let c = LocalConnection;
         let mut req = ExecRequest::new("sleep 5");

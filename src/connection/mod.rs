@@ -76,9 +76,62 @@ pub enum ConnError {
 /// A live connection to one host, shared by all tasks on that host for the whole run.
 pub trait Connection: Send + Sync {
     fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>>;
+    /// What this run has learned about the host's files, if the transport keeps it.
+    fn file_memo(&self) -> Option<&FileMemo> {
+        None
+    }
     /// Closes the connection (the run is over for this host).
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
+    }
+}
+
+/// File contents this run has read from or written to one host, by path, so a later task can
+/// compute its change without reading the file again. Only a hint: a script relying on an
+/// entry first checks that the file still has its checksum.
+#[derive(Default)]
+pub struct FileMemo {
+    files: std::sync::Mutex<std::collections::HashMap<String, KnownFile>>,
+}
+
+/// A file's content as last seen, with its SHA-1 (hex).
+#[derive(Clone)]
+pub struct KnownFile {
+    pub sha1: String,
+    pub content: std::sync::Arc<[u8]>,
+}
+
+impl FileMemo {
+    /// Larger files are not kept: the memo is for small configuration files.
+    pub const MAX_CONTENT: usize = 64 * 1024;
+
+    pub fn get(&self, path: &str) -> Option<KnownFile> {
+        self.lock().get(path).cloned()
+    }
+
+    /// Remembers `content` (with its checksum) for `path`, or forgets the path when it is
+    /// too big to keep.
+    pub fn remember(&self, path: &str, sha1: String, content: &[u8]) {
+        let mut files = self.lock();
+        if content.len() > Self::MAX_CONTENT {
+            files.remove(path);
+        } else {
+            files.insert(
+                path.to_string(),
+                KnownFile {
+                    sha1,
+                    content: content.into(),
+                },
+            );
+        }
+    }
+
+    pub fn forget(&self, path: &str) {
+        self.lock().remove(path);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, KnownFile>> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1,10 +1,11 @@
 //! `copy`: puts a controller file, a directory tree or literal content on the host (or copies a
-//! file on the host with `remote_src`). One probe compares checksums and attributes; one more
-//! script writes what differs atomically.
+//! file on the host with `remote_src`). A file's content (up to `filekit::INLINE_MAX`) goes
+//! with the script that compares checksums and attributes and writes what differs atomically:
+//! one exec. Bigger files, trees and `remote_src` probe first, then write what differs.
 
 use super::filekit::{
-    self, Attrs, Converge, FileState, NewContent, ProbeWants, WriteSpec, attr_fix, check_validate,
-    converge, parse_stat_line, probe, probe_script_into_dir, sha1_hex,
+    self, Attrs, Converge, FileState, NewContent, ProbeWants, Put, WriteSpec, attr_fix,
+    check_validate, converge, parse_stat_line, probe_script_into_dir, sha1_hex,
 };
 use super::remote::{parse_kv, q};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
@@ -234,38 +235,27 @@ async fn one_file(
     data: &[u8],
     local_mode: Option<u32>,
 ) -> Result<Outcome, ModuleError> {
-    let wants = ProbeWants {
-        sha1: true,
-        content_for_diff: cx.diff,
-        ..Default::default()
-    };
-    let st = probe(cx, &probe_script_into_dir(dest, basename, &wants)).await?;
-    if st.is_dir() {
-        return Ok(Outcome::fail(format!("dest {} is a directory", st.path)));
-    }
     let mode = mode_for(a, local_mode);
-    let attrs = Attrs {
-        owner: a.owner.as_deref(),
-        group: a.group.as_deref(),
-        mode: mode.as_ref(),
-    };
-    let new = if st.exists && !a.force {
-        NewContent::Keep
-    } else {
-        NewContent::Bytes(data)
-    };
-    let mut out = converge(
+    let (st, mut out) = filekit::put(
         cx,
-        Converge {
-            st: &st,
-            new,
-            attrs,
+        Put {
+            dest,
+            basename,
+            data,
+            attrs: Attrs {
+                owner: a.owner.as_deref(),
+                group: a.group.as_deref(),
+                mode: mode.as_ref(),
+            },
+            force: a.force,
             backup: a.backup,
             validate: a.validate.as_deref(),
-            make_parents: false,
         },
     )
     .await?;
+    if out.failed {
+        return Ok(out);
+    }
     if !a.force && st.exists {
         out.msg = Some("file already exists".into());
     }
@@ -519,9 +509,10 @@ mod tests {
     use super::*;
     use crate::modules::testutil::Harness;
     use serde_json::json;
+    use std::os::unix::fs::MetadataExt;
 
     #[tokio::test]
-    async fn content_then_unchanged_in_one_round_trip() {
+    async fn content_changed_then_unchanged_each_in_one_exec() {
         let h = Harness::new();
         let dest = h.path("a.conf");
         let args = json!({"content": "hello\n", "dest": dest, "mode": "0640"});
@@ -533,7 +524,7 @@ mod tests {
         );
         assert_eq!(h.read("a.conf"), "hello\n");
         assert_eq!(h.mode("a.conf"), 0o640);
-        assert_eq!(r.execs, 2);
+        assert_eq!(r.execs, 1);
         assert_eq!(
             r.get("checksum").as_str(),
             Some(sha1_hex(b"hello\n").as_str())
@@ -554,6 +545,99 @@ mod tests {
         assert_eq!(h.read("a.conf"), "old\n");
         assert_eq!(r.diff().before, "old\n");
         assert_eq!(r.diff().after, "new\n");
+        assert_eq!(r.execs, 1);
+    }
+
+    #[tokio::test]
+    async fn diff_while_writing_shows_old_and_new_in_one_exec() {
+        let h = Harness::new();
+        h.write("a.conf", "old\nline\n");
+        h.set_mode("a.conf", 0o604);
+        let args = json!({"content": "new\nline\n", "dest": h.path("a.conf")});
+        let r = h.run(&Copy, args, false, true).await;
+        assert_eq!(h.mode("a.conf"), 0o604, "the replaced file's mode is kept");
+        assert!(
+            r.outcome.changed && !r.outcome.failed,
+            "{:?}",
+            r.outcome.msg
+        );
+        assert_eq!(r.execs, 1);
+        assert_eq!(r.diff().before, "old\nline\n");
+        assert_eq!(r.diff().after, "new\nline\n");
+        assert_eq!(h.read("a.conf"), "new\nline\n");
+        assert_eq!(r.get("size").as_i64(), Some(9));
+    }
+
+    #[tokio::test]
+    async fn replaced_file_keeps_another_users_owner_needs_root() {
+        let h = Harness::new();
+        h.write("a", "old\n");
+        std::os::unix::fs::chown(h.path("a"), Some(65534), Some(65534)).unwrap();
+        for mode in [json!(null), json!("0644")] {
+            let args =
+                json!({"content": format!("new {mode}\n"), "dest": h.path("a"), "mode": mode});
+            let r = h.run(&Copy, args, false, false).await;
+            assert!(
+                r.outcome.changed && !r.outcome.failed,
+                "{:?}",
+                r.outcome.msg
+            );
+            let meta = std::fs::metadata(h.path("a")).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534), "mode {mode}");
+        }
+    }
+
+    #[tokio::test]
+    async fn octal_mode_only_change_is_one_exec_and_honest() {
+        let h = Harness::new();
+        h.write("a", "x");
+        h.set_mode("a", 0o600);
+        let args = json!({"content": "x", "dest": h.path("a"), "mode": "0644"});
+        let r = h.run(&Copy, args.clone(), false, true).await;
+        assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 1);
+        assert_eq!(h.mode("a"), 0o644);
+        assert_eq!(r.diff().before, "mode: 0600\n");
+        assert_eq!(r.diff().after, "mode: 0644\n");
+        assert_eq!(r.get("mode").as_str(), Some("0644"));
+        let r = h.run(&Copy, args, false, false).await;
+        assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
+    }
+
+    #[tokio::test]
+    async fn owner_named_by_name_or_id_is_unchanged() {
+        let h = Harness::new();
+        h.write("a", "x");
+        let uid = std::fs::metadata(h.path("a")).unwrap().uid().to_string();
+        let user = crate::connection::local::current_user();
+        for owner in [uid, user] {
+            let args = json!({"content": "x", "dest": h.path("a"), "owner": owner});
+            let r = h.run(&Copy, args, false, false).await;
+            assert!(
+                !r.outcome.changed && !r.outcome.failed,
+                "{owner}: {:?}",
+                r.outcome.msg
+            );
+            assert_eq!(r.execs, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn big_content_is_sent_only_when_it_differs() {
+        let h = Harness::new();
+        let big = "x".repeat(filekit::INLINE_MAX + 1);
+        let args = json!({"content": big, "dest": h.path("big"), "mode": "0600"});
+        let r = h.run(&Copy, args.clone(), false, false).await;
+        assert!(
+            r.outcome.changed && !r.outcome.failed,
+            "{:?}",
+            r.outcome.msg
+        );
+        assert_eq!(r.execs, 2);
+        assert_eq!(h.read("big").len(), filekit::INLINE_MAX + 1);
+        let r = h.run(&Copy, args, false, false).await;
+        assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);
     }
 
@@ -579,6 +663,7 @@ mod tests {
         let args = json!({"src": "app.properties", "dest": h.path("etc"), "backup": true});
         let r = h.run(&Copy, args, false, false).await;
         assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 1);
         assert_eq!(h.read("etc/app.properties"), "a=1\n");
         let backup = r.get("backup_file").as_str().unwrap().to_string();
         assert!(backup.ends_with('~'), "{backup}");
@@ -597,7 +682,9 @@ mod tests {
             json!({"content": "bad\n", "dest": h.path("sudoers"), "validate": "grep -q good %s"});
         let r = h.run(&Copy, args, false, false).await;
         assert!(r.outcome.failed);
-        assert!(r.outcome.msg.unwrap().contains("failed to validate"));
+        assert_eq!(r.execs, 1);
+        let m = r.outcome.msg.unwrap();
+        assert!(m.contains("failed to validate"), "{m}");
         assert_eq!(h.read("sudoers"), "good\n");
         let leftovers: Vec<_> = std::fs::read_dir(h.dir.path()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp file left behind");
@@ -616,6 +703,7 @@ mod tests {
             )
             .await;
         assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
         assert_eq!(h.read("a"), "mine\n");
     }
 

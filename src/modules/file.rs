@@ -1,9 +1,11 @@
 //! `file`: makes a path a file, directory, symlink or hard link, touches or removes it, and sets
-//! its owner, group and mode (recursively for directories). One probe; one more script only
-//! when something differs.
+//! its owner, group and mode (recursively for directories). An explicit state with an octal (or
+//! no) mode is one script that checks and changes on the host; recurse, symbolic modes, no
+//! state and check mode probe first and change in one more script only when something differs.
 
 use super::filekit::{
-    AttrChange, Attrs, FileState, attr_diff, attr_fix, host_error, parse_stat_line, wanted_mode,
+    AttrChange, Attrs, DIR_OF_P, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh,
+    host_error, parse_changes, parse_stat_line, stat_to_s, wanted_mode,
 };
 use super::remote::{parse_kv, q};
 use super::{ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
@@ -563,7 +565,233 @@ fn plan(a: &FileArgs, f: &Found) -> Result<Plan, String> {
     Ok(p)
 }
 
+/// Shell lines that give the new path in `"$VAR"` the wanted owner, group and mode.
+/// Shell lines that give the new path in `"$VAR"` the wanted owner and group (`h` = `-h ` for
+/// the link itself).
+fn owner_group_sh(a: &FileArgs, var: &str, h: &str) -> String {
+    let mut s = String::new();
+    for (cmd, v) in [("chown", &a.owner), ("chgrp", &a.group)] {
+        if let Some(v) = v {
+            s.push_str(&format!("{cmd} {h}{} \"${var}\" || exit 1\n", q(v)));
+        }
+    }
+    s
+}
+
+/// [`owner_group_sh`] and the wanted mode.
+fn set_attrs_sh(a: &FileArgs, var: &str) -> String {
+    let mut s = owner_group_sh(a, var, "");
+    if let Some(m) = a.mode.as_ref().and_then(|m| m.chmod_arg()) {
+        s.push_str(&format!("chmod {} \"${var}\" || exit 1\n", q(&m)));
+    }
+    s
+}
+
+/// The whole task as one script for the common cases: an explicit state (with `src` for
+/// links), no recurse, an octal or no mode. The host checks and changes in one go and reports
+/// what it found (`prev=`, `eff=`), what it changed (`chg=` lines, the same changes the planner
+/// names), why it refused (`fail=`) and the state to report (`fin=`: taken after a creation,
+/// else before the attribute changes, which the controller applies to it). `None` for the rest,
+/// which probe first and then apply.
+fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
+    let state = a.state?;
+    if a.recurse || (state == FileStateArg::Link && a.src.is_none()) {
+        return None;
+    }
+    let fix = attr_fix_sh(&attrs_of(a), false)?;
+    let mut s = format!(
+        "p={}\nc() {{ printf 'chg=%s|%s|%s\\n' \"$1\" \"$2\" \"$3\"; }}\n\
+         no() {{ printf 'fail=%s\\n' \"$1\"; exit 0; }}\n\
+         k=absent\n\
+         if [ -L \"$p\" ]; then k=link; elif [ -d \"$p\" ]; then k=directory; \
+         elif [ -f \"$p\" ]; then k=file; [ \"$(stat -c %h \"$p\")\" -gt 1 ] && k=hard; \
+         elif [ -e \"$p\" ]; then k=other; fi\ne=$k\n",
+        q(&a.path)
+    );
+    if a.follow {
+        s.push_str(
+            "if [ $k = link ] && [ -e \"$p\" ]; then \
+             if [ -d \"$p\" ]; then e=directory; elif [ -f \"$p\" ]; then e=file; else e=other; fi; fi\n",
+        );
+    }
+    s.push_str("printf 'prev=%s\\neff=%s\\n' \"$k\" \"$e\"\n");
+    let force = |yes: &str, no: &str| {
+        if a.force {
+            yes.to_string()
+        } else {
+            format!("no {no}")
+        }
+    };
+    // An existing path: its stat, the fixes decided on it, and that stat as the report.
+    let existing = format!("{}{fix}printf 'fin=%s\\n' \"$s\"\n", stat_to_s(true));
+    let created = format!("printf 'fin='; stat -L -c '{FMT}' \"$p\"\n");
+    match state {
+        FileStateArg::Absent => {
+            s.push_str(
+                "if [ $k != absent ]; then rm -rf -- \"$p\" || exit 1; c state $k absent; fi\n",
+            );
+        }
+        FileStateArg::File => {
+            s.push_str(&format!(
+                "case $e in file|hard) ;; absent) no absent ;; *) no notfile ;; esac\n{existing}"
+            ));
+        }
+        FileStateArg::Directory => {
+            let mut dirs: Vec<String> = Path::new(&a.path)
+                .ancestors()
+                .filter(|d| !d.as_os_str().is_empty() && *d != Path::new("/"))
+                .map(|d| q(&d.display().to_string()))
+                .collect();
+            dirs.reverse();
+            // mkdir -m sets the exact mode (no umask): no chmod process per directory.
+            let (mkdir, attrs) = match &a.mode {
+                Some(FileMode::Octal(m)) => {
+                    (format!("mkdir -m {m:04o}"), owner_group_sh(a, "d", ""))
+                }
+                _ => ("mkdir".to_string(), set_attrs_sh(a, "d")),
+            };
+            s.push_str(&format!(
+                "case $e in\ndirectory)\n{existing};;\nabsent)\nc state absent directory\n\
+                 for d in {}; do\n[ -d \"$d\" ] && continue\n\
+                 {mkdir} \"$d\" 2>/dev/null || [ -d \"$d\" ] || exit 1\n{attrs}done\n{created};;\n\
+                 *) no nondir ;;\nesac\n",
+                dirs.join(" "),
+            ));
+        }
+        FileStateArg::Touch => {
+            let times = match touch_script(a, &a.path) {
+                Ok(t) if t.is_empty() => t,
+                Ok(t) => t + "c times old touched\n",
+                Err(e) => return Some(Err(e)),
+            };
+            s.push_str(&format!(
+                "if [ $k = absent ]; then\ntouch \"$p\" || exit 1\n{}c state absent file\n{created}else :\n{times}{existing}fi\n",
+                set_attrs_sh(a, "p")
+            ));
+        }
+        FileStateArg::Link => {
+            let src = a.src.as_deref()?;
+            let fix_link = attr_fix_sh(&attrs_of(a), true)?;
+            let check_src = if a.force {
+                String::new()
+            } else {
+                format!("[ -e {} ] || no nosrc\n", q(&link_src(&a.path, src)))
+            };
+            // A new link is made in place; one replacing a path goes beside it and is renamed
+            // over it, so the path never goes missing.
+            s.push_str(&format!(
+                "if [ $k = link ] && [ \"$(readlink \"$p\")\" = {qs} ]; then :\n{stat}{fix_link}printf 'fin=%s\\n' \"$s\"\nelse\n{check_src}\
+                 case $k in absent|link) ;; directory) {rmdir} ;; file|hard) {keep} ;; *) no refuse ;; esac\n\
+                 c state $k link\n\
+                 if [ $k = absent ]; then ln -s {qs} \"$p\" || exit 1\n\
+                 else {DIR_OF_P}l=\"$d/.rmesos.$$.lnk\"\n\
+                 ln -s {qs} \"$l\" || exit 1\nmv -fT \"$l\" \"$p\" || {{ rm -f \"$l\"; exit 1; }}\nfi\n{attrs}\
+                 printf 'fin='; stat -c '{FMT}' \"$p\"\nfi\n",
+                qs = q(src),
+                stat = stat_to_s(false),
+                rmdir = force("rmdir \"$p\" || exit 1", "refuse"),
+                keep = force(":", "refuse"),
+                attrs = owner_group_sh(a, "p", "-h "),
+            ));
+        }
+        FileStateArg::Hard => {
+            let qs = q(a.src.as_deref()?);
+            s.push_str(&format!(
+                "[ -e {qs} ] || no nohardsrc\n\
+                 if [ $k != absent ] && [ -e \"$p\" ] && [ \"$(stat -L -c %d:%i \"$p\")\" = \"$(stat -L -c %d:%i {qs})\" ]; then :\n{existing}else\n\
+                 case $k in absent) ;; directory) no harddir ;; *) {keep} ;; esac\n\
+                 c state $k hard\nln -f {qs} \"$p\" || exit 1\n{attrs}{created}fi\n",
+                keep = force(":", "hardexists"),
+                attrs = set_attrs_sh(a, "p"),
+            ));
+        }
+    }
+    Some(Ok(s))
+}
+
+/// Runs [`one_exec_script`] and reads its report into the outcome the planner would give.
+async fn run_one_exec(
+    a: &FileArgs,
+    script: &str,
+    cx: &TaskContext<'_>,
+) -> Result<Outcome, ModuleError> {
+    let r = cx.run(script, &[]).await?;
+    let path = a.path.as_str();
+    if r.rc != 0 {
+        return Ok(Outcome::fail(host_error("cannot change the path", &r)).with("path", path));
+    }
+    let report = r.stdout_str();
+    let kv = parse_kv(&report);
+    let prev = kv.get("prev").map_or("absent", String::as_str);
+    let eff = kv.get("eff").map_or(prev, String::as_str);
+    if let Some(why) = kv.get("fail") {
+        let msg = match why.as_str() {
+            "absent" => format!("file ({path}) is absent, cannot continue"),
+            "notfile" => format!("file ({path}) is {eff}, cannot continue"),
+            "nondir" => {
+                format!("there is a non-directory ({eff}) at {path}, cannot make it a directory")
+            }
+            "nosrc" => format!(
+                "src file does not exist, use \"force=yes\" if you really want to create the link: {}",
+                link_src(path, a.src.as_deref().unwrap_or_default())
+            ),
+            "refuse" => format!("refusing to convert from {prev} to symlink for {path}"),
+            "nohardsrc" => format!(
+                "src does not exist: {}",
+                a.src.as_deref().unwrap_or_default()
+            ),
+            "harddir" => format!("cannot link: {path} is a directory"),
+            "hardexists" => {
+                format!("Cannot link, {prev} exists at destination (use force=yes)")
+            }
+            other => format!("cannot change the path ({other})"),
+        };
+        return Ok(Outcome::fail(msg).with("path", path));
+    }
+    let changes = parse_changes(&report);
+    let state_after = match a.state {
+        Some(FileStateArg::Absent) => "absent",
+        Some(FileStateArg::Directory) => "directory",
+        Some(FileStateArg::Link) => "link",
+        Some(FileStateArg::Hard) => "hard",
+        Some(FileStateArg::Touch) if prev != "absent" => eff,
+        _ => "file",
+    };
+    let mut result = Outcome::changed(!changes.is_empty());
+    if cx.diff && result.changed {
+        let mut d: FileDiff = attr_diff(path, &changes);
+        d.before.insert_str(0, &format!("path: {path}\n"));
+        d.after.insert_str(0, &format!("path: {path}\n"));
+        result.diff.push(d);
+    }
+    result = result.with("path", path).with("state", state_after);
+    let mut st = FileState::default();
+    if state_after != "absent" {
+        if let Some(line) = kv.get("fin")
+            && parse_stat_line(line, &mut st)
+        {
+            apply_changes(&mut st, &changes);
+            result = result
+                .with("mode", format!("{:04o}", st.mode & 0o7777))
+                .with("owner", st.owner.as_str())
+                .with("group", st.group.as_str());
+        }
+        if let Some(src) = &a.src {
+            result = result.with("src", src.as_str());
+        }
+    }
+    Ok(result)
+}
+
 async fn run(a: FileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+    if !cx.check_mode
+        && let Some(script) = one_exec_script(&a)
+    {
+        return match script {
+            Ok(script) => run_one_exec(&a, &script, cx).await,
+            Err(msg) => Ok(Outcome::fail(msg).with("path", a.path.as_str())),
+        };
+    }
     let want_tree = a.recurse && (a.mode.is_some() || a.owner.is_some() || a.group.is_some());
     let out = cx.run(&probe_script(&a, want_tree), &[]).await?;
     if out.rc != 0 {
@@ -638,10 +866,131 @@ mod tests {
         );
         assert_eq!(h.mode("a"), 0o750);
         assert_eq!(h.mode("a/b/c"), 0o750);
-        assert_eq!(r.execs, 2);
+        assert_eq!(r.execs, 1);
+        assert_eq!(r.get("mode").as_str(), Some("0750"));
+        assert_eq!(r.get("state").as_str(), Some("directory"));
         let r = h.run(&File, args, false, false).await;
         assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);
+    }
+
+    /// The one-exec script decides on the host what the planner decides on the controller
+    /// (check mode still plans): same changed, failure message, diff and state, case by case.
+    #[tokio::test]
+    async fn one_exec_script_agrees_with_the_planner() {
+        type Setup = fn(&Harness);
+        let none: Setup = |_| {};
+        let file: Setup = |h| {
+            h.write("t", "x");
+            h.write("p", "x");
+            h.set_mode("p", 0o600);
+        };
+        let dir: Setup = |h| {
+            h.write("t", "x");
+            std::fs::create_dir_all(h.path("p/sub")).unwrap();
+            h.set_mode("p", 0o700);
+        };
+        let empty_dir: Setup = |h| {
+            h.write("t", "x");
+            std::fs::create_dir(h.path("p")).unwrap();
+        };
+        let link: Setup = |h| {
+            h.write("t", "x");
+            std::os::unix::fs::symlink("t", h.path("p")).unwrap();
+        };
+        let hard: Setup = |h| {
+            h.write("t", "x");
+            std::fs::hard_link(h.path("t"), h.path("p")).unwrap();
+        };
+        let target: Setup = |h| {
+            h.write("t", "x");
+        };
+        let cases: Vec<(Setup, serde_json::Value)> = vec![
+            (none, json!({"state": "directory", "mode": "0750"})),
+            (dir, json!({"state": "directory", "mode": "0755"})),
+            (dir, json!({"state": "directory"})),
+            (file, json!({"state": "directory"})),
+            (link, json!({"state": "directory"})),
+            (none, json!({"state": "file"})),
+            (file, json!({"state": "file", "mode": "0644"})),
+            (dir, json!({"state": "file"})),
+            (hard, json!({"state": "file", "mode": "0600"})),
+            (dir, json!({"state": "absent"})),
+            (none, json!({"state": "absent"})),
+            (hard, json!({"state": "absent"})),
+            (target, json!({"state": "link", "src": "t"})),
+            (link, json!({"state": "link", "src": "t"})),
+            (
+                link,
+                json!({"state": "link", "src": "other", "force": true}),
+            ),
+            (file, json!({"state": "link", "src": "t"})),
+            (file, json!({"state": "link", "src": "t", "force": true})),
+            (dir, json!({"state": "link", "src": "t"})),
+            (
+                empty_dir,
+                json!({"state": "link", "src": "t", "force": true}),
+            ),
+            (none, json!({"state": "link", "src": "missing"})),
+            (target, json!({"state": "hard", "src": "T"})),
+            (hard, json!({"state": "hard", "src": "T"})),
+            (file, json!({"state": "hard", "src": "T"})),
+            (dir, json!({"state": "hard", "src": "T"})),
+            (none, json!({"state": "hard", "src": "T"})),
+            (none, json!({"state": "touch", "mode": "0600"})),
+            (
+                file,
+                json!({"state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
+            ),
+            (file, json!({"state": "touch", "mode": "0640"})),
+            (
+                dir,
+                json!({"state": "touch", "modification_time": "preserve", "access_time": "preserve"}),
+            ),
+        ];
+        for (i, (setup, extra)) in cases.into_iter().enumerate() {
+            let [planned, applied] = [true, false].map(|check| {
+                let h = Harness::new();
+                setup(&h);
+                let mut args = extra.clone();
+                args["path"] = json!(h.path("p"));
+                if args["src"] == json!("T") {
+                    args["src"] = json!(h.path("t"));
+                }
+                (h, args, check)
+            });
+            let mut seen = Vec::new();
+            for (h, args, check) in [planned, applied] {
+                let r = h.run(&File, args.clone(), check, true).await;
+                let diff = r
+                    .outcome
+                    .diff
+                    .first()
+                    .map(|d| (d.before.clone(), d.after.clone()));
+                let msg = r
+                    .outcome
+                    .msg
+                    .clone()
+                    .map(|m| m.replace(&h.path(""), "DIR/"));
+                let diff = diff.map(|(b, a)| {
+                    (
+                        b.replace(&h.path(""), "DIR/"),
+                        a.replace(&h.path(""), "DIR/"),
+                    )
+                });
+                seen.push((
+                    r.outcome.changed,
+                    r.outcome.failed,
+                    msg,
+                    diff,
+                    r.get("state").to_string(),
+                ));
+                if !check {
+                    assert_eq!(r.execs, 1, "case {i}: {args}");
+                }
+            }
+            assert_eq!(seen[0], seen[1], "case {i}: {extra}");
+        }
     }
 
     #[tokio::test]

@@ -76,33 +76,46 @@ pub fn parse_stat_line(line: &str, st: &mut FileState) -> bool {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProbeWants {
     pub sha1: bool,
+    /// Compute the checksum only when the file has this size (the content it is compared with).
+    pub sha1_if_size: Option<u64>,
     /// Read the content (always, for edits of text files).
     pub content: bool,
     /// Read the content only if it is at most [`DIFF_MAX`] bytes (for `--diff`).
     pub content_for_diff: bool,
 }
 
-/// Marks the end of the key=value report and the start of raw content in a probe's stdout.
-const CONTENT_MARK: &[u8] = b"rmesos_content_follows=1\n";
+/// Starts raw content in a probe's stdout: `rmesos_content=<length>` on its own line, then
+/// exactly that many bytes, so key=value lines printed after it (by a write in the same script)
+/// stay readable.
+const CONTENT_KEY: &[u8] = b"rmesos_content=";
+
+/// Prints the content of `"$p"` (its stat in `$s`) after [`CONTENT_KEY`], if it is a file.
+const CONTENT_SH: &str = "if [ -f \"$p\" ]; then printf 'rmesos_content=%s\\n' \"${s##*|}\"; head -c \"${s##*|}\" \"$p\" || exit 1; fi\n";
 
 /// Script lines that probe the path in shell variable `p` (already set). Follows symlinks for
-/// type and attributes, as chmod and reads do.
+/// type and attributes, as chmod and reads do. The checksum is left in `$h` for a script that
+/// decides on it.
 pub fn probe_lines(w: &ProbeWants) -> String {
     let mut s = String::new();
-    s.push_str("printf 'path=%s\\n' \"$p\"\nif [ -e \"$p\" ]; then\n");
-    s.push_str(&format!(
-        "printf 'st='; stat -L -c '{STAT_FMT}' \"$p\" || exit 1\n"
-    ));
-    if w.sha1 {
-        s.push_str(
-            "if [ -f \"$p\" ] && [ -r \"$p\" ]; then printf 'sha1='; sha1sum < \"$p\" | cut -d' ' -f1; fi\n",
-        );
+    s.push_str("printf 'path=%s\\n' \"$p\"\nh=\nif [ -e \"$p\" ]; then\n");
+    s.push_str(&stat_to_s(true));
+    s.push_str("printf 'st=%s\\n' \"$s\"\n");
+    // With the content read, the controller computes its checksum.
+    if w.sha1 && !w.content {
+        // A file of another size differs whatever its checksum: skip reading it.
+        let same_size = w
+            .sha1_if_size
+            .map(|n| format!(" && [ \"${{s##*|}}\" = {n} ]"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "if [ -f \"$p\" ] && [ -r \"$p\" ]{same_size}; then h=$(sha1sum < \"$p\") || exit 1; h=${{h%% *}}; printf 'sha1=%s\\n' \"$h\"; fi\n",
+        ));
     }
     if w.content {
-        s.push_str("if [ -f \"$p\" ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n");
+        s.push_str(CONTENT_SH);
     } else if w.content_for_diff {
         s.push_str(&format!(
-            "if [ -f \"$p\" ] && [ \"$(stat -L -c %s \"$p\")\" -le {DIFF_MAX} ]; then printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1; fi\n"
+            "if [ \"${{s##*|}}\" -le {DIFF_MAX} ]; then\n{CONTENT_SH}fi\n"
         ));
     }
     s.push_str("fi\n");
@@ -130,16 +143,36 @@ pub fn probe_script_into_dir(dest: &str, basename: Option<&str>, w: &ProbeWants)
     s
 }
 
+/// Splits a probe's stdout into its key=value report (what came before and after the content)
+/// and the content, if any.
+pub fn split_content(stdout: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let at = find(stdout, CONTENT_KEY).filter(|&i| i == 0 || stdout[i - 1] == b'\n');
+    let Some(i) = at else {
+        return (stdout.to_vec(), None);
+    };
+    let after_key = &stdout[i + CONTENT_KEY.len()..];
+    let Some(nl) = after_key.iter().position(|&b| b == b'\n') else {
+        return (stdout.to_vec(), None);
+    };
+    let len: usize = std::str::from_utf8(&after_key[..nl])
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let body = &after_key[nl + 1..];
+    let len = len.min(body.len());
+    let mut report = stdout[..i].to_vec();
+    report.extend_from_slice(&body[len..]);
+    (report, Some(body[..len].to_vec()))
+}
+
 /// Parses a probe's stdout.
 pub fn parse_probe(stdout: &[u8]) -> FileState {
-    let (report, content) = match find(stdout, CONTENT_MARK) {
-        Some(i) => (
-            &stdout[..i],
-            Some(stdout[i + CONTENT_MARK.len()..].to_vec()),
-        ),
-        None => (stdout, None),
-    };
-    let kv = parse_kv(&String::from_utf8_lossy(report));
+    let (report, content) = split_content(stdout);
+    state_from(&parse_kv(&String::from_utf8_lossy(&report)), content)
+}
+
+/// The state a probe's report and content describe.
+fn state_from(kv: &indexmap::IndexMap<String, String>, content: Option<Vec<u8>>) -> FileState {
     let mut st = FileState {
         path: kv.get("path").cloned().unwrap_or_default(),
         ..Default::default()
@@ -148,6 +181,9 @@ pub fn parse_probe(stdout: &[u8]) -> FileState {
         parse_stat_line(line, &mut st);
     }
     st.sha1 = kv.get("sha1").cloned().filter(|s| !s.is_empty());
+    if st.sha1.is_none() && st.is_file() {
+        st.sha1 = content.as_deref().map(sha1_hex);
+    }
     st.content = content;
     st
 }
@@ -338,6 +374,87 @@ pub fn attr_fix(
     Ok((changes, script))
 }
 
+/// Sets `s` to the `STAT_FMT` line of `"$p"` (following a symlink or not); exits 1 if it
+/// cannot. [`attr_fix_sh`] reads it.
+pub fn stat_to_s(follow: bool) -> String {
+    let l = if follow { "-L " } else { "" };
+    format!("s=$(stat {l}-c '{STAT_FMT}' \"$p\") || exit 1\n")
+}
+
+/// Shell that brings `"$p"` (its stat already in `$s`, see [`stat_to_s`]) to the wanted owner,
+/// group and octal mode where they differ, deciding on the host what [`attr_fix`] decides on
+/// the controller: each change is printed as
+/// `chg=NAME|BEFORE|AFTER` and a failed one exits 72. `no_deref` looks at and changes a symlink
+/// itself (no mode: links have none). `None` for a symbolic mode, whose result depends on the
+/// current mode: callers probe first then.
+pub fn attr_fix_sh(attrs: &Attrs, no_deref: bool) -> Option<String> {
+    let mode = match attrs.mode {
+        Some(FileMode::Symbolic(_)) if !no_deref => return None,
+        Some(FileMode::Octal(m)) if !no_deref => Some(*m),
+        _ => None,
+    };
+    if attrs.owner.is_none() && attrs.group.is_none() && mode.is_none() {
+        return Some(String::new());
+    }
+    let h = if no_deref { "-h " } else { "" };
+    // The fields of `$s`: 1 type, 2 mode, 3 uid, 4 gid, 5 user, 6 group (never holding `|`).
+    let mut s = String::from("IFS='|'; set -- $s; unset IFS\n");
+    if let Some(o) = attrs.owner {
+        let o = q(o);
+        s.push_str(&format!(
+            "[ \"$5\" = {o} ] || [ \"$3\" = {o} ] || {{ chown {h}{o} \"$p\" || exit 72; printf 'chg=owner|%s|%s\\n' \"$5\" {o}; }}\n"
+        ));
+    }
+    if let Some(g) = attrs.group {
+        let g = q(g);
+        s.push_str(&format!(
+            "[ \"$6\" = {g} ] || [ \"$4\" = {g} ] || {{ chgrp {h}{g} \"$p\" || exit 72; printf 'chg=group|%s|%s\\n' \"$6\" {g}; }}\n"
+        ));
+    }
+    if let Some(m) = mode {
+        s.push_str(&format!(
+            "[ \"$2\" = {m:o} ] || {{ chmod {m:04o} \"$p\" || exit 72; printf 'chg=mode|%04o|{m:04o}\\n' \"0$2\"; }}\n"
+        ));
+    }
+    Some(s)
+}
+
+/// The `chg=NAME|BEFORE|AFTER` lines a script printed, in order.
+pub fn parse_changes(report: &str) -> Vec<AttrChange> {
+    report
+        .lines()
+        .filter_map(|l| l.strip_prefix("chg="))
+        .filter_map(|c| {
+            let mut it = c.splitn(3, '|');
+            let name = match it.next()? {
+                "owner" => "owner",
+                "group" => "group",
+                "mode" => "mode",
+                "state" => "state",
+                "times" => "times",
+                _ => return None,
+            };
+            Some(AttrChange {
+                name,
+                before: it.next()?.to_string(),
+                after: it.next()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Carries attribute changes over to the state reported after them.
+pub fn apply_changes(st: &mut FileState, changes: &[AttrChange]) {
+    for ch in changes {
+        match ch.name {
+            "mode" => st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(st.mode),
+            "owner" => st.owner = ch.after.clone(),
+            "group" => st.group = ch.after.clone(),
+            _ => {}
+        }
+    }
+}
+
 /// A diff of attribute changes in `name: value` lines, as Ansible's file module shows them.
 pub fn attr_diff(path: &str, changes: &[AttrChange]) -> FileDiff {
     let mut d = FileDiff {
@@ -388,24 +505,55 @@ pub const RC_VALIDATE: i32 = 74;
 
 /// A subshell that writes one file atomically: temp file beside it, old attributes carried
 /// over, wanted ones applied, validated, old file backed up, then renamed over it. It prints
-/// `backup_file=` when it made one and the final `st=` line.
+/// `backup_file=` when it made one and the final state as `fin=` (a `STAT_FMT` line).
 pub fn write_script(w: &WriteSpec) -> String {
-    let mut s = format!("(\np={}\n", q(w.path));
+    format!(
+        "(\np={}\nif [ -e \"$p\" ]; then {}fi\n{})",
+        q(w.path),
+        stat_to_s(true),
+        write_body(w)
+    )
+}
+
+/// [`write_script`] after a probe in the same script: the path in shell variable `p` (`w.path`
+/// is not used) and, if it exists, its stat in `$s`.
+pub fn write_script_at_p(w: &WriteSpec) -> String {
+    format!("(\n{})", write_body(w))
+}
+
+/// Gives the temp file `"$t"` the owner and group of the file it replaces (`$3:$4`), unless the
+/// shell owns both the file and the directory (same user and group), so the temp file already
+/// has them: chown would be a process for nothing.
+const KEEP_OWNER: &str =
+    "[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$d\" ] || chown \"$3:$4\" \"$t\" 2>/dev/null";
+
+/// Sets `d` to the directory of `"$p"` without a `dirname` process: every process started on
+/// the host costs.
+pub const DIR_OF_P: &str = "case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n";
+
+fn write_body(w: &WriteSpec) -> String {
+    let mut s = String::from(DIR_OF_P);
     if w.make_parents {
-        s.push_str("mkdir -p \"$(dirname \"$p\")\" || exit 69\n");
+        s.push_str("[ -d \"$d\" ] || mkdir -p \"$d\" || exit 69\n");
     }
-    s.push_str(
-        "t=$(mktemp \"$(dirname \"$p\")/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n",
-    );
+    s.push_str("t=$(mktemp \"$d/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n");
     match (w.from_host_file, w.len) {
         (Some(src), _) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
         (None, Some(n)) => s.push_str(&format!("head -c {n} > \"$t\" || exit 71\n")),
         (None, None) => s.push_str("cat > \"$t\" || exit 71\n"),
     }
-    s.push_str(
-        "if [ -e \"$p\" ]; then chmod \"$(stat -L -c %a \"$p\")\" \"$t\"; chown \"$(stat -L -c %u:%g \"$p\")\" \"$t\" 2>/dev/null; \
-         else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
-    );
+    // The old file's mode (or the umask's) only matters when no octal mode replaces it.
+    let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
+    if octal {
+        s.push_str(&format!(
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; {KEEP_OWNER}; fi\n",
+        ));
+    } else {
+        s.push_str(&format!(
+            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chmod \"$2\" \"$t\"; {KEEP_OWNER}; \
+             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
+        ));
+    }
     if let Some(o) = w.attrs.owner {
         s.push_str(&format!("chown {} \"$t\" || exit 72\n", q(o)));
     }
@@ -425,7 +573,7 @@ pub fn write_script(w: &WriteSpec) -> String {
         );
     }
     s.push_str(&format!(
-        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'st='; stat -L -c '{STAT_FMT}' \"$p\"\n)"
+        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'fin='; stat -L -c '{STAT_FMT}' \"$p\"\n"
     ));
     s
 }
@@ -537,7 +685,7 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
                 out.result
                     .insert("backup_file".into(), Value::from(b.as_str()));
             }
-            if let Some(line) = kv.get("st") {
+            if let Some(line) = kv.get("fin") {
                 parse_stat_line(line, &mut final_st);
             }
         }
@@ -556,17 +704,165 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
                     return Ok(Outcome::fail(host_error("cannot set attributes", &r)));
                 }
             }
-            for ch in &changes {
-                match ch.name {
-                    "mode" => final_st.mode = u32::from_str_radix(&ch.after, 8).unwrap_or(0),
-                    "owner" => final_st.owner = ch.after.clone(),
-                    _ => final_st.group = ch.after.clone(),
-                }
-            }
+            apply_changes(&mut final_st, &changes);
         }
     }
     add_state(&mut out, &final_st);
     Ok(out)
+}
+
+/// Content up to this size travels with the probe: one exec that writes only when the
+/// checksum differs. Larger content is sent only after a probe found that it differs, so an
+/// unchanged big file is never resent.
+pub const INLINE_MAX: usize = 256 * 1024;
+
+/// A whole file's content to put on the host (copy, template).
+pub struct Put<'a> {
+    pub dest: &'a str,
+    /// Appended to `dest` when it is a directory (or ends with `/`).
+    pub basename: Option<&'a str>,
+    pub data: &'a [u8],
+    pub attrs: Attrs<'a>,
+    /// With `false`, an existing file keeps its content (attributes are still fixed).
+    pub force: bool,
+    pub backup: bool,
+    pub validate: Option<&'a str>,
+}
+
+/// Puts content on the host: the state found before (its `path` is where the file went) and
+/// the outcome with the file's return values. Small content with an octal (or no) mode costs
+/// one exec whether it changes or not; check mode, symbolic modes and big content probe first.
+pub async fn put(cx: &TaskContext<'_>, p: Put<'_>) -> Result<(FileState, Outcome), ModuleError> {
+    let mut wants = ProbeWants {
+        sha1: true,
+        content_for_diff: cx.diff,
+        ..Default::default()
+    };
+    if !cx.check_mode
+        && p.data.len() <= INLINE_MAX
+        && let Some(fix) = attr_fix_sh(&p.attrs, false)
+    {
+        if p.force {
+            wants.sha1_if_size = Some(p.data.len() as u64);
+        }
+        let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
+        return put_inline(cx, &p, probe_sh, &fix).await;
+    }
+    let probe_sh = probe_script_into_dir(p.dest, p.basename, &wants);
+    let st = probe(cx, &probe_sh).await?;
+    if st.is_dir() {
+        let msg = format!("dest {} is a directory", st.path);
+        return Ok((st, Outcome::fail(msg)));
+    }
+    let new = if st.exists && !p.force {
+        NewContent::Keep
+    } else {
+        NewContent::Bytes(p.data)
+    };
+    let out = converge(
+        cx,
+        Converge {
+            st: &st,
+            new,
+            attrs: p.attrs,
+            backup: p.backup,
+            validate: p.validate,
+            make_parents: false,
+        },
+    )
+    .await?;
+    Ok((st, out))
+}
+
+/// [`put`] in one exec: the probe, then (on the host) a write from stdin when the file is
+/// missing or its checksum differs, else the attribute fixes. Stdin is left unread when
+/// nothing is written.
+async fn put_inline(
+    cx: &TaskContext<'_>,
+    p: &Put<'_>,
+    probe_sh: String,
+    fix: &str,
+) -> Result<(FileState, Outcome), ModuleError> {
+    let differs = if p.force {
+        format!(" || [ \"$h\" != {} ]", sha1_hex(p.data))
+    } else {
+        String::new()
+    };
+    let write = write_script_at_p(&WriteSpec {
+        path: "",
+        len: None,
+        attrs: p.attrs,
+        backup: p.backup,
+        validate: p.validate,
+        make_parents: false,
+        from_host_file: None,
+    });
+    let script = format!(
+        "{probe_sh}if [ -d \"$p\" ]; then exit 0; fi\n\
+         if [ ! -e \"$p\" ]{differs}; then\n{write} || exit $?\necho wrote=1\nelse :\n{fix}fi\n"
+    );
+    let r = cx.run(&script, p.data).await?;
+    let (report, content) = split_content(&r.stdout);
+    let report = String::from_utf8_lossy(&report);
+    let kv = parse_kv(&report);
+    let mut st = state_from(&kv, content);
+    if r.rc != 0 {
+        let msg = if (69..=75).contains(&r.rc) {
+            write_error(&r)
+        } else {
+            host_error("cannot inspect the file", &r)
+        };
+        return Ok((st, Outcome::fail(msg)));
+    }
+    if st.is_dir() {
+        let msg = format!("dest {} is a directory", st.path);
+        return Ok((st, Outcome::fail(msg)));
+    }
+    if kv.contains_key("wrote") {
+        let out = written(cx, &st, p.data, &kv);
+        st.content = None;
+        return Ok((st, out));
+    }
+    let mut out = Outcome::ok();
+    let mut final_st = st.clone();
+    let changes = parse_changes(&report);
+    if !changes.is_empty() {
+        out.changed = true;
+        if cx.diff {
+            out.diff.push(attr_diff(&st.path, &changes));
+        }
+        apply_changes(&mut final_st, &changes);
+    }
+    add_state(&mut out, &final_st);
+    st.content = None;
+    Ok((st, out))
+}
+
+/// The outcome of a script that wrote `data` over the file `st` described (its report in `kv`).
+fn written(
+    cx: &TaskContext<'_>,
+    st: &FileState,
+    data: &[u8],
+    kv: &indexmap::IndexMap<String, String>,
+) -> Outcome {
+    let mut out = Outcome::changed(true);
+    if cx.diff
+        && let Some(d) = content_diff(&st.path, st.content.as_deref(), data)
+    {
+        out.diff.push(d);
+    }
+    if let Some(b) = kv.get("backup_file") {
+        out.result
+            .insert("backup_file".into(), Value::from(b.as_str()));
+    }
+    let mut final_st = st.clone();
+    if let Some(line) = kv.get("fin") {
+        parse_stat_line(line, &mut final_st);
+    }
+    final_st.sha1 = Some(sha1_hex(data));
+    final_st.size = data.len() as u64;
+    add_state(&mut out, &final_st);
+    out
 }
 
 /// What an in-place edit (lineinfile, blockinfile, replace) decided.
@@ -588,17 +884,56 @@ pub struct EditSpec<'a> {
 
 /// Reads the file in the probe, lets `edit` compute the new content on the controller
 /// (`None` when the file is missing), and writes it atomically only if it differs.
+///
+/// The read costs nothing extra when the change can be guessed: with `create`, the content
+/// the edit gives a missing file travels with the probe, written only if the file is indeed
+/// missing; and for a file this run already read or wrote (the connection's memo), the edit of
+/// that content travels, written only if the file still has that checksum. Otherwise (or when
+/// the guess was wrong) the file is read, and a change written in one more exec.
 pub async fn edit_file(
     cx: &TaskContext<'_>,
     spec: EditSpec<'_>,
-    edit: impl FnOnce(Option<&[u8]>) -> Result<Edit, String>,
+    mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit, String>,
 ) -> Result<Outcome, ModuleError> {
-    let wants = ProbeWants {
-        sha1: true,
-        content: true,
-        ..Default::default()
+    let memo = cx.conn.file_memo();
+    let known = memo
+        .and_then(|m| m.get(spec.path))
+        .filter(|_| !cx.check_mode);
+    let guess = match &known {
+        Some(k) => match edit(Some(&k.content)) {
+            Ok(e) => Some(Guess {
+                condition: format!("[ \"$h\" = {} ]", k.sha1),
+                new: e.new.filter(|n| n[..] != k.content[..]),
+                msg: e.msg,
+                old: Some(k.content.clone()),
+            }),
+            Err(_) => None,
+        },
+        None if spec.create && !cx.check_mode => match edit(None) {
+            Ok(Edit { new: Some(n), msg }) => Some(Guess {
+                condition: "[ ! -e \"$p\" ]".into(),
+                new: Some(n),
+                msg,
+                old: None,
+            }),
+            _ => None,
+        },
+        None => None,
     };
-    let st = probe(cx, &probe_script(spec.path, &wants)).await?;
+    let st = match guess {
+        None => {
+            let wants = ProbeWants {
+                sha1: true,
+                content: true,
+                ..Default::default()
+            };
+            probe(cx, &probe_script(spec.path, &wants)).await?
+        }
+        Some(g) => match try_guess(cx, &spec, g).await? {
+            Tried::Done(out) => return Ok(out),
+            Tried::Probed(st) => st,
+        },
+    };
     if st.exists && !st.is_file() {
         return Ok(Outcome::fail(format!(
             "{} is a {}, not a file",
@@ -631,6 +966,13 @@ pub async fn edit_file(
         _ => NewContent::Keep,
     };
     let content_changed = matches!(new, NewContent::Bytes(_));
+    if let Some(m) = memo {
+        match (&new, old) {
+            (NewContent::Bytes(n), _) if !cx.check_mode => m.remember(spec.path, sha1_hex(n), n),
+            (NewContent::Keep, Some(o)) => m.remember(spec.path, sha1_hex(o), o),
+            _ => m.forget(spec.path),
+        }
+    }
     let mut out = converge(
         cx,
         Converge {
@@ -653,6 +995,91 @@ pub async fn edit_file(
         });
     }
     Ok(out)
+}
+
+/// A change [`edit_file`] sends before reading the file, for the case `condition` (shell, on
+/// the probe's `$h` and `$p`) says holds.
+struct Guess {
+    condition: String,
+    /// The new content; `None` when the guess is that nothing changes.
+    new: Option<Vec<u8>>,
+    msg: String,
+    /// The content the guess starts from (`None`: a missing file).
+    old: Option<std::sync::Arc<[u8]>>,
+}
+
+enum Tried {
+    /// The guess held: the task is done.
+    Done(Outcome),
+    /// It did not: what the probe found, content included.
+    Probed(FileState),
+}
+
+/// One exec: the probe, then the guessed write if its condition holds, else the content.
+async fn try_guess(
+    cx: &TaskContext<'_>,
+    spec: &EditSpec<'_>,
+    g: Guess,
+) -> Result<Tried, ModuleError> {
+    let wants = ProbeWants {
+        sha1: true,
+        ..Default::default()
+    };
+    let then = match &g.new {
+        Some(_) => {
+            let write = write_script_at_p(&WriteSpec {
+                path: "",
+                len: None,
+                attrs: spec.attrs,
+                backup: spec.backup,
+                validate: spec.validate,
+                make_parents: spec.create,
+                from_host_file: None,
+            });
+            format!("{write} || exit $?\necho wrote=1\n")
+        }
+        None => "echo same=1\n".to_string(),
+    };
+    let script = format!(
+        "{}if {}; then\n{then}elif [ -e \"$p\" ]; then\n{}fi\n",
+        probe_script(spec.path, &wants),
+        g.condition,
+        CONTENT_SH,
+    );
+    let stdin = g.new.as_deref().unwrap_or_default();
+    let r = cx.run(&script, stdin).await?;
+    let (report, content) = split_content(&r.stdout);
+    let kv = parse_kv(&String::from_utf8_lossy(&report));
+    if r.rc != 0 {
+        return Ok(Tried::Done(Outcome::fail(if (69..=75).contains(&r.rc) {
+            write_error(&r)
+        } else {
+            host_error("cannot inspect the file", &r)
+        })));
+    }
+    let mut st = state_from(&kv, content);
+    if kv.contains_key("same") {
+        st.content = g.old.as_deref().map(<[u8]>::to_vec);
+        return Ok(Tried::Probed(st));
+    }
+    let memo = cx.conn.file_memo();
+    match (&g.new, kv.contains_key("wrote")) {
+        (Some(new), true) => {
+            st.content = g.old.as_deref().map(<[u8]>::to_vec);
+            let mut out = written(cx, &st, new, &kv);
+            out.msg = Some(g.msg);
+            if let Some(m) = memo {
+                m.remember(spec.path, sha1_hex(new), new);
+            }
+            Ok(Tried::Done(out))
+        }
+        _ => {
+            if let Some(m) = memo {
+                m.forget(spec.path);
+            }
+            Ok(Tried::Probed(st))
+        }
+    }
 }
 
 /// Splits text into lines that keep their `\n`, as Python's `readlines()` does.
@@ -792,12 +1219,21 @@ mod tests {
 
     #[test]
     fn probe_output_parses_with_content() {
-        let st = parse_probe(
-            b"path=/x\nst=regular file|644|0|0|root|root|3\nsha1=abc\nrmesos_content_follows=1\nst=not a key\n",
-        );
+        let out = b"path=/x\nst=regular file|644|0|0|root|root|13\nsha1=abc\nrmesos_content=13\nst=not a key\nfin=after\n";
+        let st = parse_probe(out);
         assert!(st.is_file());
         assert_eq!(st.mode, 0o644);
         assert_eq!(st.sha1.as_deref(), Some("abc"));
         assert_eq!(st.content.as_deref(), Some(&b"st=not a key\n"[..]));
+        let (report, _) = split_content(out);
+        assert!(report.ends_with(b"sha1=abc\nfin=after\n"));
+    }
+
+    #[test]
+    fn change_lines_parse_in_order() {
+        let c = parse_changes("x=1\nchg=owner|root|app\nchg=mode|0600|0644\nchg=bogus|a|b\n");
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].name, c[0].before.as_str()), ("owner", "root"));
+        assert_eq!((c[1].name, c[1].after.as_str()), ("mode", "0644"));
     }
 }

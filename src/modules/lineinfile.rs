@@ -1,6 +1,7 @@
 //! `lineinfile`: makes sure one line is in a file (replacing the line a regexp or string
 //! finds) or that matching lines are gone. The file is read in the probe, edited on the
-//! controller with Ansible's exact rules, and written back atomically only if it changed.
+//! controller with Ansible's exact rules, and written back atomically only if it changed (in
+//! the same exec when the change could be guessed: see `filekit::edit_file`).
 
 use super::filekit::{
     Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,
@@ -569,11 +570,39 @@ mod tests {
         let h = Harness::new();
         let p = h.path("new/dir/f");
         let args = json!({"path": p, "line": "x=1", "create": true, "mode": "0600"});
-        let r = h.run(&LineInFile, args.clone(), false, false).await;
+        let r = h.run(&LineInFile, args.clone(), false, true).await;
         assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 1, "the new content travels with the probe");
+        assert_eq!(r.outcome.msg.as_deref(), Some("line added"));
+        assert_eq!(
+            (r.diff().before.as_str(), r.diff().after.as_str()),
+            ("", "x=1\n")
+        );
         assert_eq!(h.read("new/dir/f"), "x=1\n");
         assert_eq!(h.mode("new/dir/f"), 0o600);
-        assert!(!h.run(&LineInFile, args, false, false).await.outcome.changed);
+        let r = h.run(&LineInFile, args, false, false).await;
+        assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        let existing = h.write("existing", "x=1\n");
+        let more = json!({"path": existing, "line": "y=2", "create": true});
+        let r = h.run(&LineInFile, more, false, false).await;
+        assert!(r.outcome.changed);
+        assert_eq!(
+            r.execs, 2,
+            "a file unknown to the run is read, then written"
+        );
+        assert_eq!(h.read("existing"), "x=1\ny=2\n");
+        let r = h
+            .run(
+                &LineInFile,
+                json!({"path": h.path("planned"), "line": "x", "create": true}),
+                true,
+                false,
+            )
+            .await;
+        assert!(r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        assert!(!std::path::Path::new(&h.path("planned")).exists());
         let r = h
             .run(
                 &LineInFile,
@@ -583,6 +612,52 @@ mod tests {
             )
             .await;
         assert!(r.outcome.failed && r.outcome.msg.unwrap().contains("does not exist"));
+    }
+
+    #[tokio::test]
+    async fn a_file_this_run_wrote_is_edited_in_one_exec_and_checked_first() {
+        let h = Harness::new();
+        let p = h.path("settings.ini");
+        let first = json!({"path": p, "line": "managed=true", "create": true, "mode": "0644"});
+        let port = json!({"path": p, "regexp": "^port=", "line": "port=8000"});
+        assert_eq!(h.run(&LineInFile, first, false, false).await.execs, 1);
+        let r = h.run(&LineInFile, port.clone(), false, true).await;
+        assert!(
+            r.outcome.changed && !r.outcome.failed,
+            "{:?}",
+            r.outcome.msg
+        );
+        assert_eq!(
+            r.execs, 1,
+            "the memo's content was edited and sent with the probe"
+        );
+        assert_eq!(r.diff().before, "managed=true\n");
+        assert_eq!(r.diff().after, "managed=true\nport=8000\n");
+        assert_eq!(h.read("settings.ini"), "managed=true\nport=8000\n");
+        let r = h.run(&LineInFile, port.clone(), false, false).await;
+        assert!(!r.outcome.changed);
+        assert_eq!(r.execs, 1);
+        // Changed behind the run's back: the checksum no longer matches, so the file is read.
+        h.write("settings.ini", "port=1\nother=2\n");
+        h.set_mode("settings.ini", 0o640);
+        let r = h.run(&LineInFile, port.clone(), false, true).await;
+        assert_eq!(
+            h.mode("settings.ini"),
+            0o640,
+            "the edited file's mode is kept"
+        );
+        assert!(r.outcome.changed, "{:?}", r.outcome.msg);
+        assert_eq!(r.execs, 2);
+        assert_eq!(r.diff().before, "port=1\nother=2\n");
+        assert_eq!(h.read("settings.ini"), "port=8000\nother=2\n");
+        h.write("settings.ini", "x\n");
+        let r = h.run(&LineInFile, port, true, false).await;
+        assert!(
+            r.outcome.changed,
+            "check mode reads the file: {:?}",
+            r.outcome.msg
+        );
+        assert_eq!(h.read("settings.ini"), "x\n");
     }
 
     #[tokio::test]

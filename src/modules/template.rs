@@ -1,10 +1,7 @@
 //! `template`: renders a Jinja template from `templates/` on the controller and puts the result
-//! on the host the way `copy` puts content: one probe, and one atomic write if it differs.
+//! on the host the way `copy` puts content: one exec that compares and writes if it differs.
 
-use super::filekit::{
-    Attrs, Converge, NewContent, ProbeWants, check_validate, converge, probe,
-    probe_script_into_dir, resolve_link,
-};
+use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -191,41 +188,31 @@ async fn run(a: TemplateArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleErr
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let wants = ProbeWants {
-        sha1: true,
-        content_for_diff: cx.diff,
-        ..Default::default()
-    };
     let dest = if a.follow {
         resolve_link(cx, &a.dest).await?
     } else {
         a.dest.clone()
     };
-    let st = probe(cx, &probe_script_into_dir(&dest, Some(&base), &wants)).await?;
-    if st.is_dir() {
-        return Ok(Outcome::fail(format!("dest {} is a directory", st.path)));
-    }
-    let new = if st.exists && !a.force {
-        NewContent::Keep
-    } else {
-        NewContent::Bytes(rendered.as_bytes())
-    };
-    let mut out = converge(
+    let (st, mut out) = put(
         cx,
-        Converge {
-            st: &st,
-            new,
+        Put {
+            dest: &dest,
+            basename: Some(&base),
+            data: rendered.as_bytes(),
             attrs: Attrs {
                 owner: a.owner.as_deref(),
                 group: a.group.as_deref(),
                 mode: a.mode.as_ref(),
             },
+            force: a.force,
             backup: a.backup,
             validate: a.validate.as_deref(),
-            make_parents: false,
         },
     )
     .await?;
+    if out.failed {
+        return Ok(out);
+    }
     out.result
         .insert("dest".into(), Value::from(st.path.as_str()));
     out.result
@@ -261,7 +248,7 @@ mod tests {
         );
         assert_eq!(h.read("zoo.cfg"), "clientPort=2181\ntickTime=2000\n");
         assert_eq!(h.mode("zoo.cfg"), 0o644);
-        assert_eq!(r.execs, 2);
+        assert_eq!(r.execs, 1);
         let r = h.run(&Template, args, false, false).await;
         assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);
@@ -299,6 +286,7 @@ mod tests {
         let args = json!({"src": "zoo.cfg.j2", "dest": h.path("zoo.cfg"), "validate": "false %s"});
         let r = h.run(&Template, args, false, false).await;
         assert!(r.outcome.failed);
+        assert_eq!(r.execs, 1);
         assert_eq!(h.read("zoo.cfg"), "old\n");
     }
 

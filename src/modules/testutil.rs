@@ -3,23 +3,28 @@
 
 use super::{DecodeMode, FileDiff, Module, Outcome, TaskContext, Templating, decode};
 use crate::connection::local::LocalConnection;
-use crate::connection::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
+use crate::connection::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, FileMemo};
 use minijinja::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The local connection, counting each exec.
+/// The local connection, counting each exec, with a file memo.
 #[derive(Default)]
 pub struct CountingConn {
     inner: LocalConnection,
     pub count: AtomicUsize,
+    /// As the SSH transport keeps one per host.
+    pub memo: FileMemo,
 }
 
 impl Connection for CountingConn {
     fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>> {
         self.count.fetch_add(1, Ordering::SeqCst);
         self.inner.exec(req)
+    }
+    fn file_memo(&self) -> Option<&FileMemo> {
+        Some(&self.memo)
     }
 }
 

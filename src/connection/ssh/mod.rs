@@ -186,6 +186,7 @@ pub struct SshConnection {
     jumps: Vec<Handle<HostKeyCheck>>,
     label: String,
     ended: Arc<Mutex<Option<String>>>,
+    memo: super::FileMemo,
 }
 
 /// Connects (through the jump hosts, if any) and authenticates.
@@ -205,6 +206,7 @@ pub async fn connect(target: &SshTarget) -> Result<SshConnection, ConnError> {
         jumps: handles,
         label: target.label(),
         ended,
+        memo: super::FileMemo::default(),
     })
 }
 
@@ -395,6 +397,10 @@ fn signal_number(sig: &Sig) -> Option<i32> {
 impl Connection for SshConnection {
     fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>> {
         Box::pin(async move { self.run(&req).await })
+    }
+
+    fn file_memo(&self) -> Option<&super::FileMemo> {
+        Some(&self.memo)
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
