@@ -374,6 +374,15 @@ async fn run(spec: Spec, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     let probe = backend::parse_probe(&out.stdout_str());
     let plan = match backend::plan(&spec, &probe) {
         Ok(p) => p,
+        // In check mode the unit is usually missing because an earlier task that would
+        // install it only pretended to: report the would-be change instead of failing, so
+        // `--check` is useful on a fresh host (Ansible fails here; docs/compat.md says so).
+        Err(msg) if cx.check_mode && !probe.found && spec.name.is_some() => {
+            let name = spec.name.as_deref().unwrap_or_default();
+            return Ok(Outcome::changed(true)
+                .with("name", name)
+                .msg(format!("check mode: `{name}` is not installed yet; assuming an earlier task installs it ({msg})")));
+        }
         Err(msg) => return Ok(Outcome::fail(msg)),
     };
     let changed = plan.actions.iter().any(|a| a.is_change());

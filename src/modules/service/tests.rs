@@ -349,3 +349,29 @@ fn probe_scripts_succeed_for_every_manager_on_a_host_without_them() {
         assert!(!p.found, "{mgr:?}");
     }
 }
+
+/// A service that an earlier (check-mode) task would have installed: --check reports the
+/// change, a real run fails naming the service.
+#[tokio::test]
+async fn missing_service_is_a_would_be_change_in_check_mode_only() {
+    let h = crate::modules::testutil::Harness::new();
+    let args = serde_json::json!({"name": "rmesos-not-installed-xyz", "state": "started", "use": "service"});
+    let checked = h.run(&super::Service, args.clone(), true, false).await;
+    assert!(!checked.outcome.failed, "{:?}", checked.outcome.msg);
+    assert!(checked.outcome.changed);
+    assert!(
+        checked
+            .outcome
+            .msg
+            .unwrap_or_default()
+            .contains("not installed yet")
+    );
+    let real = h.run(&super::Service, args, false, false).await;
+    assert!(real.outcome.failed);
+    assert!(
+        real.outcome
+            .msg
+            .unwrap_or_default()
+            .contains("rmesos-not-installed-xyz")
+    );
+}
