@@ -643,7 +643,7 @@ impl Ctx {
         };
         let Some(master) = inv
             .groups
-            .get("masters")
+            .get("mesos-master")
             .and_then(|g| g.hosts.first())
             .and_then(|h| inv.hosts.get(h))
         else {
