@@ -186,6 +186,17 @@ impl Deploy {
     }
 }
 
+/// (task name, host).
+type TaskOnHost<'a> = (&'a str, &'a str);
+/// A playbook run with --check on the lab: its extra variables, then the tasks whose result
+/// must be `ok` (deployed for real) and those that must be `changed` (new here).
+type CheckRun<'a> = (
+    &'a str,
+    Vec<&'a str>,
+    &'a [TaskOnHost<'a>],
+    &'a [TaskOnHost<'a>],
+);
+
 /// Sends a ZooKeeper four-letter word from this machine and returns the answer.
 fn four_letter_word(ip: &str, word: &str) -> String {
     let addr: SocketAddr = format!("{ip}:2181").parse().unwrap();
@@ -394,7 +405,11 @@ fn lab_up_deploy_runs_a_zookeeper_ensemble_and_sparkpi_then_down_needs_docker() 
     // Debian has no Mesos package: an operator without a Mesos repository points the tarball
     // method at a mirror. The mirror URLs are on each host's loopback, where nothing listens,
     // so a download that check mode should not attempt fails rather than leave the machine.
-    let inventory = dir.path().join(".rmesos/lab").join(&lab).join("inventory.ini");
+    let inventory = dir
+        .path()
+        .join(".rmesos/lab")
+        .join(&lab)
+        .join("inventory.ini");
     let inventory = inventory.to_str().unwrap();
     let mirror = "http://127.0.0.1:9/mirror";
     let mesos_url = format!("mesos_tarball_url={mirror}/mesos-1.11.0.tar.gz");
@@ -402,13 +417,16 @@ fn lab_up_deploy_runs_a_zookeeper_ensemble_and_sparkpi_then_down_needs_docker() 
     let hadoop_url = format!("hdfs_tarball_url={mirror}/hadoop-3.3.6.tar.gz");
     // Per playbook: its variables, tasks deployed for real (unchanged), tasks that are new
     // (they would change).
-    let checks: [(&str, Vec<&str>, &[(&str, &str)], &[(&str, &str)]); 2] = [
+    let checks: [CheckRun; 2] = [
         (
             "playbooks/mesos.yml",
             vec!["mesos_install_method=tarball", &mesos_url, &marathon_url],
             &[
                 ("Install base packages and Java", "slave1"),
-                ("Write zoo.cfg (one server line per ensemble member)", "master1"),
+                (
+                    "Write zoo.cfg (one server line per ensemble member)",
+                    "master1",
+                ),
             ],
             &[
                 ("Write the master's settings", "master2"),
@@ -425,7 +443,13 @@ fn lab_up_deploy_runs_a_zookeeper_ensemble_and_sparkpi_then_down_needs_docker() 
     ];
     for (playbook, vars, unchanged, would_change) in checks {
         let playbook = repo().join(playbook);
-        let mut args = vec!["play", playbook.to_str().unwrap(), "-i", inventory, "--check"];
+        let mut args = vec![
+            "play",
+            playbook.to_str().unwrap(),
+            "-i",
+            inventory,
+            "--check",
+        ];
         for v in &vars {
             args.extend(["-e", v]);
         }
@@ -452,7 +476,9 @@ fn lab_up_deploy_runs_a_zookeeper_ensemble_and_sparkpi_then_down_needs_docker() 
     ] {
         let out = rmesos(
             dir.path(),
-            &["lab", "ssh", host, "--name", &lab, "--", "test", "!", "-e", path],
+            &[
+                "lab", "ssh", host, "--name", &lab, "--", "test", "!", "-e", path,
+            ],
         );
         assert!(out.status.success(), "check mode created {path} on {host}");
     }
