@@ -468,6 +468,8 @@ impl Ctx {
             }],
             "compose": compose,
             "strict": true,
+            // Keeps the dashes of the playbooks' group names (mesos-master, mesos-slave).
+            "use_contrib_script_compatible_sanitization": true,
         });
         if let Some(obj) = src.as_object_mut() {
             if let Some(p) = &self.settings.profile {
