@@ -292,8 +292,8 @@ fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
                 .1
                 .clone();
             let (name, groups_tag, sg) = match role.as_str() {
-                "master" => ("alpha-master", "masters,zookeeper", master_sg),
-                "slave" => ("alpha-slave", "slaves", slaves_sg),
+                "master" => ("alpha-master", "mesos-master,zookeeper", master_sg),
+                "slave" => ("alpha-slave", "mesos-slave", slaves_sg),
                 other => panic!("unexpected role {other}"),
             };
             let mut want = vec![
@@ -938,8 +938,8 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
             .unwrap()
             .stdout_str()
     };
-    assert_eq!(read("host1"), "aws_ec2,masters,zookeeper");
-    assert_eq!(read("host2"), "aws_ec2,slaves");
+    assert_eq!(read("host1"), "aws_ec2,mesos-master,zookeeper");
+    assert_eq!(read("host2"), "aws_ec2,mesos-slave");
 
     let out = ok(&moto.rmesos(
         &[

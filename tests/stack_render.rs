@@ -7,10 +7,8 @@
 //! files after an intended change (and review the git diff).
 //!
 //! Check mode only reads this machine: nothing is written outside the test's own temp dirs.
-//!
-//! The common, docker, zookeeper and spark roles are written separately; until they are in
-//! roles/, stand-ins from tests/fixtures/stack/roles let the playbooks load (roles/ is
-//! searched first, so the real roles win once they exist). The render skips their tasks.
+//! The common and docker roles are left out: what they would write depends on this machine
+//! (its mounts, its /etc/hosts), not on the inventory; tests/lab.rs runs them for real.
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,10 +28,7 @@ fn repo() -> &'static Path {
 fn rmesos(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rmesos"))
         .current_dir(repo())
-        .env(
-            "ANSIBLE_ROLES_PATH",
-            repo().join("tests/fixtures/stack/roles"),
-        )
+        .env_remove("ANSIBLE_ROLES_PATH")
         .env_remove("ANSIBLE_CONFIG")
         .env("NO_COLOR", "1")
         .args(args)
@@ -92,7 +87,7 @@ fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
         "--tags",
         "config",
         "--skip-tags",
-        "common,docker,zookeeper,spark",
+        "common,docker",
         "-e",
         "ansible_connection=local",
         "-e",
@@ -131,7 +126,16 @@ fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
 
 fn rendered() -> &'static Rendered {
     static R: OnceLock<Rendered> = OnceLock::new();
-    R.get_or_init(|| render_with(&["playbooks/mesos.yml", "playbooks/hdfs.yml"], &[]))
+    R.get_or_init(|| {
+        render_with(
+            &[
+                "playbooks/mesos.yml",
+                "playbooks/hdfs.yml",
+                "playbooks/spark.yml",
+            ],
+            &[],
+        )
+    })
 }
 
 fn golden_dir() -> PathBuf {
@@ -319,6 +323,109 @@ fn marathon_uses_the_mesos_zk_url_and_its_own_zk_path() {
             n = i + 1
         );
         assert!(opts.starts_with(&want), "{}", opts);
+    }
+}
+
+/// Where the spark role puts its configuration for the default pyspark distribution.
+const SPARK_CONF: &str = "/opt/spark/pyspark-3.5.3/deps/conf";
+
+/// `key value` lines of spark-defaults.conf.
+fn spark_defaults(r: &Rendered, host: &str) -> BTreeMap<String, String> {
+    r.file(host, &format!("{SPARK_CONF}/spark-defaults.conf"))
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l.split_once(char::is_whitespace).unwrap();
+            (k.to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn zookeeper_members_get_ids_1_to_3_and_one_server_line_each() {
+    let r = rendered();
+    for (i, m) in MASTERS.iter().enumerate() {
+        assert_eq!(
+            r.file(m, "/etc/zookeeper/conf/myid"),
+            format!("{}\n", i + 1),
+            "{m}"
+        );
+        let cfg = r.file(m, "/etc/zookeeper/conf/zoo.cfg");
+        let servers: Vec<&str> = cfg.lines().filter(|l| l.starts_with("server.")).collect();
+        assert_eq!(
+            servers,
+            [
+                "server.1=10.0.1.11:2888:3888",
+                "server.2=10.0.1.12:2888:3888",
+                "server.3=10.0.1.13:2888:3888",
+            ],
+            "{m}: {cfg}"
+        );
+        assert!(cfg.contains("\nclientPort=2181\n"), "{cfg}");
+        assert!(cfg.contains("\ndataDir=/var/lib/zookeeper\n"), "{cfg}");
+    }
+    // The ensemble is the masters: slaves get no ZooKeeper.
+    for s in SLAVES {
+        assert!(
+            !r.files[s].keys().any(|p| p.contains("zookeeper")),
+            "{s}: {:?}",
+            r.files[s].keys()
+        );
+    }
+}
+
+#[test]
+fn spark_standalone_points_every_host_at_the_first_master() {
+    let r = rendered();
+    for h in MASTERS.iter().chain(SLAVES.iter()) {
+        let defaults = spark_defaults(r, h);
+        assert_eq!(defaults["spark.master"], "spark://10.0.1.11:7077", "{h}");
+        assert!(!defaults.contains_key("spark.mesos.executor.home"), "{h}");
+        let env = r.file(h, &format!("{SPARK_CONF}/spark-env.sh"));
+        assert!(!env.contains("MESOS_NATIVE_JAVA_LIBRARY"), "{h}: {env}");
+    }
+    // The master daemon on master1 only, a worker on each slave, registering with master1.
+    assert!(r.files["master1"].contains_key("/etc/init.d/spark-master"));
+    for m in ["master2", "master3"] {
+        assert!(!r.files[m].contains_key("/etc/init.d/spark-master"), "{m}");
+        assert!(!r.files[m].contains_key("/etc/init.d/spark-worker"), "{m}");
+    }
+    for (i, s) in SLAVES.iter().enumerate() {
+        let env = r.file(s, &format!("{SPARK_CONF}/spark-env.sh"));
+        assert!(
+            env.contains(&format!("export SPARK_LOCAL_IP=10.0.1.2{}\n", i + 1)),
+            "{env}"
+        );
+        // Scratch space on both ephemeral disks.
+        assert!(
+            env.contains("export SPARK_LOCAL_DIRS=/mnt/spark,/mnt2/spark\n"),
+            "{env}"
+        );
+        let init = r.file(s, "/etc/init.d/spark-worker");
+        assert!(init.contains("spark://10.0.1.11:7077"), "{init}");
+        assert!(!r.files[*s].contains_key("/etc/init.d/spark-master"));
+    }
+}
+
+#[test]
+fn spark_on_mesos_finds_the_masters_through_zookeeper_and_runs_no_daemons() {
+    let r = render_with(&["playbooks/spark.yml"], &["spark_mode=mesos"]);
+    let url = format!("mesos://zk://{}/mesos", ZK_MEMBERS);
+    for h in MASTERS.iter().chain(SLAVES.iter()) {
+        let defaults = spark_defaults(&r, h);
+        assert_eq!(defaults["spark.master"], url, "{h}");
+        assert_eq!(
+            defaults["spark.mesos.executor.home"], "/opt/spark/pyspark-3.5.3/deps",
+            "{h}"
+        );
+        let env = r.file(h, &format!("{SPARK_CONF}/spark-env.sh"));
+        assert!(
+            env.contains("\nexport MESOS_NATIVE_JAVA_LIBRARY=/usr/lib/libmesos.so\n"),
+            "{h}: {env}"
+        );
+        for daemon in ["/etc/init.d/spark-master", "/etc/init.d/spark-worker"] {
+            assert!(!r.files[*h].contains_key(daemon), "{h} would get {daemon}");
+        }
     }
 }
 

@@ -468,6 +468,8 @@ impl Ctx {
             }],
             "compose": compose,
             "strict": true,
+            // Keeps the dashes of the playbooks' group names (mesos-master, mesos-slave).
+            "use_contrib_script_compatible_sanitization": true,
         });
         if let Some(obj) = src.as_object_mut() {
             if let Some(p) = &self.settings.profile {
@@ -643,7 +645,7 @@ impl Ctx {
         };
         let Some(master) = inv
             .groups
-            .get("masters")
+            .get("mesos-master")
             .and_then(|g| g.hosts.first())
             .and_then(|h| inv.hosts.get(h))
         else {

@@ -116,12 +116,13 @@ impl LaunchSpec {
         ]
     }
 
-    /// The inventory groups of a role: without ZooKeeper nodes, masters run ZooKeeper.
+    /// The inventory groups of a role, named as the stack's playbooks and the lab name them;
+    /// without ZooKeeper nodes, masters run ZooKeeper.
     pub fn inventory_groups(&self, role: Role) -> &'static str {
         match (role, self.zookeepers) {
-            (Role::Master, 0) => "masters,zookeeper",
-            (Role::Master, _) => "masters",
-            (Role::Slave, _) => "slaves",
+            (Role::Master, 0) => "mesos-master,zookeeper",
+            (Role::Master, _) => "mesos-master",
+            (Role::Slave, _) => "mesos-slave",
             (Role::Zookeeper, _) => "zookeeper",
         }
     }

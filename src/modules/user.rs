@@ -551,7 +551,12 @@ async fn run(a: UserArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> 
     if out.rc != 0 {
         return Ok(Outcome::fail(host_error("cannot query the account", &out)));
     }
-    let found = parse_found(&out.stdout_str());
+    let mut found = parse_found(&out.stdout_str());
+    // As in Ansible, check mode reports an account it would create without checking its
+    // groups: earlier tasks of the same check run may create them only in simulation.
+    if cx.check_mode && found.account.is_none() {
+        found.missing_groups.clear();
+    }
     let plan = match plan(&a, &found) {
         Ok(p) => p,
         Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
