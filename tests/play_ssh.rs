@@ -48,6 +48,20 @@ impl Run {
             .unwrap_or_else(|| panic!("no recap:\n{}", self.dump()))
     }
 
+    /// Scripts run and SSH sessions opened on `host` (the recap's `wire`).
+    fn wire(&self, host: &str) -> (u64, u64) {
+        let w = self
+            .events
+            .iter()
+            .find(|e| e["event"] == "recap")
+            .map(|e| &e["wire"][host])
+            .unwrap_or_else(|| panic!("no recap:\n{}", self.dump()));
+        match (w["scripts"].as_u64(), w["sessions"].as_u64()) {
+            (Some(s), Some(n)) => (s, n),
+            _ => panic!("no wire figures for {host}:\n{}", self.dump()),
+        }
+    }
+
     fn stat(&self, host: &str, key: &str) -> u64 {
         self.recap()
             .get(host)
@@ -935,7 +949,7 @@ fn retry_file_lists_failed_hosts_and_limit_at_file_reruns_them_needs_root() {
 }
 
 #[test]
-fn a_copy_costs_one_exec_per_host_changed_or_not_needs_root() {
+fn each_task_costs_one_script_and_the_run_one_session_per_host_needs_root() {
     let sshd = LoopbackSshd::start_with(
         loopback_addrs([127, 0, 77], 4),
         SshdOptions {
@@ -946,11 +960,17 @@ fn a_copy_costs_one_exec_per_host_changed_or_not_needs_root() {
     .unwrap();
     let scratch = Scratch::new();
     let inv = loopback_inventory(&scratch, &sshd, "");
+    // The workload's kinds of task: a copy, a template, a directory, a line edit, a command.
+    scratch.write("t.j2", "{{ body }} on {{ inventory_hostname }}\n");
     let pb = scratch.write(
         "copy.yml",
         &format!(
             "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Config\n      copy:\n        \
-             content: \"{{{{ body }}}}\\n\"\n        dest: {w}/{{{{ inventory_hostname }}}}.conf\n",
+             content: \"{{{{ body }}}}\\n\"\n        dest: {w}/{{{{ inventory_hostname }}}}.conf\n\
+             \x20   - template:\n        src: t.j2\n        dest: {w}/{{{{ inventory_hostname }}}}.t\n\
+             \x20   - file:\n        path: {w}/{{{{ inventory_hostname }}}}.d\n        state: directory\n        mode: \"0750\"\n\
+             \x20   - lineinfile:\n        path: {w}/{{{{ inventory_hostname }}}}.lines\n        line: \"extra\"\n        create: true\n\
+             \x20   - command: \"true\"\n      changed_when: false\n",
             w = scratch.work().display()
         ),
     );
@@ -962,23 +982,21 @@ fn a_copy_costs_one_exec_per_host_changed_or_not_needs_root() {
         (run, sshd.sessions_started("") - before)
     };
     let (run, first) = sessions(&["-e", "body=one"]);
-    assert_eq!(run.stat("h1", "changed"), 1);
-    // Small content travels with the probe: the script writes only if the file differs.
-    assert_eq!(
-        first,
-        4,
-        "a changed copy: one session per host\n{}",
-        sshd.log_text()
-    );
+    assert_eq!(run.stat("h1", "changed"), 4);
+    // Small content travels with the probe: the script writes only if the file differs; and
+    // all of a host's scripts go through one long-lived shell.
+    assert_eq!(run.wire("h1"), (5, 1), "one script per task, one session");
+    assert_eq!(first, 4, "one session per host\n{}", sshd.log_text());
     let (run, again) = sessions(&["-e", "body=one"]);
     assert_eq!(run.stat("h1", "changed"), 0);
-    assert_eq!(
-        again,
-        4,
-        "an unchanged copy: one exec per host\n{}",
-        sshd.log_text()
-    );
+    assert_eq!(run.wire("h2"), (5, 1));
+    assert_eq!(again, 4, "one session per host\n{}", sshd.log_text());
     let (run, changed) = sessions(&["-e", "body=two"]);
-    assert_eq!(run.stat("h1", "changed"), 1);
-    assert_eq!(changed, 4, "a changed copy again: one session per host");
+    assert_eq!(run.stat("h1", "changed"), 2);
+    assert_eq!(run.wire("h3"), (5, 1));
+    assert_eq!(changed, 4, "one session per host");
+    // Without the long-lived shell, each script has a session of its own.
+    let (run, off) = sessions(&["-e", "body=three", "-e", "rmesos_persistent_shell=false"]);
+    assert_eq!(run.wire("h4"), (5, 5));
+    assert_eq!(off, 20);
 }

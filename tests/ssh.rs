@@ -639,3 +639,169 @@ async fn ssh_agent_keys_authenticate_needs_root() {
         .to_string();
     assert!(msg.contains("Permission denied"), "{msg}");
 }
+
+fn verbose_sshd(octet: u8, hosts: u8) -> LoopbackSshd {
+    LoopbackSshd::start_with(
+        loopback_addrs([127, 0, octet], hosts),
+        SshdOptions {
+            log_level: Some("VERBOSE".into()),
+            ..SshdOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// The long-lived shell: many scripts, one session, and each script still behaves as if it
+/// had a session of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_share_one_session_and_keep_their_own_semantics_needs_root() {
+    let sshd = verbose_sshd(81, 1);
+    let conn = ssh::connect(&sshd.target(sshd.addrs()[0])).await.unwrap();
+    let ok = |out: rmesos::connection::ExecOutput| (out.rc, out.stdout_str(), out.stderr_str());
+
+    // Exit codes, separate streams, output without a final newline.
+    let out = run(&conn, "printf abc; printf err >&2; exit 3", b"")
+        .await
+        .unwrap();
+    assert_eq!(ok(out), (3, "abc".into(), "err".into()));
+    // Each script is a process of its own: $$ differs, and cd, variables and `exit` stay in it.
+    let pid1 = run(&conn, "echo $$", b"").await.unwrap().stdout_str();
+    let pid2 = run(&conn, "echo $$", b"").await.unwrap().stdout_str();
+    assert_ne!(pid1, pid2, "each script is its own process");
+    let home = run(&conn, "pwd", b"").await.unwrap().stdout_str();
+    run(&conn, "cd /tmp; FOO=leak; export BAR=leak; exit 0", b"")
+        .await
+        .unwrap();
+    let after = run(&conn, "pwd; echo \"${FOO-}${BAR-}\"", b"")
+        .await
+        .unwrap();
+    assert_eq!(after.stdout_str(), format!("{home}\n"));
+    // A syntax error fails that script only.
+    let out = run(&conn, "if then fi 'unterminated", b"").await.unwrap();
+    assert_eq!(out.rc, 2, "{}", out.stderr_str());
+    assert!(!out.stderr_str().is_empty());
+    // Stdin: none, text, bytes with NUL and no final newline, text holding the delimiter's
+    // prefix, 200 KiB of binary.
+    assert_eq!(ok(run(&conn, "cat", b"").await.unwrap()).1, "");
+    assert_eq!(
+        ok(run(&conn, "cat", b"line 1\n$HOME `x` '\\\n").await.unwrap()).1,
+        "line 1\n$HOME `x` '\\\n"
+    );
+    for data in [
+        &b"\0\x01\xff no newline"[..],
+        b"RMESOS_STDIN_\nRMESOS_STDIN_0123\n",
+        b"\n",
+    ] {
+        assert_eq!(run(&conn, "cat", data).await.unwrap().stdout, data);
+    }
+    let binary: Vec<u8> = (0..200 * 1024u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 7) as u8)
+        .collect();
+    assert!(run(&conn, "cat", &binary).await.unwrap().stdout == binary);
+    // A large output, and a marker-like line in it.
+    let out = run(
+        &conn,
+        "head -c 3000000 /dev/zero; echo RMESOS-0-1:0; echo RMESOS-0-1 >&2",
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.stdout.len(), 3_000_000 + "RMESOS-0-1:0\n".len());
+    assert_eq!(out.stderr_str(), "RMESOS-0-1\n");
+    assert_eq!(
+        sshd.sessions_started(""),
+        1,
+        "all of it in one session\n{}",
+        sshd.log_text()
+    );
+
+    // A script that kills the shell fails; the next one gets a new shell.
+    let res = run(&conn, "kill -9 $PPID; sleep 5", b"").await;
+    assert!(matches!(res, Err(ConnError::Other(_))), "{res:?}");
+    assert_eq!(
+        run(&conn, "echo again", b"").await.unwrap().stdout_str(),
+        "again\n"
+    );
+    assert_eq!(sshd.sessions_started(""), 2, "{}", sshd.log_text());
+}
+
+/// Concurrent scripts on one host do not queue behind the shell: the ones that find it busy
+/// get a session each, and every answer goes to the script that asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_shell_sends_other_scripts_to_sessions_of_their_own_needs_root() {
+    let sshd = verbose_sshd(82, 1);
+    let conn = Arc::new(ssh::connect(&sshd.target(sshd.addrs()[0])).await.unwrap());
+    let started = Instant::now();
+    let mut execs = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let conn = conn.clone();
+        execs.spawn(async move {
+            let out = run(&conn, "sleep 1; cat", format!("{i}\n").as_bytes()).await;
+            (i, out.unwrap())
+        });
+    }
+    while let Some(done) = execs.join_next().await {
+        let (i, out) = done.unwrap();
+        assert_eq!(out.stdout_str(), format!("{i}\n"));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the six ran at once: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(sshd.sessions_started(""), 6, "{}", sshd.log_text());
+}
+
+/// Become gets a shell of its own: sudo (and its password prompt) once, then every script as
+/// root on that shell; another identity or a wrong password does not disturb it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn become_scripts_share_one_sudo_shell_needs_root() {
+    let user = ensure_sudo_user().unwrap();
+    let sshd = verbose_sshd(83, 1);
+    let mut target = sshd.target(sshd.addrs()[0]);
+    target.user = user.name.clone();
+    let conn = ssh::connect(&target).await.unwrap();
+    let spec = sudo_to_root(&user.password);
+    for i in 0..5 {
+        let mut req = ExecRequest::new("id -u; cat");
+        let stdin = format!("{i}\n");
+        req.stdin = stdin.as_bytes();
+        req.become_ = Some(&spec);
+        let out = conn.exec(req).await.unwrap();
+        assert_eq!((out.rc, out.stdout_str()), (0, format!("0\n{i}\n")));
+        assert_eq!(out.stderr_str(), "", "no prompt or marker in stderr");
+    }
+    assert_eq!(sshd.sessions_started(""), 1, "{}", sshd.log_text());
+    let uid = run(&conn, "id -u", b"").await.unwrap().stdout_str();
+    assert_ne!(uid, "0\n", "the login user's shell is another shell");
+    assert_eq!(sshd.sessions_started(""), 2);
+
+    let wrong = sudo_to_root("not-the-password");
+    let mut req = ExecRequest::new("id -u");
+    req.become_ = Some(&wrong);
+    assert!(matches!(conn.exec(req).await, Err(ConnError::Become(_))));
+    let mut req = ExecRequest::new("id -u");
+    req.become_ = Some(&spec);
+    assert_eq!(conn.exec(req).await.unwrap().stdout_str(), "0\n");
+}
+
+/// `rmesos_persistent_shell: false` gives every script a session of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_shell_off_means_a_session_per_script_needs_root() {
+    let sshd = verbose_sshd(84, 1);
+    let mut vars = IndexMap::new();
+    vars.insert(
+        "ansible_host".to_string(),
+        Value::from(sshd.addrs()[0].to_string()),
+    );
+    vars.insert("rmesos_persistent_shell".to_string(), Value::from(false));
+    let from_vars = ssh::from_vars("h1", &vars, &SshDefaults::default()).unwrap();
+    assert!(!from_vars.persistent_shell);
+    let mut target = sshd.target(sshd.addrs()[0]);
+    target.persistent_shell = from_vars.persistent_shell;
+    let conn = ssh::connect(&target).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(run(&conn, "echo x", b"").await.unwrap().stdout_str(), "x\n");
+    }
+    assert_eq!(sshd.sessions_started(""), 3, "{}", sshd.log_text());
+}

@@ -73,9 +73,29 @@ pub enum ConnError {
     Other(String),
 }
 
+/// What a connection cost on the wire, for the run's report (`-vv`, JSON `recap.wire`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WireStats {
+    /// Scripts run on the host (each one round trip).
+    pub scripts: u64,
+    /// SSH sessions opened for them (a long-lived shell counts once).
+    pub sessions: u64,
+}
+
+impl std::ops::AddAssign for WireStats {
+    fn add_assign(&mut self, o: WireStats) {
+        self.scripts += o.scripts;
+        self.sessions += o.sessions;
+    }
+}
+
 /// A live connection to one host, shared by all tasks on that host for the whole run.
 pub trait Connection: Send + Sync {
     fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>>;
+    /// What this connection has cost so far, when it goes over a network.
+    fn wire_stats(&self) -> Option<WireStats> {
+        None
+    }
     /// What this run has learned about the host's files, if the transport keeps it.
     fn file_memo(&self) -> Option<&FileMemo> {
         None

@@ -2,7 +2,7 @@
 //! the whole run, and a task's become keywords into a [`BecomeSpec`].
 
 use crate::connection::local::LocalConnection;
-use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection};
+use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, WireStats};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::collections::HashMap;
@@ -95,6 +95,8 @@ pub struct Pool {
     connector: Box<dyn Connector>,
     defaults: ConnDefaults,
     slots: Mutex<HashMap<SlotKey, Slot>>,
+    /// What closed connections cost, by host.
+    wire: Mutex<HashMap<String, WireStats>>,
 }
 
 impl Pool {
@@ -103,6 +105,7 @@ impl Pool {
             connector,
             defaults,
             slots: Mutex::new(HashMap::new()),
+            wire: Mutex::new(HashMap::new()),
         }
     }
 
@@ -123,28 +126,40 @@ impl Pool {
 
     /// Forgets a host's connections (`meta: reset_connection`, or after it became unreachable).
     pub async fn reset(&self, host: &str) {
-        let removed: Vec<Slot> = {
+        let removed: Vec<(SlotKey, Slot)> = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             let keys: Vec<_> = slots.keys().filter(|k| k.0 == host).cloned().collect();
-            keys.into_iter().filter_map(|k| slots.remove(&k)).collect()
+            keys.into_iter()
+                .filter_map(|k| slots.remove(&k).map(|s| (k, s)))
+                .collect()
         };
-        for slot in removed {
+        self.close(removed).await;
+    }
+
+    pub async fn close_all(&self) {
+        let all: Vec<(SlotKey, Slot)> = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.drain().collect()
+        };
+        self.close(all).await;
+    }
+
+    async fn close(&self, closing: Vec<(SlotKey, Slot)>) {
+        for (key, slot) in closing {
             if let Some(Ok(c)) = slot.get() {
+                if let Some(w) = c.wire_stats() {
+                    let mut wire = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+                    *wire.entry(key.0).or_default() += w;
+                }
                 c.close().await;
             }
         }
     }
 
-    pub async fn close_all(&self) {
-        let all: Vec<Slot> = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.drain().map(|(_, v)| v).collect()
-        };
-        for slot in all {
-            if let Some(Ok(c)) = slot.get() {
-                c.close().await;
-            }
-        }
+    /// What each host's closed connections cost on the wire (hosts reached over SSH).
+    pub fn wire_stats(&self, host: &str) -> Option<WireStats> {
+        let wire = self.wire.lock().unwrap_or_else(|p| p.into_inner());
+        wire.get(host).copied()
     }
 }
 

@@ -167,6 +167,7 @@ pub async fn run_playbook(
         .cloned()
         .collect();
     let mut stats = IndexMap::new();
+    let mut wire = IndexMap::new();
     let mut failed_hosts = Vec::new();
     let (mut any_failed, mut any_unreachable) = (false, false);
     for h in order {
@@ -179,10 +180,14 @@ pub async fn run_playbook(
             any_unreachable = true;
             failed_hosts.push(h.clone());
         }
+        if let Some(w) = runner.pool.wire_stats(&h) {
+            wire.insert(h.clone(), w);
+        }
         stats.insert(h, s);
     }
     runner.emit(Event::Recap {
         stats: stats.clone(),
+        wire,
     });
     if let Some(path) = &runner.opts.retry_file
         && !failed_hosts.is_empty()

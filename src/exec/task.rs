@@ -48,6 +48,7 @@ const CONN_VARS: &[&str] = &[
     "ansible_sudo_pass",
     "ansible_sudo_password",
     "ansible_become_flags",
+    "rmesos_persistent_shell",
 ];
 
 /// Templating over one scope, as modules see it.

@@ -304,7 +304,7 @@ impl<W: Write + Send> Sink for Human<W> {
                     let _ = writeln!(self.out, "  ({}: {:.2}s)", name, elapsed.as_secs_f64());
                 }
             }
-            Event::Recap { stats } => {
+            Event::Recap { stats, wire } => {
                 self.header("PLAY RECAP");
                 let width = stats.keys().map(|h| h.len()).max().unwrap_or(0).max(20);
                 for (host, s) in stats {
@@ -328,6 +328,19 @@ impl<W: Write + Send> Sink for Human<W> {
                         s.rescued,
                         s.ignored
                     );
+                }
+                if self.verbosity >= 2 && !wire.is_empty() {
+                    let _ = writeln!(self.out);
+                    for (host, w) in wire {
+                        let _ = writeln!(
+                            self.out,
+                            "{:<width$} : {} scripts, {} SSH sessions",
+                            host,
+                            w.scripts,
+                            w.sessions,
+                            width = width
+                        );
+                    }
                 }
             }
         }

@@ -52,7 +52,9 @@ impl<W: Write + Send> Sink for JsonLines<W> {
             }
             Event::Warning(w) => json!({"event": "warning", "msg": w}),
             Event::PlayAborted { reason } => json!({"event": "play_aborted", "reason": reason}),
-            Event::Recap { stats } => json!({"event": "recap", "stats": stats}),
+            Event::Recap { stats, wire } => {
+                json!({"event": "recap", "stats": stats, "wire": wire})
+            }
             Event::TaskTiming { name, elapsed } => {
                 json!({"event": "task_timing", "name": name, "elapsed_ms": elapsed.as_millis() as u64})
             }

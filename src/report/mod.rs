@@ -83,6 +83,8 @@ pub enum Event {
     },
     Recap {
         stats: IndexMap<String, HostStats>,
+        /// Scripts and SSH sessions per host (hosts reached over SSH only).
+        wire: IndexMap<String, crate::connection::WireStats>,
     },
     TaskTiming {
         name: String,

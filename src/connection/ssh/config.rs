@@ -168,6 +168,16 @@ pub fn from_vars(
             "ansible_ssh_password",
         ],
     );
+    let persistent_shell = match var(vars, &["rmesos_persistent_shell"]) {
+        Some(v) => parse_bool(&v).ok_or_else(|| {
+            invalid(
+                "rmesos_persistent_shell",
+                format!("{:?} is not a boolean", v),
+            )
+        })?,
+        None => true,
+    };
+    target.persistent_shell = persistent_shell;
     target.extra = extra;
     Ok(target)
 }
@@ -304,6 +314,7 @@ fn resolve(
         connect_retries,
         keepalive,
         keepalive_max,
+        persistent_shell: true,
         extra: Vec::new(),
     };
 

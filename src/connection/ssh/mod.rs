@@ -9,18 +9,20 @@ mod auth;
 mod config;
 mod jump;
 mod known_hosts;
+mod shell;
 
 pub use auth::PASSPHRASE_ENV;
 pub use config::{SshDefaults, from_vars};
 pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
 
 use super::become_::{BecomeStep, BecomeWatch};
-use super::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, sh_quote};
+use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, sh_quote};
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
 use russh::{ChannelMsg, Disconnect, Sig};
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,6 +56,9 @@ pub struct SshTarget {
     pub keepalive: Option<Duration>,
     /// Unanswered keepalives before the connection is declared dead.
     pub keepalive_max: usize,
+    /// Run scripts through one long-lived shell per host (and become identity) instead of a
+    /// session per exec (`rmesos_persistent_shell`, default on).
+    pub persistent_shell: bool,
     /// ssh options given but not acted on (`ControlMaster`, `-C`, ciphers...), lowercased
     /// `-o` keys or the flag itself, so callers can report them.
     pub extra: Vec<(String, String)>,
@@ -80,6 +85,7 @@ impl std::fmt::Debug for SshTarget {
             .field("connect_retries", &self.connect_retries)
             .field("keepalive", &self.keepalive)
             .field("keepalive_max", &self.keepalive_max)
+            .field("persistent_shell", &self.persistent_shell)
             .field("extra", &self.extra)
             .finish()
     }
@@ -108,6 +114,7 @@ impl SshTarget {
             connect_retries: 3,
             keepalive: Some(Duration::from_secs(15)),
             keepalive_max: 3,
+            persistent_shell: true,
             extra: Vec::new(),
         }
     }
@@ -187,6 +194,52 @@ pub struct SshConnection {
     label: String,
     ended: Arc<Mutex<Option<String>>>,
     memo: super::FileMemo,
+    /// `None` when scripts get a session each (`persistent_shell` off).
+    shells: Option<ShellPool>,
+    scripts: AtomicU64,
+    sessions: AtomicU64,
+}
+
+/// The long-lived shells of one connection, one per become identity (`None` = the login user).
+#[derive(Default)]
+struct ShellPool {
+    slots: Mutex<Vec<(Option<BecomeSpec>, SharedSlot)>>,
+}
+
+type SharedSlot = Arc<tokio::sync::Mutex<ShellSlot>>;
+
+enum ShellSlot {
+    NotStarted,
+    Running(shell::Shell),
+    /// It would not start (sudo refused, no `/bin/sh -s`...): this identity gets a session per
+    /// exec, which reports such failures as it always has.
+    Unusable,
+}
+
+impl ShellPool {
+    fn slot(&self, become_: Option<&BecomeSpec>) -> SharedSlot {
+        let mut slots = lock(&self.slots);
+        let same = |b: &Option<BecomeSpec>| match (b, become_) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.method == b.method
+                    && a.user == b.user
+                    && a.flags == b.flags
+                    && a.password == b.password
+            }
+            _ => false,
+        };
+        if let Some((_, slot)) = slots.iter().find(|(b, _)| same(b)) {
+            return slot.clone();
+        }
+        let slot = Arc::new(tokio::sync::Mutex::new(ShellSlot::NotStarted));
+        slots.push((become_.cloned(), slot.clone()));
+        slot
+    }
+
+    fn all(&self) -> Vec<SharedSlot> {
+        lock(&self.slots).iter().map(|(_, s)| s.clone()).collect()
+    }
 }
 
 /// Connects (through the jump hosts, if any) and authenticates.
@@ -207,6 +260,9 @@ pub async fn connect(target: &SshTarget) -> Result<SshConnection, ConnError> {
         label: target.label(),
         ended,
         memo: super::FileMemo::default(),
+        shells: target.persistent_shell.then(ShellPool::default),
+        scripts: AtomicU64::new(0),
+        sessions: AtomicU64::new(0),
     })
 }
 
@@ -259,8 +315,65 @@ impl SshConnection {
         if self.handle.is_closed() {
             return Err(self.dead());
         }
+        self.scripts.fetch_add(1, Ordering::Relaxed);
+        if let Some(done) = self.run_in_shell(req).await {
+            return done;
+        }
+        self.run_in_session(req).await
+    }
+
+    /// Runs `req` in the long-lived shell for its become identity when it may (no timeout:
+    /// stopping a command means ending its session; small stdin and script) and that shell is
+    /// free. `None` = run it in a session of its own instead.
+    async fn run_in_shell(&self, req: &ExecRequest<'_>) -> Option<Result<ExecOutput, ConnError>> {
+        let shells = self.shells.as_ref()?;
+        if req.timeout.is_some()
+            || req.stdin.len() > shell::MAX_STDIN
+            || req.script.len() > shell::MAX_SCRIPT
+        {
+            return None;
+        }
+        let slot = shells.slot(req.become_);
+        // Busy with another of this host's tasks (free strategy, delegate_to): don't queue.
+        let mut slot = slot.try_lock().ok()?;
+        if matches!(*slot, ShellSlot::NotStarted) {
+            let channel = match self.handle.channel_open_session().await {
+                Ok(c) => {
+                    self.sessions.fetch_add(1, Ordering::Relaxed);
+                    c
+                }
+                Err(_) if self.handle.is_closed() => return Some(Err(self.dead())),
+                Err(_) => return None,
+            };
+            *slot = match shell::Shell::start(channel, req.become_).await {
+                Ok(sh) => ShellSlot::Running(sh),
+                Err(_) if self.handle.is_closed() => return Some(Err(self.dead())),
+                Err(_) => ShellSlot::Unusable,
+            };
+        }
+        let ShellSlot::Running(sh) = &mut *slot else {
+            return None;
+        };
+        match sh.run(req.script, req.stdin).await {
+            Ok(out) => Some(Ok(out)),
+            Err(why) => {
+                // The next exec starts a new shell; this one may have run part of the script.
+                *slot = ShellSlot::NotStarted;
+                Some(Err(if self.handle.is_closed() {
+                    self.dead()
+                } else {
+                    ConnError::Other(format!("{}: {}", self.label, why))
+                }))
+            }
+        }
+    }
+
+    async fn run_in_session(&self, req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
         let channel = match self.handle.channel_open_session().await {
-            Ok(c) => c,
+            Ok(c) => {
+                self.sessions.fetch_add(1, Ordering::Relaxed);
+                c
+            }
             Err(russh::Error::ChannelOpenFailure(reason)) => {
                 return Err(ConnError::Other(format!(
                     "{}: the server refused a new channel ({:?})",
@@ -403,8 +516,24 @@ impl Connection for SshConnection {
         Some(&self.memo)
     }
 
+    fn wire_stats(&self) -> Option<super::WireStats> {
+        Some(super::WireStats {
+            scripts: self.scripts.load(Ordering::Relaxed),
+            sessions: self.sessions.load(Ordering::Relaxed),
+        })
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if let Some(shells) = &self.shells {
+                for slot in shells.all() {
+                    if let Ok(slot) = slot.try_lock()
+                        && let ShellSlot::Running(sh) = &*slot
+                    {
+                        sh.close().await;
+                    }
+                }
+            }
             let _ = self
                 .handle
                 .disconnect(Disconnect::ByApplication, "", "en")

@@ -1,0 +1,280 @@
+//! The host's long-lived shell: one `/bin/sh` per host (and per become identity) on one
+//! channel, running the run's scripts one after another. An exec then costs one write and one
+//! read on an open channel instead of a new SSH session, a login shell and two `exec`s on the
+//! host (about 3 ms of the host's CPU each, the largest cost of a task that changes nothing).
+//!
+//! Framing: each script runs as `/bin/sh -c '<script>'`, a process of its own as in a session
+//! of its own (`exit`, `$$`, a syntax error or a `cd` stay inside it), with its stdin from a
+//! here-document (the bytes as they are when they are text ending in a newline, else base64)
+//! or from /dev/null. Then the shell prints a marker on stdout (with the exit status) and on
+//! stderr; the marker holds a random token drawn for this shell and the exec's sequence number,
+//! and everything before it is the script's output.
+//!
+//! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
+//! stdin) and falls back to a channel per exec when the shell is busy or will not start.
+
+use crate::connection::become_::{BecomeStep, BecomeWatch};
+use crate::connection::{BecomeSpec, ExecOutput, sh_quote};
+use base64::Engine as _;
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use std::time::Duration;
+
+/// Larger stdin goes on a channel of its own, as raw bytes, instead of through the shell's
+/// parser as a here-document.
+pub(super) const MAX_STDIN: usize = 256 * 1024;
+/// A script is one argument of `sh -c`; Linux caps one argument at 128 KiB.
+pub(super) const MAX_SCRIPT: usize = 96 * 1024;
+/// How long the shell (and sudo, if it asks for a password) may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct Shell {
+    reader: ChannelReadHalf,
+    writer: ChannelWriteHalf<Msg>,
+    token: String,
+    seq: u64,
+}
+
+impl Shell {
+    /// Starts `/bin/sh` reading commands from stdin on `channel` (as `become_` says, answering
+    /// sudo's prompt if it asks), and waits until it answers. Errors say why, for a log; the
+    /// caller falls back to a channel per exec, which reports the same failure its own way.
+    pub(super) async fn start(
+        channel: Channel<Msg>,
+        become_: Option<&BecomeSpec>,
+    ) -> Result<Shell, String> {
+        let (reader, writer) = channel.split();
+        let mut shell = Shell {
+            reader,
+            writer,
+            token: random_token(),
+            seq: 0,
+        };
+        match tokio::time::timeout(START_TIMEOUT, shell.handshake(become_)).await {
+            Ok(Ok(())) => Ok(shell),
+            Ok(Err(e)) => {
+                let _ = shell.writer.close().await;
+                Err(e)
+            }
+            Err(_) => {
+                let _ = shell.writer.close().await;
+                Err(format!("no answer within {:?}", START_TIMEOUT))
+            }
+        }
+    }
+
+    async fn handshake(&mut self, become_: Option<&BecomeSpec>) -> Result<(), String> {
+        const READ_COMMANDS: &str = "exec /bin/sh -s";
+        let (command, watch) = match become_ {
+            Some(b) => {
+                let wrapped = b.wrap(READ_COMMANDS);
+                let watch = BecomeWatch::new(&wrapped, b.password.as_deref());
+                (wrapped.command, Some(watch))
+            }
+            None => (READ_COMMANDS.to_string(), None),
+        };
+        let line = format!("exec /bin/sh -c {}", sh_quote(&command));
+        self.writer
+            .exec(true, line)
+            .await
+            .map_err(|e| format!("exec request: {e}"))?;
+        if let Some(mut watch) = watch {
+            // Nothing may reach stdin before sudo has taken its password (or not asked).
+            loop {
+                match self.reader.wait().await {
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        match watch.feed(&data).map_err(|e| e.to_string())? {
+                            BecomeStep::Wait => {}
+                            BecomeStep::Answer(answer) => self
+                                .writer
+                                .data_bytes(answer)
+                                .await
+                                .map_err(|e| format!("writing the password: {e}"))?,
+                            BecomeStep::Started(_) => break,
+                        }
+                    }
+                    None | Some(ChannelMsg::Close | ChannelMsg::Eof) => {
+                        return Err(watch.failure().to_string());
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        // Whatever the login printed (a motd, rc files) comes before this first marker.
+        self.exchange(b"").await.map(|_| ())
+    }
+
+    /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
+    /// is gone (the channel closed before the markers came back); the script may have run.
+    pub(super) async fn run(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, String> {
+        let mut command = b"/bin/sh -c ".to_vec();
+        command.extend_from_slice(sh_quote(script).as_bytes());
+        let delimiter = format!("RMESOS_STDIN_{}", self.token);
+        if stdin.is_empty() {
+            command.extend_from_slice(b" </dev/null\n");
+        } else if is_heredoc_text(stdin, &delimiter) {
+            command.extend_from_slice(format!(" <<'{delimiter}'\n").as_bytes());
+            command.extend_from_slice(stdin);
+            command.extend_from_slice(delimiter.as_bytes());
+            command.push(b'\n');
+        } else {
+            let mut piped = format!("base64 -d <<'{delimiter}' | ").into_bytes();
+            piped.extend_from_slice(&command);
+            command = piped;
+            command.push(b'\n');
+            let encoded = base64::engine::general_purpose::STANDARD.encode(stdin);
+            for line in encoded.as_bytes().chunks(76) {
+                command.extend_from_slice(line);
+                command.push(b'\n');
+            }
+            command.extend_from_slice(delimiter.as_bytes());
+            command.push(b'\n');
+        }
+        self.exchange(&command).await
+    }
+
+    /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
+    async fn exchange(&mut self, command: &[u8]) -> Result<ExecOutput, String> {
+        self.seq += 1;
+        let marker = format!("RMESOS-{}-{}", self.token, self.seq);
+        let mut input = command.to_vec();
+        input.extend_from_slice(
+            format!("printf '{marker}:%d\\n' \"$?\"; printf '{marker}\\n' >&2\n").as_bytes(),
+        );
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut rc = None;
+        let mut err_end = None;
+        let writer = &self.writer;
+        let mut send = std::pin::pin!(async move { writer.data(&input[..]).await });
+        let mut sending = true;
+        while rc.is_none() || err_end.is_none() {
+            let msg = tokio::select! {
+                sent = &mut send, if sending => {
+                    sending = false;
+                    sent.map_err(|e| format!("writing to the shell: {e}"))?;
+                    continue;
+                }
+                msg = self.reader.wait() => msg,
+            };
+            match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    // The marker comes last: look only where it can start, so a large output
+                    // is scanned once.
+                    let from = stdout.len().saturating_sub(marker.len() + 16);
+                    stdout.extend_from_slice(&data);
+                    if rc.is_none() {
+                        rc = find_status(&stdout, from, marker.as_bytes());
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    let from = stderr.len().saturating_sub(marker.len() + 1);
+                    stderr.extend_from_slice(&data);
+                    if err_end.is_none() {
+                        err_end = find_line(&stderr, from, marker.as_bytes());
+                    }
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => {
+                    return Err(format!("the shell exited with status {exit_status}"));
+                }
+                None | Some(ChannelMsg::Close | ChannelMsg::Eof) => {
+                    return Err("the shell's channel closed".into());
+                }
+                Some(_) => {}
+            }
+        }
+        // Both markers came back, so the shell has read all of `input`.
+        if sending {
+            send.await
+                .map_err(|e| format!("writing to the shell: {e}"))?;
+        }
+        let (Some((out_end, rc)), Some(err_end)) = (rc, err_end) else {
+            return Err("internal: markers missing".into());
+        };
+        stdout.truncate(out_end);
+        stderr.truncate(err_end);
+        Ok(ExecOutput { rc, stdout, stderr })
+    }
+
+    /// Ends the shell (its channel closes; the host's `sh` reads end-of-file and exits).
+    pub(super) async fn close(&self) {
+        let _ = self.writer.eof().await;
+        let _ = self.writer.close().await;
+    }
+}
+
+/// Text that a quoted here-document carries unchanged: no NUL (the shell cannot hold one),
+/// a final newline (a here-document always ends with one), no line equal to the delimiter.
+fn is_heredoc_text(data: &[u8], delimiter: &str) -> bool {
+    data.last() == Some(&b'\n')
+        && !data.contains(&0)
+        && !data
+            .split(|&b| b == b'\n')
+            .any(|line| line == delimiter.as_bytes())
+}
+
+/// Where `marker:RC\n` starts in `out` (at or after `from`), and RC, once the whole line has
+/// arrived.
+fn find_status(out: &[u8], from: usize, marker: &[u8]) -> Option<(usize, i32)> {
+    let start = find(out, from, marker)?;
+    let rest = out[start + marker.len()..].strip_prefix(b":")?;
+    let end = rest.iter().position(|&b| b == b'\n')?;
+    let rc = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
+    Some((start, rc))
+}
+
+/// Where `marker\n` starts in `err` (at or after `from`), once the whole line has arrived.
+fn find_line(err: &[u8], from: usize, marker: &[u8]) -> Option<usize> {
+    let start = find(err, from, marker)?;
+    (err.get(start + marker.len()) == Some(&b'\n')).then_some(start)
+}
+
+fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let tail = haystack.get(from..)?;
+    if tail.len() < needle.len() {
+        return None;
+    }
+    Some(from + tail.windows(needle.len()).position(|w| w == needle)?)
+}
+
+/// 128 random bits in hex, so no script output can forge a marker by accident.
+fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if from_os.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heredoc_only_for_plain_text_ending_in_a_newline() {
+        let d = "RMESOS_STDIN_x";
+        assert!(is_heredoc_text(b"a\nb\n", d));
+        assert!(!is_heredoc_text(b"a\nb", d));
+        assert!(!is_heredoc_text(b"a\0b\n", d));
+        assert!(!is_heredoc_text(b"a\nRMESOS_STDIN_x\nb\n", d));
+        assert!(is_heredoc_text(b"a\nRMESOS_STDIN_xy\n", d));
+    }
+
+    #[test]
+    fn status_marker_needs_its_whole_line() {
+        let m = b"RMESOS-t-3";
+        assert_eq!(find_status(b"outRMESOS-t-3:1", 0, m), None);
+        assert_eq!(find_status(b"outRMESOS-t-3:17\n", 0, m), Some((3, 17)));
+        assert_eq!(find_status(b"outRMESOS-t-3:17\n", 2, m), Some((3, 17)));
+        assert_eq!(find_status(b"outRMESOS-t-3:17\n", 4, m), None);
+        assert_eq!(find_status(b"RMESOS-t-3:0\n", 0, m), Some((0, 0)));
+        assert_eq!(find_line(b"errRMESOS-t-3", 0, m), None);
+        assert_eq!(find_line(b"errRMESOS-t-3\n", 1, m), Some(3));
+    }
+}
