@@ -332,12 +332,15 @@ impl<W: Write + Send> Sink for Human<W> {
                 if self.verbosity >= 2 && !wire.is_empty() {
                     let _ = writeln!(self.out);
                     for (host, w) in wire {
+                        let plural = |n: u64| if n == 1 { "" } else { "s" };
                         let _ = writeln!(
                             self.out,
-                            "{:<width$} : {} scripts, {} SSH sessions",
+                            "{:<width$} : {} script{} over {} SSH session{}",
                             host,
                             w.scripts,
+                            plural(w.scripts),
                             w.sessions,
+                            plural(w.sessions),
                             width = width
                         );
                     }

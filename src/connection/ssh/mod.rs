@@ -358,7 +358,10 @@ impl SshConnection {
             Ok(out) => Some(Ok(out)),
             Err(why) => {
                 // The next exec starts a new shell; this one may have run part of the script.
-                *slot = ShellSlot::NotStarted;
+                if let ShellSlot::Running(sh) = std::mem::replace(&mut *slot, ShellSlot::NotStarted)
+                {
+                    sh.close().await;
+                }
                 Some(Err(if self.handle.is_closed() {
                     self.dead()
                 } else {
