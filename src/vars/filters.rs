@@ -44,6 +44,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("flatten", flatten);
     env.add_filter("combine", combine);
     env.add_filter("dict2items", dict2items);
+    env.add_filter("extract", extract);
     env.add_filter("items2dict", items2dict);
     env.add_filter("dict", dict);
     env.add_filter("b64encode", b64encode);
@@ -842,6 +843,32 @@ fn combine(state: &State, v: Value, others: Rest<Value>, kwargs: Kwargs) -> Resu
         return Err(invalid("combine expects dictionaries"));
     }
     Ok(acc)
+}
+
+/// Ansible's `extract`: `container[item]`, then each of `morekeys` (one key or a list) in turn;
+/// `groups['zk'] | map('extract', hostvars, 'ansible_host')` is the usual use. A missing key
+/// gives an undefined value, which fails (naming it) only where it is used.
+fn extract(
+    state: &State,
+    item: Value,
+    container: Value,
+    morekeys: Option<Value>,
+) -> Result<Value, Error> {
+    defined(state, &item)?;
+    defined(state, &container)?;
+    let mut value = container.get_item(&item).unwrap_or(Value::UNDEFINED);
+    let keys = match morekeys {
+        None => Vec::new(),
+        Some(k) if k.kind() == ValueKind::Seq => items(&k)?,
+        Some(k) => vec![k],
+    };
+    for key in keys {
+        if value.is_undefined() {
+            break;
+        }
+        value = value.get_item(&key).unwrap_or(Value::UNDEFINED);
+    }
+    Ok(value)
 }
 
 fn dict2items(state: &State, v: Value, kwargs: Kwargs) -> Result<Value, Error> {

@@ -248,11 +248,14 @@ fn hostvars_resolve_lazily_and_list_host_names() {
     );
     let out = t
         .template_value(
-            &Value::from("{{ hostvars[h]['ansible_host'] }}:{{ hostvars['db1'].port }} {{ hostvars | list }} {{ hostvars['db2'] is defined }}"),
+            &Value::from("{{ hostvars[h]['ansible_host'] }}:{{ hostvars['db1'].port }} {{ hostvars | list }} {{ hostvars['db2'] is defined }} {{ [h] | map('extract', hostvars, 'port') | join }}"),
             &s,
         )
         .expect("renders");
-    assert_eq!(out.as_str(), Some("10.0.0.5:5432 ['db1', 'db2'] False"));
+    assert_eq!(
+        out.as_str(),
+        Some("10.0.0.5:5432 ['db1', 'db2'] False 5432")
+    );
 }
 
 #[test]
@@ -546,6 +549,33 @@ fn filter_dicts() {
         json!({"a": 1, "b": 2})
     );
     assert_eq!(native("{{ dict(a=1) }}", v), json!({"a": 1}));
+}
+
+#[test]
+fn filter_extract() {
+    let v = json!({
+        "hv": {"zk1": {"ip": "10.0.0.1", "net": {"a": [7, 8]}}, "zk2": {"ip": "10.0.0.2"}},
+        "zk": ["zk1", "zk2"],
+    });
+    assert_eq!(
+        render("{{ zk | map('extract', hv, 'ip') | join(',') }}", v.clone()),
+        "10.0.0.1,10.0.0.2"
+    );
+    assert_eq!(
+        native("{{ 'zk1' | extract(hv, ['net', 'a', 1]) }}", v.clone()),
+        json!(8)
+    );
+    assert_eq!(
+        native(
+            "{{ [1, 0] | map('extract', ['x', 'y']) | list }}",
+            v.clone()
+        ),
+        json!(["y", "x"])
+    );
+    assert_eq!(
+        render("{{ 'zk2' | extract(hv, 'net') is defined }}", v),
+        "False"
+    );
 }
 
 #[test]
