@@ -40,22 +40,22 @@ struct Run {
 }
 
 impl Run {
-    fn recap(&self) -> &serde_json::Map<String, Value> {
+    fn recap_event(&self) -> &Value {
         self.events
             .iter()
             .find(|e| e["event"] == "recap")
-            .and_then(|e| e["stats"].as_object())
             .unwrap_or_else(|| panic!("no recap:\n{}", self.dump()))
+    }
+
+    fn recap(&self) -> &serde_json::Map<String, Value> {
+        self.recap_event()["stats"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no stats in the recap:\n{}", self.dump()))
     }
 
     /// Scripts run and SSH sessions opened on `host` (the recap's `wire`).
     fn wire(&self, host: &str) -> (u64, u64) {
-        let w = self
-            .events
-            .iter()
-            .find(|e| e["event"] == "recap")
-            .map(|e| &e["wire"][host])
-            .unwrap_or_else(|| panic!("no recap:\n{}", self.dump()));
+        let w = &self.recap_event()["wire"][host];
         match (w["scripts"].as_u64(), w["sessions"].as_u64()) {
             (Some(s), Some(n)) => (s, n),
             _ => panic!("no wire figures for {host}:\n{}", self.dump()),

@@ -10,7 +10,7 @@ pub enum BecomeMethod {
     Su,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BecomeSpec {
     pub method: BecomeMethod,
     pub user: String,
@@ -31,7 +31,7 @@ pub struct Wrapped {
 impl BecomeSpec {
     /// Wraps `inner` (an `sh -c` ready command line) so it runs as `self.user`.
     pub fn wrap(&self, script: &str) -> Wrapped {
-        let nonce = nonce();
+        let nonce = super::random_token();
         let prompt = format!("[rmesos-become-{}] password:", nonce);
         let success = format!("RMESOS-BECOME-OK-{}", nonce);
         let inner = format!("echo {} >&2; exec /bin/sh -c {}", success, sh_quote(script));
@@ -64,16 +64,6 @@ impl BecomeSpec {
             success,
         }
     }
-}
-
-fn nonce() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let pid = std::process::id() as u128;
-    format!("{:x}", t ^ (pid << 64))
 }
 
 /// What the transport does next while it watches a wrapped command's stderr.
@@ -113,13 +103,13 @@ impl BecomeWatch {
     /// Takes the next chunk of stderr (only until [`BecomeStep::Started`] was returned).
     pub fn feed(&mut self, chunk: &[u8]) -> Result<BecomeStep, super::ConnError> {
         self.head.extend_from_slice(chunk);
-        if let Some(pos) = find(&self.head, &self.success) {
+        if let Some(pos) = super::find_from(&self.head, 0, &self.success) {
             let mut rest = self.head[..pos].to_vec();
             let after = &self.head[pos + self.success.len()..];
             rest.extend_from_slice(after.strip_prefix(b"\n").unwrap_or(after));
             return Ok(BecomeStep::Started(rest));
         }
-        let Some(pos) = find(&self.head, &self.prompt) else {
+        let Some(pos) = super::find_from(&self.head, 0, &self.prompt) else {
             return Ok(BecomeStep::Wait);
         };
         self.head.drain(pos..pos + self.prompt.len());
@@ -161,13 +151,6 @@ impl BecomeWatch {
             format!(": {}", text)
         }
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() || haystack.len() < needle.len() {
-        return None;
-    }
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

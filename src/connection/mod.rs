@@ -155,6 +155,96 @@ impl FileMemo {
     }
 }
 
+/// 128 random bits in hex, for markers that no script output can forge by accident (sudo's
+/// prompt, the long-lived shell's frames).
+pub(crate) fn random_token() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if from_os.is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
+    }
+    hex::encode(bytes)
+}
+
+/// Where `needle` first occurs in `haystack` at or after `from`.
+pub(crate) fn find_from(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let tail = haystack.get(from..)?;
+    if needle.is_empty() || tail.len() < needle.len() {
+        return None;
+    }
+    Some(from + tail.windows(needle.len()).position(|w| w == needle)?)
+}
+
+/// Splits a command line into words as POSIX sh (and Python's shlex) does: quotes and
+/// backslashes, a backslash-newline joins lines. For `command`'s string, ssh arguments and
+/// ssh_config values.
+pub fn sh_split(s: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => cur.push(c),
+                        None => return Err(format!("unterminated single quote in {:?}", s)),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                cur.push('\\');
+                                cur.push(c);
+                            }
+                            None => return Err(format!("unterminated double quote in {:?}", s)),
+                        },
+                        Some(c) => cur.push(c),
+                        None => return Err(format!("unterminated double quote in {:?}", s)),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = chars.next()
+                    && c != '\n'
+                {
+                    cur.push(c);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
 /// Quotes a string for POSIX sh: always single quotes, embedded `'` as `'\''`.
 pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()

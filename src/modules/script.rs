@@ -2,11 +2,11 @@
 //! creates/removes guards, the upload (the script's bytes on stdin into a private temp file),
 //! the run (with `executable` or by its own `#!`), and the removal of the temp file.
 
-use super::command::shlex_split;
 use super::remote::q;
 use super::syskit::{aka, arg};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
+use crate::connection::sh_split;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -112,7 +112,7 @@ async fn run(a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
             "a script path (free form or cmd) is required".into(),
         ));
     };
-    let words = shlex_split(cmd).map_err(ModuleError::Failed)?;
+    let words = sh_split(cmd).map_err(ModuleError::Failed)?;
     let Some((path, args)) = words.split_first() else {
         return Err(ModuleError::Failed("a script path is required".into()));
     };

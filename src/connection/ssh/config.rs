@@ -5,7 +5,7 @@
 
 use super::SshTarget;
 use super::known_hosts::{self, HostKeyMode, KnownHostsPolicy};
-use crate::connection::ConnError;
+use crate::connection::{ConnError, sh_split};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::path::{Path, PathBuf};
@@ -411,7 +411,7 @@ fn proxy_command_jump(cmd: &str) -> Result<(JumpSpec, Opts), String> {
             cmd
         )
     };
-    let words = shell_words(cmd)?;
+    let words = sh_split(cmd)?;
     let Some((program, args)) = words.split_first() else {
         return Err(unsupported());
     };
@@ -465,7 +465,7 @@ fn parse_ssh_args(
     extra: &mut Vec<(String, String)>,
     config_file: &mut Option<PathBuf>,
 ) -> Result<(), String> {
-    let words = shell_words(args)?;
+    let words = sh_split(args)?;
     let mut i = 0;
     while i < words.len() {
         let w = &words[i];
@@ -535,66 +535,6 @@ fn split_option(s: &str) -> Result<(String, String), String> {
     Ok((key, value.to_string()))
 }
 
-/// POSIX-shell word splitting (quotes and backslashes), as Python's shlex.split.
-pub(super) fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed ' in {:?}", s)),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => return Err(format!("unclosed \" in {:?}", s)),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed \" in {:?}", s)),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(c) = chars.next() {
-                    cur.push(c);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
 /// Reads the Host/Match blocks of an OpenSSH client config that apply to `host` into `opts`.
 /// `Match` supports `all` and `host`; blocks with other criteria are skipped.
 fn read_ssh_config(path: &Path, host: &str, opts: &mut Opts, depth: usize) -> Result<(), String> {
@@ -621,8 +561,7 @@ fn read_ssh_config(path: &Path, host: &str, opts: &mut Opts, depth: usize) -> Re
             .strip_prefix('=')
             .unwrap_or(line[split..].trim_start())
             .trim();
-        let args =
-            shell_words(rest).map_err(|e| format!("{}:{}: {}", path.display(), idx + 1, e))?;
+        let args = sh_split(rest).map_err(|e| format!("{}:{}: {}", path.display(), idx + 1, e))?;
         match keyword.as_str() {
             "host" => active = host_patterns_match(&args, host),
             "match" => active = match_block_applies(&args, host),
@@ -976,12 +915,12 @@ mod tests {
     }
 
     #[test]
-    fn shell_words_like_shlex() {
+    fn sh_split_like_shlex() {
         assert_eq!(
-            shell_words(r#"-o "A B" 'c d' e\ f "x\"y""#).unwrap(),
+            sh_split(r#"-o "A B" 'c d' e\ f "x\"y""#).unwrap(),
             vec!["-o", "A B", "c d", "e f", "x\"y"]
         );
-        assert!(shell_words("'open").is_err());
+        assert!(sh_split("'open").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod auth;
 mod config;
+mod escalate;
 mod jump;
 mod known_hosts;
 mod shell;
@@ -15,8 +16,7 @@ pub use auth::PASSPHRASE_ENV;
 pub use config::{SshDefaults, from_vars};
 pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
 
-use super::become_::{BecomeStep, BecomeWatch};
-use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, sh_quote};
+use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
 use russh::{ChannelMsg, Disconnect, Sig};
@@ -219,17 +219,7 @@ enum ShellSlot {
 impl ShellPool {
     fn slot(&self, become_: Option<&BecomeSpec>) -> SharedSlot {
         let mut slots = lock(&self.slots);
-        let same = |b: &Option<BecomeSpec>| match (b, become_) {
-            (None, None) => true,
-            (Some(a), Some(b)) => {
-                a.method == b.method
-                    && a.user == b.user
-                    && a.flags == b.flags
-                    && a.password == b.password
-            }
-            _ => false,
-        };
-        if let Some((_, slot)) = slots.iter().find(|(b, _)| same(b)) {
+        if let Some((_, slot)) = slots.iter().find(|(b, _)| b.as_ref() == become_) {
             return slot.clone();
         }
         let slot = Arc::new(tokio::sync::Mutex::new(ShellSlot::NotStarted));
@@ -385,23 +375,28 @@ impl SshConnection {
             }
             Err(_) => return Err(self.dead()),
         };
-        let (command, mut watch) = match req.become_ {
-            Some(b) => {
-                let w = b.wrap(req.script);
-                let watch = BecomeWatch::new(&w, b.password.as_deref());
-                (w.command, Some(watch))
-            }
-            None => (req.script.to_string(), None),
-        };
+        let (line, watch) = escalate::exec_line(req.script, req.become_);
         let (mut reader, writer) = channel.split();
-        // exec: the login shell gives way, so a signal sent on timeout reaches the script.
-        let line = format!("exec /bin/sh -c {}", sh_quote(&command));
         if writer.exec(true, line).await.is_err() {
             return Err(self.dead());
         }
         let exchange = async {
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
+            let escalated = match watch {
+                Some(w) => Some(
+                    escalate::until_started(&mut reader, &writer, w)
+                        .await
+                        .map_err(|e| {
+                            if self.handle.is_closed() {
+                                self.dead()
+                            } else {
+                                e
+                            }
+                        })?,
+                ),
+                None => None,
+            };
+            let (mut stdout, mut stderr) =
+                escalated.map_or_else(Default::default, |e| (e.stdout, e.stderr));
             let mut rc = None;
             let send_stdin = async {
                 // The script may exit without reading its stdin: a refused write is not an error.
@@ -409,15 +404,11 @@ impl SshConnection {
                 let _ = writer.eof().await;
             };
             let mut send_stdin = std::pin::pin!(send_stdin);
-            let mut stdin_state = if watch.is_none() {
-                StdinState::Sending
-            } else {
-                StdinState::Held
-            };
+            let mut sending = true;
             loop {
                 let msg = tokio::select! {
-                    () = &mut send_stdin, if stdin_state == StdinState::Sending => {
-                        stdin_state = StdinState::Done;
+                    () = &mut send_stdin, if sending => {
+                        sending = false;
                         continue;
                     }
                     msg = reader.wait() => msg,
@@ -425,19 +416,9 @@ impl SshConnection {
                 match msg {
                     None | Some(ChannelMsg::Close) => break,
                     Some(ChannelMsg::Data { data }) => stdout.extend_from_slice(&data),
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => match watch.as_mut() {
-                        Some(w) if stdin_state == StdinState::Held => match w.feed(&data)? {
-                            BecomeStep::Wait => {}
-                            BecomeStep::Answer(answer) => {
-                                writer.data_bytes(answer).await.map_err(|_| self.dead())?;
-                            }
-                            BecomeStep::Started(rest) => {
-                                stderr = rest;
-                                stdin_state = StdinState::Sending;
-                            }
-                        },
-                        _ => stderr.extend_from_slice(&data),
-                    },
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        stderr.extend_from_slice(&data)
+                    }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         rc = Some(i32::try_from(exit_status).unwrap_or(-1))
                     }
@@ -446,15 +427,6 @@ impl SshConnection {
                     }
                     Some(_) => {}
                 }
-            }
-            if let Some(w) = &watch
-                && stdin_state == StdinState::Held
-            {
-                return Err(if self.handle.is_closed() {
-                    self.dead()
-                } else {
-                    w.failure()
-                });
             }
             match rc {
                 Some(rc) => Ok(ExecOutput { rc, stdout, stderr }),
@@ -482,14 +454,6 @@ impl SshConnection {
         }
         result
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StdinState {
-    /// Waiting for sudo to start the command before the script's stdin may go.
-    Held,
-    Sending,
-    Done,
 }
 
 fn signal_number(sig: &Sig) -> Option<i32> {

@@ -13,8 +13,7 @@
 //! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
 //! stdin) and falls back to a channel per exec when the shell is busy or will not start.
 
-use crate::connection::become_::{BecomeStep, BecomeWatch};
-use crate::connection::{BecomeSpec, ExecOutput, sh_quote};
+use crate::connection::{BecomeSpec, ExecOutput, find_from, random_token, sh_quote};
 use base64::Engine as _;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
@@ -64,44 +63,18 @@ impl Shell {
     }
 
     async fn handshake(&mut self, become_: Option<&BecomeSpec>) -> Result<(), String> {
-        const READ_COMMANDS: &str = "exec /bin/sh -s";
-        let (command, watch) = match become_ {
-            Some(b) => {
-                let wrapped = b.wrap(READ_COMMANDS);
-                let watch = BecomeWatch::new(&wrapped, b.password.as_deref());
-                (wrapped.command, Some(watch))
-            }
-            None => (READ_COMMANDS.to_string(), None),
-        };
-        let line = format!("exec /bin/sh -c {}", sh_quote(&command));
+        let (line, watch) = super::escalate::exec_line("exec /bin/sh -s", become_);
         self.writer
             .exec(true, line)
             .await
             .map_err(|e| format!("exec request: {e}"))?;
-        if let Some(mut watch) = watch {
-            // Nothing may reach stdin before sudo has taken its password (or not asked).
-            loop {
-                match self.reader.wait().await {
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                        match watch.feed(&data).map_err(|e| e.to_string())? {
-                            BecomeStep::Wait => {}
-                            BecomeStep::Answer(answer) => self
-                                .writer
-                                .data_bytes(answer)
-                                .await
-                                .map_err(|e| format!("writing the password: {e}"))?,
-                            BecomeStep::Started(_) => break,
-                        }
-                    }
-                    None | Some(ChannelMsg::Close | ChannelMsg::Eof) => {
-                        return Err(watch.failure().to_string());
-                    }
-                    Some(_) => {}
-                }
-            }
+        if let Some(watch) = watch {
+            super::escalate::until_started(&mut self.reader, &self.writer, watch)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         // Whatever the login printed (a motd, rc files) comes before this first marker.
-        self.exchange(b"").await.map(|_| ())
+        self.exchange(Vec::new()).await.map(|_| ())
     }
 
     /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
@@ -130,14 +103,13 @@ impl Shell {
             command.extend_from_slice(delimiter.as_bytes());
             command.push(b'\n');
         }
-        self.exchange(&command).await
+        self.exchange(command).await
     }
 
     /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
-    async fn exchange(&mut self, command: &[u8]) -> Result<ExecOutput, String> {
+    async fn exchange(&mut self, mut input: Vec<u8>) -> Result<ExecOutput, String> {
         self.seq += 1;
         let marker = format!("RMESOS-{}-{}", self.token, self.seq);
-        let mut input = command.to_vec();
         input.extend_from_slice(
             format!("printf '{marker}:%d\\n' \"$?\"; printf '{marker}\\n' >&2\n").as_bytes(),
         );
@@ -216,7 +188,7 @@ fn is_heredoc_text(data: &[u8], delimiter: &str) -> bool {
 /// Where `marker:RC\n` starts in `out` (at or after `from`), and RC, once the whole line has
 /// arrived.
 fn find_status(out: &[u8], from: usize, marker: &[u8]) -> Option<(usize, i32)> {
-    let start = find(out, from, marker)?;
+    let start = find_from(out, from, marker)?;
     let rest = out[start + marker.len()..].strip_prefix(b":")?;
     let end = rest.iter().position(|&b| b == b'\n')?;
     let rc = std::str::from_utf8(&rest[..end]).ok()?.parse().ok()?;
@@ -225,31 +197,8 @@ fn find_status(out: &[u8], from: usize, marker: &[u8]) -> Option<(usize, i32)> {
 
 /// Where `marker\n` starts in `err` (at or after `from`), once the whole line has arrived.
 fn find_line(err: &[u8], from: usize, marker: &[u8]) -> Option<usize> {
-    let start = find(err, from, marker)?;
+    let start = find_from(err, from, marker)?;
     (err.get(start + marker.len()) == Some(&b'\n')).then_some(start)
-}
-
-fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let tail = haystack.get(from..)?;
-    if tail.len() < needle.len() {
-        return None;
-    }
-    Some(from + tail.windows(needle.len()).position(|w| w == needle)?)
-}
-
-/// 128 random bits in hex, so no script output can forge a marker by accident.
-fn random_token() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 16];
-    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if from_os.is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_le_bytes();
-    }
-    hex::encode(bytes)
 }
 
 #[cfg(test)]
