@@ -4,8 +4,9 @@
 //! every file that has it) and one script writes them atomically and updates the cache.
 
 use super::filekit::{Attrs, WriteSpec, content_diff, write_error, write_script};
-use super::pkgkit::{apt_get_fn, arg, sections};
+use super::pkgkit::{apt_get_fn, sections};
 use super::remote::q;
+use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use base64::Engine;
@@ -38,42 +39,27 @@ pub struct AptRepositoryArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "repo",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The sources line: `deb [arch=amd64 signed-by=/etc/apt/keyrings/x.asc] URI SUITE COMPONENT...` (ppa: shortcuts are not supported).",
-    },
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    req(
+        "repo",
+        "The sources line: `deb [arch=amd64 signed-by=/etc/apt/keyrings/x.asc] URI SUITE COMPONENT...` (ppa: shortcuts are not supported).",
+    ),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "present adds the line unless an equivalent enabled line exists in any sources file (a commented-out copy in the target file is re-enabled); absent removes it from every file.",
+        ),
         &["present", "absent"],
-        "present adds the line unless an equivalent enabled line exists in any sources file (a commented-out copy in the target file is re-enabled); absent removes it from every file.",
     ),
     arg(
         "filename",
-        &[],
-        None,
-        &[],
         "Name of the file in /etc/apt/sources.list.d, without `.list`; by default derived from the URI's host and path, as Ansible does.",
     ),
-    arg(
-        "update_cache",
+    aka(
+        dflt("update_cache", "yes", "Run apt-get update after a change."),
         &["update-cache"],
-        Some("yes"),
-        &[],
-        "Run apt-get update after a change.",
     ),
-    arg(
-        "mode",
-        &[],
-        Some("0644"),
-        &[],
-        "Mode of the sources file written.",
-    ),
+    dflt("mode", "0644", "Mode of the sources file written."),
 ];
 
 impl Module for AptRepository {

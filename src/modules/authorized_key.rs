@@ -7,6 +7,7 @@
 use super::filekit::host_error;
 use super::group::Presence;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
+use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
@@ -34,70 +35,41 @@ pub struct AuthorizedKeyArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "user",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The account whose authorized_keys is edited; it must exist.",
-    },
-    ArgDoc {
-        name: "key",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "One or more public key lines (`[options] type base64 [comment]`). URLs are not fetched: pass the text (lookup('file', ...)).",
-    },
-    ArgDoc {
-        name: "path",
-        aliases: &[],
-        required: false,
-        default: Some("~USER/.ssh/authorized_keys"),
-        choices: &[],
-        help: "The authorized_keys file.",
-    },
-    ArgDoc {
-        name: "manage_dir",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Create the file's directory and make it 0700, owned by the user.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("present"),
-        choices: &["present", "absent"],
-        help: "Whether the keys are in the file.",
-    },
-    ArgDoc {
-        name: "exclusive",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Remove every other key from the file (comments and blank lines stay).",
-    },
-    ArgDoc {
-        name: "key_options",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Options put before every key (`no-port-forwarding,from=\"10.0.0.0/8\"`), replacing the keys' own.",
-    },
-    ArgDoc {
-        name: "comment",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Comment put after every key, replacing the keys' own.",
-    },
+    req(
+        "user",
+        "The account whose authorized_keys is edited; it must exist.",
+    ),
+    req(
+        "key",
+        "One or more public key lines (`[options] type base64 [comment]`). URLs are not fetched: pass the text (lookup('file', ...)).",
+    ),
+    dflt(
+        "path",
+        "~USER/.ssh/authorized_keys",
+        "The authorized_keys file.",
+    ),
+    dflt(
+        "manage_dir",
+        "yes",
+        "Create the file's directory and make it 0700, owned by the user.",
+    ),
+    one_of(
+        dflt("state", "present", "Whether the keys are in the file."),
+        &["present", "absent"],
+    ),
+    dflt(
+        "exclusive",
+        "no",
+        "Remove every other key from the file (comments and blank lines stay).",
+    ),
+    arg(
+        "key_options",
+        "Options put before every key (`no-port-forwarding,from=\"10.0.0.0/8\"`), replacing the keys' own.",
+    ),
+    arg(
+        "comment",
+        "Comment put after every key, replacing the keys' own.",
+    ),
 ];
 
 impl Module for AuthorizedKey {

@@ -2,6 +2,7 @@
 //! Read in the probe, edited on the controller with Ansible's rules, written atomically.
 
 use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, split_lines};
+use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -55,118 +56,51 @@ pub struct BlockInFileArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "path",
-        aliases: &["dest", "destfile", "name"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The file to edit.",
-    },
-    ArgDoc {
-        name: "block",
-        aliases: &["content"],
-        required: false,
-        default: Some("''"),
-        choices: &[],
-        help: "The lines to keep between the markers; empty removes the block.",
-    },
-    ArgDoc {
-        name: "marker",
-        aliases: &[],
-        required: false,
-        default: Some("# {mark} ANSIBLE MANAGED BLOCK"),
-        choices: &[],
-        help: "Marker line template; {mark} becomes marker_begin or marker_end.",
-    },
-    ArgDoc {
-        name: "marker_begin",
-        aliases: &[],
-        required: false,
-        default: Some("BEGIN"),
-        choices: &[],
-        help: "{mark} in the first marker.",
-    },
-    ArgDoc {
-        name: "marker_end",
-        aliases: &[],
-        required: false,
-        default: Some("END"),
-        choices: &[],
-        help: "{mark} in the last marker.",
-    },
-    ArgDoc {
-        name: "insertafter",
-        aliases: &[],
-        required: false,
-        default: Some("EOF"),
-        choices: &[],
-        help: "EOF or a regexp: a new block goes after the last matching line.",
-    },
-    ArgDoc {
-        name: "insertbefore",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "BOF or a regexp: a new block goes before the last matching line.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("present"),
-        choices: &["present", "absent"],
-        help: "Whether the block should be there.",
-    },
-    ArgDoc {
-        name: "create",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Create the file if it is missing.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of the file.",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner of the file.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group of the file.",
-    },
-    ArgDoc {
-        name: "backup",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
-    },
-    ArgDoc {
-        name: "validate",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Command run on the new file (`%s`) before it replaces the old one.",
-    },
+    aka(
+        req("path", "The file to edit."),
+        &["dest", "destfile", "name"],
+    ),
+    aka(
+        dflt(
+            "block",
+            "''",
+            "The lines to keep between the markers; empty removes the block.",
+        ),
+        &["content"],
+    ),
+    dflt(
+        "marker",
+        "# {mark} ANSIBLE MANAGED BLOCK",
+        "Marker line template; {mark} becomes marker_begin or marker_end.",
+    ),
+    dflt("marker_begin", "BEGIN", "{mark} in the first marker."),
+    dflt("marker_end", "END", "{mark} in the last marker."),
+    dflt(
+        "insertafter",
+        "EOF",
+        "EOF or a regexp: a new block goes after the last matching line.",
+    ),
+    arg(
+        "insertbefore",
+        "BOF or a regexp: a new block goes before the last matching line.",
+    ),
+    one_of(
+        dflt("state", "present", "Whether the block should be there."),
+        &["present", "absent"],
+    ),
+    dflt("create", "no", "Create the file if it is missing."),
+    arg("mode", "Mode of the file."),
+    arg("owner", "Owner of the file."),
+    arg("group", "Group of the file."),
+    dflt(
+        "backup",
+        "no",
+        "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
+    ),
+    arg(
+        "validate",
+        "Command run on the new file (`%s`) before it replaces the old one.",
+    ),
 ];
 
 impl Module for BlockInFile {

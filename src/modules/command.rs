@@ -4,8 +4,9 @@
 //! one script (one round trip).
 
 use super::remote::q;
+use super::syskit::{aka, arg, dflt};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
+use crate::connection::{BoxFuture, sh_split};
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -46,78 +47,26 @@ fn yes() -> bool {
 }
 
 const COMMON_ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "cmd",
-        aliases: &["_raw_params (free form)"],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "the command to run",
-    },
-    ArgDoc {
-        name: "argv",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "the command as a list (command only)",
-    },
-    ArgDoc {
-        name: "chdir",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "change into this directory first",
-    },
-    ArgDoc {
-        name: "creates",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "skip if this path (glob) exists",
-    },
-    ArgDoc {
-        name: "removes",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "run only if this path (glob) exists",
-    },
-    ArgDoc {
-        name: "executable",
-        aliases: &[],
-        required: false,
-        default: Some("/bin/sh"),
-        choices: &[],
-        help: "shell to run the command with (shell only)",
-    },
-    ArgDoc {
-        name: "stdin",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "text fed to the command's stdin",
-    },
-    ArgDoc {
-        name: "stdin_add_newline",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "append a newline to stdin",
-    },
-    ArgDoc {
-        name: "strip_empty_ends",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "strip trailing newlines from stdout/stderr",
-    },
+    aka(
+        arg("cmd", "the command to run"),
+        &["_raw_params (free form)"],
+    ),
+    arg("argv", "the command as a list (command only)"),
+    arg("chdir", "change into this directory first"),
+    arg("creates", "skip if this path (glob) exists"),
+    arg("removes", "run only if this path (glob) exists"),
+    dflt(
+        "executable",
+        "/bin/sh",
+        "shell to run the command with (shell only)",
+    ),
+    arg("stdin", "text fed to the command's stdin"),
+    dflt("stdin_add_newline", "yes", "append a newline to stdin"),
+    dflt(
+        "strip_empty_ends",
+        "yes",
+        "strip trailing newlines from stdout/stderr",
+    ),
 ];
 
 pub struct Command;
@@ -165,69 +114,6 @@ impl Module for Shell {
     }
 }
 
-/// Splits a command line as Python's shlex does (what `command` does with its string).
-pub fn shlex_split(s: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(c) = chars.next()
-                    && c != '\n'
-                {
-                    cur.push(c);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    out.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        out.push(cur);
-    }
-    Ok(out)
-}
-
 fn strip_ends(s: String, strip: bool) -> String {
     if strip {
         s.trim_end_matches(['\n', '\r']).to_string()
@@ -242,7 +128,7 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
             if shell {
                 c.clone()
             } else {
-                let words = shlex_split(c)
+                let words = sh_split(c)
                     .map_err(|e| ModuleError::Failed(format!("cannot parse command: {}", e)))?;
                 words.iter().map(|w| q(w)).collect::<Vec<_>>().join(" ")
             }
@@ -366,14 +252,14 @@ fn glob_word(p: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::shlex_split;
+    use crate::connection::sh_split;
 
     #[test]
     fn shlex() {
         assert_eq!(
-            shlex_split("a 'b c' \"d\\\"e\" f\\ g").unwrap(),
+            sh_split("a 'b c' \"d\\\"e\" f\\ g").unwrap(),
             vec!["a", "b c", "d\"e", "f g"]
         );
-        assert!(shlex_split("a 'b").is_err());
+        assert!(sh_split("a 'b").is_err());
     }
 }

@@ -8,6 +8,7 @@ use super::filekit::{
     check_validate, converge, parse_stat_line, probe_script_into_dir, sha1_hex,
 };
 use super::remote::{parse_kv, q};
+use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -45,110 +46,57 @@ pub struct CopyArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "src",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "File or directory on the controller, searched in `files/`; a directory ending in `/` copies its contents. With remote_src, a file on the host.",
-    },
-    ArgDoc {
-        name: "content",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Literal content for dest, instead of src.",
-    },
-    ArgDoc {
-        name: "dest",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Where to write on the host; an existing directory (or a path ending in `/`) receives the file under its source name.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of the file: octal (0644, '0644') or symbolic (u=rw,g=r); `preserve` keeps the source file's mode.",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner, by name or uid.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group, by name or gid.",
-    },
-    ArgDoc {
-        name: "force",
-        aliases: &["thirsty"],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Replace dest when its content differs; with no, only a missing dest is written.",
-    },
-    ArgDoc {
-        name: "backup",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Keep the old file as DEST.PID.YYYY-MM-DD@HH:MM:SS~ and return its name as backup_file.",
-    },
-    ArgDoc {
-        name: "validate",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Command run on the new file (`%s` stands for its temporary path) before it replaces dest; failure leaves dest untouched.",
-    },
-    ArgDoc {
-        name: "directory_mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of directories created when copying a directory tree.",
-    },
-    ArgDoc {
-        name: "remote_src",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "src is a file on the host, not on the controller.",
-    },
-    ArgDoc {
-        name: "follow",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "If dest is a symlink, write to its target instead of replacing the link.",
-    },
-    ArgDoc {
-        name: "local_follow",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Follow symlinks in src on the controller (always done).",
-    },
+    arg(
+        "src",
+        "File or directory on the controller, searched in `files/`; a directory ending in `/` copies its contents. With remote_src, a file on the host.",
+    ),
+    arg("content", "Literal content for dest, instead of src."),
+    req(
+        "dest",
+        "Where to write on the host; an existing directory (or a path ending in `/`) receives the file under its source name.",
+    ),
+    arg(
+        "mode",
+        "Mode of the file: octal (0644, '0644') or symbolic (u=rw,g=r); `preserve` keeps the source file's mode.",
+    ),
+    arg("owner", "Owner, by name or uid."),
+    arg("group", "Group, by name or gid."),
+    aka(
+        dflt(
+            "force",
+            "yes",
+            "Replace dest when its content differs; with no, only a missing dest is written.",
+        ),
+        &["thirsty"],
+    ),
+    dflt(
+        "backup",
+        "no",
+        "Keep the old file as DEST.PID.YYYY-MM-DD@HH:MM:SS~ and return its name as backup_file.",
+    ),
+    arg(
+        "validate",
+        "Command run on the new file (`%s` stands for its temporary path) before it replaces dest; failure leaves dest untouched.",
+    ),
+    arg(
+        "directory_mode",
+        "Mode of directories created when copying a directory tree.",
+    ),
+    dflt(
+        "remote_src",
+        "no",
+        "src is a file on the host, not on the controller.",
+    ),
+    dflt(
+        "follow",
+        "no",
+        "If dest is a symlink, write to its target instead of replacing the link.",
+    ),
+    dflt(
+        "local_follow",
+        "yes",
+        "Follow symlinks in src on the controller (always done).",
+    ),
 ];
 
 impl Module for Copy {

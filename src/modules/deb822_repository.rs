@@ -4,8 +4,9 @@
 //! is not updated, as in Ansible: notify an `apt: update_cache=yes` handler.
 
 use super::filekit::{Attrs, WriteSpec, content_diff, host_error, write_error, write_script};
-use super::pkgkit::{arg, download_script, sections};
+use super::pkgkit::{download_script, sections};
 use super::remote::{parse_kv, q};
+use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use base64::Engine;
@@ -48,66 +49,39 @@ pub struct Deb822Args {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Name of the repository; the file is /etc/apt/sources.list.d/SLUG.sources (lowercase, spaces and _ as -).",
-    },
-    arg(
-        "types",
-        &[],
-        Some("deb"),
-        &["deb", "deb-src"],
-        "Types of packages (list).",
+    req(
+        "name",
+        "Name of the repository; the file is /etc/apt/sources.list.d/SLUG.sources (lowercase, spaces and _ as -).",
     ),
-    arg("uris", &[], None, &[], "Repository URIs (list)."),
+    one_of(
+        dflt("types", "deb", "Types of packages (list)."),
+        &["deb", "deb-src"],
+    ),
+    arg("uris", "Repository URIs (list)."),
     arg(
         "suites",
-        &[],
-        None,
-        &[],
         "Suites, e.g. bookworm (list); a suite ending in / is a flat repository.",
     ),
-    arg(
-        "components",
-        &[],
-        None,
-        &[],
-        "Components, e.g. main (list).",
-    ),
-    arg(
-        "architectures",
-        &[],
-        None,
-        &[],
-        "Architectures to fetch (list).",
-    ),
+    arg("components", "Components, e.g. main (list)."),
+    arg("architectures", "Architectures to fetch (list)."),
     arg(
         "signed_by",
-        &[],
-        None,
-        &[],
         "The key: an http(s) URL (downloaded by the host to /etc/apt/keyrings/SLUG.asc or .gpg), an ASCII-armored key (embedded in the file), or a keyring path.",
     ),
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "absent deletes the file and the keyring this module downloaded.",
+        ),
         &["present", "absent"],
-        "absent deletes the file and the keyring this module downloaded.",
     ),
-    arg("enabled", &[], None, &[], "Write `Enabled: yes/no`."),
+    arg("enabled", "Write `Enabled: yes/no`."),
     arg(
         "trusted",
-        &[],
-        None,
-        &[],
         "Write `Trusted: yes/no` (skip signature checks when yes).",
     ),
-    arg("mode", &[], Some("0644"), &[], "Mode of the .sources file."),
+    dflt("mode", "0644", "Mode of the .sources file."),
 ];
 
 impl Module for Deb822Repository {

@@ -1,6 +1,7 @@
 //! `debug`: print a message or a variable's value. Runs on the controller.
 
-use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{arg, dflt};
+use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
@@ -23,30 +24,9 @@ impl Module for Debug {
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Print a message or the value of a variable",
         args: &[
-            ArgDoc {
-                name: "msg",
-                aliases: &[],
-                required: false,
-                default: Some("Hello world!"),
-                choices: &[],
-                help: "the message (any value)",
-            },
-            ArgDoc {
-                name: "var",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "a variable name or expression to show",
-            },
-            ArgDoc {
-                name: "verbosity",
-                aliases: &[],
-                required: false,
-                default: Some("0"),
-                choices: &[],
-                help: "show only at this -v level or above",
-            },
+            dflt("msg", "Hello world!", "the message (any value)"),
+            arg("var", "a variable name or expression to show"),
+            dflt("verbosity", "0", "show only at this -v level or above"),
         ],
         example: "- debug: msg=\"{{ inventory_hostname }} has {{ ansible_processor_vcpus }} CPUs\"\n- debug: var=result.stdout_lines",
     };

@@ -1,6 +1,7 @@
 //! `fail` and `assert`: stop a host with a message, or when conditions do not hold.
 
-use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{aka, arg, dflt, req};
+use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
@@ -18,14 +19,11 @@ impl Module for Fail {
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Fail the host with a message (usually with `when:`)",
-        args: &[ArgDoc {
-            name: "msg",
-            aliases: &[],
-            required: false,
-            default: Some("Failed as requested from task"),
-            choices: &[],
-            help: "the failure message",
-        }],
+        args: &[dflt(
+            "msg",
+            "Failed as requested from task",
+            "the failure message",
+        )],
         example: "- fail: msg=\"zookeeper_id must be set\"\n  when: zookeeper_id is undefined",
     };
     type Args = FailArgs;
@@ -65,38 +63,10 @@ impl Module for Assert {
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Check that expressions hold; fail the host otherwise",
         args: &[
-            ArgDoc {
-                name: "that",
-                aliases: &[],
-                required: true,
-                default: None,
-                choices: &[],
-                help: "a condition or a list of them (as `when:`)",
-            },
-            ArgDoc {
-                name: "fail_msg",
-                aliases: &["msg"],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "message when a condition fails",
-            },
-            ArgDoc {
-                name: "success_msg",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "message when all hold",
-            },
-            ArgDoc {
-                name: "quiet",
-                aliases: &[],
-                required: false,
-                default: Some("no"),
-                choices: &[],
-                help: "less output",
-            },
+            req("that", "a condition or a list of them (as `when:`)"),
+            aka(arg("fail_msg", "message when a condition fails"), &["msg"]),
+            arg("success_msg", "message when all hold"),
+            dflt("quiet", "no", "less output"),
         ],
         example: "- assert:\n    that:\n      - mesos_quorum | int >= 1\n      - groups['zookeeper'] | length is odd",
     };

@@ -5,7 +5,7 @@
 
 use super::filekit::sha1_hex;
 use super::remote::q;
-use super::syskit::{dflt, req};
+use super::syskit::{aka, dflt, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -48,14 +48,14 @@ const ARGS: &[ArgDoc] = &[
         "yes",
         "Fail when src does not exist; with no, report ok and fetch nothing.",
     ),
-    ArgDoc {
-        aliases: &["validate_md5"],
-        ..dflt(
+    aka(
+        dflt(
             "validate_checksum",
             "yes",
             "Check the received bytes against the host's SHA-1 of the file.",
-        )
-    },
+        ),
+        &["validate_md5"],
+    ),
 ];
 
 impl Module for Fetch {

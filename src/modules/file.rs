@@ -8,6 +8,7 @@ use super::filekit::{
     host_error, parse_changes, parse_stat_line, stat_to_s, wanted_mode,
 };
 use super::remote::{parse_kv, q};
+use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
@@ -51,94 +52,50 @@ pub struct FileArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "path",
-        aliases: &["dest", "name"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The path to manage.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("the current type, or file"),
-        choices: &["file", "directory", "link", "hard", "touch", "absent"],
-        help: "file: must exist, set attributes; directory: create with parents; link/hard: symbolic/hard link to src; touch: create or update times; absent: remove recursively.",
-    },
-    ArgDoc {
-        name: "src",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Link target for state=link (relative to the link's directory) or hard.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Octal (0755, '0755') or symbolic (u=rwX,g=rX,o=) mode.",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner, by name or uid.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group, by name or gid.",
-    },
-    ArgDoc {
-        name: "recurse",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "With state=directory, set owner, group and mode on everything below as well.",
-    },
-    ArgDoc {
-        name: "force",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Links: replace an existing file or empty directory, or link to a src that does not exist.",
-    },
-    ArgDoc {
-        name: "follow",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Set attributes on a symlink's target rather than the link.",
-    },
-    ArgDoc {
-        name: "modification_time",
-        aliases: &[],
-        required: false,
-        default: Some("now for touch, else preserve"),
-        choices: &[],
-        help: "`now`, `preserve` or YYYYMMDDHHMM.SS.",
-    },
-    ArgDoc {
-        name: "access_time",
-        aliases: &[],
-        required: false,
-        default: Some("now for touch, else preserve"),
-        choices: &[],
-        help: "`now`, `preserve` or YYYYMMDDHHMM.SS.",
-    },
+    aka(req("path", "The path to manage."), &["dest", "name"]),
+    one_of(
+        dflt(
+            "state",
+            "the current type, or file",
+            "file: must exist, set attributes; directory: create with parents; link/hard: symbolic/hard link to src; touch: create or update times; absent: remove recursively.",
+        ),
+        &["file", "directory", "link", "hard", "touch", "absent"],
+    ),
+    arg(
+        "src",
+        "Link target for state=link (relative to the link's directory) or hard.",
+    ),
+    arg(
+        "mode",
+        "Octal (0755, '0755') or symbolic (u=rwX,g=rX,o=) mode.",
+    ),
+    arg("owner", "Owner, by name or uid."),
+    arg("group", "Group, by name or gid."),
+    dflt(
+        "recurse",
+        "no",
+        "With state=directory, set owner, group and mode on everything below as well.",
+    ),
+    dflt(
+        "force",
+        "no",
+        "Links: replace an existing file or empty directory, or link to a src that does not exist.",
+    ),
+    dflt(
+        "follow",
+        "yes",
+        "Set attributes on a symlink's target rather than the link.",
+    ),
+    dflt(
+        "modification_time",
+        "now for touch, else preserve",
+        "`now`, `preserve` or YYYYMMDDHHMM.SS.",
+    ),
+    dflt(
+        "access_time",
+        "now for touch, else preserve",
+        "`now`, `preserve` or YYYYMMDDHHMM.SS.",
+    ),
 ];
 
 impl Module for File {

@@ -3,6 +3,7 @@
 
 use super::filekit::host_error;
 use super::remote::q;
+use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
@@ -31,46 +32,25 @@ pub struct GroupArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The group.",
-    },
-    ArgDoc {
-        name: "gid",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "The group's id; an existing group with another gid is renumbered (groupmod -g).",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("present"),
-        choices: &["present", "absent"],
-        help: "Whether the group exists.",
-    },
-    ArgDoc {
-        name: "system",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Create a system group (groupadd -r); no effect on an existing group.",
-    },
-    ArgDoc {
-        name: "non_unique",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Allow a gid that another group has (-o).",
-    },
+    req("name", "The group."),
+    arg(
+        "gid",
+        "The group's id; an existing group with another gid is renumbered (groupmod -g).",
+    ),
+    one_of(
+        dflt("state", "present", "Whether the group exists."),
+        &["present", "absent"],
+    ),
+    dflt(
+        "system",
+        "no",
+        "Create a system group (groupadd -r); no effect on an existing group.",
+    ),
+    dflt(
+        "non_unique",
+        "no",
+        "Allow a gid that another group has (-o).",
+    ),
 ];
 
 impl Module for Group {

@@ -2,7 +2,8 @@
 //! precedence. Relative paths are looked up as role and playbook files are (`DIR/vars/NAME`,
 //! then `DIR/NAME` for each search path), then as given.
 
-use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{aka, arg, dflt, one_of};
+use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use crate::yaml;
 use indexmap::IndexMap;
@@ -68,81 +69,52 @@ impl Module for IncludeVars {
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Loads variables from a YAML/JSON file or a directory of them (controller side).",
         args: &[
-            ArgDoc {
-                name: "file",
-                aliases: &["_raw_params"],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "The file to load; also the free-form argument. Relative paths are looked \
+            aka(
+                arg(
+                    "file",
+                    "The file to load; also the free-form argument. Relative paths are looked \
                        up in the role's vars/, the role, the playbook's vars/, the playbook \
                        directory, then as given.",
-            },
-            ArgDoc {
-                name: "dir",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Load every file in this directory (sorted, recursively), instead of `file`.",
-            },
-            ArgDoc {
-                name: "name",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Put all loaded variables under this one variable.",
-            },
-            ArgDoc {
-                name: "depth",
-                aliases: &[],
-                required: false,
-                default: Some("0"),
-                choices: &[],
-                help: "With `dir`: how many levels to descend; 0 means all.",
-            },
-            ArgDoc {
-                name: "files_matching",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "With `dir`: only files whose name matches this regular expression.",
-            },
-            ArgDoc {
-                name: "ignore_files",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "With `dir`: file names (regular expressions anchored at the end) to skip.",
-            },
-            ArgDoc {
-                name: "extensions",
-                aliases: &[],
-                required: false,
-                default: Some("[yaml, yml, json]"),
-                choices: &[],
-                help: "File extensions to load; others are an error unless \
+                ),
+                &["_raw_params"],
+            ),
+            arg(
+                "dir",
+                "Load every file in this directory (sorted, recursively), instead of `file`.",
+            ),
+            arg("name", "Put all loaded variables under this one variable."),
+            dflt(
+                "depth",
+                "0",
+                "With `dir`: how many levels to descend; 0 means all.",
+            ),
+            arg(
+                "files_matching",
+                "With `dir`: only files whose name matches this regular expression.",
+            ),
+            arg(
+                "ignore_files",
+                "With `dir`: file names (regular expressions anchored at the end) to skip.",
+            ),
+            dflt(
+                "extensions",
+                "[yaml, yml, json]",
+                "File extensions to load; others are an error unless \
                        ignore_unknown_extensions.",
-            },
-            ArgDoc {
-                name: "ignore_unknown_extensions",
-                aliases: &[],
-                required: false,
-                default: Some("false"),
-                choices: &[],
-                help: "With `dir`: skip files whose extension is not in `extensions`.",
-            },
-            ArgDoc {
-                name: "hash_behaviour",
-                aliases: &[],
-                required: false,
-                default: Some("replace"),
-                choices: &["replace"],
-                help: "Only `replace` (Ansible's default): a variable replaces any earlier value.",
-            },
+            ),
+            dflt(
+                "ignore_unknown_extensions",
+                "false",
+                "With `dir`: skip files whose extension is not in `extensions`.",
+            ),
+            one_of(
+                dflt(
+                    "hash_behaviour",
+                    "replace",
+                    "Only `replace` (Ansible's default): a variable replaces any earlier value.",
+                ),
+                &["replace"],
+            ),
         ],
         example: "- include_vars: \"{{ ansible_os_family }}.yml\"\n\
                   - include_vars:\n    dir: vars/cluster\n    files_matching: '^zk'\n    name: cluster",

@@ -6,6 +6,7 @@
 use super::filekit::{
     Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,
 };
+use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -51,126 +52,68 @@ pub struct LineInFileArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "path",
-        aliases: &["dest", "destfile", "name"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The file to edit.",
-    },
-    ArgDoc {
-        name: "line",
-        aliases: &["value"],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "The line to insert or replace with (required for state=present).",
-    },
-    ArgDoc {
-        name: "regexp",
-        aliases: &["regex"],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Python regular expression looked for in every line; the last match (the first with firstmatch) is replaced, or removed with state=absent.",
-    },
-    ArgDoc {
-        name: "search_string",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "A literal string looked for instead of regexp.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("present"),
-        choices: &["present", "absent"],
-        help: "Whether the line should be there.",
-    },
-    ArgDoc {
-        name: "create",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Create the file (and its directories) if it is missing.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of the file.",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner of the file.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group of the file.",
-    },
-    ArgDoc {
-        name: "backrefs",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Expand \\1 and \\g<name> in line from the regexp's match; when nothing matches, the file is left alone.",
-    },
-    ArgDoc {
-        name: "insertbefore",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "BOF or a regexp: insert before the last (or first, with firstmatch) matching line when regexp finds nothing.",
-    },
-    ArgDoc {
-        name: "insertafter",
-        aliases: &[],
-        required: false,
-        default: Some("EOF"),
-        choices: &[],
-        help: "EOF or a regexp: insert after the last (or first, with firstmatch) matching line when regexp finds nothing.",
-    },
-    ArgDoc {
-        name: "backup",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
-    },
-    ArgDoc {
-        name: "validate",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Command run on the new file (`%s`) before it replaces the old one.",
-    },
-    ArgDoc {
-        name: "firstmatch",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Use the first matching line for regexp/insertafter/insertbefore instead of the last.",
-    },
+    aka(
+        req("path", "The file to edit."),
+        &["dest", "destfile", "name"],
+    ),
+    aka(
+        arg(
+            "line",
+            "The line to insert or replace with (required for state=present).",
+        ),
+        &["value"],
+    ),
+    aka(
+        arg(
+            "regexp",
+            "Python regular expression looked for in every line; the last match (the first with firstmatch) is replaced, or removed with state=absent.",
+        ),
+        &["regex"],
+    ),
+    arg(
+        "search_string",
+        "A literal string looked for instead of regexp.",
+    ),
+    one_of(
+        dflt("state", "present", "Whether the line should be there."),
+        &["present", "absent"],
+    ),
+    dflt(
+        "create",
+        "no",
+        "Create the file (and its directories) if it is missing.",
+    ),
+    arg("mode", "Mode of the file."),
+    arg("owner", "Owner of the file."),
+    arg("group", "Group of the file."),
+    dflt(
+        "backrefs",
+        "no",
+        "Expand \\1 and \\g<name> in line from the regexp's match; when nothing matches, the file is left alone.",
+    ),
+    arg(
+        "insertbefore",
+        "BOF or a regexp: insert before the last (or first, with firstmatch) matching line when regexp finds nothing.",
+    ),
+    dflt(
+        "insertafter",
+        "EOF",
+        "EOF or a regexp: insert after the last (or first, with firstmatch) matching line when regexp finds nothing.",
+    ),
+    dflt(
+        "backup",
+        "no",
+        "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
+    ),
+    arg(
+        "validate",
+        "Command run on the new file (`%s`) before it replaces the old one.",
+    ),
+    dflt(
+        "firstmatch",
+        "no",
+        "Use the first matching line for regexp/insertafter/insertbefore instead of the last.",
+    ),
 ];
 
 impl Module for LineInFile {

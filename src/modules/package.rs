@@ -3,7 +3,7 @@
 //! task then runs as the `apt`, `yum` or `dnf` module would.
 
 use super::apt::{Apt, AptArgs, AptState};
-use super::pkgkit::arg;
+use super::syskit::{aka, dflt, one_of, req};
 use super::yum::{Dnf, RpmArgs, RpmState, Yum};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
@@ -36,33 +36,32 @@ pub struct PackageArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &["pkg"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Package names (a list or comma-separated), as the host's manager spells them.",
-    },
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    aka(
+        req(
+            "name",
+            "Package names (a list or comma-separated), as the host's manager spells them.",
+        ),
+        &["pkg"],
+    ),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "present installs, latest also upgrades, absent removes.",
+        ),
         &["present", "installed", "latest", "absent", "removed"],
-        "present installs, latest also upgrades, absent removes.",
     ),
-    arg(
-        "use",
-        &[],
-        Some("auto"),
+    one_of(
+        dflt(
+            "use",
+            "auto",
+            "The manager to use; auto takes the fact ansible_pkg_mgr, or probes the host when facts were not gathered.",
+        ),
         &["auto", "apt", "yum", "dnf", "dnf5"],
-        "The manager to use; auto takes the fact ansible_pkg_mgr, or probes the host when facts were not gathered.",
     ),
-    arg(
+    dflt(
         "update_cache",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Refresh the manager's package lists first (passed to apt, yum or dnf).",
     ),
 ];

@@ -2,7 +2,8 @@
 //! non-interactive, so a pause that would wait for a key press (a prompt without a time, or no
 //! time at all) fails with a clear message instead of hanging; a prompt with a time just waits.
 
-use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{arg, dflt};
+use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -30,38 +31,17 @@ impl Module for Pause {
         summary: "Waits a number of seconds or minutes on the controller. Waiting for a key \
                   press is not supported: runs are non-interactive.",
         args: &[
-            ArgDoc {
-                name: "seconds",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Seconds to wait (not with minutes).",
-            },
-            ArgDoc {
-                name: "minutes",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Minutes to wait (not with seconds).",
-            },
-            ArgDoc {
-                name: "prompt",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Text of the pause; needs seconds or minutes, since no one can answer it.",
-            },
-            ArgDoc {
-                name: "echo",
-                aliases: &[],
-                required: false,
-                default: Some("true"),
-                choices: &[],
-                help: "Accepted for compatibility; there is no input to echo.",
-            },
+            arg("seconds", "Seconds to wait (not with minutes)."),
+            arg("minutes", "Minutes to wait (not with seconds)."),
+            arg(
+                "prompt",
+                "Text of the pause; needs seconds or minutes, since no one can answer it.",
+            ),
+            dflt(
+                "echo",
+                "true",
+                "Accepted for compatibility; there is no input to echo.",
+            ),
         ],
         example: "- pause: seconds=10\n- pause:\n    minutes: 1\n    prompt: letting ZooKeeper elect a leader",
     };

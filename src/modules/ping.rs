@@ -1,6 +1,7 @@
 //! `ping`: proves the host can run a command (one trivial exec) and answers `ping: pong`.
 
-use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::dflt;
+use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
 
@@ -21,14 +22,7 @@ impl Module for Ping {
     const NAME: &'static str = "ping";
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Checks that the host is reachable and can run a shell command.",
-        args: &[ArgDoc {
-            name: "data",
-            aliases: &[],
-            required: false,
-            default: Some("pong"),
-            choices: &[],
-            help: "What to return as `ping`.",
-        }],
+        args: &[dflt("data", "pong", "What to return as `ping`.")],
         example: "- ping:",
     };
     type Args = PingArgs;

@@ -1,30 +1,10 @@
 //! What the package modules (apt, package, yum/dnf, apt_repository, apt_key,
 //! deb822_repository, pip) share: the `@@section` framing their query scripts print, the
-//! apt-get wrapper that waits out the dpkg lock, shell-style glob matching for version specs,
-//! and a short constructor for argument docs.
+//! apt-get wrapper that waits out the dpkg lock, and shell-style glob matching for version specs.
 //!
 //! Knows sh, coreutils and apt-get's lock messages; knows nothing of any one module's arguments.
 
-use super::ArgDoc;
 use indexmap::IndexMap;
-
-/// An argument doc in one line.
-pub const fn arg(
-    name: &'static str,
-    aliases: &'static [&'static str],
-    default: Option<&'static str>,
-    choices: &'static [&'static str],
-    help: &'static str,
-) -> ArgDoc {
-    ArgDoc {
-        name,
-        aliases,
-        required: false,
-        default,
-        choices,
-        help,
-    }
-}
 
 /// Splits script output framed by `@@name` lines into named sections (text before the first
 /// marker is dropped; a repeated name keeps the last).

@@ -2,7 +2,8 @@
 //! wrapping beyond the task's environment and become. For hosts where nothing else works yet.
 
 use super::remote::q;
-use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{arg, req};
+use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
@@ -32,22 +33,11 @@ impl Module for Raw {
         summary: "Runs a command as written, through the shell, with no module machinery. \
                   Always reports changed; skipped in check mode.",
         args: &[
-            ArgDoc {
-                name: "_raw_params",
-                aliases: &[],
-                required: true,
-                default: None,
-                choices: &[],
-                help: "The command (free-form).",
-            },
-            ArgDoc {
-                name: "executable",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Interpreter to run the command with (given the command with -c).",
-            },
+            req("_raw_params", "The command (free-form)."),
+            arg(
+                "executable",
+                "Interpreter to run the command with (given the command with -c).",
+            ),
         ],
         example: "- raw: test -e /usr/bin/python3 || (apt-get update && apt-get install -y python3)",
     };

@@ -3,6 +3,7 @@
 //! semantics, written atomically if it changed.
 
 use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template};
+use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -29,86 +30,39 @@ pub struct ReplaceArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "path",
-        aliases: &["dest", "destfile", "name"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The file to edit; it must exist.",
-    },
-    ArgDoc {
-        name: "regexp",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Python regular expression, matched in MULTILINE mode over the whole file.",
-    },
-    ArgDoc {
-        name: "replace",
-        aliases: &[],
-        required: false,
-        default: Some("''"),
-        choices: &[],
-        help: "Replacement; \\1 and \\g<name> refer to groups.",
-    },
-    ArgDoc {
-        name: "after",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Only replace after the first match of this regexp (DOTALL).",
-    },
-    ArgDoc {
-        name: "before",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Only replace before the match of this regexp (DOTALL).",
-    },
-    ArgDoc {
-        name: "backup",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
-    },
-    ArgDoc {
-        name: "validate",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Command run on the new file (`%s`) before it replaces the old one.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of the file.",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner of the file.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group of the file.",
-    },
+    aka(
+        req("path", "The file to edit; it must exist."),
+        &["dest", "destfile", "name"],
+    ),
+    req(
+        "regexp",
+        "Python regular expression, matched in MULTILINE mode over the whole file.",
+    ),
+    dflt(
+        "replace",
+        "''",
+        "Replacement; \\1 and \\g<name> refer to groups.",
+    ),
+    arg(
+        "after",
+        "Only replace after the first match of this regexp (DOTALL).",
+    ),
+    arg(
+        "before",
+        "Only replace before the match of this regexp (DOTALL).",
+    ),
+    dflt(
+        "backup",
+        "no",
+        "Keep the old file as PATH.PID.YYYY-MM-DD@HH:MM:SS~.",
+    ),
+    arg(
+        "validate",
+        "Command run on the new file (`%s`) before it replaces the old one.",
+    ),
+    arg("mode", "Mode of the file."),
+    arg("owner", "Owner of the file."),
+    arg("group", "Group of the file."),
 ];
 
 impl Module for Replace {

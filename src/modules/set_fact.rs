@@ -1,6 +1,7 @@
 //! `set_fact`: set host variables (at set_fact precedence) for the rest of the run.
 
-use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{dflt, req};
+use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -14,22 +15,8 @@ impl Module for SetFact {
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set variables on the host for the rest of the run (every key is a variable)",
         args: &[
-            ArgDoc {
-                name: "KEY",
-                aliases: &[],
-                required: true,
-                default: None,
-                choices: &[],
-                help: "any variable name and its value",
-            },
-            ArgDoc {
-                name: "cacheable",
-                aliases: &[],
-                required: false,
-                default: Some("no"),
-                choices: &[],
-                help: "accepted; facts are kept for the run",
-            },
+            req("KEY", "any variable name and its value"),
+            dflt("cacheable", "no", "accepted; facts are kept for the run"),
         ],
         example: "- set_fact: zk_url=\"zk://{{ groups['zookeeper'] | join(':2181,') }}:2181/mesos\"",
     };

@@ -3,6 +3,7 @@
 
 use super::filekit::host_error;
 use super::remote::{parse_kv, q};
+use super::syskit::{aka, dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -63,62 +64,38 @@ pub struct StatArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "path",
-        aliases: &["dest", "name"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The path to look at.",
-    },
-    ArgDoc {
-        name: "follow",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Report on a symlink's target instead of the link.",
-    },
-    ArgDoc {
-        name: "get_checksum",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Checksum regular files that are readable.",
-    },
-    ArgDoc {
-        name: "checksum_algorithm",
-        aliases: &["checksum", "checksum_algo"],
-        required: false,
-        default: Some("sha1"),
-        choices: &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
-        help: "Checksum algorithm.",
-    },
-    ArgDoc {
-        name: "get_mime",
-        aliases: &["mime", "mime_type", "mime-type"],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Accepted; no MIME type is reported (targets need only coreutils).",
-    },
-    ArgDoc {
-        name: "get_attributes",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Accepted; no lsattr attributes are reported.",
-    },
-    ArgDoc {
-        name: "get_md5",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Also report md5 of regular files.",
-    },
+    aka(req("path", "The path to look at."), &["dest", "name"]),
+    dflt(
+        "follow",
+        "no",
+        "Report on a symlink's target instead of the link.",
+    ),
+    dflt(
+        "get_checksum",
+        "yes",
+        "Checksum regular files that are readable.",
+    ),
+    one_of(
+        aka(
+            dflt("checksum_algorithm", "sha1", "Checksum algorithm."),
+            &["checksum", "checksum_algo"],
+        ),
+        &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+    ),
+    aka(
+        dflt(
+            "get_mime",
+            "no",
+            "Accepted; no MIME type is reported (targets need only coreutils).",
+        ),
+        &["mime", "mime_type", "mime-type"],
+    ),
+    dflt(
+        "get_attributes",
+        "no",
+        "Accepted; no lsattr attributes are reported.",
+    ),
+    dflt("get_md5", "no", "Also report md5 of regular files."),
 ];
 
 impl Module for Stat {

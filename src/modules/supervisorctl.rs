@@ -4,6 +4,7 @@
 
 use super::filekit::host_error;
 use super::remote::q;
+use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
@@ -35,70 +36,43 @@ pub struct SupervisorctlArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The program; `group:` (trailing colon) means every program of the group.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &["present", "started", "stopped", "restarted", "absent"],
-        help: "present: reread and add if supervisord does not have it; started/restarted add it first when needed; stopped fails for an unknown program; absent: remove.",
-    },
-    ArgDoc {
-        name: "config",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "supervisord configuration file (supervisorctl -c).",
-    },
-    ArgDoc {
-        name: "server_url",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "URL of supervisord's server (supervisorctl -s).",
-    },
-    ArgDoc {
-        name: "supervisorctl_path",
-        aliases: &[],
-        required: false,
-        default: Some("supervisorctl from PATH"),
-        choices: &[],
-        help: "Path of the supervisorctl binary.",
-    },
-    ArgDoc {
-        name: "username",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "User for supervisord's server (supervisorctl -u).",
-    },
-    ArgDoc {
-        name: "password",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Password for supervisord's server (supervisorctl -p; use no_log).",
-    },
-    ArgDoc {
-        name: "stop_before_removing",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "With state=absent, stop running programs before removing them (supervisord refuses to remove a running one).",
-    },
+    req(
+        "name",
+        "The program; `group:` (trailing colon) means every program of the group.",
+    ),
+    one_of(
+        req(
+            "state",
+            "present: reread and add if supervisord does not have it; started/restarted add it first when needed; stopped fails for an unknown program; absent: remove.",
+        ),
+        &["present", "started", "stopped", "restarted", "absent"],
+    ),
+    arg(
+        "config",
+        "supervisord configuration file (supervisorctl -c).",
+    ),
+    arg(
+        "server_url",
+        "URL of supervisord's server (supervisorctl -s).",
+    ),
+    dflt(
+        "supervisorctl_path",
+        "supervisorctl from PATH",
+        "Path of the supervisorctl binary.",
+    ),
+    arg(
+        "username",
+        "User for supervisord's server (supervisorctl -u).",
+    ),
+    arg(
+        "password",
+        "Password for supervisord's server (supervisorctl -p; use no_log).",
+    ),
+    dflt(
+        "stop_before_removing",
+        "no",
+        "With state=absent, stop running programs before removing them (supervisord refuses to remove a running one).",
+    ),
 ];
 
 impl Module for Supervisorctl {

@@ -2,6 +2,7 @@
 //! on the host the way `copy` puts content: one exec that compares and writes if it differs.
 
 use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
+use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -49,102 +50,53 @@ pub struct TemplateArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "src",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Template on the controller, searched in `templates/` of the role, then the playbook directory.",
-    },
-    ArgDoc {
-        name: "dest",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "Where to write the rendered file; an existing directory receives it under the template's name.",
-    },
-    ArgDoc {
-        name: "mode",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mode of the file: octal (0644, '0644') or symbolic (u=rw,g=r).",
-    },
-    ArgDoc {
-        name: "owner",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Owner, by name or uid.",
-    },
-    ArgDoc {
-        name: "group",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Group, by name or gid.",
-    },
-    ArgDoc {
-        name: "force",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Replace dest when it differs; with no, only a missing dest is written.",
-    },
-    ArgDoc {
-        name: "backup",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Keep the old file as DEST.PID.YYYY-MM-DD@HH:MM:SS~ and return backup_file.",
-    },
-    ArgDoc {
-        name: "validate",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Command run on the new file (`%s` is its temporary path) before it replaces dest; failure leaves dest untouched.",
-    },
-    ArgDoc {
-        name: "newline_sequence",
-        aliases: &[],
-        required: false,
-        default: Some("\\n"),
-        choices: &["\\n", "\\r\\n", "\\r"],
-        help: "Line ending of the written file.",
-    },
-    ArgDoc {
-        name: "trim_blocks",
-        aliases: &[],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Ansible's default (yes) only: the first newline after a block tag is removed.",
-    },
-    ArgDoc {
-        name: "lstrip_blocks",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Ansible's default (no) only.",
-    },
-    ArgDoc {
-        name: "follow",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "If dest is a symlink, write to its target instead of replacing the link.",
-    },
+    req(
+        "src",
+        "Template on the controller, searched in `templates/` of the role, then the playbook directory.",
+    ),
+    req(
+        "dest",
+        "Where to write the rendered file; an existing directory receives it under the template's name.",
+    ),
+    arg(
+        "mode",
+        "Mode of the file: octal (0644, '0644') or symbolic (u=rw,g=r).",
+    ),
+    arg("owner", "Owner, by name or uid."),
+    arg("group", "Group, by name or gid."),
+    dflt(
+        "force",
+        "yes",
+        "Replace dest when it differs; with no, only a missing dest is written.",
+    ),
+    dflt(
+        "backup",
+        "no",
+        "Keep the old file as DEST.PID.YYYY-MM-DD@HH:MM:SS~ and return backup_file.",
+    ),
+    arg(
+        "validate",
+        "Command run on the new file (`%s` is its temporary path) before it replaces dest; failure leaves dest untouched.",
+    ),
+    one_of(
+        dflt(
+            "newline_sequence",
+            "\\n",
+            "Line ending of the written file.",
+        ),
+        &["\\n", "\\r\\n", "\\r"],
+    ),
+    dflt(
+        "trim_blocks",
+        "yes",
+        "Ansible's default (yes) only: the first newline after a block tag is removed.",
+    ),
+    dflt("lstrip_blocks", "no", "Ansible's default (no) only."),
+    dflt(
+        "follow",
+        "no",
+        "If dest is a symlink, write to its target instead of replacing the link.",
+    ),
 ];
 
 impl Module for Template {

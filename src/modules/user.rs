@@ -6,6 +6,7 @@
 use super::filekit::host_error;
 use super::group::Presence;
 use super::remote::{parse_kv, q};
+use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use serde::Deserialize;
@@ -70,125 +71,92 @@ pub struct UserArgs {
     ssh_key_passphrase: String,
 }
 
-const fn arg(name: &'static str, default: Option<&'static str>, help: &'static str) -> ArgDoc {
-    ArgDoc {
-        name,
-        aliases: &[],
-        required: false,
-        default,
-        choices: &[],
-        help,
-    }
-}
-
 const ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &["user"],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The account.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: Some("present"),
-        choices: &["present", "absent"],
-        help: "Whether the account exists.",
-    },
-    arg("uid", None, "The user id."),
+    aka(req("name", "The account."), &["user"]),
+    one_of(
+        dflt("state", "present", "Whether the account exists."),
+        &["present", "absent"],
+    ),
+    arg("uid", "The user id."),
     arg(
         "group",
-        None,
         "Primary group (name or gid); it must exist. New accounts without one get a group of their own name.",
     ),
     arg(
         "groups",
-        None,
         "Supplementary groups (list or comma-separated); they must exist. Without append the account is in exactly these ('' removes all).",
     ),
-    arg(
+    dflt(
         "append",
-        Some("no"),
+        "no",
         "Add the groups to the account's others instead of replacing them.",
     ),
-    arg("shell", None, "Login shell."),
-    arg("home", None, "Home directory."),
-    ArgDoc {
-        name: "create_home",
-        aliases: &["createhome"],
-        required: false,
-        default: Some("yes"),
-        choices: &[],
-        help: "Create the home directory (from /etc/skel) when the account is created or its home is missing.",
-    },
-    arg(
+    arg("shell", "Login shell."),
+    arg("home", "Home directory."),
+    aka(
+        dflt(
+            "create_home",
+            "yes",
+            "Create the home directory (from /etc/skel) when the account is created or its home is missing.",
+        ),
+        &["createhome"],
+    ),
+    dflt(
         "move_home",
-        Some("no"),
+        "no",
         "With a new home, move the old one's contents there (usermod -m).",
     ),
-    arg(
+    dflt(
         "system",
-        Some("no"),
+        "no",
         "Create a system account (useradd -r); no effect on an existing account.",
     ),
-    arg(
+    dflt(
         "remove",
-        Some("no"),
+        "no",
         "With state=absent, remove the home directory and mail spool (userdel -r).",
     ),
-    arg(
+    dflt(
         "force",
-        Some("no"),
+        "no",
         "With state=absent, remove even if logged in (userdel -f).",
     ),
-    arg(
+    dflt(
         "non_unique",
-        Some("no"),
+        "no",
         "Allow a uid that another account has (-o).",
     ),
     arg(
         "password",
-        None,
         "The crypt(3) hash (not the clear text) for /etc/shadow. Never shown; use no_log anyway.",
     ),
-    ArgDoc {
-        name: "update_password",
-        aliases: &[],
-        required: false,
-        default: Some("always"),
-        choices: &["always", "on_create"],
-        help: "always: set the hash when it differs; on_create: only for new accounts.",
-    },
-    arg("comment", None, "The GECOS field (full name)."),
-    arg(
+    one_of(
+        dflt(
+            "update_password",
+            "always",
+            "always: set the hash when it differs; on_create: only for new accounts.",
+        ),
+        &["always", "on_create"],
+    ),
+    arg("comment", "The GECOS field (full name)."),
+    dflt(
         "generate_ssh_key",
-        Some("no"),
+        "no",
         "Generate an SSH key pair unless ssh_key_file exists; returns ssh_public_key.",
     ),
-    arg(
-        "ssh_key_bits",
-        None,
-        "Key size (ssh-keygen's default if unset).",
-    ),
-    arg("ssh_key_type", Some("rsa"), "Key type (ssh-keygen -t)."),
-    arg(
+    arg("ssh_key_bits", "Key size (ssh-keygen's default if unset)."),
+    dflt("ssh_key_type", "rsa", "Key type (ssh-keygen -t)."),
+    dflt(
         "ssh_key_file",
-        Some(".ssh/id_TYPE"),
+        ".ssh/id_TYPE",
         "Key file; relative paths are under the home directory.",
     ),
-    arg(
+    dflt(
         "ssh_key_comment",
-        Some("ansible-generated on HOSTNAME"),
+        "ansible-generated on HOSTNAME",
         "Key comment.",
     ),
-    arg(
-        "ssh_key_passphrase",
-        Some("''"),
-        "Passphrase of the new key.",
-    ),
+    dflt("ssh_key_passphrase", "''", "Passphrase of the new key."),
 ];
 
 impl Module for User {

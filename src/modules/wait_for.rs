@@ -10,7 +10,8 @@
 //! /proc/uptime, so the loop needs no GNU `date`.
 
 use super::remote::{parse_kv, q};
-use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::syskit::{aka, arg, dflt, one_of};
+use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
@@ -69,89 +70,50 @@ impl Module for WaitFor {
         summary: "Waits on the target for a port to open, close or drain, or for a file (or a \
                   string in it) to appear or go away.",
         args: &[
-            ArgDoc {
-                name: "host",
-                aliases: &[],
-                required: false,
-                default: Some("127.0.0.1"),
-                choices: &[],
-                help: "Host to connect to, as seen from the target.",
-            },
-            ArgDoc {
-                name: "port",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "TCP port to wait for (probed with nc, else bash /dev/tcp, else \
+            dflt(
+                "host",
+                "127.0.0.1",
+                "Host to connect to, as seen from the target.",
+            ),
+            arg(
+                "port",
+                "TCP port to wait for (probed with nc, else bash /dev/tcp, else \
                        /proc/net/tcp for a local host).",
-            },
-            ArgDoc {
-                name: "path",
-                aliases: &["dest"],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "File to wait for (state present/started) or to disappear (absent/stopped).",
-            },
-            ArgDoc {
-                name: "state",
-                aliases: &[],
-                required: false,
-                default: Some("started"),
-                choices: &["started", "stopped", "present", "absent", "drained"],
-                help: "started/present: open port or existing file; stopped/absent: closed port \
+            ),
+            aka(
+                arg(
+                    "path",
+                    "File to wait for (state present/started) or to disappear (absent/stopped).",
+                ),
+                &["dest"],
+            ),
+            one_of(
+                dflt(
+                    "state",
+                    "started",
+                    "started/present: open port or existing file; stopped/absent: closed port \
                        or missing file; drained: no active connections on the port.",
-            },
-            ArgDoc {
-                name: "search_regex",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Extended regex (grep -E) to find in the file or in what the port sends.",
-            },
-            ArgDoc {
-                name: "delay",
-                aliases: &[],
-                required: false,
-                default: Some("0"),
-                choices: &[],
-                help: "Seconds to wait before the first check.",
-            },
-            ArgDoc {
-                name: "timeout",
-                aliases: &[],
-                required: false,
-                default: Some("300"),
-                choices: &[],
-                help: "Seconds to wait in all (counting the delay) before failing. Without port \
+                ),
+                &["started", "stopped", "present", "absent", "drained"],
+            ),
+            arg(
+                "search_regex",
+                "Extended regex (grep -E) to find in the file or in what the port sends.",
+            ),
+            dflt("delay", "0", "Seconds to wait before the first check."),
+            dflt(
+                "timeout",
+                "300",
+                "Seconds to wait in all (counting the delay) before failing. Without port \
                        or path, the task just waits this long.",
-            },
-            ArgDoc {
-                name: "sleep",
-                aliases: &[],
-                required: false,
-                default: Some("1"),
-                choices: &[],
-                help: "Seconds between checks.",
-            },
-            ArgDoc {
-                name: "connect_timeout",
-                aliases: &[],
-                required: false,
-                default: Some("5"),
-                choices: &[],
-                help: "Seconds one connection attempt may take.",
-            },
-            ArgDoc {
-                name: "msg",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Failure message instead of the default one.",
-            },
+            ),
+            dflt("sleep", "1", "Seconds between checks."),
+            dflt(
+                "connect_timeout",
+                "5",
+                "Seconds one connection attempt may take.",
+            ),
+            arg("msg", "Failure message instead of the default one."),
         ],
         example: "- wait_for: port=2181 delay=5 timeout=60\n\
                   - wait_for:\n    path: /var/log/mesos/mesos-master.INFO\n    search_regex: elected",

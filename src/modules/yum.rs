@@ -4,8 +4,9 @@
 //! so the reported `changed` and `packages` are what really changed. `--check` stops after the
 //! query. Tested on canned rpm/yum/dnf output only: the test hosts here are Debian.
 
-use super::pkgkit::{arg, sections};
+use super::pkgkit::sections;
 use super::remote::q;
+use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -43,46 +44,37 @@ pub struct RpmArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    arg(
-        "name",
+    aka(
+        arg(
+            "name",
+            "Packages: names, name-version, name.arch, a .rpm path or URL, or @group (a list or comma-separated).",
+        ),
         &["pkg"],
-        None,
-        &[],
-        "Packages: names, name-version, name.arch, a .rpm path or URL, or @group (a list or comma-separated).",
     ),
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "present installs missing packages, latest also updates installed ones, absent removes them.",
+        ),
         &["present", "installed", "latest", "absent", "removed"],
-        "present installs missing packages, latest also updates installed ones, absent removes them.",
     ),
     arg(
         "enablerepo",
-        &[],
-        None,
-        &[],
         "Repositories to enable for this operation (list or comma-separated; globs allowed).",
     ),
-    arg(
-        "disablerepo",
-        &[],
-        None,
-        &[],
-        "Repositories to disable for this operation.",
-    ),
-    arg(
-        "update_cache",
+    arg("disablerepo", "Repositories to disable for this operation."),
+    aka(
+        dflt(
+            "update_cache",
+            "no",
+            "Refresh the metadata cache (makecache) first.",
+        ),
         &["expire-cache", "update-cache"],
-        Some("no"),
-        &[],
-        "Refresh the metadata cache (makecache) first.",
     ),
-    arg(
+    dflt(
         "disable_gpg_check",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Skip GPG signature checks (--nogpgcheck).",
     ),
 ];

@@ -10,8 +10,9 @@ pub mod parse;
 #[cfg(test)]
 mod tests;
 
-use super::pkgkit::{apt_get_fn, arg, download_script, sections};
+use super::pkgkit::{apt_get_fn, download_script, sections};
 use super::remote::{parse_kv, q};
+use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -80,17 +81,19 @@ pub struct AptArgs {
 }
 
 const ARGS: &[ArgDoc] = &[
-    arg(
-        "name",
+    aka(
+        arg(
+            "name",
+            "Package names (a list or comma-separated); `name=1.2*` pins a version (a glob over apt's versions), `name:arch` an architecture.",
+        ),
         &["pkg", "package"],
-        None,
-        &[],
-        "Package names (a list or comma-separated); `name=1.2*` pins a version (a glob over apt's versions), `name:arch` an architecture.",
     ),
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "present installs missing packages; latest also upgrades them to the candidate; absent removes them; build-dep installs their build dependencies; fixed repairs broken dependencies (apt-get -f install).",
+        ),
         &[
             "present",
             "installed",
@@ -100,118 +103,100 @@ const ARGS: &[ArgDoc] = &[
             "build-dep",
             "fixed",
         ],
-        "present installs missing packages; latest also upgrades them to the candidate; absent removes them; build-dep installs their build dependencies; fixed repairs broken dependencies (apt-get -f install).",
     ),
-    arg(
-        "update_cache",
+    aka(
+        dflt(
+            "update_cache",
+            "no",
+            "Run apt-get update first (only when older than cache_valid_time, if given).",
+        ),
         &["update-cache"],
-        Some("no"),
-        &[],
-        "Run apt-get update first (only when older than cache_valid_time, if given).",
     ),
-    arg(
+    dflt(
         "cache_valid_time",
-        &[],
-        Some("0"),
-        &[],
+        "0",
         "Seconds the cache stays fresh, judged by the mtime of /var/lib/apt/periodic/update-success-stamp (else /var/lib/apt/lists); setting it implies update_cache.",
     ),
-    arg(
-        "install_recommends",
+    aka(
+        arg(
+            "install_recommends",
+            "yes installs recommended packages, no passes --no-install-recommends; unset keeps apt's configuration.",
+        ),
         &["install-recommends"],
-        None,
-        &[],
-        "yes installs recommended packages, no passes --no-install-recommends; unset keeps apt's configuration.",
     ),
     arg(
         "deb",
-        &[],
-        None,
-        &[],
         "A .deb file on the host, or an http(s) URL the host downloads with curl or wget; installed with its dependencies unless that version is installed already.",
     ),
-    arg(
+    dflt(
         "purge",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "With state=absent, remove configuration files too (also purges packages left in config-files state).",
     ),
-    arg(
+    dflt(
         "autoremove",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Remove packages installed as dependencies that nothing needs any more.",
     ),
-    arg(
+    dflt(
         "autoclean",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Delete downloaded package files that can no longer be downloaded.",
     ),
-    arg(
+    dflt(
         "force",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Allow unauthenticated packages, downgrades, removing essential and changing held packages.",
     ),
-    arg(
+    dflt(
         "dpkg_options",
-        &[],
-        Some("force-confdef,force-confold"),
-        &[],
+        "force-confdef,force-confold",
         "Comma-separated dpkg options, each passed as -o Dpkg::Options::=--OPTION.",
     ),
-    arg(
-        "default_release",
+    aka(
+        arg(
+            "default_release",
+            "Target release (apt-get -t), also used to pick the candidate for state=latest.",
+        ),
         &["default-release"],
-        None,
-        &[],
-        "Target release (apt-get -t), also used to pick the candidate for state=latest.",
     ),
-    arg(
-        "upgrade",
-        &[],
-        Some("no"),
+    one_of(
+        dflt(
+            "upgrade",
+            "no",
+            "Upgrade the system: yes/safe runs apt-get upgrade --with-new-pkgs, full/dist runs apt-get dist-upgrade.",
+        ),
         &["no", "yes", "safe", "full", "dist"],
-        "Upgrade the system: yes/safe runs apt-get upgrade --with-new-pkgs, full/dist runs apt-get dist-upgrade.",
     ),
-    arg(
+    dflt(
         "only_upgrade",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Only upgrade installed packages; never install new ones.",
     ),
-    arg(
-        "allow_unauthenticated",
+    aka(
+        dflt(
+            "allow_unauthenticated",
+            "no",
+            "Install packages that cannot be authenticated.",
+        ),
         &["allow-unauthenticated"],
-        Some("no"),
-        &[],
-        "Install packages that cannot be authenticated.",
     ),
-    arg(
-        "allow_downgrade",
+    aka(
+        dflt(
+            "allow_downgrade",
+            "no",
+            "Allow a version pin to install an older version than the installed one.",
+        ),
         &["allow-downgrade", "allow_downgrades", "allow-downgrades"],
-        Some("no"),
-        &[],
-        "Allow a version pin to install an older version than the installed one.",
     ),
-    arg(
+    dflt(
         "allow_change_held_packages",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Allow changing packages on hold.",
     ),
-    arg(
+    dflt(
         "lock_timeout",
-        &[],
-        Some("60"),
-        &[],
+        "60",
         "Seconds to wait for another apt/dpkg process to release its lock before failing.",
     ),
 ];

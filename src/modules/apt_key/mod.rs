@@ -8,8 +8,9 @@
 pub mod openpgp;
 
 use super::filekit::{Attrs, WriteSpec, host_error, write_error, write_script};
-use super::pkgkit::{arg, download_script, sections};
+use super::pkgkit::{download_script, sections};
 use super::remote::q;
+use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use base64::Engine;
@@ -40,39 +41,21 @@ pub struct AptKeyArgs {
 const ARGS: &[ArgDoc] = &[
     arg(
         "id",
-        &[],
-        None,
-        &[],
         "Key id (short, long or full fingerprint; a subkey's works too). Required for absent; for present it skips the work when that key is already there, and must be in the key data.",
     ),
-    arg(
-        "data",
-        &[],
-        None,
-        &[],
-        "The key itself (ASCII-armored or binary).",
-    ),
-    arg("file", &[], None, &[], "A key file on the host."),
+    arg("data", "The key itself (ASCII-armored or binary)."),
+    arg("file", "A key file on the host."),
     arg(
         "url",
-        &[],
-        None,
-        &[],
         "A URL the host downloads the key from (curl or wget).",
     ),
     arg(
         "keyring",
-        &[],
-        None,
-        &[],
         "The keyring file to manage, e.g. /etc/apt/keyrings/docker.asc (`.asc` is written armored, anything else binary). Default: present writes /etc/apt/trusted.gpg.d/KEYID.asc (or .gpg); absent searches /etc/apt/trusted.gpg and trusted.gpg.d.",
     ),
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    one_of(
+        dflt("state", "present", "Whether the key is trusted."),
         &["present", "absent"],
-        "Whether the key is trusted.",
     ),
 ];
 

@@ -6,8 +6,9 @@
 
 pub mod version;
 
-use super::pkgkit::{arg, sections};
+use super::pkgkit::sections;
 use super::remote::q;
+use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -56,80 +57,54 @@ pub struct PipArgs {
 const ARGS: &[ArgDoc] = &[
     arg(
         "name",
-        &[],
-        None,
-        &[],
         "Packages, with optional specifiers (`requests>=2,<3`, `six==1.16.*`), a list or comma-separated; URLs and paths are passed to pip as they are.",
     ),
     arg(
         "version",
-        &[],
-        None,
-        &[],
         "Version for a single name (same as name==version).",
     ),
     arg(
         "requirements",
-        &[],
-        None,
-        &[],
         "A requirements file on the host (relative to chdir).",
     ),
     arg(
         "virtualenv",
-        &[],
-        None,
-        &[],
         "Install into this virtualenv, creating it when missing.",
     ),
-    arg(
+    dflt(
         "virtualenv_command",
-        &[],
-        Some("virtualenv"),
-        &[],
+        "virtualenv",
         "Command that creates the virtualenv, e.g. `python3 -m venv`.",
     ),
     arg(
         "virtualenv_python",
-        &[],
-        None,
-        &[],
         "Python for a new virtualenv (virtualenv -p); not used with `-m venv`.",
     ),
-    arg(
+    dflt(
         "virtualenv_site_packages",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Give the new virtualenv the system site-packages.",
     ),
     arg(
         "executable",
-        &[],
-        None,
-        &[],
         "The pip to run (e.g. pip3.11); not with virtualenv.",
     ),
-    arg(
-        "state",
-        &[],
-        Some("present"),
+    one_of(
+        dflt(
+            "state",
+            "present",
+            "present installs what is missing or does not satisfy its specifier; latest upgrades (pip install -U); absent uninstalls; forcereinstall reinstalls always.",
+        ),
         &["present", "latest", "absent", "forcereinstall"],
-        "present installs what is missing or does not satisfy its specifier; latest upgrades (pip install -U); absent uninstalls; forcereinstall reinstalls always.",
     ),
     arg(
         "extra_args",
-        &[],
-        None,
-        &[],
         "Extra arguments for pip (e.g. `--no-index --find-links /srv/wheels`).",
     ),
-    arg("chdir", &[], None, &[], "Change into this directory first."),
-    arg(
+    arg("chdir", "Change into this directory first."),
+    dflt(
         "break_system_packages",
-        &[],
-        Some("no"),
-        &[],
+        "no",
         "Pass --break-system-packages (needed for system-wide installs on Debian 12 and later).",
     ),
 ];

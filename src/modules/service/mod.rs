@@ -14,6 +14,7 @@ mod tests;
 
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
+use crate::modules::syskit::{aka, arg, dflt, one_of, req};
 use backend::{Action, Mgr, Probe};
 use minijinja::Value;
 use serde::Deserialize;
@@ -148,145 +149,96 @@ impl From<SystemdArgs> for Spec {
 const STATE_HELP: &str = "started/stopped: only if not already; restarted: always bounce; reloaded: reload (start if stopped).";
 
 const SERVICE_ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &[],
-        required: true,
-        default: None,
-        choices: &[],
-        help: "The service (init script or unit) name.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &["started", "stopped", "restarted", "reloaded"],
-        help: STATE_HELP,
-    },
-    ArgDoc {
-        name: "enabled",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Start at boot (systemctl enable, update-rc.d/chkconfig, rc-update). At least one of state and enabled is required.",
-    },
-    ArgDoc {
-        name: "sleep",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Seconds to wait between stop and start when restarting (sysvinit and OpenRC).",
-    },
-    ArgDoc {
-        name: "pattern",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Substring of a process command line that means the service runs, instead of the init script's status (sysvinit).",
-    },
-    ArgDoc {
-        name: "arguments",
-        aliases: &["args"],
-        required: false,
-        default: Some("''"),
-        choices: &[],
-        help: "Extra words for the init script's command line (sysvinit and OpenRC).",
-    },
-    ArgDoc {
-        name: "runlevel",
-        aliases: &[],
-        required: false,
-        default: Some("default"),
-        choices: &[],
-        help: "OpenRC runlevel for enabled.",
-    },
-    ArgDoc {
-        name: "use",
-        aliases: &[],
-        required: false,
-        default: Some("auto"),
-        choices: &["auto", "systemd", "sysvinit", "openrc", "service"],
-        help: "The manager to drive; auto takes the ansible_service_mgr fact, else probes /run/systemd/system, /sbin/openrc-run, /etc/init.d.",
-    },
-    ArgDoc {
-        name: "daemon_reload",
-        aliases: &["daemon-reload"],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "systemd: run daemon-reload first. Elsewhere a no-op, noted in msg.",
-    },
+    req("name", "The service (init script or unit) name."),
+    one_of(
+        arg("state", STATE_HELP),
+        &["started", "stopped", "restarted", "reloaded"],
+    ),
+    arg(
+        "enabled",
+        "Start at boot (systemctl enable, update-rc.d/chkconfig, rc-update). At least one of state and enabled is required.",
+    ),
+    arg(
+        "sleep",
+        "Seconds to wait between stop and start when restarting (sysvinit and OpenRC).",
+    ),
+    arg(
+        "pattern",
+        "Substring of a process command line that means the service runs, instead of the init script's status (sysvinit).",
+    ),
+    aka(
+        dflt(
+            "arguments",
+            "''",
+            "Extra words for the init script's command line (sysvinit and OpenRC).",
+        ),
+        &["args"],
+    ),
+    dflt("runlevel", "default", "OpenRC runlevel for enabled."),
+    one_of(
+        dflt(
+            "use",
+            "auto",
+            "The manager to drive; auto takes the ansible_service_mgr fact, else probes /run/systemd/system, /sbin/openrc-run, /etc/init.d.",
+        ),
+        &["auto", "systemd", "sysvinit", "openrc", "service"],
+    ),
+    aka(
+        dflt(
+            "daemon_reload",
+            "no",
+            "systemd: run daemon-reload first. Elsewhere a no-op, noted in msg.",
+        ),
+        &["daemon-reload"],
+    ),
 ];
 
 const SYSTEMD_ARGS: &[ArgDoc] = &[
-    ArgDoc {
-        name: "name",
-        aliases: &["service", "unit"],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "The unit. Required unless only daemon_reload/daemon_reexec is asked for.",
-    },
-    ArgDoc {
-        name: "state",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &["started", "stopped", "restarted", "reloaded"],
-        help: STATE_HELP,
-    },
-    ArgDoc {
-        name: "enabled",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Start at boot.",
-    },
-    ArgDoc {
-        name: "masked",
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help: "Mask the unit so nothing can start it (systemd only; masked=yes fails elsewhere).",
-    },
-    ArgDoc {
-        name: "daemon_reload",
-        aliases: &["daemon-reload"],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Run daemon-reload before anything else (not reported as a change). On a host without systemd: a no-op, noted in msg.",
-    },
-    ArgDoc {
-        name: "daemon_reexec",
-        aliases: &["daemon-reexec"],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "Run daemon-reexec before anything else. On a host without systemd: a no-op, noted in msg.",
-    },
-    ArgDoc {
-        name: "scope",
-        aliases: &[],
-        required: false,
-        default: Some("system"),
-        choices: &["system", "user", "global"],
-        help: "systemctl --user / --global (global: enabled and masked only).",
-    },
-    ArgDoc {
-        name: "no_block",
-        aliases: &[],
-        required: false,
-        default: Some("no"),
-        choices: &[],
-        help: "systemctl --no-block: do not wait for start/stop jobs to finish.",
-    },
+    aka(
+        arg(
+            "name",
+            "The unit. Required unless only daemon_reload/daemon_reexec is asked for.",
+        ),
+        &["service", "unit"],
+    ),
+    one_of(
+        arg("state", STATE_HELP),
+        &["started", "stopped", "restarted", "reloaded"],
+    ),
+    arg("enabled", "Start at boot."),
+    arg(
+        "masked",
+        "Mask the unit so nothing can start it (systemd only; masked=yes fails elsewhere).",
+    ),
+    aka(
+        dflt(
+            "daemon_reload",
+            "no",
+            "Run daemon-reload before anything else (not reported as a change). On a host without systemd: a no-op, noted in msg.",
+        ),
+        &["daemon-reload"],
+    ),
+    aka(
+        dflt(
+            "daemon_reexec",
+            "no",
+            "Run daemon-reexec before anything else. On a host without systemd: a no-op, noted in msg.",
+        ),
+        &["daemon-reexec"],
+    ),
+    one_of(
+        dflt(
+            "scope",
+            "system",
+            "systemctl --user / --global (global: enabled and masked only).",
+        ),
+        &["system", "user", "global"],
+    ),
+    dflt(
+        "no_block",
+        "no",
+        "systemctl --no-block: do not wait for start/stop jobs to finish.",
+    ),
 ];
 
 impl Module for Service {

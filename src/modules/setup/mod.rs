@@ -12,8 +12,9 @@ mod script;
 
 pub use parse::{Distro, distribution, human_size, pkg_mgr, service_mgr, split_sections};
 
-use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
+use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
+use crate::modules::syskit::{arg, dflt, one_of};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -180,12 +181,14 @@ impl Module for Setup {
         summary: "Gathers facts about the host in one round trip (no Python needed on the \
                   target). Facts are visible as ansible_<name> and ansible_facts.<name>.",
         args: &[
-            ArgDoc {
-                name: "gather_subset",
-                aliases: &[],
-                required: false,
-                default: Some("all"),
-                choices: &[
+            one_of(
+                dflt(
+                    "gather_subset",
+                    "all",
+                    "Subsets to gather; prefix with ! to exclude (`!hardware`, `!all,!min`). \
+                       The minimal subset is always gathered unless `!min` is given.",
+                ),
+                &[
                     "all",
                     "min",
                     "hardware",
@@ -204,26 +207,13 @@ impl Module for Setup {
                     "mounts",
                     "interfaces",
                 ],
-                help: "Subsets to gather; prefix with ! to exclude (`!hardware`, `!all,!min`). \
-                       The minimal subset is always gathered unless `!min` is given.",
-            },
-            ArgDoc {
-                name: "filter",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Only return facts whose names match one of these globs \
+            ),
+            arg(
+                "filter",
+                "Only return facts whose names match one of these globs \
                        (`ansible_eth*`, `ansible_distribution*`).",
-            },
-            ArgDoc {
-                name: "gather_timeout",
-                aliases: &[],
-                required: false,
-                default: None,
-                choices: &[],
-                help: "Seconds after which gathering fails.",
-            },
+            ),
+            arg("gather_timeout", "Seconds after which gathering fails."),
         ],
         example: "- setup:\n    gather_subset: ['!all', 'network']\n    filter: ['ansible_default_ipv4', 'ansible_eth*']",
     };
