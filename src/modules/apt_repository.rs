@@ -3,7 +3,7 @@
 //! files change (the line is present if any file has an equivalent enabled line; removed from
 //! every file that has it) and one script writes them atomically and updates the cache.
 
-use super::filekit::{Attrs, WriteSpec, content_diff, write_error, write_script};
+use super::filekit::{content_diff, write_error, write_plain_script};
 use super::pkgkit::{apt_get_fn, sections};
 use super::remote::q;
 use super::syskit::{aka, arg, dflt, one_of, req};
@@ -292,20 +292,11 @@ async fn run(a: AptRepositoryArgs, cx: &TaskContext<'_>) -> Result<Outcome, Modu
         match new {
             Some(text) => {
                 let is_target = *path == target;
-                script.push_str(&write_script(&WriteSpec {
+                script.push_str(&write_plain_script(
                     path,
-                    len: Some(text.len()),
-                    attrs: Attrs {
-                        owner: None,
-                        group: None,
-                        mode: if is_target { Some(&mode) } else { None },
-                    },
-                    backup: false,
-                    validate: None,
-                    make_parents: true,
-                    from_host_file: None,
-                }));
-                script.push_str(" >/dev/null\n");
+                    text.len(),
+                    if is_target { Some(&mode) } else { None },
+                ));
                 stdin.extend_from_slice(text.as_bytes());
             }
             None => script.push_str(&format!("rm -f {}\n", q(path))),

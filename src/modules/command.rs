@@ -114,6 +114,32 @@ impl Module for Shell {
     }
 }
 
+/// What command, shell, raw and script return once the command ran: rc, stdout, stderr and
+/// their lines; failed ("non-zero return code") when rc is not 0.
+pub(super) fn ran(rc: i32, stdout: String, stderr: String) -> Outcome {
+    let lines = |s: &str| Value::from(s.lines().map(Value::from).collect::<Vec<_>>());
+    let mut o = Outcome::changed(true)
+        .with("rc", rc)
+        .with("stdout_lines", lines(&stdout))
+        .with("stderr_lines", lines(&stderr))
+        .with("stdout", stdout)
+        .with("stderr", stderr);
+    if rc != 0 {
+        o.failed = true;
+        o.msg = Some("non-zero return code".into());
+    }
+    o
+}
+
+/// A command not run because of `creates`/`removes`.
+pub(super) fn skipped_by_guard(msg: String) -> Outcome {
+    Outcome::ok()
+        .msg(msg)
+        .with("rc", 0)
+        .with("stdout", "")
+        .with("stdout_lines", Value::from(Vec::<Value>::new()))
+}
+
 fn strip_ends(s: String, strip: bool) -> String {
     if strip {
         s.trim_end_matches(['\n', '\r']).to_string()
@@ -181,24 +207,16 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
     let delta = start.elapsed();
     match out.rc {
         200 => {
-            return Ok(Outcome::ok()
-                .msg(format!(
-                    "skipped, since {} exists",
-                    args.creates.unwrap_or_default()
-                ))
-                .with("rc", 0)
-                .with("stdout", "")
-                .with("stdout_lines", Value::from(Vec::<Value>::new())));
+            return Ok(skipped_by_guard(format!(
+                "skipped, since {} exists",
+                args.creates.unwrap_or_default()
+            )));
         }
         201 => {
-            return Ok(Outcome::ok()
-                .msg(format!(
-                    "skipped, since {} does not exist",
-                    args.removes.unwrap_or_default()
-                ))
-                .with("rc", 0)
-                .with("stdout", "")
-                .with("stdout_lines", Value::from(Vec::<Value>::new())));
+            return Ok(skipped_by_guard(format!(
+                "skipped, since {} does not exist",
+                args.removes.unwrap_or_default()
+            )));
         }
         202 => {
             return Ok(Outcome::fail(format!(
@@ -215,22 +233,13 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
     }
     let stdout = strip_ends(out.stdout_str(), args.strip_empty_ends);
     let stderr = strip_ends(out.stderr_str(), args.strip_empty_ends);
-    let lines = |s: &str| Value::from(s.lines().map(Value::from).collect::<Vec<_>>());
-    let mut o = Outcome::changed(true)
+    let not_found = (out.rc == 127 && !shell)
+        .then(|| format!("command not found: {}", stderr.lines().last().unwrap_or("")));
+    let mut o = ran(out.rc, stdout, stderr)
         .with("cmd", display_cmd)
-        .with("rc", out.rc)
-        .with("stdout_lines", lines(&stdout))
-        .with("stderr_lines", lines(&stderr))
-        .with("stdout", stdout)
-        .with("stderr", stderr.clone())
         .with("delta", format!("{:.6}", delta.as_secs_f64()));
-    if out.rc != 0 {
-        o.failed = true;
-        o.msg = Some(if out.rc == 127 && !shell {
-            format!("command not found: {}", stderr.lines().last().unwrap_or(""))
-        } else {
-            "non-zero return code".to_string()
-        });
+    if not_found.is_some() {
+        o.msg = not_found;
     }
     Ok(o)
 }

@@ -3,7 +3,7 @@
 //! `signed_by` URL to compare with the stored key), one script writes what differs. The cache
 //! is not updated, as in Ansible: notify an `apt: update_cache=yes` handler.
 
-use super::filekit::{Attrs, WriteSpec, content_diff, host_error, write_error, write_script};
+use super::filekit::{content_diff, host_error, write_error, write_plain_script};
 use super::pkgkit::{download_script, sections};
 use super::remote::{parse_kv, q};
 use super::syskit::{arg, dflt, one_of, req};
@@ -285,20 +285,7 @@ async fn run(a: Deb822Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
                     o.diff.push(d);
                 }
                 let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
-                script.push_str(&write_script(&WriteSpec {
-                    path: &path,
-                    len: Some(text.len()),
-                    attrs: Attrs {
-                        owner: None,
-                        group: None,
-                        mode: Some(&mode),
-                    },
-                    backup: false,
-                    validate: None,
-                    make_parents: true,
-                    from_host_file: None,
-                }));
-                script.push_str(" >/dev/null\n");
+                script.push_str(&write_plain_script(&path, text.len(), Some(&mode)));
                 stdin.extend_from_slice(text.as_bytes());
             }
             if let Some(k) = key_ref.filter(|_| url.is_some()) {

@@ -515,6 +515,27 @@ pub fn write_script(w: &WriteSpec) -> String {
     )
 }
 
+/// [`write_script`] for a file whose whole new content (`len` bytes of stdin) the caller has
+/// decided on: mode set (or kept when `None`), owner and group kept, parents made, no backup or
+/// validation, its report silenced. The apt source and key files are written so.
+pub fn write_plain_script(path: &str, len: usize, mode: Option<&FileMode>) -> String {
+    let mut s = write_script(&WriteSpec {
+        path,
+        len: Some(len),
+        attrs: Attrs {
+            owner: None,
+            group: None,
+            mode,
+        },
+        backup: false,
+        validate: None,
+        make_parents: true,
+        from_host_file: None,
+    });
+    s.push_str(" >/dev/null\n");
+    s
+}
+
 /// [`write_script`] after a probe in the same script: the path in shell variable `p` (`w.path`
 /// is not used) and, if it exists, its stat in `$s`.
 pub fn write_script_at_p(w: &WriteSpec) -> String {

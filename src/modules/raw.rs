@@ -1,11 +1,11 @@
 //! `raw`: runs the free-form string on the host exactly as written, as a shell script, with no
 //! wrapping beyond the task's environment and become. For hosts where nothing else works yet.
 
+use super::command::ran;
 use super::remote::q;
 use super::syskit::{arg, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
-use minijinja::Value;
 use serde::Deserialize;
 
 #[derive(Deserialize, Debug)]
@@ -18,10 +18,6 @@ pub struct RawArgs {
 }
 
 pub struct Raw;
-
-fn lines(s: &str) -> Vec<Value> {
-    s.lines().map(Value::from).collect()
-}
 
 impl Module for Raw {
     const NAME: &'static str = "raw";
@@ -59,18 +55,7 @@ impl Module for Raw {
                 None => args.raw_params.clone(),
             };
             let out = cx.run(&script, &[]).await?;
-            let (stdout, stderr) = (out.stdout_str(), out.stderr_str());
-            let mut o = Outcome::changed(true)
-                .with("rc", out.rc)
-                .with("stdout_lines", lines(&stdout))
-                .with("stderr_lines", lines(&stderr))
-                .with("stdout", stdout)
-                .with("stderr", stderr);
-            if out.rc != 0 {
-                o.failed = true;
-                o.msg = Some("non-zero return code".into());
-            }
-            Ok(o)
+            Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
         })
     }
 }
@@ -80,6 +65,7 @@ mod tests {
     use super::*;
     use crate::modules::DynModule;
     use crate::modules::testutil_misc::{CountingConn, args, context};
+    use minijinja::Value;
 
     #[tokio::test]
     async fn runs_the_string_as_is() {

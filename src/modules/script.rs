@@ -2,12 +2,12 @@
 //! creates/removes guards, the upload (the script's bytes on stdin into a private temp file),
 //! the run (with `executable` or by its own `#!`), and the removal of the temp file.
 
+use super::command::{ran, skipped_by_guard};
 use super::remote::q;
 use super::syskit::{aka, arg};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::BoxFuture;
 use crate::connection::sh_split;
-use minijinja::Value;
 use serde::Deserialize;
 
 pub struct Script;
@@ -122,22 +122,15 @@ async fn run(a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
     let script = remote_script(&a, data.len(), args, cx.check_mode);
     let stdin: &[u8] = if cx.check_mode { &[] } else { &data };
     let out = cx.run(&script, stdin).await?;
-    let skipped = |msg: String| {
-        Outcome::ok()
-            .msg(msg)
-            .with("rc", 0)
-            .with("stdout", "")
-            .with("stdout_lines", Value::from(Vec::<Value>::new()))
-    };
     match out.rc {
         RC_CREATES => {
-            return Ok(skipped(format!(
+            return Ok(skipped_by_guard(format!(
                 "skipped, since {} exists",
                 a.creates.unwrap_or_default()
             )));
         }
         RC_REMOVES => {
-            return Ok(skipped(format!(
+            return Ok(skipped_by_guard(format!(
                 "skipped, since {} does not exist",
                 a.removes.unwrap_or_default()
             )));
@@ -161,20 +154,7 @@ async fn run(a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
         }
         _ => {}
     }
-    let stdout = out.stdout_str();
-    let stderr = out.stderr_str();
-    let lines = |s: &str| Value::from(s.lines().map(Value::from).collect::<Vec<_>>());
-    let mut o = Outcome::changed(true)
-        .with("rc", out.rc)
-        .with("stdout_lines", lines(&stdout))
-        .with("stderr_lines", lines(&stderr))
-        .with("stdout", stdout)
-        .with("stderr", stderr);
-    if out.rc != 0 {
-        o.failed = true;
-        o.msg = Some("non-zero return code".into());
-    }
-    Ok(o)
+    Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
 }
 
 #[cfg(test)]

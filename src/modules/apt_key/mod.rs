@@ -7,7 +7,7 @@
 
 pub mod openpgp;
 
-use super::filekit::{Attrs, WriteSpec, host_error, write_error, write_script};
+use super::filekit::{host_error, write_error, write_plain_script};
 use super::pkgkit::{download_script, sections};
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of};
@@ -247,20 +247,7 @@ async fn run(a: AptKeyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
     for (path, bytes) in &changes {
         match bytes {
             Some(b) => {
-                script.push_str(&write_script(&WriteSpec {
-                    path,
-                    len: Some(b.len()),
-                    attrs: Attrs {
-                        owner: None,
-                        group: None,
-                        mode: Some(&mode),
-                    },
-                    backup: false,
-                    validate: None,
-                    make_parents: true,
-                    from_host_file: None,
-                }));
-                script.push_str(" >/dev/null\n");
+                script.push_str(&write_plain_script(path, b.len(), Some(&mode)));
                 stdin.extend_from_slice(b);
             }
             None => script.push_str(&format!("rm -f {}\n", q(path))),
