@@ -108,7 +108,7 @@ impl Runner {
     }
 
     pub fn status(&self, host: &str) -> HostStatus {
-        self.with_host(host, |s| s.status)
+        self.with_host(host, |s| s.status())
     }
 }
 
@@ -171,7 +171,7 @@ pub async fn run_playbook(
     let mut failed_hosts = Vec::new();
     let (mut any_failed, mut any_unreachable) = (false, false);
     for h in order {
-        let s = runner.with_host(&h, |s| s.stats.clone());
+        let s = runner.with_host(&h, |s| s.stats().clone());
         if s.failed > 0 {
             any_failed = true;
             failed_hosts.push(h.clone());

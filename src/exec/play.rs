@@ -170,12 +170,7 @@ pub async fn run_play(r: &Arc<Runner>, play: &Play) -> bool {
         }
     }
     for h in &hosts {
-        r.with_host(h, |s| {
-            s.status = HostStatus::Active;
-            s.vars_files.clear();
-            s.notified.clear();
-            s.include_stack.clear();
-        });
+        r.with_host(h, |s| s.start_play());
     }
 
     let mut roles = Vec::new();
@@ -468,11 +463,7 @@ async fn run_block(r: &Arc<Runner>, b: &Block, hosts: &[String]) -> Flow {
         .collect();
     if !b.rescue.is_empty() && !failed.is_empty() && flow == Flow::Continue {
         for h in &failed {
-            r.with_host(h, |s| {
-                s.status = HostStatus::Active;
-                s.stats.failed = s.stats.failed.saturating_sub(1);
-                s.stats.rescued += 1;
-            });
+            r.with_host(h, |s| s.rescue());
         }
         if let Some(ctx) = r.play_ctx() {
             refresh_play_hosts(r, &ctx);
@@ -504,7 +495,7 @@ async fn run_block(r: &Arc<Runner>, b: &Block, hosts: &[String]) -> Flow {
             .cloned()
             .collect();
         for h in &still_failed {
-            r.with_host(h, |s| s.status = HostStatus::Active);
+            r.with_host(h, |s| s.clear_failure());
         }
         let runnable: Vec<String> = entered
             .iter()
@@ -513,11 +504,7 @@ async fn run_block(r: &Arc<Runner>, b: &Block, hosts: &[String]) -> Flow {
             .collect();
         let af = run_nodes(r, &b.always, runnable).await;
         for h in &still_failed {
-            r.with_host(h, |s| {
-                if s.status == HostStatus::Active {
-                    s.status = HostStatus::Failed;
-                }
-            });
+            r.with_host(h, |s| s.restore_failure());
         }
         if let Some(ctx) = r.play_ctx() {
             refresh_play_hosts(r, &ctx);
@@ -545,8 +532,8 @@ pub async fn flush_handlers(r: &Arc<Runner>, ctx: &Arc<PlayCtx>, hosts: &[String
                 .filter(|host| {
                     r.with_host(host, |s| {
                         s.notified.contains(&i)
-                            && (s.status == HostStatus::Active
-                                || (ctx.force_handlers && s.status == HostStatus::Failed))
+                            && (s.is_active()
+                                || (ctx.force_handlers && s.status() == HostStatus::Failed))
                     })
                 })
                 .cloned()
@@ -557,9 +544,7 @@ pub async fn flush_handlers(r: &Arc<Runner>, ctx: &Arc<PlayCtx>, hosts: &[String
             for t in &targets {
                 r.with_host(t, |s| {
                     s.notified.shift_remove(&i);
-                    if s.status == HostStatus::Failed {
-                        s.status = HostStatus::Active;
-                    }
+                    s.clear_failure();
                 });
             }
             ran_any = true;
@@ -585,11 +570,7 @@ pub fn after_task_checks(
     refresh_play_hosts(r, ctx);
     if ctx.any_errors_fatal && !newly_failed.is_empty() {
         for h in batch {
-            r.with_host(h, |s| {
-                if s.status == HostStatus::Active {
-                    s.status = HostStatus::Ended;
-                }
-            });
+            r.with_host(h, |s| s.end_if_active());
         }
         r.emit(Event::PlayAborted {
             reason: format!("any_errors_fatal: {} failed", newly_failed.join(", ")),
@@ -622,17 +603,13 @@ pub async fn run_meta(r: &Arc<Runner>, ctx: &Arc<PlayCtx>, meta: Meta, hosts: &[
         Meta::FlushHandlers => flush_handlers(r, ctx, &ctx.batch()).await,
         Meta::EndPlay | Meta::EndBatch => {
             for h in ctx.batch() {
-                r.with_host(&h, |s| {
-                    if s.status == HostStatus::Active {
-                        s.status = HostStatus::Ended;
-                    }
-                });
+                r.with_host(&h, |s| s.end_if_active());
             }
             Flow::EndBatch
         }
         Meta::EndHost => {
             for h in hosts {
-                r.with_host(h, |s| s.status = HostStatus::Ended);
+                r.with_host(h, |s| s.end());
             }
             Flow::Continue
         }
@@ -644,11 +621,7 @@ pub async fn run_meta(r: &Arc<Runner>, ctx: &Arc<PlayCtx>, meta: Meta, hosts: &[
         }
         Meta::ClearHostErrors => {
             for h in ctx.batch() {
-                r.with_host(&h, |s| {
-                    if s.status == HostStatus::Failed {
-                        s.status = HostStatus::Active;
-                    }
-                });
+                r.with_host(&h, |s| s.clear_failure());
             }
             refresh_play_hosts(r, ctx);
             Flow::Continue

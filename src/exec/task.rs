@@ -5,7 +5,7 @@ use super::Runner;
 use super::connect::{BecomeInput, ConnTarget, become_spec};
 use super::play::{self, Flow, PlayCtx};
 use super::scope::ScopeExtras;
-use super::state::HostStatus;
+use super::state::{Forgive, HostStatus};
 use crate::connection::Connection;
 use crate::connection::local::LocalConnection;
 use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, Templating};
@@ -114,10 +114,7 @@ fn tmpl_bool(r: &Runner, v: &Option<Value>, scope: &Value) -> Result<Option<bool
 
 /// Marks a host failed outside a task's normal path (vars_files, includes).
 pub fn fail_host(r: &Runner, host: &str, what: &str, msg: &str) {
-    r.with_host(host, |s| {
-        s.status = HostStatus::Failed;
-        s.stats.failed += 1;
-    });
+    r.with_host(host, |s| s.fail());
     r.emit(Event::HostResult(Box::new(HostResult {
         host: host.to_string(),
         delegated_to: None,
@@ -310,11 +307,7 @@ async fn run_task_inner(
     if any_fatal && !newly_failed.is_empty() {
         let batch = ctx.batch();
         for h in &batch {
-            r.with_host(h, |s| {
-                if s.status == HostStatus::Active {
-                    s.status = HostStatus::Ended;
-                }
-            });
+            r.with_host(h, |s| s.end_if_active());
         }
         r.emit(Event::PlayAborted {
             reason: format!("any_errors_fatal: {} failed", newly_failed.join(", ")),
@@ -1176,35 +1169,18 @@ fn finish(
             r.with_host(host, |s| s.notified.extend(idx));
         }
     }
-    r.with_host(host, |s| match status {
-        Status::Ok => s.stats.ok += 1,
-        Status::Changed => {
-            s.stats.ok += 1;
-            s.stats.changed += 1;
-        }
-        Status::Skipped => s.stats.skipped += 1,
-        Status::Failed => {
-            if ignore_errors {
-                s.stats.ignored += 1;
-                s.stats.ok += 1;
-            } else {
-                s.stats.failed += 1;
-                s.status = HostStatus::Failed;
-                let failed_task = Value::from_pairs([
-                    ("name".to_string(), Value::from(task.display_name())),
-                    ("action".to_string(), Value::from(task.action_name.as_str())),
-                ]);
-                s.last_failure = Some((failed_task, registered.clone()));
-            }
-        }
-        Status::Unreachable => {
-            if ignore_unreachable {
-                s.stats.skipped += 1;
-            } else {
-                s.stats.unreachable += 1;
-                s.status = HostStatus::Unreachable;
-            }
-        }
+    let forgive = Forgive {
+        errors: ignore_errors,
+        unreachable: ignore_unreachable,
+    };
+    r.with_host(host, |s| {
+        s.record(status, forgive, || {
+            let failed_task = Value::from_pairs([
+                ("name".to_string(), Value::from(task.display_name())),
+                ("action".to_string(), Value::from(task.action_name.as_str())),
+            ]);
+            (failed_task, registered.clone())
+        })
     });
     registered
 }
