@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// One run of a playbook: shared by every play, task and host of it.
 pub(crate) struct Runner {
     /// The inventory the run targets.
     inv: Arc<Inventory>,
