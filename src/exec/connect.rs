@@ -1,13 +1,174 @@
-//! Turning a host's connection variables into a live connection, once per host and user for
-//! the whole run, and a task's become keywords into a [`BecomeSpec`].
+//! All connection resolution: which host a task's work runs on (`delegate_to`,
+//! `local_action`), that host's connection variables ([`CONN_VARS`]) and user, the live
+//! connection (pooled: one per host, connection kind and user for the whole run), and a task's
+//! become keywords turned into a [`BecomeSpec`].
+//!
+//! Owns: [`Connector`], [`ConnTarget`], [`Pool`], [`become_spec`], [`ConnectError`].
+//! Must not know: plays, host states, how a scope is built (the caller hands over the task's
+//! scope and a way to get a delegate's), or modules.
 
+use super::eval::{self, EvalError};
 use crate::connection::local::LocalConnection;
 use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, WireStats};
+use crate::inventory::Inventory;
+use crate::plan::Task;
+use crate::vars::Templar;
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
+
+/// Connection variables read from a host's scope.
+pub const CONN_VARS: &[&str] = &[
+    "ansible_connection",
+    "ansible_host",
+    "ansible_ssh_host",
+    "ansible_port",
+    "ansible_ssh_port",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_private_key_file",
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_ssh_password",
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_ssh_args",
+    "ansible_ssh_private_key_passphrase",
+    "ansible_timeout",
+    "ansible_ssh_timeout",
+    "ansible_host_key_checking",
+    "ansible_ssh_host_key_checking",
+    "ansible_become",
+    "ansible_become_user",
+    "ansible_become_method",
+    "ansible_become_password",
+    "ansible_become_pass",
+    "ansible_sudo_pass",
+    "ansible_sudo_password",
+    "ansible_become_flags",
+    "rmesos_persistent_shell",
+];
+
+/// Why a task got no connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A keyword (`delegate_to`, `connection`, `remote_user`) would not template.
+    #[error(transparent)]
+    Keyword(#[from] EvalError),
+    /// A connection variable would not template.
+    #[error("{name}: {source}")]
+    Var {
+        name: &'static str,
+        source: minijinja::Error,
+    },
+    /// The host cannot be reached: it leaves the play.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Anything else the connector said: the task fails.
+    #[error("{0}")]
+    Failed(ConnError),
+}
+
+impl From<ConnError> for ConnectError {
+    fn from(e: ConnError) -> Self {
+        match e {
+            ConnError::Unreachable(m) => ConnectError::Unreachable(m),
+            other => ConnectError::Failed(other),
+        }
+    }
+}
+
+/// A task's connection: the pooled connection, the connection variables it was made from (for
+/// become), and the delegate when the work runs on another host.
+pub struct TaskConnection {
+    pub conn: Arc<dyn Connection>,
+    pub vars: IndexMap<String, Value>,
+    pub delegated_to: Option<String>,
+}
+
+/// A task on a host, as connection resolution needs it.
+pub struct TaskOnHost<'a> {
+    pub templar: &'a Templar,
+    pub inventory: &'a Inventory,
+    pub task: &'a Task,
+    pub host: &'a str,
+    /// The task's scope on `host`.
+    pub scope: &'a Value,
+}
+
+impl TaskOnHost<'_> {
+    /// Where the work runs (`local_action`, `delegate_to`), None for the host itself.
+    fn delegate(&self) -> Result<Option<String>, EvalError> {
+        if self.task.local_action {
+            return Ok(Some("localhost".to_string()));
+        }
+        eval::tmpl_str(self.templar, &self.task.kw.delegate_to, self.scope)
+    }
+
+    /// The target to connect to, and the delegate (None when the host itself). Connection
+    /// variables come from the host the work runs on: `delegate_scope` gives a delegate's.
+    pub fn target(
+        &self,
+        delegate_scope: impl FnOnce(&str) -> Value,
+        default_user: Option<&String>,
+    ) -> Result<(ConnTarget, Option<String>), ConnectError> {
+        let (templar, task, host) = (self.templar, self.task, self.host);
+        let delegate = self.delegate()?;
+        let (conn_host, conn_scope) = match &delegate {
+            Some(d) if d != host => (d.clone(), delegate_scope(d)),
+            _ => (host.to_string(), self.scope.clone()),
+        };
+        let vars = conn_vars(&conn_scope)?;
+        let mut kind = vars
+            .get("ansible_connection")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        // A task's `connection:` keyword applies to the host itself, not to a delegate.
+        if delegate.is_none()
+            && let Some(c) = eval::tmpl_str(templar, &task.kw.connection, self.scope)?
+        {
+            kind = c;
+        }
+        if kind.is_empty()
+            && (conn_host == "localhost" || conn_host == "127.0.0.1")
+            && self.inventory.host(&conn_host).is_none_or(|h| h.implicit)
+        {
+            kind = "local".into();
+        }
+        let keyword_user = eval::tmpl_str(templar, &task.kw.remote_user, self.scope)?;
+        let remote_user = vars
+            .get("ansible_user")
+            .or_else(|| vars.get("ansible_ssh_user"))
+            .map(|v| v.to_string())
+            .or(keyword_user)
+            .or_else(|| default_user.cloned());
+        let target = ConnTarget {
+            host: conn_host,
+            kind,
+            remote_user,
+            vars,
+        };
+        Ok((target, delegate.filter(|d| d != host)))
+    }
+}
+
+/// The connection variables ([`CONN_VARS`]) set in a host's scope, templated.
+fn conn_vars(scope: &Value) -> Result<IndexMap<String, Value>, ConnectError> {
+    let mut vars = IndexMap::new();
+    for name in CONN_VARS {
+        match scope.get_attr(name) {
+            Ok(v) if !v.is_undefined() && !v.is_none() => {
+                vars.insert(name.to_string(), v);
+            }
+            Ok(_) => {}
+            Err(source) => return Err(ConnectError::Var { name, source }),
+        }
+    }
+    Ok(vars)
+}
 
 /// Defaults from the command line and ansible.cfg.
 #[derive(Clone, Debug, Default)]
@@ -109,6 +270,22 @@ impl Pool {
         }
     }
 
+    /// The connection of a task on a host (see [`TaskOnHost::target`]).
+    pub async fn for_task(
+        &self,
+        t: &TaskOnHost<'_>,
+        delegate_scope: impl FnOnce(&str) -> Value,
+    ) -> Result<TaskConnection, ConnectError> {
+        let (target, delegated_to) =
+            t.target(delegate_scope, self.defaults.remote_user.as_ref())?;
+        let conn = self.get(&target).await?;
+        Ok(TaskConnection {
+            conn,
+            vars: target.vars,
+            delegated_to,
+        })
+    }
+
     pub async fn get(&self, target: &ConnTarget) -> Result<Arc<dyn Connection>, ConnError> {
         let key = (
             target.host.clone(),
@@ -181,12 +358,17 @@ pub struct BecomeInput {
     pub flags: Option<String>,
 }
 
+/// A become method other than sudo and su.
+#[derive(Debug, thiserror::Error)]
+#[error("become_method {0:?} is not supported (use sudo or su)")]
+pub struct UnsupportedBecome(pub String);
+
 /// Combines task keywords, host variables (`ansible_become*`) and defaults.
 pub fn become_spec(
     input: BecomeInput,
     host_vars: &IndexMap<String, Value>,
     defaults: &BecomeDefaults,
-) -> Result<Option<BecomeSpec>, String> {
+) -> Result<Option<BecomeSpec>, UnsupportedBecome> {
     let var_str = |names: &[&str]| {
         names.iter().find_map(|n| {
             host_vars
@@ -221,12 +403,7 @@ pub fn become_spec(
     let method = match method.as_str() {
         "sudo" => BecomeMethod::Sudo,
         "su" => BecomeMethod::Su,
-        other => {
-            return Err(format!(
-                "become_method {:?} is not supported (use sudo or su)",
-                other
-            ));
-        }
+        other => return Err(UnsupportedBecome(other.to_string())),
     };
     let password = var_str(&[
         "ansible_become_password",

@@ -1,18 +1,176 @@
-//! Loop sources: `loop:` and the `with_<lookup>` family, turned into a list of items.
+//! Loop sources: `loop:` and the `with_<lookup>` family, turned into a task's items on a
+//! host, and the label an item is shown by.
+//!
+//! Owns: [`LoopError`], [`LookupError`] and every lookup's rules. Must not know: how items run,
+//! hosts' states or plays.
 
+use super::eval::text;
+use super::runner::Runner;
+use crate::error::Span;
+use crate::plan::{LoopSource, Task};
+use crate::vars::TemplateError;
 use minijinja::Value;
 use minijinja::value::ValueKind;
+use std::path::Path;
 
-fn list(v: &Value) -> Result<Vec<Value>, String> {
-    match v.kind() {
-        ValueKind::Seq | ValueKind::Iterable => {
-            Ok(v.try_iter().map_err(|e| e.to_string())?.collect())
+/// Why a task's loop gave no items.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    #[error("{span}: loop: {source}")]
+    Template { span: Span, source: TemplateError },
+    #[error("{0}")]
+    Iterate(minijinja::Error),
+    #[error("{span}: loop needs a list, got {kind}")]
+    NotAList { span: Span, kind: ValueKind },
+    #[error("{span}: with_{name}: {source}")]
+    WithTemplate {
+        span: Span,
+        name: String,
+        source: TemplateError,
+    },
+    #[error("{span}: {source}")]
+    Lookup { span: Span, source: LookupError },
+}
+
+/// Why a `with_<lookup>` gave no items.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("{0}")]
+    Iterate(#[from] minijinja::Error),
+    #[error("expected a list, got a mapping (use dict2items or with_dict)")]
+    Mapping,
+    #[error("with_dict expects a mapping")]
+    DictNeedsMapping,
+    #[error("with_subelements expects [list, 'key'] (and optionally flags)")]
+    SubelementsShape,
+    #[error("with_subelements: the second element must be a key name")]
+    SubelementsKey,
+    #[error("could not find '{0}' key in an item of with_subelements")]
+    SubelementMissing(String),
+    #[error("bad glob {pattern:?}: {source}")]
+    Glob {
+        pattern: String,
+        source: glob::PatternError,
+    },
+    #[error("with_lines: {0}")]
+    LinesSpawn(std::io::Error),
+    #[error("with_lines: {0:?} failed")]
+    LinesFailed(String),
+    #[error("bad stride")]
+    BadStride,
+    #[error("bad start")]
+    BadStart,
+    #[error("bad end")]
+    BadEnd,
+    #[error("bad with_sequence token {0:?}")]
+    SequenceToken(String),
+    #[error("bad number {0:?}")]
+    BadNumber(String),
+    #[error("unknown with_sequence option {0:?}")]
+    SequenceOption(String),
+    #[error("with_sequence: give end or count, not both")]
+    EndAndCount,
+    #[error("with_sequence needs end or count")]
+    NoEnd,
+    #[error("with_sequence: stride must not be 0")]
+    ZeroStride,
+    #[error(
+        "with_{0} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, indexed_items, flattened, lines, random_choice); use loop: with a filter instead"
+    )]
+    Unsupported(String),
+}
+
+/// The loop items of a task on a host (templated), or None without a loop.
+pub fn loop_items(r: &Runner, task: &Task, scope: &Value) -> Result<Option<Vec<Value>>, LoopError> {
+    let Some((src, span)) = &task.loop_ else {
+        return Ok(None);
+    };
+    let templar = r.templar();
+    let items = match src {
+        LoopSource::Loop(v) => {
+            let v = templar
+                .template_value(v, scope)
+                .map_err(|source| LoopError::Template {
+                    span: span.clone(),
+                    source,
+                })?;
+            match v.kind() {
+                ValueKind::Seq | ValueKind::Iterable => {
+                    v.try_iter().map_err(LoopError::Iterate)?.collect()
+                }
+                kind => {
+                    return Err(LoopError::NotAList {
+                        span: span.clone(),
+                        kind,
+                    });
+                }
+            }
         }
+        LoopSource::With(name, arg) => {
+            let arg =
+                templar
+                    .template_value(arg, scope)
+                    .map_err(|source| LoopError::WithTemplate {
+                        span: span.clone(),
+                        name: name.clone(),
+                        source,
+                    })?;
+            let arg = if name == "fileglob" {
+                resolve_fileglob(r, task, &arg)
+            } else {
+                arg
+            };
+            with_lookup(name, &arg).map_err(|source| LoopError::Lookup {
+                span: span.clone(),
+                source,
+            })?
+        }
+    };
+    Ok(Some(items))
+}
+
+/// with_fileglob patterns are relative to the role's or playbook's `files/`.
+fn resolve_fileglob(r: &Runner, task: &Task, arg: &Value) -> Value {
+    let rel = |p: &str| -> String {
+        if Path::new(p).is_absolute() {
+            return p.to_string();
+        }
+        for dir in r.search_paths(task) {
+            let cand = dir.join("files").join(p);
+            if glob::glob(&cand.display().to_string())
+                .map(|mut g| g.next().is_some())
+                .unwrap_or(false)
+            {
+                return cand.display().to_string();
+            }
+        }
+        r.playbook_dir().join(p).display().to_string()
+    };
+    match arg.as_str() {
+        Some(s) => Value::from(rel(s)),
+        None => match arg.try_iter() {
+            Ok(it) => Value::from(it.map(|v| Value::from(rel(&text(&v)))).collect::<Vec<_>>()),
+            Err(_) => arg.clone(),
+        },
+    }
+}
+
+/// How an item is shown: `loop_control.label` templated, else the item itself.
+pub fn loop_label(r: &Runner, task: &Task, item: &Value, scope: &Value) -> String {
+    if let Some(label) = &task.loop_control.label
+        && let Ok(v) = r.templar().template_value(label, scope)
+    {
+        return text(&v);
+    }
+    text(item)
+}
+
+fn list(v: &Value) -> Result<Vec<Value>, LookupError> {
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => Ok(v.try_iter()?.collect()),
         ValueKind::None | ValueKind::Undefined => Ok(vec![]),
         ValueKind::String => Ok(vec![v.clone()]),
-        ValueKind::Map => {
-            Err("expected a list, got a mapping (use dict2items or with_dict)".into())
-        }
+        ValueKind::Map => Err(LookupError::Mapping),
         _ => Ok(vec![v.clone()]),
     }
 }
@@ -30,7 +188,7 @@ fn flatten_into(v: &Value, depth: Option<usize>, out: &mut Vec<Value>) {
 }
 
 /// Expands `with_<name>: arg` (arg already templated) to the items.
-pub fn with_lookup(name: &str, arg: &Value) -> Result<Vec<Value>, String> {
+pub fn with_lookup(name: &str, arg: &Value) -> Result<Vec<Value>, LookupError> {
     match name {
         // with_items flattens one level: [[1,2],3] -> [1,2,3].
         "items" => {
@@ -51,145 +209,147 @@ pub fn with_lookup(name: &str, arg: &Value) -> Result<Vec<Value>, String> {
             .enumerate()
             .map(|(i, x)| Value::from(vec![Value::from(i), x]))
             .collect()),
-        "dict" => {
-            if arg.kind() != ValueKind::Map {
-                return Err("with_dict expects a mapping".into());
-            }
-            let keys: Vec<Value> = arg.try_iter().map_err(|e| e.to_string())?.collect();
-            Ok(keys
-                .into_iter()
-                .map(|k| {
-                    let v = arg.get_item(&k).unwrap_or_default();
-                    Value::from_pairs([("key".to_string(), k), ("value".to_string(), v)])
-                })
-                .collect())
-        }
-        "together" => {
-            let lists: Vec<Vec<Value>> = list(arg)?.iter().map(list).collect::<Result<_, _>>()?;
-            let n = lists.iter().map(|l| l.len()).max().unwrap_or(0);
-            Ok((0..n)
-                .map(|i| {
-                    Value::from(
-                        lists
-                            .iter()
-                            .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
-                            .collect::<Vec<_>>(),
-                    )
-                })
-                .collect())
-        }
-        "nested" | "cartesian" => {
-            let lists: Vec<Vec<Value>> = list(arg)?.iter().map(list).collect::<Result<_, _>>()?;
-            let mut acc: Vec<Vec<Value>> = vec![vec![]];
-            for l in lists {
-                let mut next = Vec::new();
-                for prefix in &acc {
-                    for x in &l {
-                        let mut p = prefix.clone();
-                        p.push(x.clone());
-                        next.push(p);
-                    }
-                }
-                acc = next;
-            }
-            Ok(acc.into_iter().map(Value::from).collect())
-        }
-        "subelements" => {
-            let parts = list(arg)?;
-            if parts.len() < 2 {
-                return Err("with_subelements expects [list, 'key'] (and optionally flags)".into());
-            }
-            let key = parts[1]
-                .as_str()
-                .ok_or("with_subelements: the second element must be a key name")?
-                .to_string();
-            let skip_missing = parts
-                .get(2)
-                .and_then(|f| f.get_attr("skip_missing").ok())
-                .is_some_and(|v| v.is_true());
-            let mut out = Vec::new();
-            for outer in list(&parts[0])? {
-                let mut sub = outer.clone();
-                for k in key.split('.') {
-                    sub = sub.get_attr(k).unwrap_or(Value::UNDEFINED);
-                }
-                if sub.is_undefined() {
-                    if skip_missing {
-                        continue;
-                    }
-                    return Err(format!(
-                        "could not find '{}' key in an item of with_subelements",
-                        key
-                    ));
-                }
-                for inner in list(&sub)? {
-                    out.push(Value::from(vec![outer.clone(), inner]));
-                }
-            }
-            Ok(out)
-        }
+        "dict" => dict(arg),
+        "together" => together(arg),
+        "nested" | "cartesian" => nested(arg),
+        "subelements" => subelements(arg),
         "sequence" => sequence(arg),
-        "fileglob" => {
-            let mut out = Vec::new();
-            for pat in list(arg)? {
-                let pat = pat
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| pat.to_string());
-                let paths = glob::glob(&pat).map_err(|e| format!("bad glob {:?}: {}", pat, e))?;
-                for p in paths.flatten() {
-                    if p.is_file() {
-                        out.push(Value::from(p.display().to_string()));
-                    }
-                }
-            }
-            Ok(out)
-        }
-        "lines" => {
-            let mut out = Vec::new();
-            for cmd in list(arg)? {
-                let cmd = cmd
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| cmd.to_string());
-                let o = std::process::Command::new("/bin/sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .output()
-                    .map_err(|e| format!("with_lines: {}", e))?;
-                if !o.status.success() {
-                    return Err(format!("with_lines: {:?} failed", cmd));
-                }
-                out.extend(String::from_utf8_lossy(&o.stdout).lines().map(Value::from));
-            }
-            Ok(out)
-        }
-        "random_choice" => {
-            let items = list(arg)?;
-            let n = items.len();
-            if n == 0 {
-                return Ok(vec![]);
-            }
-            let pick = (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos() as usize)
-                .unwrap_or(0))
-                % n;
-            Ok(vec![items[pick].clone()])
-        }
-        other => Err(format!(
-            "with_{} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, indexed_items, flattened, lines, random_choice); use loop: with a filter instead",
-            other
-        )),
+        "fileglob" => fileglob(arg),
+        "lines" => lines(arg),
+        "random_choice" => random_choice(arg),
+        other => Err(LookupError::Unsupported(other.to_string())),
     }
 }
 
-/// `with_sequence: start=1 end=5 stride=1 format=host%02d` or `count=N`.
-fn sequence(arg: &Value) -> Result<Vec<Value>, String> {
-    let spec = arg
+fn dict(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    if arg.kind() != ValueKind::Map {
+        return Err(LookupError::DictNeedsMapping);
+    }
+    let keys: Vec<Value> = arg.try_iter()?.collect();
+    Ok(keys
+        .into_iter()
+        .map(|k| {
+            let v = arg.get_item(&k).unwrap_or_default();
+            Value::from_pairs([("key".to_string(), k), ("value".to_string(), v)])
+        })
+        .collect())
+}
+
+fn together(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let lists: Vec<Vec<Value>> = list(arg)?.iter().map(list).collect::<Result<_, _>>()?;
+    let n = lists.iter().map(|l| l.len()).max().unwrap_or(0);
+    Ok((0..n)
+        .map(|i| {
+            Value::from(
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect())
+}
+
+fn nested(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let lists: Vec<Vec<Value>> = list(arg)?.iter().map(list).collect::<Result<_, _>>()?;
+    let mut acc: Vec<Vec<Value>> = vec![vec![]];
+    for l in lists {
+        let mut next = Vec::new();
+        for prefix in &acc {
+            for x in &l {
+                let mut p = prefix.clone();
+                p.push(x.clone());
+                next.push(p);
+            }
+        }
+        acc = next;
+    }
+    Ok(acc.into_iter().map(Value::from).collect())
+}
+
+fn subelements(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let parts = list(arg)?;
+    if parts.len() < 2 {
+        return Err(LookupError::SubelementsShape);
+    }
+    let key = parts[1]
         .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| arg.to_string());
+        .ok_or(LookupError::SubelementsKey)?
+        .to_string();
+    let skip_missing = parts
+        .get(2)
+        .and_then(|f| f.get_attr("skip_missing").ok())
+        .is_some_and(|v| v.is_true());
+    let mut out = Vec::new();
+    for outer in list(&parts[0])? {
+        let mut sub = outer.clone();
+        for k in key.split('.') {
+            sub = sub.get_attr(k).unwrap_or(Value::UNDEFINED);
+        }
+        if sub.is_undefined() {
+            if skip_missing {
+                continue;
+            }
+            return Err(LookupError::SubelementMissing(key));
+        }
+        for inner in list(&sub)? {
+            out.push(Value::from(vec![outer.clone(), inner]));
+        }
+    }
+    Ok(out)
+}
+
+fn fileglob(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let mut out = Vec::new();
+    for pat in list(arg)? {
+        let pattern = text(&pat);
+        let paths = glob::glob(&pattern).map_err(|source| LookupError::Glob {
+            pattern: pattern.clone(),
+            source,
+        })?;
+        for p in paths.flatten() {
+            if p.is_file() {
+                out.push(Value::from(p.display().to_string()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn lines(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let mut out = Vec::new();
+    for cmd in list(arg)? {
+        let cmd = text(&cmd);
+        let o = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&cmd)
+            .output()
+            .map_err(LookupError::LinesSpawn)?;
+        if !o.status.success() {
+            return Err(LookupError::LinesFailed(cmd));
+        }
+        out.extend(String::from_utf8_lossy(&o.stdout).lines().map(Value::from));
+    }
+    Ok(out)
+}
+
+fn random_choice(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let items = list(arg)?;
+    let n = items.len();
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    let pick = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(0))
+        % n;
+    Ok(vec![items[pick].clone()])
+}
+
+/// `with_sequence: start=1 end=5 stride=1 format=host%02d` or `count=N`.
+fn sequence(arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let spec = text(arg);
     let (mut start, mut end, mut stride, mut count, mut format) = (1i64, None, 1i64, None, None);
     let shorthand = spec.trim();
     if !shorthand.contains('=') {
@@ -199,15 +359,15 @@ fn sequence(arg: &Value) -> Result<Vec<Value>, String> {
             None => (shorthand, None),
         };
         let (range, st) = match range.split_once('/') {
-            Some((r, s)) => (r, s.parse().map_err(|_| "bad stride")?),
+            Some((r, s)) => (r, s.parse().map_err(|_| LookupError::BadStride)?),
             None => (range, 1),
         };
         match range.split_once('-') {
             Some((a, b)) => {
-                start = a.parse().map_err(|_| "bad start")?;
-                end = Some(b.parse().map_err(|_| "bad end")?);
+                start = a.parse().map_err(|_| LookupError::BadStart)?;
+                end = Some(b.parse().map_err(|_| LookupError::BadEnd)?);
             }
-            None => end = Some(range.parse().map_err(|_| "bad end")?),
+            None => end = Some(range.parse().map_err(|_| LookupError::BadEnd)?),
         }
         stride = st;
         format = fmt;
@@ -215,12 +375,13 @@ fn sequence(arg: &Value) -> Result<Vec<Value>, String> {
         for tok in spec.split_whitespace() {
             let (k, v) = tok
                 .split_once('=')
-                .ok_or_else(|| format!("bad with_sequence token {:?}", tok))?;
-            let num = |v: &str| -> Result<i64, String> {
+                .ok_or_else(|| LookupError::SequenceToken(tok.to_string()))?;
+            let num = |v: &str| -> Result<i64, LookupError> {
+                let bad = |_| LookupError::BadNumber(v.to_string());
                 if let Some(h) = v.strip_prefix("0x") {
-                    i64::from_str_radix(h, 16).map_err(|_| format!("bad number {:?}", v))
+                    i64::from_str_radix(h, 16).map_err(bad)
                 } else {
-                    v.parse().map_err(|_| format!("bad number {:?}", v))
+                    v.parse().map_err(bad)
                 }
             };
             match k {
@@ -229,18 +390,18 @@ fn sequence(arg: &Value) -> Result<Vec<Value>, String> {
                 "stride" => stride = num(v)?,
                 "count" => count = Some(num(v)?),
                 "format" => format = Some(v.to_string()),
-                _ => return Err(format!("unknown with_sequence option {:?}", k)),
+                _ => return Err(LookupError::SequenceOption(k.to_string())),
             }
         }
     }
     let end = match (end, count) {
-        (Some(_), Some(_)) => return Err("with_sequence: give end or count, not both".into()),
+        (Some(_), Some(_)) => return Err(LookupError::EndAndCount),
         (Some(e), None) => e,
         (None, Some(c)) => start + (c - 1) * stride,
-        (None, None) => return Err("with_sequence needs end or count".into()),
+        (None, None) => return Err(LookupError::NoEnd),
     };
     if stride == 0 {
-        return Err("with_sequence: stride must not be 0".into());
+        return Err(LookupError::ZeroStride);
     }
     let mut out = Vec::new();
     let mut i = start;

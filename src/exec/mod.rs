@@ -7,65 +7,65 @@
 //!
 //! Knows modules only through the registry's [`DynModule`](crate::modules::DynModule),
 //! connections only through [`Connector`], and prints nothing: it emits events.
+//!
+//! # Layers
+//!
+//! The files, top to bottom. A file imports only files below it (the `layers` test checks
+//! it); this entry imports any and re-exports the public API.
+//!
+//! 1. `play.rs`: one play: its hosts, its context (`hostvars` resolving through it), batches.
+//! 2. `batch.rs`: one batch: facts, vars_files, sections under the strategy, handler flushes.
+//! 3. `nodes.rs`: node lists and blocks (rescue, always); a task node dispatched to meta, an
+//!    include or a module task; handler flushes. The only recursion (includes, handlers).
+//! 4. `include.rs`: an include resolved into groups of hosts, each group's tasks loaded.
+//! 5. `meta.rs`: which hosts a meta task applies to, and what each action does.
+//! 6. `task.rs`: one module task over its hosts: run_once, forks, progress, and the one check
+//!    after a step (any_errors_fatal, max_fail_percentage, every host failed).
+//! 7. `host_task.rs`: one task on one host: items, `when`, the module call with
+//!    until/retries, changed_when/failed_when, what the results imply for the host.
+//! 8. `handlers.rs`: notify lookup and the order of a flush.
+//! 9. `result.rs`: an item's result, loop aggregation, the registered value, result events.
+//! 10. `loops.rs`: a task's loop items (`loop:`, `with_<lookup>`) and labels.
+//! 11. `scope.rs`: the variables of a task on a host, given the play context.
+//! 12. `ctx.rs`: the play context ([`PlayCtx`](ctx::PlayCtx)) and `Flow`.
+//! 13. `runner.rs`: the run's shared state and the hosts' states.
+//! 14. `options.rs`: [`RunOptions`].
+//! 15. `connect.rs`: all connection resolution (delegation, connection variables, the pool,
+//!     become).
+//! 16. `state.rs`: a host's state, its transitions and the counters they imply.
+//! 17. `tags.rs`: which tasks are selected (tags, --start-at-task).
+//! 18. `eval.rs`: keyword values and conditions over a scope; the templating modules see.
 
+mod batch;
 pub mod connect;
+mod ctx;
+mod eval;
+mod handlers;
+mod host_task;
+mod include;
 mod loops;
+mod meta;
+mod nodes;
+mod options;
 mod play;
+mod result;
+mod runner;
 mod scope;
 pub mod state;
 pub mod tags;
 mod task;
 
-pub use connect::{BecomeDefaults, ConnDefaults, Connector, DefaultConnector};
+pub use connect::{BecomeDefaults, ConnDefaults, ConnTarget, Connector, DefaultConnector};
+pub use options::RunOptions;
 pub use tags::TagFilter;
 
 use crate::inventory::Inventory;
-use crate::plan::{LoadOptions, Playbook, TaskNode};
+use crate::plan::Playbook;
 use crate::report::{Event, HostStats, Sink};
-use crate::vars::Templar;
 use indexmap::IndexMap;
-use minijinja::Value;
-use state::{HostState, HostStatus};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
-
-/// Everything `rmesos play` can say about how to run.
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    pub check: bool,
-    pub diff: bool,
-    pub forks: usize,
-    pub tags: TagFilter,
-    pub limit: Option<String>,
-    pub extra_vars: IndexMap<String, Value>,
-    pub start_at_task: Option<String>,
-    pub verbosity: u8,
-    pub become_: BecomeDefaults,
-    pub conn: ConnDefaults,
-    pub load: LoadOptions,
-    /// Write the names of failed hosts here at the end (`--limit @file` reads it back).
-    pub retry_file: Option<PathBuf>,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            check: false,
-            diff: false,
-            forks: 50,
-            tags: TagFilter::default(),
-            limit: None,
-            extra_vars: IndexMap::new(),
-            start_at_task: None,
-            verbosity: 0,
-            become_: BecomeDefaults::default(),
-            conn: ConnDefaults::default(),
-            load: LoadOptions::default(),
-            retry_file: None,
-        }
-    }
-}
+use runner::Runner;
+use std::path::Path;
+use std::sync::Arc;
 
 /// How the run ended.
 #[derive(Debug, Default)]
@@ -73,43 +73,6 @@ pub struct RunSummary {
     pub stats: IndexMap<String, HostStats>,
     /// 0 all well, 2 a host failed, 4 a host was unreachable (ansible-playbook's codes).
     pub exit_code: i32,
-}
-
-pub(crate) struct Runner {
-    pub inv: Arc<Inventory>,
-    pub templar: Arc<Templar>,
-    pub opts: RunOptions,
-    pub sink: Mutex<Box<dyn Sink>>,
-    pub pool: connect::Pool,
-    pub hosts: Mutex<HashMap<String, HostState>>,
-    /// Each host's inventory variables as one Value (built once).
-    pub inv_vars: HashMap<String, Value>,
-    pub groups: Value,
-    pub extra_vars: Value,
-    pub playbook_dir: PathBuf,
-    pub play: RwLock<Option<Arc<play::PlayCtx>>>,
-    pub start_at: Mutex<Option<String>>,
-    pub forks: tokio::sync::Semaphore,
-    pub include_cache: Mutex<HashMap<PathBuf, Arc<Vec<TaskNode>>>>,
-    /// Host order of first appearance, for the recap.
-    pub seen: Mutex<indexmap::IndexSet<String>>,
-}
-
-impl Runner {
-    pub fn emit(&self, ev: Event) {
-        let mut s = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        s.event(&ev);
-    }
-
-    pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostState) -> R) -> R {
-        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
-        let st = hosts.entry(host.to_string()).or_default();
-        f(st)
-    }
-
-    pub fn status(&self, host: &str) -> HostStatus {
-        self.with_host(host, |s| s.status)
-    }
 }
 
 /// Runs every play of `pb`; events go to `sink`.
@@ -120,36 +83,7 @@ pub async fn run_playbook(
     sink: Box<dyn Sink>,
     connector: Box<dyn Connector>,
 ) -> RunSummary {
-    let templar = Templar::new();
-    let inv_vars = inventory
-        .hosts
-        .iter()
-        .map(|(name, h)| {
-            (
-                name.clone(),
-                Value::from_pairs(h.vars.iter().map(|(k, v)| (k.clone(), v.clone()))),
-            )
-        })
-        .collect();
-    let extra_vars = Value::from_pairs(opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let forks = opts.forks.max(1);
-    let runner = Arc::new(Runner {
-        groups: inventory.groups_value(),
-        inv: inventory,
-        templar,
-        pool: connect::Pool::new(connector, opts.conn.clone()),
-        start_at: Mutex::new(opts.start_at_task.clone()),
-        opts,
-        sink: Mutex::new(sink),
-        hosts: Mutex::new(HashMap::new()),
-        inv_vars,
-        extra_vars,
-        playbook_dir: pb.dir.clone(),
-        play: RwLock::new(None),
-        forks: tokio::sync::Semaphore::new(forks),
-        include_cache: Mutex::new(HashMap::new()),
-        seen: Mutex::new(indexmap::IndexSet::new()),
-    });
+    let runner = Runner::new(pb.dir.clone(), inventory, opts, sink, connector);
     runner.emit(Event::PlaybookStart {
         path: pb.path.display().to_string(),
     });
@@ -158,20 +92,18 @@ pub async fn run_playbook(
             break;
         }
     }
-    runner.pool.close_all().await;
-    let order: Vec<String> = runner
-        .seen
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .cloned()
-        .collect();
+    runner.pool().close_all().await;
+    recap(&runner)
+}
+
+/// The recap event, the retry file and the exit code.
+fn recap(r: &Runner) -> RunSummary {
     let mut stats = IndexMap::new();
     let mut wire = IndexMap::new();
     let mut failed_hosts = Vec::new();
     let (mut any_failed, mut any_unreachable) = (false, false);
-    for h in order {
-        let s = runner.with_host(&h, |s| s.stats.clone());
+    for h in r.seen_hosts() {
+        let s = r.with_host(&h, |s| s.stats().clone());
         if s.failed > 0 {
             any_failed = true;
             failed_hosts.push(h.clone());
@@ -180,41 +112,110 @@ pub async fn run_playbook(
             any_unreachable = true;
             failed_hosts.push(h.clone());
         }
-        if let Some(w) = runner.pool.wire_stats(&h) {
+        if let Some(w) = r.pool().wire_stats(&h) {
             wire.insert(h.clone(), w);
         }
         stats.insert(h, s);
     }
-    runner.emit(Event::Recap {
+    r.emit(Event::Recap {
         stats: stats.clone(),
         wire,
     });
-    if let Some(path) = &runner.opts.retry_file
+    if let Some(path) = &r.opts().retry_file
         && !failed_hosts.is_empty()
     {
         failed_hosts.dedup();
-        // As Ansible does, the save path is created when missing.
-        let written = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(path, failed_hosts.join("\n") + "\n"));
-        if let Err(e) = written {
-            runner.emit(Event::Warning(format!(
-                "could not write retry file {}: {}",
-                path.display(),
-                e
-            )));
-        }
+        write_retry_file(r, path, &failed_hosts);
     }
-    RunSummary {
-        stats,
-        exit_code: if any_failed {
-            2
-        } else if any_unreachable {
-            4
-        } else {
-            0
-        },
+    let exit_code = if any_failed {
+        2
+    } else if any_unreachable {
+        4
+    } else {
+        0
+    };
+    RunSummary { stats, exit_code }
+}
+
+/// As Ansible does, the save path is created when missing; failing to write is a warning.
+fn write_retry_file(r: &Runner, path: &Path, hosts: &[String]) {
+    let written = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(path, hosts.join("\n") + "\n"));
+    if let Err(e) = written {
+        r.emit(Event::Warning(format!(
+            "could not write retry file {}: {}",
+            path.display(),
+            e
+        )));
+    }
+}
+
+#[cfg(test)]
+mod layers {
+    /// exec's files, top to bottom, as the module doc lists them.
+    const ORDER: &[&str] = &[
+        "play",
+        "batch",
+        "nodes",
+        "include",
+        "meta",
+        "task",
+        "host_task",
+        "handlers",
+        "result",
+        "loops",
+        "scope",
+        "ctx",
+        "runner",
+        "options",
+        "connect",
+        "state",
+        "tags",
+        "eval",
+    ];
+
+    fn source(name: &str) -> String {
+        let path = format!("{}/src/exec/{}.rs", env!("CARGO_MANIFEST_DIR"), name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // Tests may reach anywhere.
+        text.split("#[cfg(test)]").next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn every_file_is_in_the_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/exec");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("src/exec")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+            .filter_map(|f| f.strip_suffix(".rs").map(str::to_string))
+            .filter(|f| f != "mod")
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(files, listed);
+    }
+
+    #[test]
+    fn files_import_only_files_below_them() {
+        let uses = regex::Regex::new(r"super::(\w+)").expect("regex");
+        for (i, name) in ORDER.iter().enumerate() {
+            let code = source(name);
+            assert!(
+                !code.contains("super::{") && !code.contains("crate::exec"),
+                "exec/{name}.rs: import exec's files as `super::NAME`, one path each"
+            );
+            for m in uses.captures_iter(&code) {
+                let used = &m[1];
+                let j = ORDER.iter().position(|f| *f == used);
+                assert!(
+                    j.is_some_and(|j| j > i),
+                    "exec/{name}.rs imports exec/{used}.rs, which is not below it"
+                );
+            }
+        }
     }
 }

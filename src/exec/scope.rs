@@ -1,11 +1,14 @@
-//! The variables one task sees on one host, assembled in design.md's precedence order.
+//! The variables one task sees on one host, assembled in design.md's precedence order, given
+//! the play context explicitly; and what `hostvars[host]` shows.
+//!
+//! Owns: the order of the layers and the magic variables. Must not know: how tasks run or
+//! judge results (callers add loop variables and results under evaluation as [`ScopeExtras`]).
 
-use super::Runner;
-use super::play::PlayCtx;
-use crate::plan::RoleInfo;
+use super::ctx::PlayCtx;
+use super::runner::Runner;
+use crate::plan::{RoleInfo, Task};
 use crate::vars;
 use minijinja::Value;
-use std::sync::Arc;
 
 /// What the caller adds on top of the host's own layers.
 #[derive(Default)]
@@ -19,166 +22,165 @@ pub struct ScopeExtras<'a> {
     pub register: Option<(String, Value)>,
 }
 
-impl Runner {
-    pub fn play_ctx(&self) -> Option<Arc<PlayCtx>> {
-        self.play.read().unwrap_or_else(|p| p.into_inner()).clone()
+impl<'a> ScopeExtras<'a> {
+    /// A task's role and its block and task `vars`.
+    pub fn task(task: &'a Task) -> Self {
+        ScopeExtras {
+            role: task.role.as_deref(),
+            task_vars: &task.kw.vars,
+            ..Default::default()
+        }
     }
+}
 
-    /// The full scope of a task on a host.
-    pub fn scope(self: &Arc<Self>, host: &str, extras: ScopeExtras<'_>) -> Value {
-        let play = self.play_ctx();
-        let empty = Value::from(());
-        let (facts, vars_files, include_stack, include_vars, set_facts) =
-            self.with_host(host, |s| {
-                (
-                    s.facts_layer.clone(),
-                    s.vars_files.value().clone(),
-                    s.include_stack.clone(),
-                    s.include_vars.value().clone(),
-                    s.set_facts.value().clone(),
-                )
-            });
-        let mut layers: Vec<Value> = Vec::with_capacity(16);
-        if let Some(p) = &play {
-            layers.push(p.all_role_defaults.clone());
-        }
-        if let Some(r) = extras.role {
-            layers.push(r.defaults.clone());
-        }
-        layers.push(
-            self.inv_vars
-                .get(host)
-                .cloned()
-                .unwrap_or_else(|| self.implicit_host_vars(host)),
-        );
-        layers.push(facts);
-        if let Some(p) = &play {
-            layers.push(p.vars.clone());
-        }
-        layers.push(vars_files);
-        if let Some(p) = &play {
-            layers.push(p.all_role_vars.clone());
-        }
-        if let Some(r) = extras.role {
-            layers.push(r.vars.clone());
-        }
-        layers.extend(extras.task_vars.iter().cloned());
-        layers.extend(include_stack);
-        layers.push(include_vars);
-        layers.push(set_facts);
-        if let Some((name, v)) = extras.register {
-            layers.push(Value::from_pairs([(name, v)]));
-        }
-        if let Some(r) = extras.role {
-            layers.push(r.params.clone());
-        }
-        layers.push(self.extra_vars.clone());
-        layers.retain(|l| l != &empty);
+/// The full scope of a task on a host.
+pub fn scope(r: &Runner, ctx: &PlayCtx, host: &str, mut extras: ScopeExtras<'_>) -> Value {
+    let layers = layers(r, ctx, host, &mut extras);
+    let mut magic: Vec<(String, Value)> = Vec::with_capacity(24 + extras.magic.len());
+    host_magic(r, host, &mut magic);
+    play_magic(r, ctx, extras.role, &mut magic);
+    run_magic(r, &mut magic);
+    magic.extend(extras.magic);
+    vars::scope(r.templar(), layers, Value::from_pairs(magic))
+}
 
-        let mut magic: Vec<(String, Value)> = Vec::with_capacity(24 + extras.magic.len());
-        let short = host.split('.').next().unwrap_or(host).to_string();
-        magic.push(("inventory_hostname".into(), Value::from(host)));
-        magic.push(("inventory_hostname_short".into(), Value::from(short)));
-        let group_names: Vec<Value> = self
-            .inv
-            .hosts
-            .get(host)
-            .map(|h| {
-                h.groups
-                    .iter()
-                    .filter(|g| *g != "all" && *g != "ungrouped")
-                    .map(|g| Value::from(g.as_str()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        magic.push(("group_names".into(), Value::from(group_names)));
-        magic.push(("groups".into(), self.groups.clone()));
-        if let Some(p) = &play {
-            magic.push(("hostvars".into(), p.hostvars.clone()));
-            let ph = p.play_hosts();
-            magic.push(("play_hosts".into(), ph.clone()));
-            magic.push(("ansible_play_hosts".into(), ph));
-            magic.push(("ansible_play_hosts_all".into(), p.hosts_all.clone()));
-            magic.push(("ansible_play_batch".into(), p.batch_value()));
-            magic.push(("ansible_play_name".into(), Value::from(p.name.as_str())));
-        }
+/// What `hostvars[host]` shows: the host's variables without any task's.
+pub fn hostvars_scope(r: &Runner, ctx: &PlayCtx, host: &str) -> Option<Value> {
+    if !r.inv().hosts.contains_key(host) && !r.seen_host(host) {
+        return None;
+    }
+    Some(scope(r, ctx, host, ScopeExtras::default()))
+}
+
+/// The variable layers, lowest precedence first.
+fn layers(r: &Runner, ctx: &PlayCtx, host: &str, extras: &mut ScopeExtras<'_>) -> Vec<Value> {
+    let empty = Value::from(());
+    let (facts, vars_files, include_stack, include_vars, set_facts) = r.with_host(host, |s| {
+        (
+            s.facts_layer.clone(),
+            s.vars_files.value().clone(),
+            s.include_stack.clone(),
+            s.include_vars.value().clone(),
+            s.set_facts.value().clone(),
+        )
+    });
+    let mut layers: Vec<Value> = Vec::with_capacity(16);
+    layers.push(ctx.all_role_defaults.clone());
+    if let Some(role) = extras.role {
+        layers.push(role.defaults.clone());
+    }
+    layers.push(r.host_vars(host));
+    layers.push(facts);
+    layers.push(ctx.vars.clone());
+    layers.push(vars_files);
+    layers.push(ctx.all_role_vars.clone());
+    if let Some(role) = extras.role {
+        layers.push(role.vars.clone());
+    }
+    layers.extend(extras.task_vars.iter().cloned());
+    layers.extend(include_stack);
+    layers.push(include_vars);
+    layers.push(set_facts);
+    if let Some((name, v)) = extras.register.take() {
+        layers.push(Value::from_pairs([(name, v)]));
+    }
+    if let Some(role) = extras.role {
+        layers.push(role.params.clone());
+    }
+    layers.push(r.extra_vars().clone());
+    layers.retain(|l| l != &empty);
+    layers
+}
+
+/// The host's names and groups.
+fn host_magic(r: &Runner, host: &str, magic: &mut Vec<(String, Value)>) {
+    let short = host.split('.').next().unwrap_or(host).to_string();
+    magic.push(("inventory_hostname".into(), Value::from(host)));
+    magic.push(("inventory_hostname_short".into(), Value::from(short)));
+    let group_names: Vec<Value> = r
+        .inv()
+        .hosts
+        .get(host)
+        .map(|h| {
+            h.groups
+                .iter()
+                .filter(|g| *g != "all" && *g != "ungrouped")
+                .map(|g| Value::from(g.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    magic.push(("group_names".into(), Value::from(group_names)));
+    magic.push(("groups".into(), r.groups().clone()));
+}
+
+/// The play's hosts and name, the playbook's directory, the role's path and name.
+fn play_magic(
+    r: &Runner,
+    ctx: &PlayCtx,
+    role: Option<&RoleInfo>,
+    magic: &mut Vec<(String, Value)>,
+) {
+    magic.push(("hostvars".into(), ctx.hostvars.clone()));
+    let ph = ctx.play_hosts();
+    magic.push(("play_hosts".into(), ph.clone()));
+    magic.push(("ansible_play_hosts".into(), ph));
+    magic.push(("ansible_play_hosts_all".into(), ctx.hosts_all.clone()));
+    magic.push(("ansible_play_batch".into(), ctx.batch_value()));
+    magic.push(("ansible_play_name".into(), Value::from(ctx.name.as_str())));
+    magic.push((
+        "playbook_dir".into(),
+        Value::from(r.playbook_dir().display().to_string()),
+    ));
+    if let Some(role) = role {
         magic.push((
-            "playbook_dir".into(),
-            Value::from(self.playbook_dir.display().to_string()),
+            "role_path".into(),
+            Value::from(role.path.display().to_string()),
         ));
-        if let Some(r) = extras.role {
-            magic.push((
-                "role_path".into(),
-                Value::from(r.path.display().to_string()),
-            ));
-            magic.push(("role_name".into(), Value::from(r.name.as_str())));
-            magic.push(("ansible_role_name".into(), Value::from(r.name.as_str())));
-        }
-        magic.push(("ansible_check_mode".into(), Value::from(self.opts.check)));
-        magic.push(("ansible_diff_mode".into(), Value::from(self.opts.diff)));
-        magic.push(("ansible_verbosity".into(), Value::from(self.opts.verbosity)));
-        magic.push(("omit".into(), Value::from(vars::omit_token())));
-        magic.push((
-            "ansible_run_tags".into(),
-            Value::from(if self.opts.tags.only.is_empty() {
-                vec!["all".to_string()]
-            } else {
-                self.opts.tags.only.clone()
-            }),
-        ));
-        magic.push((
-            "ansible_skip_tags".into(),
-            Value::from(self.opts.tags.skip.clone()),
-        ));
-        if let Some(src) = self.inv.sources.first() {
-            let dir = if src.is_dir() {
-                src.clone()
-            } else {
-                src.parent().map(|p| p.to_path_buf()).unwrap_or_default()
-            };
-            magic.push((
-                "inventory_dir".into(),
-                Value::from(dir.display().to_string()),
-            ));
-            magic.push((
-                "inventory_file".into(),
-                Value::from(src.display().to_string()),
-            ));
-        }
-        magic.push((
-            "ansible_version".into(),
-            Value::from_pairs([
-                ("full".to_string(), Value::from("2.19.0")),
-                ("major".to_string(), Value::from(2)),
-                ("minor".to_string(), Value::from(19)),
-                ("revision".to_string(), Value::from(0)),
-                ("string".to_string(), Value::from("2.19.0 (rmesos)")),
-            ]),
-        ));
-        magic.extend(extras.magic);
-        vars::scope(&self.templar, layers, Value::from_pairs(magic))
+        magic.push(("role_name".into(), Value::from(role.name.as_str())));
+        magic.push(("ansible_role_name".into(), Value::from(role.name.as_str())));
     }
+}
 
-    /// What `hostvars[host]` shows: the host's variables without any task's.
-    pub fn hostvars_scope(self: &Arc<Self>, host: &str) -> Option<Value> {
-        if !self.inv.hosts.contains_key(host) && !self.seen_host(host) {
-            return None;
-        }
-        Some(self.scope(host, ScopeExtras::default()))
+/// The run's modes, tags, inventory source and version.
+fn run_magic(r: &Runner, magic: &mut Vec<(String, Value)>) {
+    let opts = r.opts();
+    magic.push(("ansible_check_mode".into(), Value::from(opts.check)));
+    magic.push(("ansible_diff_mode".into(), Value::from(opts.diff)));
+    magic.push(("ansible_verbosity".into(), Value::from(opts.verbosity)));
+    magic.push(("omit".into(), Value::from(vars::omit_token())));
+    let run_tags = if opts.tags.only.is_empty() {
+        vec!["all".to_string()]
+    } else {
+        opts.tags.only.clone()
+    };
+    magic.push(("ansible_run_tags".into(), Value::from(run_tags)));
+    magic.push((
+        "ansible_skip_tags".into(),
+        Value::from(opts.tags.skip.clone()),
+    ));
+    if let Some(src) = r.inv().sources.first() {
+        let dir = if src.is_dir() {
+            src.clone()
+        } else {
+            src.parent().map(|p| p.to_path_buf()).unwrap_or_default()
+        };
+        magic.push((
+            "inventory_dir".into(),
+            Value::from(dir.display().to_string()),
+        ));
+        magic.push((
+            "inventory_file".into(),
+            Value::from(src.display().to_string()),
+        ));
     }
-
-    fn seen_host(&self, host: &str) -> bool {
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(host)
-    }
-
-    /// Variables of a host that is not in the inventory (implicit localhost).
-    pub fn implicit_host_vars(&self, host: &str) -> Value {
-        match self.inv.host(host) {
-            Some(h) => Value::from_pairs(h.vars.iter().map(|(k, v)| (k.clone(), v.clone()))),
-            None => Value::from(()),
-        }
-    }
+    magic.push((
+        "ansible_version".into(),
+        Value::from_pairs([
+            ("full".to_string(), Value::from("2.19.0")),
+            ("major".to_string(), Value::from(2)),
+            ("minor".to_string(), Value::from(19)),
+            ("revision".to_string(), Value::from(0)),
+            ("string".to_string(), Value::from("2.19.0 (rmesos)")),
+        ]),
+    ));
 }

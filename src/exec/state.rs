@@ -1,7 +1,12 @@
 //! What the executor remembers per host during a run: status, facts, variables set by tasks,
 //! pending handlers, counters.
+//!
+//! Owns the host-state machine: a host's status changes only through [`HostState`]'s
+//! transitions (`fail`, `unreachable`, `rescue`, `end`, `record`, ...), and each transition
+//! updates the counters it implies, so the recap cannot disagree with the statuses. Knows
+//! nothing of plays, tasks or connections.
 
-use crate::report::HostStats;
+use crate::report::{HostStats, Status};
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 
@@ -51,7 +56,8 @@ impl VarMap {
 
 #[derive(Debug)]
 pub struct HostState {
-    pub status: HostStatus,
+    /// Changed only by the transitions below.
+    status: HostStatus,
     /// Facts without the `ansible_` prefix (as in `ansible_facts`).
     pub facts: IndexMap<String, Value>,
     /// `ansible_<fact>` for each fact plus `ansible_facts` itself.
@@ -63,7 +69,8 @@ pub struct HostState {
     pub include_stack: Vec<Value>,
     /// Handlers notified and not yet run, by index into the play's handlers.
     pub notified: IndexSet<usize>,
-    pub stats: HostStats,
+    /// The recap's counters; changed only by the transitions below.
+    stats: HostStats,
     /// The last task that failed on the host and its result, for a rescue's
     /// `ansible_failed_task` / `ansible_failed_result`.
     pub last_failure: Option<(Value, Value)>,
@@ -86,7 +93,110 @@ impl Default for HostState {
     }
 }
 
+/// Which failures a task forgives (`ignore_errors`, `ignore_unreachable`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forgive {
+    pub errors: bool,
+    pub unreachable: bool,
+}
+
 impl HostState {
+    pub fn status(&self) -> HostStatus {
+        self.status
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == HostStatus::Active
+    }
+
+    pub fn stats(&self) -> &HostStats {
+        &self.stats
+    }
+
+    /// The host enters a play: active again (unless it failed earlier, the caller's rule), with
+    /// no vars_files, notifications or include layers from the last play.
+    pub fn start_play(&mut self) {
+        self.status = HostStatus::Active;
+        self.vars_files.clear();
+        self.notified.clear();
+        self.include_stack.clear();
+    }
+
+    /// The host failed: it leaves the play and counts one failure.
+    pub fn fail(&mut self) {
+        self.status = HostStatus::Failed;
+        self.stats.failed += 1;
+    }
+
+    /// The host cannot be reached: it leaves the play and counts as unreachable.
+    pub fn unreachable(&mut self) {
+        self.status = HostStatus::Unreachable;
+        self.stats.unreachable += 1;
+    }
+
+    /// A block's rescue takes the host back: its failure counts as rescued instead.
+    pub fn rescue(&mut self) {
+        self.status = HostStatus::Active;
+        self.stats.failed = self.stats.failed.saturating_sub(1);
+        self.stats.rescued += 1;
+    }
+
+    /// A failed host runs on without its failure being undone in the counters
+    /// (`meta: clear_host_errors`, `always`, handlers under `force_handlers`).
+    pub fn clear_failure(&mut self) {
+        if self.status == HostStatus::Failed {
+            self.status = HostStatus::Active;
+        }
+    }
+
+    /// A host whose failure was cleared for an `always` section is failed again after it.
+    pub fn restore_failure(&mut self) {
+        if self.status == HostStatus::Active {
+            self.status = HostStatus::Failed;
+        }
+    }
+
+    /// The host is done with the play (`meta: end_host`).
+    pub fn end(&mut self) {
+        self.status = HostStatus::Ended;
+    }
+
+    /// An active host is done with the play (end_play, end_batch, any_errors_fatal).
+    pub fn end_if_active(&mut self) {
+        if self.status == HostStatus::Active {
+            self.end();
+        }
+    }
+
+    /// Counts a task's result on the host and applies what it implies: a failure not forgiven
+    /// fails the host and remembers `failure()` (the failed task and its result) for a rescue;
+    /// an unreachable host not forgiven leaves the play.
+    pub fn record(
+        &mut self,
+        status: Status,
+        forgive: Forgive,
+        failure: impl FnOnce() -> (Value, Value),
+    ) {
+        match status {
+            Status::Ok => self.stats.ok += 1,
+            Status::Changed => {
+                self.stats.ok += 1;
+                self.stats.changed += 1;
+            }
+            Status::Skipped => self.stats.skipped += 1,
+            Status::Failed if forgive.errors => {
+                self.stats.ignored += 1;
+                self.stats.ok += 1;
+            }
+            Status::Failed => {
+                self.fail();
+                self.last_failure = Some(failure());
+            }
+            Status::Unreachable if forgive.unreachable => self.stats.skipped += 1,
+            Status::Unreachable => self.unreachable(),
+        }
+    }
+
     pub fn add_facts(&mut self, facts: IndexMap<String, Value>) {
         for (k, v) in facts {
             let k = k.strip_prefix("ansible_").map(str::to_string).unwrap_or(k);

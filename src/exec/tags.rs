@@ -1,5 +1,12 @@
-//! `--tags` / `--skip-tags` selection, with Ansible's special tags: `always` runs unless
-//! skipped by name, `never` runs only when asked for by name, `tagged`/`untagged`/`all`.
+//! Which tasks run: `--tags` / `--skip-tags` selection, with Ansible's special tags (`always`
+//! runs unless skipped by name, `never` runs only when asked for by name,
+//! `tagged`/`untagged`/`all`), and `--start-at-task`.
+//!
+//! Owns: [`TagFilter`], [`StartAt`] and the rule [`selected`]. Must not know: hosts, plays or
+//! how a task runs.
+
+use crate::plan::{Action, Meta, Task};
+use std::sync::Mutex;
 
 #[derive(Clone, Debug, Default)]
 pub struct TagFilter {
@@ -31,6 +38,49 @@ impl TagFilter {
                 || (t == "untagged" && task_tags.is_empty())
         })
     }
+}
+
+/// `--start-at-task`: every task is skipped until the named one is met, once per run.
+#[derive(Debug, Default)]
+pub(crate) struct StartAt(Mutex<Option<String>>);
+
+impl StartAt {
+    pub(crate) fn new(name: Option<String>) -> Self {
+        StartAt(Mutex::new(name))
+    }
+
+    /// Whether the start was reached (by this task or an earlier one).
+    fn reached(&self, task: &Task) -> bool {
+        let mut start = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(name) = start.as_ref() {
+            let own = task.name.clone().unwrap_or_default();
+            if &own == name || &task.display_name() == name {
+                *start = None;
+            } else {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Whether the task is selected by --tags/--skip-tags and --start-at-task. Handlers and
+/// `meta: flush_handlers` always are; includes are, and their tasks are filtered then.
+pub(crate) fn selected(tags: &TagFilter, start: &StartAt, task: &Task, handler: bool) -> bool {
+    if handler {
+        return true;
+    }
+    if matches!(task.action, Action::Meta(Meta::FlushHandlers)) {
+        return true;
+    }
+    let is_include = matches!(
+        task.action,
+        Action::IncludeTasks { .. } | Action::IncludeRole { .. }
+    );
+    if is_include {
+        return true;
+    }
+    tags.selects(&task.kw.tags) && start.reached(task)
 }
 
 #[cfg(test)]

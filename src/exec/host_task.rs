@@ -1,0 +1,528 @@
+//! One task on one host ([`HostTask`]): its scope and flags, its loop items, `when` per item,
+//! the module call (arguments, check/diff, environment, timeout, connection, become) repeated
+//! under `until`/`retries`, `changed_when`/`failed_when`, then what the results imply for the
+//! host: variables, facts, register, notify, counters and result events.
+//!
+//! Owns: the order of a task's steps on a host and the messages of bad task inputs
+//! ([`InputError`]). Must not know: other hosts (run_once, forks and the play's failure rules
+//! are `task.rs`'s), includes, meta or blocks.
+
+use super::connect::{BecomeInput, ConnectError, TaskConnection, TaskOnHost, UnsupportedBecome};
+use super::ctx::PlayCtx;
+use super::eval::{EvalError, ScopeTemplating, cond_holds, text, tmpl_bool, tmpl_str};
+use super::handlers;
+use super::loops::{loop_items, loop_label};
+use super::result::{Flags, ItemResult, Judging, Verdict};
+use super::runner::Runner;
+use super::scope::{ScopeExtras, hostvars_scope, scope};
+use super::state::Forgive;
+use crate::connection::BecomeSpec;
+use crate::connection::local::LocalConnection;
+use crate::error::Span;
+use crate::modules::{DynModule, ModuleError, Outcome, TaskContext};
+use crate::plan::{Action, Task};
+use crate::report::Status;
+use crate::vars::{self, TemplateError};
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Loop variables (and the like) added to an item's scope.
+type Magic = [(String, Value)];
+
+/// Why a task's inputs on a host could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(
+        "{span}: the task includes an argument with an error{}: {source}",
+        undefined_note(.source)
+    )]
+    Args { span: Span, source: TemplateError },
+    #[error(transparent)]
+    Keyword(#[from] EvalError),
+    #[error("environment: {0}")]
+    Environment(TemplateError),
+}
+
+/// ` ('name' is undefined)` when the error is about an undefined name it does not quote.
+fn undefined_note(e: &TemplateError) -> String {
+    e.undefined
+        .clone()
+        .filter(|u| !e.msg.contains(&format!("'{}'", u)))
+        .map(|u| format!(" ('{}' is undefined)", u))
+        .unwrap_or_default()
+}
+
+/// What a module call gets besides the connection.
+struct Inputs {
+    args: Value,
+    check: bool,
+    diff: bool,
+    environment: Vec<(String, String)>,
+    timeout: Option<Duration>,
+}
+
+/// `until` / `retries` / `delay`, and the name the result is judged under.
+struct Retry {
+    max: u32,
+    delay: f64,
+    register: String,
+}
+
+/// One module call, ready to be attempted.
+struct Call<'c> {
+    module: &'static dyn DynModule,
+    args: &'c Value,
+    cx: &'c TaskContext<'c>,
+    magic: &'c Magic,
+    delegated_to: Option<String>,
+    retry: Retry,
+}
+
+/// One run of a task on a host.
+pub struct HostTask<'a> {
+    r: &'a Runner,
+    ctx: &'a PlayCtx,
+    task: &'a Task,
+    host: &'a str,
+    /// The task's scope on the host (without loop variables).
+    scope: Value,
+    flags: Flags,
+    started: Instant,
+}
+
+impl<'a> HostTask<'a> {
+    pub fn new(r: &'a Runner, ctx: &'a PlayCtx, task: &'a Task, host: &'a str) -> Self {
+        let started = Instant::now();
+        let scope = scope(r, ctx, host, ScopeExtras::task(task));
+        let flag = |v: &Option<Value>| {
+            tmpl_bool(r.templar(), v, &scope)
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+        };
+        let flags = Flags {
+            no_log: flag(&task.kw.no_log),
+            forgive: Forgive {
+                errors: flag(&task.kw.ignore_errors),
+                unreachable: flag(&task.kw.ignore_unreachable),
+            },
+        };
+        HostTask {
+            r,
+            ctx,
+            task,
+            host,
+            scope,
+            flags,
+            started,
+        }
+    }
+
+    /// Runs the task on the host and applies its results; returns the registered value.
+    pub async fn run(self) -> Value {
+        let (results, is_loop) = match loop_items(self.r, self.task, &self.scope) {
+            Err(e) => (vec![ItemResult::failed(e.to_string())], false),
+            Ok(None) => (vec![self.run_item(&self.scope, &[]).await], false),
+            Ok(Some(items)) => (self.run_loop(items).await, true),
+        };
+        self.finish(results, is_loop)
+    }
+
+    async fn run_loop(&self, items: Vec<Value>) -> Vec<ItemResult> {
+        let task = self.task;
+        let loop_var = task
+            .loop_control
+            .loop_var
+            .clone()
+            .unwrap_or_else(|| "item".into());
+        let n = items.len();
+        let mut results = vec![];
+        for (i, item) in items.into_iter().enumerate() {
+            let magic = loop_magic(task, &loop_var, &item, i, n);
+            let extras = ScopeExtras {
+                magic: magic.clone(),
+                ..ScopeExtras::task(task)
+            };
+            let item_scope = scope(self.r, self.ctx, self.host, extras);
+            let label = loop_label(self.r, task, &item, &item_scope);
+            let mut res = self.run_item(&item_scope, &magic).await;
+            res.set_loop_var(&loop_var, item);
+            let unreachable = res.status() == Status::Unreachable;
+            self.r.emit(res.event(self.host, Some(label), self.flags));
+            results.push(res);
+            if unreachable {
+                break;
+            }
+            if let Some(p) = task.loop_control.pause
+                && i + 1 < n
+            {
+                tokio::time::sleep(Duration::from_secs_f64(p)).await;
+            }
+        }
+        results
+    }
+
+    /// One item: `when`, then the module.
+    async fn run_item(&self, scope: &Value, magic: &Magic) -> ItemResult {
+        match cond_holds(self.r.templar(), &self.task.kw.when, scope) {
+            Ok(false) => ItemResult::skipped(&self.task.kw.when),
+            Err(e) => ItemResult::failed(e.to_string()),
+            Ok(true) => self.call_module(scope, magic).await,
+        }
+    }
+
+    async fn call_module(&self, scope: &Value, magic: &Magic) -> ItemResult {
+        let Action::Module(module) = &self.task.action else {
+            return ItemResult::failed("not a module".into());
+        };
+        let module: &'static dyn DynModule = *module;
+        let inputs = match self.inputs(scope) {
+            Ok(i) => i,
+            Err(e) => return ItemResult::failed(e.to_string()),
+        };
+        let conn = if module.needs_host() {
+            match self.connect(scope).await {
+                Ok(c) => c,
+                Err(ConnectError::Unreachable(m)) => return ItemResult::unreachable(m),
+                Err(e) => return ItemResult::failed(e.to_string()),
+            }
+        } else {
+            TaskConnection {
+                conn: Arc::new(LocalConnection),
+                vars: IndexMap::new(),
+                delegated_to: None,
+            }
+        };
+        let become_ = match self.become_spec(scope, &conn.vars) {
+            Ok(b) => b,
+            Err(e) => return ItemResult::failed(e.to_string()),
+        };
+        let paths = self.r.search_paths(self.task);
+        let templating = ScopeTemplating {
+            templar: self.r.templar(),
+            scope,
+        };
+        let cx = TaskContext {
+            host: self.host,
+            conn: conn.conn.as_ref(),
+            become_: become_.as_ref(),
+            environment: &inputs.environment,
+            timeout: inputs.timeout,
+            check_mode: inputs.check,
+            diff: inputs.diff,
+            search_paths: &paths,
+            templating: &templating,
+        };
+        let call = Call {
+            module,
+            args: &inputs.args,
+            cx: &cx,
+            magic,
+            delegated_to: conn.delegated_to.clone(),
+            retry: self.retry(scope),
+        };
+        self.attempts(call).await
+    }
+
+    /// The module's arguments (templated, omitted ones dropped), check and diff modes,
+    /// environment and timeout.
+    fn inputs(&self, scope: &Value) -> Result<Inputs, InputError> {
+        let (templar, task) = (self.r.templar(), self.task);
+        let args = match templar.template_value(&task.args, scope) {
+            Ok(a) => strip_omit(a),
+            Err(source) => {
+                return Err(InputError::Args {
+                    span: task.span.clone(),
+                    source,
+                });
+            }
+        };
+        let check = tmpl_bool(templar, &task.kw.check_mode, scope)?.unwrap_or(self.r.opts().check);
+        let diff = tmpl_bool(templar, &task.kw.diff, scope)
+            .ok()
+            .flatten()
+            .unwrap_or(self.r.opts().diff);
+        let mut environment: Vec<(String, String)> = vec![];
+        for env in &task.kw.environment {
+            let v = templar
+                .template_value(env, scope)
+                .map_err(InputError::Environment)?;
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let (ks, vs) = (text(&k), text(&v.get_item(&k).unwrap_or_default()));
+                    environment.retain(|(ek, _)| ek != &ks);
+                    environment.push((ks, vs));
+                }
+            }
+        }
+        let timeout = match tmpl_str(templar, &task.kw.timeout, scope) {
+            Ok(Some(s)) => s
+                .parse::<u64>()
+                .ok()
+                .filter(|t| *t > 0)
+                .map(Duration::from_secs),
+            _ => None,
+        };
+        Ok(Inputs {
+            args,
+            check,
+            diff,
+            environment,
+            timeout,
+        })
+    }
+
+    /// The pooled connection of the host the work runs on.
+    async fn connect(&self, scope: &Value) -> Result<TaskConnection, ConnectError> {
+        let r = self.r;
+        let on = TaskOnHost {
+            templar: r.templar(),
+            inventory: r.inv(),
+            task: self.task,
+            host: self.host,
+            scope,
+        };
+        let delegate_scope = |d: &str| {
+            hostvars_scope(r, self.ctx, d).unwrap_or_else(|| {
+                let implicit = r.implicit_host_vars(d);
+                let name = Value::from_pairs([("inventory_hostname".to_string(), Value::from(d))]);
+                vars::scope(r.templar(), vec![implicit], name)
+            })
+        };
+        r.pool().for_task(&on, delegate_scope).await
+    }
+
+    /// The task's become keywords (those that do not template are ignored) over the host's
+    /// connection variables and the run's defaults.
+    fn become_spec(
+        &self,
+        scope: &Value,
+        conn_vars: &IndexMap<String, Value>,
+    ) -> Result<Option<BecomeSpec>, UnsupportedBecome> {
+        let (templar, kw) = (self.r.templar(), &self.task.kw);
+        let input = BecomeInput {
+            become_: tmpl_bool(templar, &kw.become_, scope).ok().flatten(),
+            user: tmpl_str(templar, &kw.become_user, scope).ok().flatten(),
+            method: tmpl_str(templar, &kw.become_method, scope).ok().flatten(),
+            flags: tmpl_str(templar, &kw.become_flags, scope).ok().flatten(),
+        };
+        super::connect::become_spec(input, conn_vars, &self.r.opts().become_)
+    }
+
+    fn retry(&self, scope: &Value) -> Retry {
+        let (templar, task) = (self.r.templar(), self.task);
+        let max = if task.until.is_empty() {
+            1
+        } else {
+            let n = tmpl_str(templar, &task.retries, scope)
+                .ok()
+                .flatten()
+                .and_then(|s| s.parse::<u32>().ok())
+                .unwrap_or(3);
+            if task.retries.is_some() {
+                n.max(1) + 1
+            } else {
+                n + 1
+            }
+        };
+        let delay = tmpl_str(templar, &task.delay, scope)
+            .ok()
+            .flatten()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(5.0);
+        let register = task
+            .register
+            .clone()
+            .unwrap_or_else(|| "_rmesos_result".into());
+        Retry {
+            max,
+            delay,
+            register,
+        }
+    }
+
+    /// Calls the module until `until` holds or the retries run out.
+    async fn attempts(&self, call: Call<'_>) -> ItemResult {
+        let task = self.task;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = match call.module.run_dyn(call.args, call.cx).await {
+                Ok(o) => o,
+                Err(ModuleError::Failed(m)) => Outcome::fail(m),
+                Err(ModuleError::Unreachable(m)) => {
+                    self.r.pool().reset(self.host).await;
+                    return ItemResult::unreachable(m);
+                }
+            };
+            let mut res = self.judge(outcome, call.magic, &call.retry.register);
+            res.delegated_to = call.delegated_to.clone();
+            if task.until.is_empty() {
+                return res;
+            }
+            res.set_attempts(attempt);
+            let s = self.judging_scope(call.magic, &call.retry.register, res.value());
+            match cond_holds(self.r.templar(), &task.until, &s) {
+                Err(e) => return ItemResult::failed(e.to_string()),
+                Ok(true) => return res,
+                Ok(false) if attempt < call.retry.max => {
+                    tokio::time::sleep(Duration::from_secs_f64(call.retry.delay)).await;
+                }
+                Ok(false) => {
+                    res.exhausted(attempt);
+                    return res;
+                }
+            }
+        }
+    }
+
+    /// The item's scope with a result under evaluation registered as `register`.
+    fn judging_scope(&self, magic: &Magic, register: &str, result: Value) -> Value {
+        let extras = ScopeExtras {
+            magic: magic.to_vec(),
+            register: Some((register.to_string(), result)),
+            ..ScopeExtras::task(self.task)
+        };
+        scope(self.r, self.ctx, self.host, extras)
+    }
+
+    /// Turns a module's outcome into a result, applying changed_when and failed_when.
+    fn judge(&self, o: Outcome, magic: &Magic, register: &str) -> ItemResult {
+        let task = self.task;
+        let mut judging = Judging::new(o);
+        if task.changed_when.is_empty() && task.failed_when.is_empty() {
+            return judging.finish();
+        }
+        let s = self.judging_scope(magic, register, judging.value());
+        let templar = self.r.templar();
+        if !task.changed_when.is_empty() {
+            match cond_holds(templar, &task.changed_when, &s) {
+                Ok(c) => judging.set_changed(c),
+                Err(e) => return ItemResult::failed(e.to_string()),
+            }
+        }
+        if !task.failed_when.is_empty() {
+            // Conditions listed under failed_when are ANDed, as Ansible does with `when`.
+            match cond_holds(templar, &task.failed_when, &s) {
+                Ok(f) => judging.set_failed(f),
+                Err(e) => return ItemResult::failed(e.to_string()),
+            }
+        }
+        judging.finish()
+    }
+
+    /// Applies the host's results: variables, facts, events, register, notify, counters and
+    /// status. Returns the registered value.
+    fn finish(self, results: Vec<ItemResult>, is_loop: bool) -> Value {
+        let (r, task, host) = (self.r, self.task, self.host);
+        self.apply_vars(&results);
+        let verdict = if is_loop {
+            Verdict::of_loop(&results)
+        } else {
+            // A result without a loop is shown here, once.
+            if let Some(res) = results.first() {
+                r.emit(res.event(host, None, self.flags));
+            }
+            Verdict::single(results.first())
+        };
+        if is_loop {
+            r.emit(verdict.loop_summary(host, self.flags, self.started.elapsed()));
+        }
+        if let Some(name) = &task.register {
+            r.with_host(host, |s| s.set_facts.set(name, verdict.registered.clone()));
+        }
+        if verdict.status == Status::Changed && !task.notify.is_empty() {
+            handlers::notify(r, self.ctx, task, host);
+        }
+        r.with_host(host, |s| {
+            s.record(verdict.status, self.flags.forgive, || {
+                let failed_task = Value::from_pairs([
+                    ("name".to_string(), Value::from(task.display_name())),
+                    ("action".to_string(), Value::from(task.action_name.as_str())),
+                ]);
+                (failed_task, verdict.registered.clone())
+            })
+        });
+        verdict.registered
+    }
+
+    /// Facts (on the delegate with `delegate_facts`), set_fact and include_vars variables of
+    /// the results that did not fail.
+    fn apply_vars(&self, results: &[ItemResult]) {
+        let delegate_facts = self.task.kw.delegate_facts.unwrap_or(false);
+        for res in results {
+            if matches!(res.status(), Status::Failed | Status::Unreachable) {
+                continue;
+            }
+            let fact_host = match (&res.delegated_to, delegate_facts) {
+                (Some(d), true) => d.as_str(),
+                _ => self.host,
+            };
+            if !res.facts.is_empty() {
+                self.r
+                    .with_host(fact_host, |s| s.add_facts(res.facts.clone()));
+            }
+            if !res.set_facts.is_empty() {
+                self.r
+                    .with_host(self.host, |s| s.set_facts.extend(res.set_facts.clone()));
+            }
+            if !res.include_vars.is_empty() {
+                self.r.with_host(self.host, |s| {
+                    s.include_vars.extend(res.include_vars.clone())
+                });
+            }
+        }
+    }
+}
+
+/// The loop variables of item `i` of `n`.
+fn loop_magic(
+    task: &Task,
+    loop_var: &str,
+    item: &Value,
+    i: usize,
+    n: usize,
+) -> Vec<(String, Value)> {
+    let mut magic = vec![
+        (loop_var.to_string(), item.clone()),
+        ("ansible_loop_var".to_string(), Value::from(loop_var)),
+    ];
+    if let Some(iv) = &task.loop_control.index_var {
+        magic.push((iv.clone(), Value::from(i)));
+    }
+    if task.loop_control.extended {
+        magic.push((
+            "ansible_loop".into(),
+            Value::from_pairs([
+                ("index".to_string(), Value::from(i + 1)),
+                ("index0".to_string(), Value::from(i)),
+                ("first".to_string(), Value::from(i == 0)),
+                ("last".to_string(), Value::from(i + 1 == n)),
+                ("length".to_string(), Value::from(n)),
+                ("revindex".to_string(), Value::from(n - i)),
+                ("revindex0".to_string(), Value::from(n - i - 1)),
+            ]),
+        ));
+    }
+    magic
+}
+
+/// Drops arguments whose value is the `omit` placeholder.
+fn strip_omit(v: Value) -> Value {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return v;
+    }
+    let Ok(keys) = v.try_iter() else { return v };
+    let entries: Vec<(String, Value)> = keys
+        .filter_map(|k| {
+            let val = v.get_item(&k).unwrap_or_default();
+            if val.as_str() == Some(vars::omit_token()) {
+                return None;
+            }
+            Some((text(&k), val))
+        })
+        .collect();
+    Value::from_pairs(entries)
+}

@@ -1,0 +1,47 @@
+//! How to run: what `rmesos play` (or any caller of `run_playbook`) asks for.
+//!
+//! Owns: [`RunOptions`] and its defaults. Must not know: how they are applied.
+
+use super::connect::{BecomeDefaults, ConnDefaults};
+use super::tags::TagFilter;
+use crate::plan::LoadOptions;
+use indexmap::IndexMap;
+use minijinja::Value;
+use std::path::PathBuf;
+
+/// Everything `rmesos play` can say about how to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub tags: TagFilter,
+    pub limit: Option<String>,
+    pub extra_vars: IndexMap<String, Value>,
+    pub start_at_task: Option<String>,
+    pub verbosity: u8,
+    pub become_: BecomeDefaults,
+    pub conn: ConnDefaults,
+    pub load: LoadOptions,
+    /// Write the names of failed hosts here at the end (`--limit @file` reads it back).
+    pub retry_file: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: 50,
+            tags: TagFilter::default(),
+            limit: None,
+            extra_vars: IndexMap::new(),
+            start_at_task: None,
+            verbosity: 0,
+            become_: BecomeDefaults::default(),
+            conn: ConnDefaults::default(),
+            load: LoadOptions::default(),
+            retry_file: None,
+        }
+    }
+}
