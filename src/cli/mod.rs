@@ -7,7 +7,7 @@ mod listing;
 
 use crate::error::{LoadError, LoadResult, Span};
 use crate::exec::{self, BecomeDefaults, ConnDefaults, DefaultConnector, RunOptions, TagFilter};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, InventoryOptions, Source};
 use crate::modules;
 use crate::plan::{self, LoadOptions};
 use crate::report::{self, Sink};
@@ -189,18 +189,6 @@ pub struct DocArgs {
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let flush_cache = match &cli.command {
-        Command::Play(a) => a.common.flush_cache,
-        Command::Run(a) => a.common.flush_cache,
-        Command::Inventory(a) => a.flush_cache,
-        _ => false,
-    };
-    #[cfg(feature = "ec2")]
-    if flush_cache {
-        crate::ec2::inventory::request_flush();
-    }
-    #[cfg(not(feature = "ec2"))]
-    let _ = flush_cache;
     match cli.command {
         Command::Play(a) => play(a),
         Command::Inventory(a) => inventory_cmd(a),
@@ -319,6 +307,7 @@ fn load_inventory(
     sources: &[String],
     cfg: &AnsibleCfg,
     playbook_dir: Option<&Path>,
+    flush_cache: bool,
 ) -> LoadResult<Inventory> {
     let mut srcs: Vec<String> = if sources.is_empty() {
         cfg.inventory.clone()
@@ -328,12 +317,25 @@ fn load_inventory(
     if srcs.is_empty() {
         srcs.push("/etc/ansible/hosts".into());
     }
-    let paths: Vec<PathBuf> = srcs.iter().map(PathBuf::from).collect();
-    let mut inv = Inventory::load(&paths)?;
+    let paths: Vec<Source> = srcs.iter().map(|s| Source::Path(s.into())).collect();
+    let mut inv = Inventory::load_with(&paths, &inventory_options(flush_cache))?;
     if let Some(d) = playbook_dir {
         inv.add_vars_dirs(d)?;
     }
     Ok(inv)
+}
+
+/// The dynamic inventory sources this build has (aws_ec2 with the `ec2` feature).
+pub(crate) fn inventory_options(flush_cache: bool) -> InventoryOptions {
+    #[cfg(feature = "ec2")]
+    let dynamic: Vec<Arc<dyn crate::inventory::DynamicSource>> =
+        vec![Arc::new(crate::ec2::AwsEc2Source { flush_cache })];
+    #[cfg(not(feature = "ec2"))]
+    let dynamic = {
+        let _ = flush_cache;
+        Vec::new()
+    };
+    InventoryOptions { dynamic }
 }
 
 fn split_list(v: &[String]) -> Vec<String> {
@@ -484,7 +486,12 @@ pub(crate) fn play(a: PlayArgs) -> i32 {
         return code::OK;
     }
     let pb_dir = books.first().map(|b| b.dir.clone());
-    let inv = match load_inventory(&a.common.inventory, &cfg, pb_dir.as_deref()) {
+    let inv = match load_inventory(
+        &a.common.inventory,
+        &cfg,
+        pb_dir.as_deref(),
+        a.common.flush_cache,
+    ) {
         Ok(i) => i,
         Err(e) => {
             report_error(&e);
@@ -538,7 +545,7 @@ fn inventory_cmd(a: InventoryArgs) -> i32 {
             return code::LOAD_ERROR;
         }
     };
-    let inv = match load_inventory(&a.inventory, &cfg, a.playbook_dir.as_deref()) {
+    let inv = match load_inventory(&a.inventory, &cfg, a.playbook_dir.as_deref(), a.flush_cache) {
         Ok(i) => i,
         Err(e) => {
             report_error(&e);
@@ -643,7 +650,7 @@ fn run_adhoc(a: RunArgs) -> i32 {
         }
     };
     pb.dir = std::env::current_dir().unwrap_or_default();
-    let inv = match load_inventory(&a.common.inventory, &cfg, None) {
+    let inv = match load_inventory(&a.common.inventory, &cfg, None, a.common.flush_cache) {
         Ok(i) => i,
         Err(e) => {
             report_error(&e);

@@ -6,7 +6,7 @@
 use super::client::{self, AwsSettings, Ec2};
 use super::cluster::{self, LaunchSpec, Node, Progress, Role, Step};
 use crate::exec::{self, DefaultConnector, RunOptions};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Source};
 use crate::plan::{self, LoadOptions};
 use crate::report;
 use clap::{Args, Subcommand};
@@ -492,7 +492,9 @@ impl Ctx {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let path = dir.path().join(format!("{}.aws_ec2.yml", cluster));
         std::fs::write(&path, src.to_string()).map_err(|e| e.to_string())?;
-        let inv = Inventory::load(&[path]).map_err(|e| e.to_string())?;
+        let inv =
+            Inventory::load_with(&[Source::Path(path)], &crate::cli::inventory_options(false))
+                .map_err(|e| e.to_string())?;
         Ok((dir, inv))
     }
 

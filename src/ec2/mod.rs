@@ -14,4 +14,4 @@ mod hostvars;
 pub mod inventory;
 
 pub use client::{AwsSettings, Ec2Error};
-pub use inventory::{Ec2Group, Ec2Inventory, load_aws_ec2};
+pub use inventory::{AwsEc2Source, load_aws_ec2};
