@@ -101,3 +101,46 @@ impl AppError {
         exit
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_code_and_prefix() {
+        let load = || LoadError::plain("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (AppError::Load(load()), Exit::Failed, Prefix::Styled),
+            (AppError::ExtraVars(load()), Exit::Failed, Prefix::Plain),
+            (AppError::AdHoc(load()), Exit::BadOptions, Prefix::Styled),
+            (AppError::Pattern(load()), Exit::Failed, Prefix::Plain),
+            (AppError::NoInventoryView, Exit::BadOptions, Prefix::Plain),
+            (AppError::Password(io()), Exit::BadOptions, Prefix::Plain),
+            (AppError::Runtime(io()), Exit::Internal, Prefix::Plain),
+            (
+                AppError::LabPlaybookNotFound("p.yml".into()),
+                Exit::Failed,
+                Prefix::Styled,
+            ),
+        ];
+        for (e, exit, prefix) in cases {
+            assert!(e.disposition() == (exit, prefix), "{e:?}");
+        }
+        assert_eq!(
+            AppError::PlaybookNotFound("site.yml".into()).to_string(),
+            "the playbook: site.yml could not be found"
+        );
+    }
+
+    #[cfg(feature = "ec2")]
+    #[test]
+    fn ec2_failures_are_plain_but_bad_options_and_refusals() {
+        use crate::app::ec2::Ec2Failure;
+        let e = |f: Ec2Failure| AppError::from(f).disposition();
+        assert!(e(Ec2Failure::BadTag("x".into())) == (Exit::BadOptions, Prefix::Plain));
+        assert!(e(Ec2Failure::NotConfirmed) == (Exit::Failed, Prefix::Bare));
+        assert!(e(Ec2Failure::NoMaster("c".into())) == (Exit::Failed, Prefix::Plain));
+        assert!(e(Ec2Failure::Load(LoadError::plain("x"))) == (Exit::Failed, Prefix::Plain));
+    }
+}
