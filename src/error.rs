@@ -48,6 +48,9 @@ pub struct LoadError {
     pub span: Option<Span>,
     pub msg: String,
     pub hint: Option<String>,
+    /// A file given as text rather than read from disk (a generated playbook or inventory) and
+    /// that text: when the span points into that file, the offending line comes from here.
+    text: Option<(Arc<str>, Arc<str>)>,
 }
 
 impl LoadError {
@@ -56,6 +59,7 @@ impl LoadError {
             span: Some(span.clone()),
             msg: msg.into(),
             hint: None,
+            text: None,
         }
     }
 
@@ -64,6 +68,7 @@ impl LoadError {
             span: None,
             msg: msg.into(),
             hint: None,
+            text: None,
         }
     }
 
@@ -72,14 +77,28 @@ impl LoadError {
         self
     }
 
-    /// The source line the error points at, read again from disk (errors are rare; keeping every
-    /// file's text around for them is not worth it).
+    /// Says that `text` is what `file` holds, for an error loaded from text that no file on
+    /// disk has: when the error points into `file`, its offending line comes from `text`.
+    pub fn in_text(mut self, file: &str, text: &Arc<str>) -> Self {
+        self.text = Some((Arc::from(file), text.clone()));
+        self
+    }
+
+    /// The source line the error points at: from the text it was loaded from, else read again
+    /// from disk (errors are rare; keeping every file's text around for them is not worth it).
     fn source_line(&self) -> Option<String> {
         let span = self.span.as_ref()?;
         if !span.is_known() {
             return None;
         }
-        let text = std::fs::read_to_string(&*span.file).ok()?;
+        let read;
+        let text = match &self.text {
+            Some((file, text)) if *file == span.file => &**text,
+            _ => {
+                read = std::fs::read_to_string(&*span.file).ok()?;
+                read.as_str()
+            }
+        };
         text.lines()
             .nth(span.line as usize - 1)
             .map(|l| l.to_string())

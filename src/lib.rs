@@ -2,11 +2,11 @@
 //! rmesos: an agentless configuration engine that runs Ansible-format inventories, playbooks
 //! and roles over SSH, and the cluster tooling (EC2, local lab) around it.
 //!
-//! Layers, top to bottom (arrows point down only): `cli` → `plan`, `inventory`, `vars` →
-//! `exec` → `modules` → `connection`; `report` receives the executor's events. See
+//! Layers, top to bottom (arrows point down only): `app` → `ec2`, `lab`, `testbed` → `exec` →
+//! `plan`, `report` → `modules`, `inventory` → `vars` → `yaml`, `connection` → `error`. See
 //! ARCHITECTURE.md.
 
-pub mod cli;
+pub mod app;
 pub mod connection;
 #[cfg(feature = "ec2")]
 pub mod ec2;

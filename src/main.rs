@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(rmesos::cli::main());
+    std::process::exit(rmesos::app::main());
 }

@@ -665,3 +665,49 @@ fn list_tags_shows_every_tag_once() {
         "{text}"
     );
 }
+
+// ---- 5. ad hoc: one module on a pattern ----
+
+fn adhoc(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(fixture("engine"))
+        .env("NO_COLOR", "1")
+        .args(["run", "-i", "hosts"])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn adhoc_runs_one_module_on_the_pattern() {
+    let (code, stdout, stderr) = adhoc(&["web", "-m", "debug", "-a", "msg=hello"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("h1 | SUCCESS") && stdout.contains("h2 | SUCCESS"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("h3"), "{stdout}");
+    assert!(stdout.contains("\"msg\": \"hello\""), "{stdout}");
+}
+
+#[test]
+fn adhoc_errors_point_at_the_command_line_with_exit_5() {
+    let (code, _, stderr) = adhoc(&["web", "-m", "debug", "-a", "bogus=1"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.starts_with("ERROR! -m/-a: module `debug`: unsupported argument `bogus`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("adhoc.yml"), "{stderr}");
+    let (code, _, stderr) = adhoc(&["web", "-m", "no_such_module"]);
+    assert_eq!(code, 5, "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "ERROR! unknown module \"no_such_module\" (rmesos doc lists the modules)"
+    );
+}

@@ -569,3 +569,44 @@ fn bad_async_refused() {
         "`async` is not supported",
     );
 }
+
+// ---- playbooks given as text ----
+
+#[test]
+fn text_playbook_finds_roles_and_imports_beside_the_path_it_stands_for() {
+    let text = "- import_playbook: sub/other.yml\n- hosts: all\n  roles: [web]\n";
+    let path = fixture("generated.yml");
+    assert!(!path.exists());
+    let pb = match load_playbook_text(text, &path, &LoadOptions::default()) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(pb.path, path);
+    assert_eq!(pb.dir, fixture(""));
+    let generated = pb.plays.last().expect("the generated play");
+    assert_eq!(&*generated.span.file, path.display().to_string());
+    assert_eq!(generated.span.line, 2);
+    assert!(pb.plays.len() > 1, "the import is loaded too");
+    let roles = tasks(&generated.roles);
+    assert!(
+        roles
+            .iter()
+            .any(|t| t.role.as_ref().is_some_and(|r| r.name == "web"))
+    );
+}
+
+#[test]
+fn text_playbook_errors_show_their_line_from_the_text() {
+    let text = "- hosts: all\n  tasks:\n    - debug: msg=hi\n      bogus: 1\n";
+    let path = Path::new("/nonexistent/adhoc.yml");
+    let e = match load_playbook_text(text, path, &LoadOptions::default()) {
+        Ok(_) => panic!("loaded without error"),
+        Err(e) => e,
+    };
+    let text = e.to_string();
+    assert!(text.starts_with("/nonexistent/adhoc.yml:4:7: "), "{text}");
+    assert!(
+        text.contains("\n  |\n  |       bogus: 1\n  |       ^"),
+        "{text}"
+    );
+}

@@ -6,20 +6,12 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::config::{Credentials, ProvideCredentials, Region};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use std::fmt;
 use std::time::Duration;
 
 /// A failure talking to AWS, already phrased for the operator (one line).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Ec2Error(pub String);
-
-impl fmt::Display for Ec2Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Ec2Error {}
 
 pub type Ec2Result<T> = Result<T, Ec2Error>;
 

@@ -28,6 +28,7 @@
 use super::client::{self, AwsSettings, Ec2, Ec2Error, StaticKeys};
 use super::hostvars;
 use crate::error::{LoadError, LoadResult, Span};
+use crate::inventory::{DynamicGroup, DynamicInventory, DynamicSource};
 use crate::vars::Templar;
 use crate::yaml::{self, Node, NodeKind};
 use aws_sdk_ec2::types::Filter;
@@ -37,24 +38,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// The hosts and groups one source contributes, ready for the inventory to add.
-#[derive(Clone, Debug, Default)]
-pub struct Ec2Inventory {
-    /// Host name → its variables (instance attributes, then `compose` results), in
-    /// instance-id order.
-    pub hosts: IndexMap<String, IndexMap<String, Value>>,
-    /// Group name → members. `aws_ec2` holds every host.
-    pub groups: IndexMap<String, Ec2Group>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Ec2Group {
-    pub hosts: Vec<String>,
-    pub children: Vec<String>,
-}
 
 /// One describe-instances query: `(filter name, values)`.
 pub type FilterSet = Vec<(String, Vec<String>)>;
@@ -152,6 +136,24 @@ fn default_cache_dir() -> PathBuf {
     base.join("rmesos").join("aws_ec2")
 }
 
+/// The aws_ec2 source as the inventory loader sees it: the application registers it (with
+/// `--flush-cache`) so that `-i` files configuring this plugin are read through it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AwsEc2Source {
+    /// Ignore cached answers and store fresh ones (`--flush-cache`).
+    pub flush_cache: bool,
+}
+
+impl DynamicSource for AwsEc2Source {
+    fn accepts(&self, doc: &Node) -> bool {
+        is_aws_ec2_doc(doc)
+    }
+
+    fn load(&self, doc: &Node) -> LoadResult<DynamicInventory> {
+        load_doc(doc, self.flush_cache)
+    }
+}
+
 /// Whether a parsed YAML document is an aws_ec2 source (its `plugin:` names this plugin).
 pub fn is_aws_ec2_doc(doc: &Node) -> bool {
     matches!(
@@ -162,7 +164,7 @@ pub fn is_aws_ec2_doc(doc: &Node) -> bool {
 
 /// Reads an aws_ec2 source file, queries EC2 (or the cache) and builds its hosts and groups.
 /// `flush_cache` ignores a cached answer and stores a fresh one (`--flush-cache`).
-pub fn load_aws_ec2(path: &Path, flush_cache: bool) -> LoadResult<Ec2Inventory> {
+pub fn load_aws_ec2(path: &Path, flush_cache: bool) -> LoadResult<DynamicInventory> {
     let docs = yaml::load_file(path)?;
     let Some(doc) = docs.first() else {
         return Err(LoadError::plain(format!(
@@ -174,24 +176,13 @@ pub fn load_aws_ec2(path: &Path, flush_cache: bool) -> LoadResult<Ec2Inventory> 
 }
 
 /// [`load_aws_ec2`] for a document the inventory loader has already read.
-pub fn load_doc(doc: &Node, flush_cache: bool) -> LoadResult<Ec2Inventory> {
+pub fn load_doc(doc: &Node, flush_cache: bool) -> LoadResult<DynamicInventory> {
     build_blocking(parse_config(doc)?, flush_cache)
-}
-
-static FLUSH_CACHE: AtomicBool = AtomicBool::new(false);
-
-/// `--flush-cache`: every aws_ec2 source read by this process refreshes its cache.
-pub fn request_flush() {
-    FLUSH_CACHE.store(true, Ordering::Relaxed);
-}
-
-pub fn flush_requested() -> bool {
-    FLUSH_CACHE.load(Ordering::Relaxed)
 }
 
 /// Runs [`build`] to completion from synchronous code, inside or outside a tokio runtime
 /// (the inventory loader is synchronous; the cluster commands call it from async code).
-pub fn build_blocking(cfg: PluginConfig, flush_cache: bool) -> LoadResult<Ec2Inventory> {
+pub fn build_blocking(cfg: PluginConfig, flush_cache: bool) -> LoadResult<DynamicInventory> {
     let job = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -204,7 +195,7 @@ pub fn build_blocking(cfg: PluginConfig, flush_cache: bool) -> LoadResult<Ec2Inv
 }
 
 /// Queries every region (or its cache entry) and applies hostnames, compose and groups.
-pub async fn build(cfg: &PluginConfig, flush_cache: bool) -> LoadResult<Ec2Inventory> {
+pub async fn build(cfg: &PluginConfig, flush_cache: bool) -> LoadResult<DynamicInventory> {
     let source_err = |e: Ec2Error| {
         LoadError::plain(format!("{}: {}", cfg.origin, e))
             .hint("the aws_ec2 source could not be read; see docs/ec2.md")
@@ -331,10 +322,10 @@ pub async fn describe(
 }
 
 /// Applies hostnames, host variables, compose, groups and keyed_groups (Ansible's order).
-pub fn construct(cfg: &PluginConfig, instances: Vec<Json>) -> LoadResult<Ec2Inventory> {
+pub fn construct(cfg: &PluginConfig, instances: Vec<Json>) -> LoadResult<DynamicInventory> {
     let templar = Templar::new();
-    let mut inv = Ec2Inventory::default();
-    inv.groups.insert("aws_ec2".into(), Ec2Group::default());
+    let mut inv = DynamicInventory::default();
+    inv.groups.insert("aws_ec2".into(), DynamicGroup::default());
     for inst in instances {
         let Some(name) = hostname(cfg, &inst) else {
             continue;
@@ -403,7 +394,7 @@ fn scope_of(templar: &Arc<Templar>, vars: &IndexMap<String, Value>) -> Value {
     )
 }
 
-fn add_to_group(inv: &mut Ec2Inventory, group: &str, host: &str) {
+fn add_to_group(inv: &mut DynamicInventory, group: &str, host: &str) {
     let g = inv.groups.entry(group.to_string()).or_default();
     if !g.hosts.iter().any(|h| h == host) {
         g.hosts.push(host.to_string());
@@ -416,7 +407,7 @@ fn keyed_group(
     scope: &Value,
     kg: &KeyedGroup,
     host: &str,
-    inv: &mut Ec2Inventory,
+    inv: &mut DynamicInventory,
 ) -> LoadResult<()> {
     let fail = |msg: String| LoadError::new(&kg.span, msg);
     let key = match templar.eval_expr(&kg.key, scope) {

@@ -8,6 +8,19 @@ use std::path::PathBuf;
 
 pub type VarMap = IndexMap<String, Value>;
 
+/// A group relation or group variable the inventory cannot take.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GroupError {
+    #[error("group '{0}' cannot be a child of itself")]
+    OwnChild(String),
+    #[error(
+        "making '{child}' a child of '{parent}' creates a loop: '{parent}' is already under '{child}'"
+    )]
+    Loop { parent: String, child: String },
+    #[error("ansible_group_priority must be an integer, got {0}")]
+    Priority(String),
+}
+
 #[derive(Debug, Default)]
 pub struct GroupData {
     pub hosts: Vec<String>,
@@ -87,16 +100,17 @@ impl Data {
     }
 
     /// Makes `child` a child group of `parent`; refuses a cycle.
-    pub fn add_child(&mut self, parent: &str, child: &str) -> Result<(), String> {
+    pub fn add_child(&mut self, parent: &str, child: &str) -> Result<(), GroupError> {
         if parent == child {
-            return Err(format!("group '{child}' cannot be a child of itself"));
+            return Err(GroupError::OwnChild(child.to_string()));
         }
         self.add_group(parent);
         self.add_group(child);
         if self.is_ancestor_or_self(child, parent) {
-            return Err(format!(
-                "making '{child}' a child of '{parent}' creates a loop: '{parent}' is already under '{child}'"
-            ));
+            return Err(GroupError::Loop {
+                parent: parent.to_string(),
+                child: child.to_string(),
+            });
         }
         self.link(parent, child);
         Ok(())
@@ -132,14 +146,19 @@ impl Data {
         false
     }
 
-    pub fn set_group_var(&mut self, group: &str, key: &str, value: Value) -> Result<(), String> {
+    pub fn set_group_var(
+        &mut self,
+        group: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<(), GroupError> {
         self.add_group(group);
         let Some(g) = self.groups.get_mut(group) else {
             return Ok(());
         };
         if key == "ansible_group_priority" {
-            g.priority = priority_of(&value)
-                .ok_or_else(|| format!("ansible_group_priority must be an integer, got {value}"))?;
+            g.priority =
+                priority_of(&value).ok_or_else(|| GroupError::Priority(value.to_string()))?;
         } else {
             g.vars.insert(key.to_string(), value);
         }
@@ -218,7 +237,12 @@ mod tests {
         let mut d = Data::new();
         d.add_child("a", "b").unwrap();
         d.add_child("b", "c").unwrap();
-        assert!(d.add_child("c", "a").unwrap_err().contains("loop"));
+        assert!(
+            d.add_child("c", "a")
+                .unwrap_err()
+                .to_string()
+                .contains("loop")
+        );
         assert!(d.add_child("a", "a").is_err());
     }
 }

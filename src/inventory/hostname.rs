@@ -5,17 +5,47 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
+/// Why a host name (or its range) cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HostNameError {
+    #[error("invalid host pattern '{0}': a trailing ':' is reserved for a port number")]
+    TrailingColon(String),
+    #[error("invalid host pattern '{0}': '---' is a sign this is a YAML file")]
+    DocumentMarker(String),
+    #[error("host range in '{0}' has no closing ']'")]
+    Unclosed(String),
+    #[error("host range [{0}] must be [begin:end] or [begin:end:step]")]
+    Shape(String),
+    #[error("host range [{0}] must give an end value")]
+    NoEnd(String),
+    #[error("host range [{spec}] has an invalid step '{step}'")]
+    Step { spec: String, step: String },
+    #[error("host range [{0}] must give begin and end with the same number of digits")]
+    Width(String),
+    #[error("host range [{0}] must have begin <= end")]
+    Order(String),
+    #[error("host range [{0}] must be numbers (01:10) or single letters (a:f)")]
+    Kind(String),
+}
+
+/// Why a line cannot be split into shell words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShellWordsError {
+    #[error("no closing quotation")]
+    Unclosed,
+    #[error("no escaped character after '\\'")]
+    Escape,
+}
+
 /// The host names a host pattern stands for, and the port it names (`host:2222`). A string that
 /// is not a recognisable address is kept whole, as Ansible keeps it.
-pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
+pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), HostNameError> {
     let (host, port) = match parse_address(pattern) {
         Some((host, port)) => (host, port),
         None => (pattern.to_string(), None),
     };
     if pattern.trim_end().ends_with(':') && port.is_none() {
-        return Err(format!(
-            "invalid host pattern '{pattern}': a trailing ':' is reserved for a port number"
-        ));
+        return Err(HostNameError::TrailingColon(pattern.to_string()));
     }
     let names = if host.contains('[') {
         expand_ranges(&host)?
@@ -23,9 +53,7 @@ pub fn expand(pattern: &str) -> Result<(Vec<String>, Option<u16>), String> {
         vec![host]
     };
     if names.iter().any(|n| n.trim() == "---") {
-        return Err(format!(
-            "invalid host pattern '{pattern}': '---' is a sign this is a YAML file"
-        ));
+        return Err(HostNameError::DocumentMarker(pattern.to_string()));
     }
     Ok((names, port))
 }
@@ -77,38 +105,38 @@ fn labels_end_well(host: &str) -> bool {
 }
 
 /// Expands the first `[begin:end(:step)]` range, then the rest recursively.
-pub fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
+pub fn expand_ranges(name: &str) -> Result<Vec<String>, HostNameError> {
     let Some(open) = name.find('[') else {
         return Ok(vec![name.to_string()]);
     };
     let Some(close) = name[open..].find(']').map(|c| open + c) else {
-        return Err(format!("host range in '{name}' has no closing ']'"));
+        return Err(HostNameError::Unclosed(name.to_string()));
     };
     let (head, spec, tail) = (&name[..open], &name[open + 1..close], &name[close + 1..]);
     let bounds: Vec<&str> = spec.split(':').collect();
     if !(2..=3).contains(&bounds.len()) {
-        return Err(format!(
-            "host range [{spec}] must be [begin:end] or [begin:end:step]"
-        ));
+        return Err(HostNameError::Shape(spec.to_string()));
     }
     let begin = if bounds[0].is_empty() { "0" } else { bounds[0] };
     let end = bounds[1];
     if end.is_empty() {
-        return Err(format!("host range [{spec}] must give an end value"));
+        return Err(HostNameError::NoEnd(spec.to_string()));
     }
     let step = match bounds.get(2) {
-        Some(s) => s
-            .parse::<usize>()
-            .ok()
-            .filter(|&s| s > 0)
-            .ok_or_else(|| format!("host range [{spec}] has an invalid step '{s}'"))?,
+        Some(s) => {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&s| s > 0)
+                .ok_or_else(|| HostNameError::Step {
+                    spec: spec.to_string(),
+                    step: s.to_string(),
+                })?
+        }
         None => 1,
     };
     let width = if begin.len() > 1 && begin.starts_with('0') {
         if begin.len() != end.len() {
-            return Err(format!(
-                "host range [{spec}] must give begin and end with the same number of digits"
-            ));
+            return Err(HostNameError::Width(spec.to_string()));
         }
         begin.len()
     } else {
@@ -117,7 +145,7 @@ pub fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
     let items: Vec<String> = match (letter_index(begin), letter_index(end)) {
         (Some(b), Some(e)) => {
             if b > e {
-                return Err(format!("host range [{spec}] must have begin <= end"));
+                return Err(HostNameError::Order(spec.to_string()));
             }
             (b..=e)
                 .step_by(step)
@@ -126,9 +154,7 @@ pub fn expand_ranges(name: &str) -> Result<Vec<String>, String> {
         }
         _ => {
             let (Ok(b), Ok(e)) = (begin.parse::<u64>(), end.parse::<u64>()) else {
-                return Err(format!(
-                    "host range [{spec}] must be numbers (01:10) or single letters (a:f)"
-                ));
+                return Err(HostNameError::Kind(spec.to_string()));
             };
             (b..=e)
                 .step_by(step)
@@ -158,7 +184,7 @@ pub struct Word {
 
 /// Splits a line as Python's `shlex.split(line, comments=True)` does: quotes group, a backslash
 /// escapes, and `#` outside quotes ends the line.
-pub fn shell_words(line: &str) -> Result<Vec<Word>, String> {
+pub fn shell_words(line: &str) -> Result<Vec<Word>, ShellWordsError> {
     let mut words = Vec::new();
     let mut chars = line.chars().enumerate().peekable();
     let mut cur: Option<Word> = None;
@@ -175,7 +201,7 @@ pub fn shell_words(line: &str) -> Result<Vec<Word>, String> {
                 });
                 loop {
                     let Some((_, q)) = chars.next() else {
-                        return Err("no closing quotation".into());
+                        return Err(ShellWordsError::Unclosed);
                     };
                     if q == c {
                         break;
@@ -187,7 +213,7 @@ pub fn shell_words(line: &str) -> Result<Vec<Word>, String> {
                                 w.text.push('\\');
                                 w.text.push(e);
                             }
-                            None => return Err("no closing quotation".into()),
+                            None => return Err(ShellWordsError::Unclosed),
                         }
                     } else {
                         w.text.push(q);
@@ -196,7 +222,7 @@ pub fn shell_words(line: &str) -> Result<Vec<Word>, String> {
             }
             '\\' => {
                 let Some((_, e)) = chars.next() else {
-                    return Err("no escaped character after '\\'".into());
+                    return Err(ShellWordsError::Escape);
                 };
                 cur.get_or_insert(Word {
                     text: String::new(),
@@ -264,16 +290,37 @@ mod tests {
 
     #[test]
     fn bad_ranges_are_refused() {
-        assert!(expand("h[1:]").unwrap_err().contains("end value"));
+        assert!(
+            expand("h[1:]")
+                .unwrap_err()
+                .to_string()
+                .contains("end value")
+        );
         assert!(
             expand("h[01:100]")
                 .unwrap_err()
+                .to_string()
                 .contains("same number of digits")
         );
-        assert!(expand("h[1]").unwrap_err().contains("begin:end"));
-        assert!(expand("h[c:a]").unwrap_err().contains("begin <= end"));
+        assert!(
+            expand("h[1]")
+                .unwrap_err()
+                .to_string()
+                .contains("begin:end")
+        );
+        assert!(
+            expand("h[c:a]")
+                .unwrap_err()
+                .to_string()
+                .contains("begin <= end")
+        );
         assert!(expand("h[a:3]").is_err());
-        assert!(expand("web:").unwrap_err().contains("trailing ':'"));
+        assert!(
+            expand("web:")
+                .unwrap_err()
+                .to_string()
+                .contains("trailing ':'")
+        );
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub fn parse(text: &str, path: &Path, data: &mut Data) -> LoadResult<()> {
             {
                 for parent in &p.parents {
                     data.add_child(parent, &group)
-                        .map_err(|e| LoadError::new(&p.span, e))?;
+                        .map_err(|e| LoadError::new(&p.span, e.to_string()))?;
                 }
             }
             continue;
@@ -113,7 +113,7 @@ pub fn parse(text: &str, path: &Path, data: &mut Data) -> LoadResult<()> {
                     .hint(format!("lines in [{group}:vars] set variables: name=value")));
                 };
                 data.set_group_var(&group, k.trim(), parse_value(v.trim()))
-                    .map_err(|e| LoadError::new(&at(0), e))?;
+                    .map_err(|e| LoadError::new(&at(0), e.to_string()))?;
             }
             State::Children => {
                 let Some(c) = GROUP_NAME.captures(line) else {
@@ -128,7 +128,7 @@ pub fn parse(text: &str, path: &Path, data: &mut Data) -> LoadResult<()> {
                 let child = c[1].to_string();
                 if data.groups.contains_key(&child) {
                     data.add_child(&group, &child)
-                        .map_err(|e| LoadError::new(&at(0), e))?;
+                        .map_err(|e| LoadError::new(&at(0), e.to_string()))?;
                 } else {
                     pending
                         .entry(child)
@@ -179,7 +179,7 @@ fn host_line(
         return Ok(());
     };
     let (hosts, port) = expand(&first.text).map_err(|e| {
-        LoadError::new(&at(first.col), e)
+        LoadError::new(&at(first.col), e.to_string())
             .hint("ranges are written [01:10], [a:f] or [0:10:2]; a port as host:2222")
     })?;
     let mut vars = Vec::with_capacity(rest.len());

@@ -25,8 +25,11 @@ mod ini;
 mod output;
 mod pattern;
 mod pyliteral;
+mod source;
 mod vars_dirs;
 mod yaml;
+
+pub use source::{DynamicGroup, DynamicInventory, DynamicSource, InventoryOptions, Source};
 
 use crate::error::{LoadError, LoadResult};
 use data::{Data, VarMap};
@@ -34,7 +37,7 @@ use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
 use regex::Regex;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use vars_dirs::VarsDir;
 
 /// Names that mean the controller itself.
@@ -93,31 +96,46 @@ struct Layers {
 impl Inventory {
     /// Loads every source (file or directory), then `host_vars/`/`group_vars/` beside each.
     pub fn load(sources: &[PathBuf]) -> LoadResult<Inventory> {
-        let mut data = Data::new();
+        let sources: Vec<Source> = sources.iter().cloned().map(Source::Path).collect();
+        Inventory::load_with(&sources, &InventoryOptions::default())
+    }
+
+    /// Loads every source in order (paths, text, documents; YAML documents may configure one of
+    /// `opts.dynamic`), then `host_vars/`/`group_vars/` beside each path.
+    pub fn load_with(sources: &[Source], opts: &InventoryOptions) -> LoadResult<Inventory> {
+        let mut reader = Reader {
+            data: Data::new(),
+            dynamic: &opts.dynamic,
+        };
         let mut bases = Vec::new();
+        let mut names = Vec::new();
         for src in sources {
-            let text = src.to_string_lossy();
-            if !src.exists() {
-                if text.contains(',') {
-                    host_list(&text, &mut data);
-                    continue;
+            match src {
+                Source::Path(path) => {
+                    if let Some(base) = reader.path(path)? {
+                        bases.push(base);
+                    }
+                    names.push(path.clone());
                 }
-                return Err(LoadError::plain(format!(
-                    "inventory source '{}' does not exist",
-                    src.display()
-                ))
-                .hint("give a file, a directory, or hosts separated by commas: -i 'h1,h2,'"));
-            }
-            if src.is_dir() {
-                load_dir(src, &mut data)?;
-                bases.push(src.clone());
-            } else {
-                load_file(src, &mut data)?;
-                bases.push(src.parent().map(Path::to_path_buf).unwrap_or_default());
+                Source::Text { origin, text } => {
+                    reader.text(text, origin)?;
+                    names.push(origin.clone());
+                }
+                Source::Document { origin, doc } => {
+                    reader.start(origin);
+                    yaml::parse(
+                        std::slice::from_ref(doc),
+                        origin,
+                        reader.dynamic,
+                        &mut reader.data,
+                    )?;
+                    names.push(origin.clone());
+                }
             }
         }
+        let mut data = reader.data;
         data.reconcile();
-        let mut inv = Inventory::from_data(data, sources.to_vec());
+        let mut inv = Inventory::from_data(data, names);
         for base in bases {
             let dir = inv.read_vars_dir(&base)?;
             inv.layers.inventory_dirs.push(dir);
@@ -455,61 +473,128 @@ fn host_list(text: &str, data: &mut Data) {
     }
 }
 
-fn load_dir(dir: &Path, data: &mut Data) -> LoadResult<()> {
-    let read = std::fs::read_dir(dir).map_err(|e| {
-        LoadError::plain(format!(
-            "{}: cannot list inventory directory: {e}",
-            dir.display()
-        ))
-    })?;
-    let mut entries: Vec<(String, PathBuf)> = read
-        .filter_map(Result::ok)
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(name, _)| {
-            !name.starts_with('.')
-                && !IGNORED_NAMES.contains(&name.as_str())
-                && !IGNORED_SUFFIXES.iter().any(|s| name.ends_with(s))
-        })
-        .collect();
-    entries.sort();
-    for (_, path) in entries {
-        if path.is_dir() {
-            load_dir(&path, data)?;
-        } else {
-            load_file(&path, data)?;
-        }
-    }
-    Ok(())
-}
-
 #[allow(clippy::expect_used)] // a constant pattern (tests cover it), not input
 static YAML_KEY_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[^\s\[=#;]+:(\s|$)").expect("static regex"));
 
-fn load_file(path: &Path, data: &mut Data) -> LoadResult<()> {
-    data.current_source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
-    let name = path.display().to_string();
+/// Reads sources into one [`Data`].
+struct Reader<'o> {
+    data: Data,
+    dynamic: &'o [Arc<dyn DynamicSource>],
+}
+
+impl Reader<'_> {
+    /// A `-i` value: a file, a directory or a host list. Returns the directory whose
+    /// `host_vars/` and `group_vars/` apply to it (none for a host list).
+    fn path(&mut self, src: &Path) -> LoadResult<Option<PathBuf>> {
+        let text = src.to_string_lossy();
+        if !src.exists() {
+            if text.contains(',') {
+                host_list(&text, &mut self.data);
+                return Ok(None);
+            }
+            return Err(LoadError::plain(format!(
+                "inventory source '{}' does not exist",
+                src.display()
+            ))
+            .hint("give a file, a directory, or hosts separated by commas: -i 'h1,h2,'"));
+        }
+        if src.is_dir() {
+            self.dir(src)?;
+            Ok(Some(src.to_path_buf()))
+        } else {
+            self.file(src)?;
+            Ok(Some(
+                src.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ))
+        }
+    }
+
+    fn dir(&mut self, dir: &Path) -> LoadResult<()> {
+        let read = std::fs::read_dir(dir).map_err(|e| {
+            LoadError::plain(format!(
+                "{}: cannot list inventory directory: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut entries: Vec<(String, PathBuf)> = read
+            .filter_map(Result::ok)
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .filter(|(name, _)| {
+                !name.starts_with('.')
+                    && !IGNORED_NAMES.contains(&name.as_str())
+                    && !IGNORED_SUFFIXES.iter().any(|s| name.ends_with(s))
+            })
+            .collect();
+        entries.sort();
+        for (_, path) in entries {
+            if path.is_dir() {
+                self.dir(&path)?;
+            } else {
+                self.file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hosts added from here on get `origin` as their `inventory_file`.
+    fn start(&mut self, origin: &Path) {
+        self.data.current_source =
+            Some(std::path::absolute(origin).unwrap_or_else(|_| origin.to_path_buf()));
+    }
+
+    fn file(&mut self, path: &Path) -> LoadResult<()> {
+        self.start(path);
+        if is_yaml_name(path) {
+            return self.yaml(&crate::yaml::load_file(path)?, path);
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LoadError::plain(format!("{}: cannot read inventory: {e}", path.display()))
+        })?;
+        self.untyped(&text, path)
+    }
+
+    /// Text standing for the file `origin`; errors show their line from `text`.
+    fn text(&mut self, text: &str, origin: &Path) -> LoadResult<()> {
+        self.start(origin);
+        let name = origin.display().to_string();
+        let read = if is_yaml_name(origin) {
+            crate::yaml::load_str(text, &name).and_then(|docs| self.yaml(&docs, origin))
+        } else {
+            self.untyped(text, origin)
+        };
+        read.map_err(|e| e.in_text(&name, &Arc::from(text)))
+    }
+
+    fn yaml(&mut self, docs: &[crate::yaml::Node], path: &Path) -> LoadResult<()> {
+        yaml::parse(docs, path, self.dynamic, &mut self.data)
+    }
+
+    /// A file whose name does not say its format: YAML when it starts like YAML, else INI.
+    fn untyped(&mut self, text: &str, path: &Path) -> LoadResult<()> {
+        let name = path.display().to_string();
+        if text.starts_with("#!") {
+            return Err(
+                LoadError::plain(format!("{name}: inventory scripts are not supported"))
+                    .hint("write the hosts to an INI or YAML file"),
+            );
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with(['#', ';']))
+            .unwrap_or("");
+        if first.starts_with("---") || YAML_KEY_LINE.is_match(first) {
+            return self.yaml(&crate::yaml::load_str(text, &name)?, path);
+        }
+        ini::parse(text, path, &mut self.data)
+    }
+}
+
+/// `.yml`, `.yaml` and `.json` files are YAML whatever they start with.
+fn is_yaml_name(path: &Path) -> bool {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if matches!(ext, "yml" | "yaml" | "json") {
-        return yaml::parse(&crate::yaml::load_file(path)?, path, data);
-    }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| LoadError::plain(format!("{name}: cannot read inventory: {e}")))?;
-    if text.starts_with("#!") {
-        return Err(
-            LoadError::plain(format!("{name}: inventory scripts are not supported"))
-                .hint("write the hosts to an INI or YAML file"),
-        );
-    }
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(['#', ';']))
-        .unwrap_or("");
-    if first.starts_with("---") || YAML_KEY_LINE.is_match(first) {
-        return yaml::parse(&crate::yaml::load_str(&text, &name)?, path, data);
-    }
-    ini::parse(&text, path, data)
+    matches!(ext, "yml" | "yaml" | "json")
 }
 
 #[cfg(test)]
@@ -596,6 +681,68 @@ mod tests {
         std::fs::write(tmp.path().join("hosts"), "#!/bin/sh\necho {}\n").unwrap();
         let e = Inventory::load(&[tmp.path().join("hosts")]).unwrap_err();
         assert!(e.to_string().contains("scripts are not supported"), "{e}");
+    }
+
+    /// A dynamic source for `plugin: fake`: one host in one group.
+    struct Fake;
+
+    impl DynamicSource for Fake {
+        fn accepts(&self, doc: &crate::yaml::Node) -> bool {
+            doc.get("plugin").and_then(crate::yaml::Node::as_str) == Some("fake")
+        }
+
+        fn load(&self, _doc: &crate::yaml::Node) -> LoadResult<DynamicInventory> {
+            let mut found = DynamicInventory::default();
+            found.groups.insert(
+                "cloud".into(),
+                DynamicGroup {
+                    hosts: vec!["c1".into()],
+                    children: vec![],
+                },
+            );
+            let vars = IndexMap::from([("zone".to_string(), Value::from("a"))]);
+            found.hosts.insert("c1".into(), vars);
+            Ok(found)
+        }
+    }
+
+    #[test]
+    fn text_documents_and_registered_dynamic_sources() {
+        let opts = InventoryOptions {
+            dynamic: vec![Arc::new(Fake)],
+        };
+        let doc = crate::yaml::load_str("db:\n  hosts:\n    d1:\n", "gen-db.yml").unwrap();
+        let sources = [
+            Source::Text {
+                origin: "gen.ini".into(),
+                text: "[web]\nw1 port=80\n".into(),
+            },
+            Source::Text {
+                origin: "gen.yml".into(),
+                text: "plugin: fake\n".into(),
+            },
+            Source::Document {
+                origin: "gen-db.yml".into(),
+                doc: doc[0].clone(),
+            },
+        ];
+        let inv = Inventory::load_with(&sources, &opts).unwrap();
+        assert_eq!(inv.select("web:cloud:db").unwrap(), ["w1", "c1", "d1"]);
+        assert_eq!(inv.hosts["w1"].vars["port"], Value::from(80));
+        assert_eq!(inv.hosts["c1"].vars["zone"], Value::from("a"));
+        let file = inv.hosts["c1"].vars["inventory_file"].to_string();
+        assert!(file.ends_with("/gen.yml"), "{file}");
+        assert_eq!(inv.sources[0], PathBuf::from("gen.ini"));
+
+        // Unregistered, the plugin's document is refused, its line shown from the text.
+        let e = Inventory::load_with(&sources[1..2], &InventoryOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("gen.yml:1:9:"), "{e}");
+        assert!(
+            e.contains("plugin configuration") && e.contains("  | plugin: fake"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,11 +5,20 @@
 
 use super::data::Data;
 use super::hostname::expand;
+use super::source::DynamicSource;
 use crate::error::{LoadError, LoadResult};
 use crate::yaml::{Node, NodeKind};
 use std::path::Path;
+use std::sync::Arc;
 
-pub fn parse(docs: &[Node], path: &Path, data: &mut Data) -> LoadResult<()> {
+/// Reads a YAML inventory document into `data`, or, when one of `dynamic` accepts it, what that
+/// source finds.
+pub fn parse(
+    docs: &[Node],
+    path: &Path,
+    dynamic: &[Arc<dyn DynamicSource>],
+    data: &mut Data,
+) -> LoadResult<()> {
     let Some(root) = docs.first().filter(|d| !d.is_null()) else {
         return Err(LoadError::plain(format!(
             "{}: the YAML inventory is empty",
@@ -23,9 +32,8 @@ pub fn parse(docs: &[Node], path: &Path, data: &mut Data) -> LoadResult<()> {
         ));
     }
     let groups = root.expect_map("a YAML inventory")?;
-    #[cfg(feature = "ec2")]
-    if crate::ec2::inventory::is_aws_ec2_doc(root) {
-        return aws_ec2(root, data);
+    if let Some(source) = dynamic.iter().find(|s| s.accepts(root)) {
+        return source.load(root)?.add_to(data, &root.span);
     }
     if let Some(plugin) = root.get("plugin") {
         return Err(LoadError::new(
@@ -38,31 +46,6 @@ pub fn parse(docs: &[Node], path: &Path, data: &mut Data) -> LoadResult<()> {
     }
     for (name, body) in groups {
         group(name, body, data)?;
-    }
-    Ok(())
-}
-
-/// Adds what an `aws_ec2` source finds: its groups (with their hosts and children) and each
-/// host's variables.
-#[cfg(feature = "ec2")]
-fn aws_ec2(root: &Node, data: &mut Data) -> LoadResult<()> {
-    let found = crate::ec2::inventory::load_doc(root, crate::ec2::inventory::flush_requested())?;
-    for (group, g) in &found.groups {
-        data.add_group(group);
-        for h in &g.hosts {
-            data.add_host(h, group, None);
-        }
-    }
-    for (group, g) in &found.groups {
-        for child in &g.children {
-            data.add_child(group, child)
-                .map_err(|e| LoadError::new(&root.span, e))?;
-        }
-    }
-    for (host, vars) in found.hosts {
-        for (k, v) in vars {
-            data.set_host_var(&host, &k, v);
-        }
     }
     Ok(())
 }
@@ -124,14 +107,14 @@ fn group(key: &Node, body: &Node, data: &mut Data) -> LoadResult<String> {
                 for (vk, vv) in entries {
                     let var = name_of(vk, "a variable name")?;
                     data.set_group_var(&name, &var, vv.to_value())
-                        .map_err(|e| LoadError::new(&vv.span, e))?;
+                        .map_err(|e| LoadError::new(&vv.span, e.to_string()))?;
                 }
             }
             "children" => {
                 for (ck, cv) in entries {
                     let child = group(ck, cv, data)?;
                     data.add_child(&name, &child)
-                        .map_err(|e| LoadError::new(&ck.span, e))?;
+                        .map_err(|e| LoadError::new(&ck.span, e.to_string()))?;
                 }
             }
             _ => {
@@ -147,7 +130,7 @@ fn group(key: &Node, body: &Node, data: &mut Data) -> LoadResult<String> {
 fn hosts(group: &str, key: &Node, vars: &Node, data: &mut Data) -> LoadResult<()> {
     let pattern = name_of(key, "a host name")?;
     let (names, port) = expand(&pattern).map_err(|e| {
-        LoadError::new(&key.span, e)
+        LoadError::new(&key.span, e.to_string())
             .hint("ranges are written [01:10], [a:f] or [0:10:2]; a port as host:2222")
     })?;
     let entries = if vars.is_null() {
@@ -184,7 +167,7 @@ mod tests {
     fn load(text: &str) -> LoadResult<Data> {
         let docs = crate::yaml::load_str(text, "/inv/x.yml")?;
         let mut d = Data::new();
-        parse(&docs, Path::new("/inv/x.yml"), &mut d)?;
+        parse(&docs, Path::new("/inv/x.yml"), &[], &mut d)?;
         d.reconcile();
         Ok(d)
     }

@@ -3,12 +3,10 @@
 //! containers and network of each lab, their SSH key and the inventory that points at them.
 //!
 //! Knows nothing of plays, modules or the SSH transport: a lab is reached through the inventory
-//! it writes, like any other set of hosts. The one exception is [`cli`], the `rmesos lab`
-//! command, which hands that inventory to `rmesos play`. Docker is driven through its CLI, synchronously: the
-//! lab starts before a run and stops after it, never in the hot path, and cleanup must work from
-//! `Drop`.
+//! it writes, like any other set of hosts (the `rmesos lab` command, in `app`, hands that
+//! inventory to `rmesos play`). Docker is driven through its CLI, synchronously: the lab starts
+//! before a run and stops after it, never in the hot path, and cleanup must work from `Drop`.
 
-pub mod cli;
 pub mod fixture;
 pub mod hosts;
 pub mod image;

@@ -12,6 +12,17 @@ struct Token<'a> {
     end: usize,
 }
 
+/// Why an argument string cannot be split.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KvError {
+    #[error("`{0}` is not a key=value argument, and this module takes no free-form text")]
+    NotAPair(String),
+    #[error("unbalanced quotes")]
+    Quotes,
+    #[error("unbalanced Jinja block ({{{{ }}}}, {{% %}} or {{# #}})")]
+    Jinja,
+}
+
 /// The result of splitting an argument string.
 #[derive(Debug, Default, PartialEq)]
 pub struct KvArgs {
@@ -22,17 +33,14 @@ pub struct KvArgs {
 }
 
 /// Splits `s` for a module taking arguments the `free_form` way.
-pub fn parse(s: &str, free_form: FreeForm) -> Result<KvArgs, String> {
+pub fn parse(s: &str, free_form: FreeForm) -> Result<KvArgs, KvError> {
     let tokens = tokenize(s)?;
     let mut out = KvArgs::default();
     let mut taken = Vec::new();
     for (i, tok) in tokens.iter().enumerate() {
         let Some((key, value)) = split_pair(tok.text) else {
             if free_form == FreeForm::No {
-                return Err(format!(
-                    "`{}` is not a key=value argument, and this module takes no free-form text",
-                    tok.text
-                ));
+                return Err(KvError::NotAPair(tok.text.to_string()));
             }
             continue;
         };
@@ -83,7 +91,7 @@ fn raw_without(s: &str, tokens: &[Token], taken: &[usize]) -> Option<String> {
 }
 
 /// Splits on whitespace outside quotes and Jinja blocks; quotes are kept in the tokens.
-fn tokenize(s: &str) -> Result<Vec<Token<'_>>, String> {
+fn tokenize(s: &str) -> Result<Vec<Token<'_>>, KvError> {
     let bytes = s.as_bytes();
     let mut tokens = Vec::new();
     let mut start: Option<usize> = None;
@@ -144,10 +152,10 @@ fn tokenize(s: &str) -> Result<Vec<Token<'_>>, String> {
         i += 1;
     }
     if quote.is_some() {
-        return Err("unbalanced quotes".into());
+        return Err(KvError::Quotes);
     }
     if !jinja.is_empty() {
-        return Err("unbalanced Jinja block ({{ }}, {% %} or {# #})".into());
+        return Err(KvError::Jinja);
     }
     if let Some(st) = start {
         tokens.push(Token {
@@ -338,19 +346,26 @@ mod tests {
 
     #[test]
     fn bad_input() {
+        assert_eq!(
+            KvError::Jinja.to_string(),
+            "unbalanced Jinja block ({{ }}, {% %} or {# #})"
+        );
         assert!(
             parse("msg='oops", FreeForm::No)
                 .unwrap_err()
+                .to_string()
                 .contains("quotes")
         );
         assert!(
             parse("msg={{ x", FreeForm::No)
                 .unwrap_err()
+                .to_string()
                 .contains("Jinja")
         );
         assert!(
             parse("hello", FreeForm::No)
                 .unwrap_err()
+                .to_string()
                 .contains("`hello`")
         );
     }

@@ -20,15 +20,23 @@ pub struct LoadOptions {
 
 /// Loads a playbook and everything it imports; any error stops before a host is touched.
 pub fn load_playbook(path: &Path, opts: &LoadOptions) -> LoadResult<Playbook> {
-    let dir = parent_dir(path);
-    let mut loader = Loader::new(opts, dir.clone());
-    let mut plays = Vec::new();
-    loader.load_playbook_file(path, &ImportScope::default(), None, &mut plays)?;
-    Ok(Playbook {
-        path: path.to_path_buf(),
-        dir,
-        plays,
-    })
+    Loader::new(opts, parent_dir(path)).playbook(path)
+}
+
+/// Loads a playbook given as YAML text (a generated one) that stands for the file `path`: spans
+/// and errors name `path` (an error's line is shown from `text`), and relative lookups (roles/,
+/// imports) start in its directory, as for [`load_playbook`]; `path` itself is never read.
+pub fn load_playbook_text(text: &str, path: &Path, opts: &LoadOptions) -> LoadResult<Playbook> {
+    let file = path.display().to_string();
+    let text: Arc<str> = Arc::from(text);
+    let mut loader = Loader::new(opts, parent_dir(path));
+    crate::yaml::load_str(&text, &file)
+        .and_then(single_document)
+        .and_then(|doc| {
+            loader.cache.insert(file_key(path), doc);
+            loader.playbook(path)
+        })
+        .map_err(|e| e.in_text(&file, &text))
 }
 
 /// Loads a task file at run time (`include_tasks` with a templated name), inheriting `kw`
@@ -65,6 +73,23 @@ pub(super) fn parent_dir(path: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
+}
+
+/// What a file is known by while loading (its canonical path when it exists).
+pub(super) fn file_key(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The one document of a file (`None` when it is empty or null).
+fn single_document(mut docs: Vec<Node>) -> LoadResult<Option<Node>> {
+    if docs.len() > 1 {
+        return Err(LoadError::new(
+            &docs[1].span,
+            "a second YAML document (---) is not expected here",
+        )
+        .hint("keep one document per file"));
+    }
+    Ok(docs.pop().filter(|n| !n.is_null()))
 }
 
 /// Finds a relative file in the first directory that has it.
@@ -172,9 +197,20 @@ impl<'o> Loader<'o> {
         }
     }
 
+    /// The playbook `path` (read, or already in the cache) and everything it imports.
+    fn playbook(&mut self, path: &Path) -> LoadResult<Playbook> {
+        let mut plays = Vec::new();
+        self.load_playbook_file(path, &ImportScope::default(), None, &mut plays)?;
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir: self.playbook_dir.clone(),
+            plays,
+        })
+    }
+
     /// Reads a YAML file holding one document (or none: `None`).
     pub fn read_yaml(&mut self, path: &Path, span: Option<&Span>) -> LoadResult<Option<Node>> {
-        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let key = file_key(path);
         if let Some(n) = self.cache.get(&key) {
             return Ok(n.clone());
         }
@@ -185,22 +221,14 @@ impl<'o> Loader<'o> {
                 None => LoadError::plain(msg),
             });
         }
-        let mut docs = crate::yaml::load_file(path)?;
-        if docs.len() > 1 {
-            return Err(LoadError::new(
-                &docs[1].span,
-                "a second YAML document (---) is not expected here",
-            )
-            .hint("keep one document per file"));
-        }
-        let node = docs.pop().filter(|n| !n.is_null());
+        let node = single_document(crate::yaml::load_file(path)?)?;
         self.cache.insert(key, node.clone());
         Ok(node)
     }
 
     /// Marks `path` as being loaded; an error if it already is (an include cycle).
     pub fn enter(&mut self, path: &Path, span: Option<&Span>) -> LoadResult<()> {
-        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let key = file_key(path);
         if self.stack.contains(&key) {
             let msg = format!("include cycle: {} includes itself", path.display());
             let hint = "an import or static include cannot load a file that is loading it";
@@ -215,8 +243,7 @@ impl<'o> Loader<'o> {
     }
 
     pub fn is_loading(&self, path: &Path) -> bool {
-        let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        self.stack.contains(&key)
+        self.stack.contains(&file_key(path))
     }
 
     fn load_playbook_file(

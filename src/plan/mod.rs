@@ -19,6 +19,6 @@ pub mod model;
 mod role;
 mod task;
 
-pub use load::{LoadOptions, find_task_file, load_playbook, load_tasks_file};
+pub use load::{LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file};
 pub use model::*;
 pub use role::load_role;

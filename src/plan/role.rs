@@ -2,7 +2,7 @@
 //! `allow_duplicates`), tasks and handlers, and turning each use of a role into a block.
 
 use super::keywords::{self, did_you_mean, inherit, key_str};
-use super::load::{LoadOptions, Loader, Scope, merge_maps};
+use super::load::{LoadOptions, Loader, Scope, file_key, merge_maps};
 use super::model::*;
 use crate::error::{LoadError, LoadResult, Span};
 use crate::modules::args::is_template;
@@ -110,7 +110,7 @@ impl Loader<'_> {
                 .hint("use include_role for a role chosen at run time"));
         }
         let path = self.find_role(&r.name, &r.span, from)?;
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+        let canonical = file_key(&path);
         let meta = self.role_meta(&path)?;
         let key = format!(
             "{}\0{:?}\0{:?}",
@@ -159,7 +159,7 @@ impl Loader<'_> {
             ..scope
         };
         for file in role_files(&path, "handlers", r.handlers_from.as_deref(), &r.span)? {
-            let key = file.canonicalize().unwrap_or_else(|_| file.clone());
+            let key = file_key(&file);
             if self.play.handler_files.insert(key) {
                 handlers.extend(self.load_handler_file(&file, &hscope)?);
             }

@@ -9,10 +9,13 @@ use std::process::Command;
 
 use clap::{Args, Subcommand};
 
-use super::hosts::{HostSpec, Lab, LabSpec, list_members, remove_lab};
-use super::image::{Recipe, ensure_image};
-use super::process::LabError;
-use crate::cli::{CommonArgs, PlayArgs, code};
+use super::error::AppError;
+use super::exit::Exit;
+use super::options::CommonArgs;
+use super::play::{self, PlayArgs};
+use crate::lab::{
+    HostSpec, Lab, LabError, LabSpec, Recipe, ensure_image, list_members, remove_lab,
+};
 
 /// Inventory groups of the Mesos stack (the roles' `hosts:` patterns use them).
 const MASTER_GROUP: &str = "mesos-master";
@@ -96,22 +99,16 @@ pub struct SshArgs {
     pub command: Vec<String>,
 }
 
-/// Runs a `rmesos lab` command; returns the process exit code.
-pub fn main(args: LabArgs) -> i32 {
-    let result = match args.command {
-        LabCommand::Up(a) => up(&a),
+/// Runs a `rmesos lab` command.
+pub fn main(args: LabArgs) -> Result<Exit, AppError> {
+    match args.command {
+        LabCommand::Up(a) => up(&a)?,
         LabCommand::Deploy(a) => return deploy(*a),
-        LabCommand::Status(a) => status(&a),
-        LabCommand::Ssh(a) => ssh(&a),
-        LabCommand::Down(a) => down(&a.name),
-    };
-    match result {
-        Ok(()) => code::OK,
-        Err(e) => {
-            eprintln!("{} {e}", console::style("ERROR!").red().bold());
-            code::LOAD_ERROR
-        }
+        LabCommand::Status(a) => status(&a)?,
+        LabCommand::Ssh(a) => ssh(&a)?,
+        LabCommand::Down(a) => down(&a.name)?,
     }
+    Ok(Exit::Ok)
 }
 
 /// `.rmesos/lab/NAME` under the current directory.
@@ -181,22 +178,10 @@ fn open(name: &str) -> Result<Lab, LabError> {
     Lab::open(name, &dir)?.ok_or_else(not_up)
 }
 
-fn deploy(a: DeployArgs) -> i32 {
-    let lab = match open(&a.name) {
-        Ok(lab) => lab,
-        Err(e) => {
-            eprintln!("{} {e}", console::style("ERROR!").red().bold());
-            return code::LOAD_ERROR;
-        }
-    };
+fn deploy(a: DeployArgs) -> Result<Exit, AppError> {
+    let lab = open(&a.name)?;
     if !a.playbook.is_file() {
-        eprintln!(
-            "{} the playbook {} could not be found\n  = hint: run `rmesos lab deploy` from the \
-             rmesos checkout (it holds playbooks/ and roles/), or pass --playbook",
-            console::style("ERROR!").red().bold(),
-            a.playbook.display()
-        );
-        return code::LOAD_ERROR;
+        return Err(AppError::LabPlaybookNotFound(a.playbook));
     }
     let mut common = a.common;
     common
@@ -208,17 +193,7 @@ fn deploy(a: DeployArgs) -> i32 {
         a.playbook.display(),
         lab.hosts().len()
     );
-    crate::cli::play(PlayArgs {
-        playbooks: vec![a.playbook],
-        common,
-        tags: a.tags,
-        skip_tags: a.skip_tags,
-        syntax_check: false,
-        list_hosts: false,
-        list_tasks: false,
-        list_tags: false,
-        start_at_task: None,
-    })
+    play::main(PlayArgs::run(a.playbook, common, a.tags, a.skip_tags))
 }
 
 fn status(a: &StatusArgs) -> Result<(), LabError> {

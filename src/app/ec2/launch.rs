@@ -1,0 +1,142 @@
+//! `rmesos ec2 launch`, and what follows any change of a cluster's instances: wait for them to
+//! run, then deploy.
+
+use super::{Ctx, Ec2Failure, Ec2Outcome, LaunchArgs, progress_printer};
+use crate::app::exit::Exit;
+use crate::ec2::cluster::{self, LaunchSpec, Step};
+use std::time::Duration;
+
+impl Ctx {
+    pub(super) async fn launch(&self, a: LaunchArgs) -> Ec2Outcome {
+        let spec = launch_spec(&a)?;
+        if cluster::exists(&self.ec2, &a.cluster).await? && !a.resume {
+            return Err(Ec2Failure::Exists {
+                cluster: a.cluster,
+                region: self.ec2.region.clone(),
+            });
+        }
+        let stop_after = a.stop_after.unwrap_or(Step::Deploy);
+        let wait = Duration::from_secs(a.wait_timeout);
+        let printer = progress_printer();
+        let done = cluster::launch(&self.ec2, &spec, stop_after, wait, &printer)
+            .await
+            .map_err(|source| Ec2Failure::PartlyLaunched {
+                cluster: a.cluster.clone(),
+                source,
+            })?;
+        if done < Step::Running {
+            println!("stopped after step {:?} (--stop-after)", done);
+            return Ok(Exit::Ok);
+        }
+        let exit = if a.no_deploy {
+            Exit::Ok
+        } else {
+            let deployed = self
+                .deploy(&a.cluster, &a.deploy, stop_after == Step::Ssh)
+                .await;
+            // A failed deploy is reported before the summary of where the cluster stands.
+            deployed.unwrap_or_else(|e| crate::app::AppError::from(e).report())
+        };
+        self.summary(&a.cluster).await;
+        Ok(exit)
+    }
+
+    /// Waits for the cluster's instances to run, then deploys unless told not to.
+    pub(super) async fn after_change(
+        &self,
+        cluster: &str,
+        no_deploy: bool,
+        deploy: &super::DeployArgs,
+        wait: u64,
+    ) -> Ec2Outcome {
+        let printer = progress_printer();
+        cluster::wait_running(&self.ec2, cluster, Duration::from_secs(wait), &printer).await?;
+        if no_deploy {
+            return Ok(Exit::Ok);
+        }
+        self.deploy(cluster, deploy, false).await
+    }
+
+    async fn summary(&self, name: &str) {
+        if let Ok(nodes) = cluster::nodes(&self.ec2, name).await {
+            let running = nodes.iter().filter(|n| n.state == "running").count();
+            println!(
+                "cluster {}: {} instance(s), {} running; `rmesos ec2 describe {}` shows addresses and UIs",
+                name,
+                nodes.len(),
+                running,
+                name
+            );
+        }
+    }
+}
+
+/// The launch as the flags describe it; bad tags and CIDRs are refused here.
+fn launch_spec(a: &LaunchArgs) -> Result<LaunchSpec, Ec2Failure> {
+    let mut tags = Vec::new();
+    for t in &a.tag {
+        match t.split_once('=') {
+            Some((k, v)) if !k.is_empty() => tags.push((k.to_string(), v.to_string())),
+            _ => return Err(Ec2Failure::BadTag(t.clone())),
+        }
+    }
+    for (flag, cidr) in [
+        ("--ssh-from", Some(&a.ssh_from)),
+        ("--open-ui", a.open_ui.as_ref()),
+    ] {
+        if let Some(c) = cidr
+            && !is_cidr(c)
+        {
+            return Err(Ec2Failure::BadCidr {
+                flag,
+                value: c.clone(),
+            });
+        }
+    }
+    Ok(LaunchSpec {
+        cluster: a.cluster.clone(),
+        masters: a.masters,
+        slaves: a.slaves,
+        zookeepers: a.zookeepers.unwrap_or(if a.masters > 1 { 3 } else { 0 }),
+        instance_type: a.instance_type.clone(),
+        master_instance_type: a.master_instance_type.clone(),
+        ami: a.ami.clone(),
+        key_name: a.key_name.clone(),
+        zone: a.zone.clone(),
+        vpc_id: a.vpc_id.clone(),
+        subnet_id: a.subnet_id.clone(),
+        ebs_vol_size: a.ebs_vol_size,
+        spot_price: a.spot_price.clone(),
+        tags,
+        ssh_from: a.ssh_from.clone(),
+        open_ui: a.open_ui.clone(),
+    })
+}
+
+fn is_cidr(s: &str) -> bool {
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_cidr;
+
+    #[test]
+    fn cidrs() {
+        assert!(is_cidr("203.0.113.7/32"));
+        assert!(is_cidr("2001:db8::/48"));
+        assert!(!is_cidr("203.0.113.7"));
+        assert!(!is_cidr("203.0.113.7/33"));
+        assert!(!is_cidr("me/32"));
+    }
+}

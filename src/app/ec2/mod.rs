@@ -1,0 +1,148 @@
+//! `rmesos ec2 …`: launch, list, describe, login, stop, start, destroy, add-slaves,
+//! remove-slaves, run, inventory. Parses options, shows progress and summaries, and hands the
+//! deploy step to the ordinary session: the cluster's aws_ec2 inventory source, given to the
+//! inventory loader as text, then the playbook.
+//!
+//! - `args`: the flags; `launch`: launching and what follows a change (wait, deploy);
+//!   `deploy`: the cluster's inventory and the playbook runs; `show`: list and describe;
+//!   `manage`: stop, start, destroy, remove-slaves, login.
+
+mod args;
+mod deploy;
+mod launch;
+mod manage;
+mod show;
+
+pub use args::{DeployArgs, Ec2Args, Ec2Command, LaunchArgs, LoginArgs};
+
+use super::exit::Exit;
+use super::session::runtime;
+use crate::ec2::client::{self, AwsSettings, Ec2, Ec2Error};
+use crate::ec2::cluster::Progress;
+use crate::error::LoadError;
+
+/// Why an `rmesos ec2` command stopped. Reported as one line after `ERROR!` (exit 1), except
+/// bad options (exit 5) and a refused confirmation (its own line).
+#[derive(Debug, thiserror::Error)]
+pub enum Ec2Failure {
+    #[error(transparent)]
+    Aws(#[from] Ec2Error),
+    /// The cluster's inventory, the playbook or an `-e` value did not load.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("--tag {0:?}: expected KEY=VALUE")]
+    BadTag(String),
+    #[error(
+        "{flag} {value:?} is not a CIDR (e.g. 203.0.113.7/32); rmesos does not guess your address"
+    )]
+    BadCidr { flag: &'static str, value: String },
+    #[error("--compose {0:?}: expected VAR=EXPR")]
+    BadCompose(String),
+    #[error(
+        "cluster {cluster} already exists in {region}; use --resume to continue its launch, or another name"
+    )]
+    Exists { cluster: String, region: String },
+    #[error(
+        "{source}\nthe cluster is partly launched: `rmesos ec2 launch {cluster} --resume …` \
+         continues, `rmesos ec2 destroy {cluster}` removes it"
+    )]
+    PartlyLaunched { cluster: String, source: Ec2Error },
+    #[error("no instances of cluster {cluster} in {region}")]
+    NoInstances { cluster: String, region: String },
+    #[error("cluster {0} has no running master")]
+    NoMaster(String),
+    #[error("cannot run ssh: {0}")]
+    Ssh(std::io::Error),
+    #[error("not confirmed; nothing done")]
+    NotConfirmed,
+}
+
+type Ec2Outcome = Result<Exit, Ec2Failure>;
+
+/// Runs `rmesos ec2 …`.
+pub fn main(a: Ec2Args) -> Result<Exit, super::AppError> {
+    let rt = runtime().map_err(Ec2Failure::Runtime)?;
+    let settings = AwsSettings {
+        profile: a.profile.clone(),
+        region: a.region.clone(),
+        endpoint_url: a.endpoint_url.clone(),
+        keys: None,
+    };
+    let outcome = rt.block_on(async move {
+        let ec2 = client::connect(&settings, None).await?;
+        let ctx = Ctx { settings, ec2 };
+        ctx.run(a.command).await
+    });
+    Ok(outcome?)
+}
+
+/// What every subcommand works with: the settings it was given and the connected client.
+struct Ctx {
+    settings: AwsSettings,
+    ec2: Ec2,
+}
+
+impl Ctx {
+    async fn run(&self, cmd: Ec2Command) -> Ec2Outcome {
+        match cmd {
+            Ec2Command::Launch(a) => self.launch(*a).await,
+            Ec2Command::List => self.list().await,
+            Ec2Command::Describe { cluster } => self.describe(&cluster).await,
+            Ec2Command::Login(a) => self.login(a),
+            Ec2Command::Stop { cluster } => self.stop(&cluster).await,
+            Ec2Command::Start {
+                cluster,
+                no_deploy,
+                deploy,
+            } => self.start(&cluster, no_deploy, &deploy).await,
+            Ec2Command::Destroy {
+                cluster,
+                yes,
+                delete_groups,
+            } => self.destroy(&cluster, yes, delete_groups).await,
+            Ec2Command::AddSlaves {
+                cluster,
+                count,
+                no_deploy,
+                deploy,
+            } => self.add_slaves(&cluster, count, no_deploy, &deploy).await,
+            Ec2Command::RemoveSlaves {
+                cluster,
+                count,
+                yes,
+            } => self.remove_slaves(&cluster, count, yes).await,
+            Ec2Command::Run {
+                cluster,
+                command,
+                deploy,
+            } => self.run_command(&cluster, &command, &deploy).await,
+            Ec2Command::Inventory { cluster, deploy } => {
+                let src = self.inventory_source(&cluster, &deploy)?;
+                println!("{}", serde_json::to_string_pretty(&src).unwrap_or_default());
+                Ok(Exit::Ok)
+            }
+        }
+    }
+}
+
+fn show(p: Progress) {
+    match p {
+        Progress::Step(s) => eprintln!("* {}", s),
+        Progress::Waiting { what, done, total } => eprintln!("  {}/{} {}", done, total, what),
+    }
+}
+
+/// Only prints a waiting line when it changes, so polling does not flood the terminal.
+fn progress_printer() -> impl Fn(Progress) {
+    let last = std::sync::Mutex::new(String::new());
+    move |p: Progress| {
+        let line = format!("{:?}", p);
+        let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+        if *l != line {
+            *l = line;
+            show(p);
+        }
+    }
+}

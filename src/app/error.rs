@@ -1,0 +1,146 @@
+//! Why a command stopped, and the one place where that becomes a message on stderr and an
+//! exit code ([`AppError::report`]).
+
+use super::exit::Exit;
+use crate::error::LoadError;
+use crate::lab::LabError;
+use std::path::PathBuf;
+
+/// A command that could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input, located in its file: a playbook, role, inventory, template or ansible.cfg.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// A bad `-e` value or variables file.
+    #[error(transparent)]
+    ExtraVars(LoadError),
+    /// The ad hoc task did not load (the error points at `-m/-a`).
+    #[error(transparent)]
+    AdHoc(LoadError),
+    /// A host pattern that `--list-hosts` could not read.
+    #[error(transparent)]
+    Pattern(LoadError),
+    #[error("the playbook: {} could not be found", .0.display())]
+    PlaybookNotFound(PathBuf),
+    #[error("unknown module {0:?} (rmesos doc lists the modules)")]
+    UnknownAdHocModule(String),
+    #[error("unknown module {0:?}")]
+    UnknownModule(String),
+    #[error("host {0:?} is not in the inventory")]
+    NoSuchHost(String),
+    #[error("group {0:?} is not in the inventory")]
+    NoSuchGroup(String),
+    #[error("one of --list, --graph or --host is required")]
+    NoInventoryView,
+    #[error("cannot read the password: {0}")]
+    Password(std::io::Error),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    #[error(
+        "the playbook {} could not be found\n  = hint: run `rmesos lab deploy` from the rmesos \
+         checkout (it holds playbooks/ and roles/), or pass --playbook",
+        .0.display()
+    )]
+    LabPlaybookNotFound(PathBuf),
+    #[cfg(feature = "ec2")]
+    #[error(transparent)]
+    Ec2(#[from] super::ec2::Ec2Failure),
+}
+
+/// How a message is introduced on stderr.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prefix {
+    /// `ERROR!` in red and bold (when the terminal has colours).
+    Styled,
+    /// `ERROR!` as it is.
+    Plain,
+    /// The message alone.
+    #[cfg_attr(not(feature = "ec2"), allow(dead_code))] // only `ec2`'s refused confirmation
+    Bare,
+}
+
+impl AppError {
+    /// The exit code and the prefix of each error: the one table of both.
+    fn disposition(&self) -> (Exit, Prefix) {
+        use AppError::*;
+        match self {
+            Load(_) | Lab(_) | LabPlaybookNotFound(_) => (Exit::Failed, Prefix::Styled),
+            AdHoc(_) => (Exit::BadOptions, Prefix::Styled),
+            ExtraVars(_) | Pattern(_) | PlaybookNotFound(_) | NoSuchHost(_) | NoSuchGroup(_) => {
+                (Exit::Failed, Prefix::Plain)
+            }
+            UnknownAdHocModule(_) | UnknownModule(_) | NoInventoryView | Password(_) => {
+                (Exit::BadOptions, Prefix::Plain)
+            }
+            Runtime(_) => (Exit::Internal, Prefix::Plain),
+            #[cfg(feature = "ec2")]
+            Ec2(e) => {
+                use super::ec2::Ec2Failure;
+                match e {
+                    Ec2Failure::BadTag(_) | Ec2Failure::BadCidr { .. } => {
+                        (Exit::BadOptions, Prefix::Plain)
+                    }
+                    Ec2Failure::NotConfirmed => (Exit::Failed, Prefix::Bare),
+                    _ => (Exit::Failed, Prefix::Plain),
+                }
+            }
+        }
+    }
+
+    /// Prints the error on stderr; returns the exit code it means.
+    pub fn report(&self) -> Exit {
+        let (exit, prefix) = self.disposition();
+        match prefix {
+            Prefix::Styled => eprintln!("{} {}", console::style("ERROR!").red().bold(), self),
+            Prefix::Plain => eprintln!("ERROR! {}", self),
+            Prefix::Bare => eprintln!("{}", self),
+        }
+        exit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_code_and_prefix() {
+        let load = || LoadError::plain("x");
+        let io = || std::io::Error::other("x");
+        let cases = [
+            (AppError::Load(load()), Exit::Failed, Prefix::Styled),
+            (AppError::ExtraVars(load()), Exit::Failed, Prefix::Plain),
+            (AppError::AdHoc(load()), Exit::BadOptions, Prefix::Styled),
+            (AppError::Pattern(load()), Exit::Failed, Prefix::Plain),
+            (AppError::NoInventoryView, Exit::BadOptions, Prefix::Plain),
+            (AppError::Password(io()), Exit::BadOptions, Prefix::Plain),
+            (AppError::Runtime(io()), Exit::Internal, Prefix::Plain),
+            (
+                AppError::LabPlaybookNotFound("p.yml".into()),
+                Exit::Failed,
+                Prefix::Styled,
+            ),
+        ];
+        for (e, exit, prefix) in cases {
+            assert!(e.disposition() == (exit, prefix), "{e:?}");
+        }
+        assert_eq!(
+            AppError::PlaybookNotFound("site.yml".into()).to_string(),
+            "the playbook: site.yml could not be found"
+        );
+    }
+
+    #[cfg(feature = "ec2")]
+    #[test]
+    fn ec2_failures_are_plain_but_bad_options_and_refusals() {
+        use crate::app::ec2::Ec2Failure;
+        let e = |f: Ec2Failure| AppError::from(f).disposition();
+        assert!(e(Ec2Failure::BadTag("x".into())) == (Exit::BadOptions, Prefix::Plain));
+        assert!(e(Ec2Failure::NotConfirmed) == (Exit::Failed, Prefix::Bare));
+        assert!(e(Ec2Failure::NoMaster("c".into())) == (Exit::Failed, Prefix::Plain));
+        assert!(e(Ec2Failure::Load(LoadError::plain("x"))) == (Exit::Failed, Prefix::Plain));
+    }
+}

@@ -1,0 +1,104 @@
+//! `rmesos play --list-hosts`, `--list-tasks`, `--list-tags`: read from the plan and the
+//! inventory, no host touched.
+
+use super::error::AppError;
+use super::session::Session;
+use crate::plan::{Action, Playbook, TaskNode};
+use std::collections::BTreeSet;
+
+/// Which lists to show.
+#[derive(Clone, Copy)]
+pub struct Listing {
+    pub hosts: bool,
+    pub tasks: bool,
+    pub tags: bool,
+}
+
+impl Listing {
+    pub fn any(self) -> bool {
+        self.hosts || self.tasks || self.tags
+    }
+}
+
+/// Shows the lists for every playbook of the session, in order.
+pub fn list(session: &Session, what: Listing) -> Result<(), AppError> {
+    for pb in session.books() {
+        list_playbook(session, pb, what)?;
+    }
+    Ok(())
+}
+
+fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a crate::plan::Task>) {
+    for n in nodes {
+        match n {
+            TaskNode::Task(t) => {
+                out.push(t);
+                if let Action::IncludeTasks {
+                    preloaded: Some(p), ..
+                }
+                | Action::IncludeRole {
+                    preloaded: Some(p), ..
+                } = &t.action
+                {
+                    walk(p, out);
+                }
+            }
+            TaskNode::Block(b) => {
+                walk(&b.block, out);
+                walk(&b.rescue, out);
+                walk(&b.always, out);
+            }
+        }
+    }
+}
+
+fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<(), AppError> {
+    let (inv, opts) = (session.inventory(), session.opts());
+    println!("\nplaybook: {}", pb.path.display());
+    for (i, play) in pb.plays.iter().enumerate() {
+        println!(
+            "\n  play #{} ({}): {}\tTAGS: [{}]",
+            i + 1,
+            play.hosts,
+            play.name,
+            play.kw.tags.join(", ")
+        );
+        if what.hosts {
+            let mut matched = inv.select(&play.hosts).map_err(AppError::Pattern)?;
+            if let Some(limit) = &opts.limit {
+                let allowed = inv.select(limit).map_err(AppError::Pattern)?;
+                matched.retain(|h| allowed.contains(h));
+            }
+            println!("    pattern: {:?}", play.hosts);
+            println!("    hosts ({}):", matched.len());
+            for h in matched {
+                println!("      {}", h);
+            }
+        }
+        let mut all = vec![];
+        for section in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+            walk(section, &mut all);
+        }
+        if what.tasks {
+            println!("    tasks:");
+            for t in &all {
+                if matches!(t.action, Action::Meta(_)) || !opts.tags.selects(&t.kw.tags) {
+                    continue;
+                }
+                println!(
+                    "      {}\tTAGS: [{}]",
+                    t.display_name(),
+                    t.kw.tags.join(", ")
+                );
+            }
+        }
+        if what.tags {
+            let set: BTreeSet<&String> = all.iter().flat_map(|t| t.kw.tags.iter()).collect();
+            println!(
+                "      TASK TAGS: [{}]",
+                set.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! The application: the commands (`play`, `run`, `inventory`, `doc`, `ec2`, `lab`), ansible.cfg,
+//! and the session every play-running command goes through (options → inventory → loaded
+//! playbooks → reporter → runtime → run). The top layer: it may use every other one, and none
+//! uses it. The only layer that prints, besides the report sinks it chooses.
+//!
+//! Each command returns `Result<Exit, AppError>`; [`main`] turns an error into its message and
+//! exit code in one place ([`AppError::report`]).
+
+pub mod config;
+mod doc;
+#[cfg(feature = "ec2")]
+pub mod ec2;
+pub mod error;
+pub mod exit;
+mod inventory;
+pub mod lab;
+mod listing;
+pub mod options;
+mod play;
+mod run;
+pub mod session;
+
+pub use error::AppError;
+pub use exit::Exit;
+pub use options::{CommonArgs, Options, Output, parse_extra_vars, split_kv};
+pub use session::{Session, SessionBuilder};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "rmesos",
+    version,
+    about = "Agentless configuration engine for data-platform clusters (Ansible formats)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a playbook (as ansible-playbook).
+    Play(play::PlayArgs),
+    /// Show the inventory (as ansible-inventory).
+    Inventory(inventory::InventoryArgs),
+    /// Run one module on hosts (as the `ansible` command).
+    Run(run::RunArgs),
+    /// List modules, or show one module's arguments and an example.
+    Doc(doc::DocArgs),
+    /// Launch and manage clusters on EC2.
+    #[cfg(feature = "ec2")]
+    Ec2(Box<ec2::Ec2Args>),
+    /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
+    Lab(lab::LabArgs),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let outcome = match Cli::parse().command {
+        Command::Play(a) => play::main(a),
+        Command::Inventory(a) => inventory::main(a),
+        Command::Run(a) => run::main(a),
+        Command::Doc(a) => doc::main(a),
+        #[cfg(feature = "ec2")]
+        Command::Ec2(a) => ec2::main(*a),
+        Command::Lab(a) => lab::main(a),
+    };
+    outcome.unwrap_or_else(|e| e.report()).code()
+}

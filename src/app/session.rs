@@ -1,0 +1,188 @@
+//! The one way a command runs plays: options → inventory ([`Hosts`]) → loaded playbooks
+//! ([`SessionBuilder`]) → reporter ([`Report`]) → runtime → `exec::run_playbook`
+//! ([`Session`]). `play`, `run`, `ec2` and (through `play`) `lab` all go through here.
+
+use super::error::AppError;
+use super::exit::Exit;
+use super::options::Output;
+use crate::error::LoadResult;
+use crate::exec::{self, DefaultConnector, RunOptions};
+use crate::inventory::{DynamicSource, Inventory, InventoryOptions, Source};
+use crate::plan::{self, Playbook};
+use crate::report::{self, Sink};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where a run's hosts come from.
+#[derive(Clone, Debug)]
+pub struct Hosts {
+    pub sources: Vec<Source>,
+    /// Refresh the caches of dynamic sources (`--flush-cache`).
+    pub flush_cache: bool,
+}
+
+impl Hosts {
+    /// Loads the sources with the dynamic sources this build has, then `host_vars/` and
+    /// `group_vars/` beside the playbook when there is one.
+    pub fn load(&self, playbook_dir: Option<&Path>) -> LoadResult<Inventory> {
+        let mut inv = Inventory::load_with(&self.sources, &dynamic_sources(self.flush_cache))?;
+        if let Some(d) = playbook_dir {
+            inv.add_vars_dirs(d)?;
+        }
+        Ok(inv)
+    }
+}
+
+/// The dynamic inventory sources (inventory plugins) this build has: aws_ec2 with the `ec2`
+/// feature.
+fn dynamic_sources(flush_cache: bool) -> InventoryOptions {
+    #[cfg(feature = "ec2")]
+    let dynamic: Vec<Arc<dyn DynamicSource>> =
+        vec![Arc::new(crate::ec2::AwsEc2Source { flush_cache })];
+    #[cfg(not(feature = "ec2"))]
+    let dynamic: Vec<Arc<dyn DynamicSource>> = {
+        let _ = flush_cache;
+        Vec::new()
+    };
+    InventoryOptions { dynamic }
+}
+
+/// How a run's events are shown.
+#[derive(Clone, Copy, Debug)]
+pub struct Report {
+    pub format: Output,
+    pub colour: bool,
+    /// `-v` count: results, then task locations.
+    pub verbosity: u8,
+    /// One line per host, as the `ansible` command shows results.
+    pub adhoc: bool,
+}
+
+impl Report {
+    /// `format` at verbosity 0; colours when stdout is a terminal and neither `no_color` nor
+    /// NO_COLOR says otherwise.
+    pub fn new(format: Output, no_color: bool) -> Report {
+        Report {
+            format,
+            colour: !no_color
+                && std::env::var_os("NO_COLOR").is_none()
+                && console::Term::stdout().is_term(),
+            verbosity: 0,
+            adhoc: false,
+        }
+    }
+
+    fn sink(&self) -> Box<dyn Sink> {
+        match self.format {
+            Output::Json => Box::new(report::json::JsonLines::new(std::io::stdout())),
+            Output::Human => {
+                let human =
+                    report::human::Human::new(std::io::stdout(), self.colour, self.verbosity);
+                Box::new(if self.adhoc { human.adhoc() } else { human })
+            }
+        }
+    }
+}
+
+/// A session before its hosts: the run's options and the playbooks loaded so far (all of them
+/// are loaded before any host is touched).
+pub struct SessionBuilder {
+    opts: RunOptions,
+    report: Report,
+    books: Vec<Playbook>,
+}
+
+impl SessionBuilder {
+    pub fn new(opts: RunOptions, report: Report) -> SessionBuilder {
+        SessionBuilder {
+            opts,
+            report,
+            books: Vec::new(),
+        }
+    }
+
+    /// Loads the playbook file `path` (with the options' roles path).
+    pub fn playbook(&mut self, path: &Path) -> LoadResult<&Playbook> {
+        let pb = plan::load_playbook(path, &self.opts.load)?;
+        Ok(self.push(pb))
+    }
+
+    /// Loads a generated playbook standing for the file `path` (see
+    /// [`plan::load_playbook_text`]).
+    pub fn playbook_text(&mut self, text: &str, path: &Path) -> LoadResult<&Playbook> {
+        let pb = plan::load_playbook_text(text, path, &self.opts.load)?;
+        Ok(self.push(pb))
+    }
+
+    fn push(&mut self, pb: Playbook) -> &Playbook {
+        self.books.push(pb);
+        &self.books[self.books.len() - 1]
+    }
+
+    pub fn books(&self) -> &[Playbook] {
+        &self.books
+    }
+
+    /// The hosts to run on: the session is complete.
+    pub fn with_inventory(self, inventory: Inventory) -> Session {
+        Session {
+            opts: self.opts,
+            report: self.report,
+            books: self.books,
+            inventory: Arc::new(inventory),
+        }
+    }
+}
+
+/// Everything a run needs: options, playbooks, hosts and how to report.
+pub struct Session {
+    opts: RunOptions,
+    report: Report,
+    books: Vec<Playbook>,
+    inventory: Arc<Inventory>,
+}
+
+impl Session {
+    pub fn opts(&self) -> &RunOptions {
+        &self.opts
+    }
+
+    pub fn books(&self) -> &[Playbook] {
+        &self.books
+    }
+
+    pub fn inventory(&self) -> &Inventory {
+        &self.inventory
+    }
+
+    /// Runs every playbook in order, each with a fresh reporter, on a runtime of its own.
+    pub fn run(&self) -> Result<Exit, AppError> {
+        let rt = runtime().map_err(AppError::Runtime)?;
+        Ok(rt.block_on(self.execute()))
+    }
+
+    /// [`Session::run`] from async code (a command that already has a runtime).
+    pub async fn execute(&self) -> Exit {
+        let mut worst = Exit::Ok;
+        for pb in &self.books {
+            let summary = exec::run_playbook(
+                pb,
+                self.inventory.clone(),
+                self.opts.clone(),
+                self.report.sink(),
+                Box::new(DefaultConnector),
+            )
+            .await;
+            worst = worst.worst(Exit::of_run(summary.exit_code));
+        }
+        worst
+    }
+}
+
+/// One runtime with two workers: hosts are futures waiting on their channels, not threads.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
