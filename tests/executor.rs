@@ -549,3 +549,27 @@ fn a_failed_host_runs_no_handler_unless_forced() {
     assert_eq!(o.hosts_of("Restart"), ["h1", "h2"]);
     assert_eq!(o.stat("h2", "failed"), 1);
 }
+
+#[test]
+fn run_once_runs_on_the_first_host_and_its_register_lands_on_all() {
+    let o = case("run_once_register");
+    assert_eq!(o.hosts_of("Once"), ["h1"]);
+    assert_eq!(o.scripted.touched(), ["h1"]);
+    let msgs: Vec<&str> = o
+        .events
+        .iter()
+        .filter(|e| e["event"] == "host_result" && e["result"]["msg"].is_string())
+        .filter_map(|e| e["result"]["msg"].as_str())
+        .collect();
+    assert_eq!(msgs, ["h1 got token", "h2 got token", "h3 got token"]);
+}
+
+#[test]
+fn any_errors_fatal_stops_every_host_after_the_task() {
+    let o = case("any_errors_fatal_play");
+    assert_eq!(o.hosts_of("Fails on h2"), ["h1", "h2", "h3"]);
+    assert!(o.hosts_of("Never runs").is_empty());
+    assert!(o.hosts_of("Next play").is_empty());
+    assert!(o.events.iter().any(|e| e["event"] == "play_aborted"));
+    assert_eq!(o.exit_code, 2);
+}
