@@ -573,3 +573,48 @@ fn any_errors_fatal_stops_every_host_after_the_task() {
     assert!(o.events.iter().any(|e| e["event"] == "play_aborted"));
     assert_eq!(o.exit_code, 2);
 }
+
+#[test]
+fn limit_and_unreachable_hosts_receive_nothing() {
+    let o = case("limit");
+    assert_eq!(o.scripted.touched(), ["h1", "h3"]);
+    let o = case("unreachable_midway");
+    // h2's second script died: it got nothing after it.
+    assert_eq!(o.scripted.scripts("h2").len(), 2);
+    assert_eq!(o.hosts_of("Third"), ["h1"]);
+    assert_eq!((o.stat("h2", "unreachable"), o.exit_code), (1, 4));
+}
+
+#[test]
+fn delegated_work_lands_on_the_delegate_with_its_connection() {
+    let o = case("delegate_to_host");
+    assert_eq!(
+        o.scripted.scripts("h3"),
+        ["exec echo backup h1\n", "exec echo backup h2\n"]
+    );
+    let h3_connects: Vec<(String, Option<String>)> = o
+        .scripted
+        .log()
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Connect {
+                host, kind, user, ..
+            } if host == "h3" => Some((kind, user)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        h3_connects,
+        [("ssh".to_string(), Some("backup".to_string()))]
+    );
+}
+
+#[test]
+fn until_retries_until_the_condition_holds() {
+    let o = case("until_retries");
+    assert_eq!(o.scripted.scripts("h1").len(), 3);
+    assert_eq!(o.stat("h1", "failed"), 0);
+    let o = case("until_exhausted");
+    assert_eq!(o.scripted.scripts("h1").len(), 3);
+    assert_eq!(o.stat("h1", "failed"), 1);
+}
