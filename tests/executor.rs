@@ -41,7 +41,13 @@
 //!
 //! A case's expected behaviour is ansible-core 2.19's. Where rmesos differs today, the
 //! snapshot keeps what rmesos does and the case says `divergence:` (issue 11 works through
-//! them); tests/fixtures/exec/ansible/compare.py runs the cases under ansible-playbook to check.
+//! them). To check a case against Ansible, write its commands so that the scripted answers
+//! are what the real commands answer (`shell: exit {{ 1 if inventory_hostname == 'h2' else 0 }}`
+//! with a rule `contains: exit 1, rc: 1`), then run it under ansible-playbook over the local
+//! connection (no network): `python3 -m venv /tmp/a && /tmp/a/bin/pip install
+//! 'ansible-core>=2.19,<2.20'`, then `ANSIBLE_PLAYBOOK=/tmp/a/bin/ansible-playbook /tmp/a/bin/python
+//! tests/fixtures/exec/ansible/compare.py [NAME ...]`; it prints, per case, "same" or a diff
+//! of the two runs' results and recaps.
 
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -69,10 +75,6 @@ struct Case {
     #[serde(default)]
     files: BTreeMap<String, String>,
     playbook: String,
-    /// Only for tests/fixtures/exec/ansible/compare.py (inventory overrides for the real run).
-    #[serde(default)]
-    #[allow(dead_code)]
-    ansible: Option<Json>,
 }
 
 #[derive(Deserialize, Default)]
