@@ -1,4 +1,6 @@
-//! Real hosts for tests and benchmarks, started and stopped by the test process itself.
-//! Owns test infrastructure only (sshd processes, test users); the engine never uses it.
+//! Hosts for tests and benchmarks, started and stopped by the test process itself: real ones
+//! (loopback sshd processes, test users) and scripted ones (in-process answering rules).
+//! Owns test infrastructure only; the engine never uses it.
 
 pub mod loopback;
+pub mod scripted;
