@@ -8,7 +8,6 @@ use super::pkgkit::{apt_get_fn, sections};
 use super::remote::q;
 use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use base64::Engine;
 use serde::Deserialize;
 
@@ -70,12 +69,102 @@ impl Module for AptRepository {
         example: "- apt_repository:\n    repo: deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable\n    filename: docker\n    state: present\n",
     };
     type Args = AptRepositoryArgs;
-    fn run<'a>(
-        &'a self,
-        args: AptRepositoryArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(
+        &self,
+        a: AptRepositoryArgs,
+        cx: &TaskContext<'_>,
+    ) -> Result<Outcome, ModuleError> {
+        let fail = ModuleError::Failed;
+        if a.repo.trim_start().starts_with("ppa:") {
+            return Err(fail(
+                "ppa: repositories are not supported (they need Launchpad's API): write the deb line and its signed-by key instead".into(),
+            ));
+        }
+        let name = match &a.filename {
+            Some(f) => f.trim_end_matches(".list").to_string(),
+            None => suggest_filename(&a.repo),
+        };
+        if name.is_empty() || name.contains('/') {
+            return Err(fail(format!("invalid filename {name:?}")));
+        }
+        let target = format!("/etc/apt/sources.list.d/{name}.list");
+        let out = cx.run(READ_SOURCES, &[]).await?;
+        if out.rc != 0 {
+            return Err(fail(super::filekit::host_error(
+                "cannot read the APT sources",
+                &out,
+            )));
+        }
+        let files = parse_files(&out.stdout_str()).map_err(fail)?;
+        let changes = plan(&files, &target, &a.repo, a.state).map_err(fail)?;
+        let mut o = Outcome::changed(!changes.is_empty())
+            .with("repo", a.repo.as_str())
+            .with(
+                "state",
+                if a.state == RepoState::Present {
+                    "present"
+                } else {
+                    "absent"
+                },
+            )
+            .with("sources_added", Vec::<String>::new())
+            .with("sources_removed", Vec::<String>::new());
+        let before = |p: &str| files.iter().find(|(f, _)| f == p).map(|(_, c)| c.clone());
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for (path, new) in &changes {
+            let old = before(path);
+            match (&old, new) {
+                (None, Some(_)) => added.push(path.clone()),
+                (Some(_), None) => removed.push(path.clone()),
+                _ => {}
+            }
+            if cx.diff
+                && let Some(d) = content_diff(
+                    path,
+                    old.as_deref().map(str::as_bytes),
+                    new.as_deref().unwrap_or("").as_bytes(),
+                )
+            {
+                o.diff.push(d);
+            }
+        }
+        o.result.insert("sources_added".into(), added.into());
+        o.result.insert("sources_removed".into(), removed.into());
+        if changes.is_empty() || cx.check_mode {
+            return Ok(o);
+        }
+        let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
+        let mut script = String::from("set -e\n");
+        let mut stdin = Vec::new();
+        for (path, new) in &changes {
+            match new {
+                Some(text) => {
+                    let is_target = *path == target;
+                    script.push_str(&write_plain_script(
+                        path,
+                        text.len(),
+                        if is_target { Some(&mode) } else { None },
+                    ));
+                    stdin.extend_from_slice(text.as_bytes());
+                }
+                None => script.push_str(&format!("rm -f {}\n", q(path))),
+            }
+        }
+        let out = cx.run(&script, &stdin).await?;
+        if out.rc != 0 {
+            return Err(fail(write_error(&out)));
+        }
+        if a.update_cache {
+            let upd = format!("{}rm_apt -q update >/dev/null\n", apt_get_fn(60));
+            let out = cx.run(&upd, &[]).await?;
+            if out.rc != 0 {
+                let mut f =
+                    Outcome::fail(super::filekit::host_error("apt-get update failed", &out));
+                f.changed = true;
+                return Ok(f);
+            }
+        }
+        Ok(o)
     }
 }
 
@@ -223,99 +312,6 @@ pub fn parse_files(out: &str) -> Result<Vec<(String, String)>, String> {
             Ok((p, String::from_utf8_lossy(&bytes).into_owned()))
         })
         .collect()
-}
-
-async fn run(a: AptRepositoryArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let fail = ModuleError::Failed;
-    if a.repo.trim_start().starts_with("ppa:") {
-        return Err(fail(
-            "ppa: repositories are not supported (they need Launchpad's API): write the deb line and its signed-by key instead".into(),
-        ));
-    }
-    let name = match &a.filename {
-        Some(f) => f.trim_end_matches(".list").to_string(),
-        None => suggest_filename(&a.repo),
-    };
-    if name.is_empty() || name.contains('/') {
-        return Err(fail(format!("invalid filename {name:?}")));
-    }
-    let target = format!("/etc/apt/sources.list.d/{name}.list");
-    let out = cx.run(READ_SOURCES, &[]).await?;
-    if out.rc != 0 {
-        return Err(fail(super::filekit::host_error(
-            "cannot read the APT sources",
-            &out,
-        )));
-    }
-    let files = parse_files(&out.stdout_str()).map_err(fail)?;
-    let changes = plan(&files, &target, &a.repo, a.state).map_err(fail)?;
-    let mut o = Outcome::changed(!changes.is_empty())
-        .with("repo", a.repo.as_str())
-        .with(
-            "state",
-            if a.state == RepoState::Present {
-                "present"
-            } else {
-                "absent"
-            },
-        )
-        .with("sources_added", Vec::<String>::new())
-        .with("sources_removed", Vec::<String>::new());
-    let before = |p: &str| files.iter().find(|(f, _)| f == p).map(|(_, c)| c.clone());
-    let (mut added, mut removed) = (Vec::new(), Vec::new());
-    for (path, new) in &changes {
-        let old = before(path);
-        match (&old, new) {
-            (None, Some(_)) => added.push(path.clone()),
-            (Some(_), None) => removed.push(path.clone()),
-            _ => {}
-        }
-        if cx.diff
-            && let Some(d) = content_diff(
-                path,
-                old.as_deref().map(str::as_bytes),
-                new.as_deref().unwrap_or("").as_bytes(),
-            )
-        {
-            o.diff.push(d);
-        }
-    }
-    o.result.insert("sources_added".into(), added.into());
-    o.result.insert("sources_removed".into(), removed.into());
-    if changes.is_empty() || cx.check_mode {
-        return Ok(o);
-    }
-    let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
-    let mut script = String::from("set -e\n");
-    let mut stdin = Vec::new();
-    for (path, new) in &changes {
-        match new {
-            Some(text) => {
-                let is_target = *path == target;
-                script.push_str(&write_plain_script(
-                    path,
-                    text.len(),
-                    if is_target { Some(&mode) } else { None },
-                ));
-                stdin.extend_from_slice(text.as_bytes());
-            }
-            None => script.push_str(&format!("rm -f {}\n", q(path))),
-        }
-    }
-    let out = cx.run(&script, &stdin).await?;
-    if out.rc != 0 {
-        return Err(fail(write_error(&out)));
-    }
-    if a.update_cache {
-        let upd = format!("{}rm_apt -q update >/dev/null\n", apt_get_fn(60));
-        let out = cx.run(&upd, &[]).await?;
-        if out.rc != 0 {
-            let mut f = Outcome::fail(super::filekit::host_error("apt-get update failed", &out));
-            f.changed = true;
-            return Ok(f);
-        }
-    }
-    Ok(o)
 }
 
 #[cfg(test)]

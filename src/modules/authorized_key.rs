@@ -9,7 +9,6 @@ use super::group::Presence;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct AuthorizedKey;
@@ -82,12 +81,83 @@ impl Module for AuthorizedKey {
     };
     type Args = AuthorizedKeyArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: AuthorizedKeyArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(
+        &self,
+        a: AuthorizedKeyArgs,
+        cx: &TaskContext<'_>,
+    ) -> Result<Outcome, ModuleError> {
+        let keys = match wanted_keys(&a) {
+            Ok(k) => k,
+            Err(msg) => return Ok(Outcome::fail(msg)),
+        };
+        let out = cx.run(&query_script(&a), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                "cannot read authorized_keys",
+                &out,
+            )));
+        }
+        let stdout = out.stdout_str();
+        let (head, current) = match stdout.split_once(MARK) {
+            Some((h, c)) => (h, Some(c)),
+            None => (stdout.as_str(), None),
+        };
+        let kv = parse_kv(head);
+        let path = kv.get("path").cloned().unwrap_or_default();
+        let ug = kv.get("ug").cloned().unwrap_or_default();
+        let (uid, gid) = ug.split_once(':').unwrap_or((&ug, ""));
+        let new = edit(current.unwrap_or(""), &keys, a.state, a.exclusive);
+        let absent_untouched = a.state == Presence::Absent && current.is_none();
+        let content_changes = current.unwrap_or("") != new && !absent_untouched;
+        let file_attrs_wrong = current.is_some() && kv.get("file") != Some(&format!("600|{ug}"));
+        let dir_wrong =
+            a.manage_dir && !absent_untouched && kv.get("dir") != Some(&format!("700|{ug}"));
+        let changed = content_changes || file_attrs_wrong || dir_wrong;
+        let mut outcome = Outcome::changed(changed)
+            .with("user", a.user.as_str())
+            .with("key", a.key.as_str())
+            .with("path", path.as_str())
+            .with("exclusive", a.exclusive)
+            .with("manage_dir", a.manage_dir)
+            .with("state", a.state.as_str());
+        if let Some(o) = &a.key_options {
+            outcome = outcome.with("key_options", o.as_str());
+        }
+        if cx.diff && content_changes {
+            outcome.diff.push(FileDiff {
+                path: path.clone(),
+                before: current.unwrap_or("").to_string(),
+                after: new.clone(),
+            });
+        }
+        if cx.check_mode || !changed {
+            return Ok(outcome);
+        }
+        let mut script = format!("d=$(dirname {})\n", q(&path));
+        if a.manage_dir {
+            script.push_str(&format!(
+                "mkdir -p \"$d\" && chmod 700 \"$d\" && chown {} \"$d\" || exit 1\n",
+                q(&ug)
+            ));
+        } else {
+            script.push_str(
+                "[ -d \"$d\" ] || { echo \"$d does not exist (manage_dir is off)\" >&2; exit 1; }\n",
+            );
+        }
+        script.push_str(&atomic_write_from_stdin(
+            &path,
+            Some(uid),
+            Some(gid),
+            Some("0600"),
+        ));
+        let out = cx.run(&script, new.as_bytes()).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                &format!("cannot write {path}"),
+                &out,
+            )));
+        }
+        Ok(outcome)
     }
 }
 
@@ -240,88 +310,6 @@ fn query_script(a: &AuthorizedKeyArgs) -> String {
         u = q(&a.user),
         p = q(a.path.as_deref().unwrap_or_default()),
     )
-}
-
-async fn run(a: AuthorizedKeyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let keys = match wanted_keys(&a) {
-        Ok(k) => k,
-        Err(msg) => return Ok(Outcome::fail(msg)),
-    };
-    let out = cx.run(&query_script(&a), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            "cannot read authorized_keys",
-            &out,
-        )));
-    }
-    let stdout = out.stdout_str();
-    let (head, current) = match stdout.split_once(MARK) {
-        Some((h, c)) => (h, Some(c)),
-        None => (stdout.as_str(), None),
-    };
-    let kv = parse_kv(head);
-    let path = kv.get("path").cloned().unwrap_or_default();
-    let ug = kv.get("ug").cloned().unwrap_or_default();
-    let (uid, gid) = ug.split_once(':').unwrap_or((&ug, ""));
-    let new = edit(current.unwrap_or(""), &keys, a.state, a.exclusive);
-    let absent_untouched = a.state == Presence::Absent && current.is_none();
-    let content_changes = current.unwrap_or("") != new && !absent_untouched;
-    let file_attrs_wrong = current.is_some() && kv.get("file") != Some(&format!("600|{ug}"));
-    let dir_wrong =
-        a.manage_dir && !absent_untouched && kv.get("dir") != Some(&format!("700|{ug}"));
-    let changed = content_changes || file_attrs_wrong || dir_wrong;
-    let mut outcome = Outcome::changed(changed)
-        .with("user", a.user.as_str())
-        .with("key", a.key.as_str())
-        .with("path", path.as_str())
-        .with("exclusive", a.exclusive)
-        .with("manage_dir", a.manage_dir)
-        .with(
-            "state",
-            if a.state == Presence::Present {
-                "present"
-            } else {
-                "absent"
-            },
-        );
-    if let Some(o) = &a.key_options {
-        outcome = outcome.with("key_options", o.as_str());
-    }
-    if cx.diff && content_changes {
-        outcome.diff.push(FileDiff {
-            path: path.clone(),
-            before: current.unwrap_or("").to_string(),
-            after: new.clone(),
-        });
-    }
-    if cx.check_mode || !changed {
-        return Ok(outcome);
-    }
-    let mut script = format!("d=$(dirname {})\n", q(&path));
-    if a.manage_dir {
-        script.push_str(&format!(
-            "mkdir -p \"$d\" && chmod 700 \"$d\" && chown {} \"$d\" || exit 1\n",
-            q(&ug)
-        ));
-    } else {
-        script.push_str(
-            "[ -d \"$d\" ] || { echo \"$d does not exist (manage_dir is off)\" >&2; exit 1; }\n",
-        );
-    }
-    script.push_str(&atomic_write_from_stdin(
-        &path,
-        Some(uid),
-        Some(gid),
-        Some("0600"),
-    ));
-    let out = cx.run(&script, new.as_bytes()).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            &format!("cannot write {path}"),
-            &out,
-        )));
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, split_lines};
 use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -112,40 +111,28 @@ impl Module for BlockInFile {
     };
     type Args = BlockInFileArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: BlockInFileArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: BlockInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        if a.insertafter.is_some() && a.insertbefore.is_some() {
+            return Err(ModuleError::Failed(
+                "insertbefore and insertafter are mutually exclusive".into(),
+            ));
+        }
+        let spec = EditSpec {
+            path: &a.path,
+            attrs: Attrs::new(&a.owner, &a.group, &a.mode),
+            backup: a.backup,
+            validate: a.validate.as_deref(),
+            create: a.create,
+        };
+        let mut out = edit_file(cx, spec, |old| edit(&a, old)).await?;
+        out.result
+            .insert("path".into(), Value::from(a.path.as_str()));
+        if out.msg.as_deref() == Some("") {
+            out.msg = None;
+        }
+        Ok(out)
     }
-}
-
-async fn run(a: BlockInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
-    if a.insertafter.is_some() && a.insertbefore.is_some() {
-        return Err(ModuleError::Failed(
-            "insertbefore and insertafter are mutually exclusive".into(),
-        ));
-    }
-    let spec = EditSpec {
-        path: &a.path,
-        attrs: Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: a.mode.as_ref(),
-        },
-        backup: a.backup,
-        validate: a.validate.as_deref(),
-        create: a.create,
-    };
-    let mut out = edit_file(cx, spec, |old| edit(&a, old)).await?;
-    out.result
-        .insert("path".into(), Value::from(a.path.as_str()));
-    if out.msg.as_deref() == Some("") {
-        out.msg = None;
-    }
-    Ok(out)
 }
 
 /// Ansible's blockinfile algorithm on whole lines (each keeping its `\n`).

@@ -6,7 +6,7 @@
 use super::remote::q;
 use super::syskit::{aka, arg, dflt};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::{BoxFuture, sh_split};
+use crate::connection::sh_split;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -84,12 +84,8 @@ impl Module for Command {
         example: "- command: /usr/bin/make install chdir=/src creates=/usr/local/bin/app",
     };
     type Args = Args;
-    fn run<'a>(
-        &'a self,
-        args: Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx, false))
+    async fn run(&self, args: Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args, cx, false).await
     }
 }
 
@@ -105,12 +101,8 @@ impl Module for Shell {
         example: "- shell: cat /proc/cpuinfo | grep -c processor > /tmp/cpus creates=/tmp/cpus",
     };
     type Args = Args;
-    fn run<'a>(
-        &'a self,
-        args: Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx, true))
+    async fn run(&self, args: Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args, cx, true).await
     }
 }
 

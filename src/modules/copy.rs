@@ -10,7 +10,6 @@ use super::filekit::{
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 use std::os::unix::fs::PermissionsExt;
@@ -108,54 +107,46 @@ impl Module for Copy {
     };
     type Args = CopyArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: CopyArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
-    }
-}
-
-async fn run(a: CopyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
-    if !a.local_follow {
-        return Err(ModuleError::Failed(
-            "local_follow=no is not supported: symlinks in src are always followed".into(),
-        ));
-    }
-    let dest = if a.follow {
-        filekit::resolve_link(cx, &a.dest).await?
-    } else {
-        a.dest.clone()
-    };
-    match (&a.src, &a.content) {
-        (Some(_), Some(_)) => Err(ModuleError::Failed(
-            "src and content are mutually exclusive".into(),
-        )),
-        (None, None) => Err(ModuleError::Failed("src (or content) is required".into())),
-        (None, Some(content)) => {
-            if dest.ends_with('/') {
-                return Err(ModuleError::Failed(
-                    "can not use content with a dir as dest".into(),
-                ));
-            }
-            one_file(cx, &a, &dest, None, content.as_bytes(), None).await
+    async fn run(&self, a: CopyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        if !a.local_follow {
+            return Err(ModuleError::Failed(
+                "local_follow=no is not supported: symlinks in src are always followed".into(),
+            ));
         }
-        (Some(src), None) if a.remote_src => remote_file(cx, &a, &dest, src).await,
-        (Some(src), None) => {
-            let local = cx.find_file("files", src)?;
-            if local.is_dir() {
-                return tree(cx, &a, &dest, src, &local).await;
+        let dest = if a.follow {
+            filekit::resolve_link(cx, &a.dest).await?
+        } else {
+            a.dest.clone()
+        };
+        match (&a.src, &a.content) {
+            (Some(_), Some(_)) => Err(ModuleError::Failed(
+                "src and content are mutually exclusive".into(),
+            )),
+            (None, None) => Err(ModuleError::Failed("src (or content) is required".into())),
+            (None, Some(content)) => {
+                if dest.ends_with('/') {
+                    return Err(ModuleError::Failed(
+                        "can not use content with a dir as dest".into(),
+                    ));
+                }
+                one_file(cx, &a, &dest, None, content.as_bytes(), None).await
             }
-            let data = std::fs::read(&local).map_err(|e| {
-                ModuleError::Failed(format!("cannot read {}: {}", local.display(), e))
-            })?;
-            let local_mode = std::fs::metadata(&local)
-                .map(|m| m.permissions().mode() & 0o7777)
-                .ok();
-            let base = file_name(src);
-            one_file(cx, &a, &dest, Some(&base), &data, local_mode).await
+            (Some(src), None) if a.remote_src => remote_file(cx, &a, &dest, src).await,
+            (Some(src), None) => {
+                let local = cx.find_file("files", src)?;
+                if local.is_dir() {
+                    return tree(cx, &a, &dest, src, &local).await;
+                }
+                let data = std::fs::read(&local).map_err(|e| {
+                    ModuleError::Failed(format!("cannot read {}: {}", local.display(), e))
+                })?;
+                let local_mode = std::fs::metadata(&local)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .ok();
+                let base = file_name(src);
+                one_file(cx, &a, &dest, Some(&base), &data, local_mode).await
+            }
         }
     }
 }
@@ -190,11 +181,7 @@ async fn one_file(
             dest,
             basename,
             data,
-            attrs: Attrs {
-                owner: a.owner.as_deref(),
-                group: a.group.as_deref(),
-                mode: mode.as_ref(),
-            },
+            attrs: Attrs::new(&a.owner, &a.group, &mode),
             force: a.force,
             backup: a.backup,
             validate: a.validate.as_deref(),
@@ -262,11 +249,7 @@ async fn remote_file(
         Converge {
             st: &st,
             new,
-            attrs: Attrs {
-                owner: a.owner.as_deref(),
-                group: a.group.as_deref(),
-                mode: mode.as_ref(),
-            },
+            attrs: Attrs::new(&a.owner, &a.group, &mode),
             backup: a.backup,
             validate: a.validate.as_deref(),
             make_parents: false,
@@ -373,11 +356,7 @@ async fn tree(
             path: d.clone(),
             ..Default::default()
         };
-        let dir_attrs = Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: a.directory_mode.as_ref(),
-        };
+        let dir_attrs = Attrs::new(&a.owner, &a.group, &a.directory_mode);
         match kv.get(&format!("d{i}")) {
             Some(line) if parse_stat_line(line, &mut st) => {
                 let (changes, fix) =
@@ -413,11 +392,7 @@ async fn tree(
             return Ok(Outcome::fail(format!("dest {} is a directory", f.dest)));
         }
         let mode = mode_for(a, Some(f.mode));
-        let attrs = Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: mode.as_ref(),
-        };
+        let attrs = Attrs::new(&a.owner, &a.group, &mode);
         let differs =
             !exists || (a.force && st.sha1.as_deref() != Some(sha1_hex(&f.data).as_str()));
         if differs {

@@ -6,7 +6,6 @@
 use super::remote::{atomic_write_from_stdin, q};
 use super::syskit::{aka, arg, dflt, join_lines, one_of, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -160,12 +159,78 @@ impl Module for Cron {
     };
     type Args = CronArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: CronArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: CronArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        a.check().map_err(ModuleError::Failed)?;
+        let out = cx.run(&read_script(&a), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(format!(
+                "cannot read the crontab: {}",
+                out.stderr_str().trim()
+            )));
+        }
+        let stdout = out.stdout_str();
+        let (exists, text) = match stdout.strip_prefix("exists\n") {
+            Some(t) => (true, t.to_string()),
+            None => (false, String::new()),
+        };
+        let lines = text_lines(text.as_bytes());
+        let (new_lines, remove_file) = match &a.name {
+            None => (vec![], exists),
+            Some(name) if a.env => (
+                edit_env(&a, &lines, name).map_err(ModuleError::Failed)?,
+                false,
+            ),
+            Some(name) => (edit_job(&a, &lines, name), false),
+        };
+        // An emptied cron_file goes away, as Ansible does.
+        let remove_file = remove_file || (a.cron_file.is_some() && exists && new_lines.is_empty());
+        let new_text = String::from_utf8_lossy(&join_lines(&new_lines)).into_owned();
+        let old_text = String::from_utf8_lossy(&join_lines(&lines)).into_owned();
+        let changed = if a.cron_file.is_some() {
+            remove_file || (new_text != text && !new_lines.is_empty())
+        } else {
+            new_lines != lines
+        };
+        let mut res = Outcome::changed(changed);
+        if let Some(n) = &a.name {
+            let key = if a.env { "envs" } else { "jobs" };
+            res.result.insert(key.into(), Value::from(vec![n.clone()]));
+        }
+        if changed && cx.diff {
+            res.diff.push(FileDiff {
+                path: a.cron_path().unwrap_or_else(|| {
+                    format!(
+                        "crontab of {}",
+                        a.user.as_deref().unwrap_or("the login user")
+                    )
+                }),
+                before: old_text,
+                after: if remove_file {
+                    String::new()
+                } else {
+                    new_text.clone()
+                },
+            });
+        }
+        if changed && !cx.check_mode {
+            let w = cx
+                .run(
+                    &write_script(&a, remove_file, a.backup),
+                    new_text.as_bytes(),
+                )
+                .await?;
+            if w.rc != 0 {
+                return Ok(Outcome::fail(format!(
+                    "cannot install the crontab: {}",
+                    w.stderr_str().trim()
+                )));
+            }
+            if let Some(b) = super::remote::parse_kv(&w.stdout_str()).get("backup_file") {
+                res.result
+                    .insert("backup_file".into(), Value::from(b.as_str()));
+            }
+        }
+        Ok(res)
     }
 }
 
@@ -353,80 +418,6 @@ fn write_script(a: &CronArgs, remove_file: bool, backup: bool) -> String {
         }
     }
     s
-}
-
-async fn run(a: CronArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    a.check().map_err(ModuleError::Failed)?;
-    let out = cx.run(&read_script(&a), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(format!(
-            "cannot read the crontab: {}",
-            out.stderr_str().trim()
-        )));
-    }
-    let stdout = out.stdout_str();
-    let (exists, text) = match stdout.strip_prefix("exists\n") {
-        Some(t) => (true, t.to_string()),
-        None => (false, String::new()),
-    };
-    let lines = text_lines(text.as_bytes());
-    let (new_lines, remove_file) = match &a.name {
-        None => (vec![], exists),
-        Some(name) if a.env => (
-            edit_env(&a, &lines, name).map_err(ModuleError::Failed)?,
-            false,
-        ),
-        Some(name) => (edit_job(&a, &lines, name), false),
-    };
-    // An emptied cron_file goes away, as Ansible does.
-    let remove_file = remove_file || (a.cron_file.is_some() && exists && new_lines.is_empty());
-    let new_text = String::from_utf8_lossy(&join_lines(&new_lines)).into_owned();
-    let old_text = String::from_utf8_lossy(&join_lines(&lines)).into_owned();
-    let changed = if a.cron_file.is_some() {
-        remove_file || (new_text != text && !new_lines.is_empty())
-    } else {
-        new_lines != lines
-    };
-    let mut res = Outcome::changed(changed);
-    if let Some(n) = &a.name {
-        let key = if a.env { "envs" } else { "jobs" };
-        res.result.insert(key.into(), Value::from(vec![n.clone()]));
-    }
-    if changed && cx.diff {
-        res.diff.push(FileDiff {
-            path: a.cron_path().unwrap_or_else(|| {
-                format!(
-                    "crontab of {}",
-                    a.user.as_deref().unwrap_or("the login user")
-                )
-            }),
-            before: old_text,
-            after: if remove_file {
-                String::new()
-            } else {
-                new_text.clone()
-            },
-        });
-    }
-    if changed && !cx.check_mode {
-        let w = cx
-            .run(
-                &write_script(&a, remove_file, a.backup),
-                new_text.as_bytes(),
-            )
-            .await?;
-        if w.rc != 0 {
-            return Ok(Outcome::fail(format!(
-                "cannot install the crontab: {}",
-                w.stderr_str().trim()
-            )));
-        }
-        if let Some(b) = super::remote::parse_kv(&w.stdout_str()).get("backup_file") {
-            res.result
-                .insert("backup_file".into(), Value::from(b.as_str()));
-        }
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

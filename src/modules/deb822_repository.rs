@@ -8,7 +8,6 @@ use super::pkgkit::{download_script, sections};
 use super::remote::{parse_kv, q};
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use base64::Engine;
 use serde::Deserialize;
 
@@ -92,12 +91,146 @@ impl Module for Deb822Repository {
         example: "- deb822_repository:\n    name: docker\n    types: [deb]\n    uris: https://download.docker.com/linux/debian\n    suites: bookworm\n    components: stable\n    signed_by: https://download.docker.com/linux/debian/gpg\n",
     };
     type Args = Deb822Args;
-    fn run<'a>(
-        &'a self,
-        args: Deb822Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: Deb822Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let fail = ModuleError::Failed;
+        let slug = slug(&a.name);
+        if slug.is_empty() {
+            return Err(fail(format!("name {:?} gives an empty file name", a.name)));
+        }
+        if a.state == State::Present && (a.uris.is_empty() || a.suites.is_empty()) {
+            return Err(fail(
+                "uris and suites are required with state=present".into(),
+            ));
+        }
+        let path = format!("/etc/apt/sources.list.d/{slug}.sources");
+        let key_tmp = format!("/tmp/rmesos-key-{slug}");
+        let keyrings = [
+            format!("/etc/apt/keyrings/{slug}.asc"),
+            format!("/etc/apt/keyrings/{slug}.gpg"),
+        ];
+        let mut query = format!(
+            "echo @@file\n[ -f {p} ] && {{ echo exists=1; printf 'content='; base64 -w0 < {p}; echo; }}\n",
+            p = q(&path)
+        );
+        let url = a
+            .signed_by
+            .as_deref()
+            .filter(|s| is_url(s) && a.state == State::Present);
+        if let Some(url) = url {
+            query.push_str(&download_script(url, &key_tmp));
+            query.push_str(&format!(
+                "echo @@key\nif grep -q 'BEGIN PGP PUBLIC KEY BLOCK' {t}; then d={asc}; else d={gpg}; fi\n\
+                 echo keyfile=$d\nif cmp -s {t} \"$d\"; then echo same=1; rm -f {t}; fi\n",
+                t = q(&key_tmp),
+                asc = q(&keyrings[0]),
+                gpg = q(&keyrings[1]),
+            ));
+        } else {
+            query.push_str(&format!(
+                "echo @@key\nfor d in {} {}; do [ -f \"$d\" ] && echo stale=$d; done; true\n",
+                q(&keyrings[0]),
+                q(&keyrings[1])
+            ));
+        }
+        let out = cx.run(&query, &[]).await?;
+        if out.rc != 0 {
+            return Err(fail(host_error(
+                if out.rc == 91 || out.rc == 92 {
+                    "cannot download the signed_by key"
+                } else {
+                    "cannot read the repository file"
+                },
+                &out,
+            )));
+        }
+        let secs = sections(&out.stdout_str());
+        let file = parse_kv(secs.get("file").map(String::as_str).unwrap_or(""));
+        let key = parse_kv(secs.get("key").map(String::as_str).unwrap_or(""));
+        let current = match file.get("content") {
+            Some(b) => Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .map_err(|e| fail(format!("cannot read {path}: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut script = String::from("set -e\n");
+        let mut stdin = Vec::new();
+        let mut o = Outcome::ok().with("dest", path.as_str());
+        match a.state {
+            State::Absent => {
+                let mut removed = false;
+                if current.is_some() {
+                    script.push_str(&format!("rm -f {}\n", q(&path)));
+                    removed = true;
+                    if cx.diff
+                        && let Some(d) = content_diff(&path, current.as_deref(), b"")
+                    {
+                        o.diff.push(d);
+                    }
+                }
+                // parse_kv keeps the last `stale=` line; look at each keyring directly.
+                for k in &keyrings {
+                    if out.stdout_str().contains(&format!("stale={k}\n")) {
+                        script.push_str(&format!("rm -f {}\n", q(k)));
+                        removed = true;
+                    }
+                }
+                o.changed = removed;
+            }
+            State::Present => {
+                let key_ref = match (&a.signed_by, url) {
+                    (_, Some(_)) => {
+                        let keyfile = key.get("keyfile").cloned().unwrap_or_default();
+                        if !key.contains_key("same") {
+                            o.changed = true;
+                            if cx.check_mode {
+                                script.push_str(&format!("rm -f {}\n", q(&key_tmp)));
+                            } else {
+                                script.push_str(&format!(
+                                    "mkdir -p /etc/apt/keyrings\nchmod 0644 {t}\nmv -f {t} {d}\n",
+                                    t = q(&key_tmp),
+                                    d = q(&keyfile)
+                                ));
+                            }
+                        }
+                        Some(keyfile)
+                    }
+                    (Some(k), None) => Some(k.clone()),
+                    (None, None) => None,
+                };
+                let text = render(&a, key_ref.as_deref());
+                if current.as_deref() != Some(text.as_bytes()) {
+                    o.changed = true;
+                    if cx.diff
+                        && let Some(d) = content_diff(&path, current.as_deref(), text.as_bytes())
+                    {
+                        o.diff.push(d);
+                    }
+                    let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
+                    script.push_str(&write_plain_script(&path, text.len(), Some(&mode)));
+                    stdin.extend_from_slice(text.as_bytes());
+                }
+                if let Some(k) = key_ref.filter(|_| url.is_some()) {
+                    o.result.insert("key_filename".into(), k.into());
+                }
+            }
+        }
+        if script == "set -e\n" {
+            return Ok(o);
+        }
+        if cx.check_mode {
+            // Only the downloaded key needs cleaning up.
+            if url.is_some() {
+                cx.run(&format!("rm -f {}\n", q(&key_tmp)), &[]).await?;
+            }
+            return Ok(o);
+        }
+        let out = cx.run(&script, &stdin).await?;
+        if out.rc != 0 {
+            return Err(fail(write_error(&out)));
+        }
+        Ok(o)
     }
 }
 
@@ -166,148 +299,6 @@ pub fn render(a: &Deb822Args, key_ref: Option<&str>) -> String {
         }
     }
     s
-}
-
-async fn run(a: Deb822Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let fail = ModuleError::Failed;
-    let slug = slug(&a.name);
-    if slug.is_empty() {
-        return Err(fail(format!("name {:?} gives an empty file name", a.name)));
-    }
-    if a.state == State::Present && (a.uris.is_empty() || a.suites.is_empty()) {
-        return Err(fail(
-            "uris and suites are required with state=present".into(),
-        ));
-    }
-    let path = format!("/etc/apt/sources.list.d/{slug}.sources");
-    let key_tmp = format!("/tmp/rmesos-key-{slug}");
-    let keyrings = [
-        format!("/etc/apt/keyrings/{slug}.asc"),
-        format!("/etc/apt/keyrings/{slug}.gpg"),
-    ];
-    let mut query = format!(
-        "echo @@file\n[ -f {p} ] && {{ echo exists=1; printf 'content='; base64 -w0 < {p}; echo; }}\n",
-        p = q(&path)
-    );
-    let url = a
-        .signed_by
-        .as_deref()
-        .filter(|s| is_url(s) && a.state == State::Present);
-    if let Some(url) = url {
-        query.push_str(&download_script(url, &key_tmp));
-        query.push_str(&format!(
-            "echo @@key\nif grep -q 'BEGIN PGP PUBLIC KEY BLOCK' {t}; then d={asc}; else d={gpg}; fi\n\
-             echo keyfile=$d\nif cmp -s {t} \"$d\"; then echo same=1; rm -f {t}; fi\n",
-            t = q(&key_tmp),
-            asc = q(&keyrings[0]),
-            gpg = q(&keyrings[1]),
-        ));
-    } else {
-        query.push_str(&format!(
-            "echo @@key\nfor d in {} {}; do [ -f \"$d\" ] && echo stale=$d; done; true\n",
-            q(&keyrings[0]),
-            q(&keyrings[1])
-        ));
-    }
-    let out = cx.run(&query, &[]).await?;
-    if out.rc != 0 {
-        return Err(fail(host_error(
-            if out.rc == 91 || out.rc == 92 {
-                "cannot download the signed_by key"
-            } else {
-                "cannot read the repository file"
-            },
-            &out,
-        )));
-    }
-    let secs = sections(&out.stdout_str());
-    let file = parse_kv(secs.get("file").map(String::as_str).unwrap_or(""));
-    let key = parse_kv(secs.get("key").map(String::as_str).unwrap_or(""));
-    let current = match file.get("content") {
-        Some(b) => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .map_err(|e| fail(format!("cannot read {path}: {e}")))?,
-        ),
-        None => None,
-    };
-    let mut script = String::from("set -e\n");
-    let mut stdin = Vec::new();
-    let mut o = Outcome::ok().with("dest", path.as_str());
-    match a.state {
-        State::Absent => {
-            let mut removed = false;
-            if current.is_some() {
-                script.push_str(&format!("rm -f {}\n", q(&path)));
-                removed = true;
-                if cx.diff
-                    && let Some(d) = content_diff(&path, current.as_deref(), b"")
-                {
-                    o.diff.push(d);
-                }
-            }
-            // parse_kv keeps the last `stale=` line; look at each keyring directly.
-            for k in &keyrings {
-                if out.stdout_str().contains(&format!("stale={k}\n")) {
-                    script.push_str(&format!("rm -f {}\n", q(k)));
-                    removed = true;
-                }
-            }
-            o.changed = removed;
-        }
-        State::Present => {
-            let key_ref = match (&a.signed_by, url) {
-                (_, Some(_)) => {
-                    let keyfile = key.get("keyfile").cloned().unwrap_or_default();
-                    if !key.contains_key("same") {
-                        o.changed = true;
-                        if cx.check_mode {
-                            script.push_str(&format!("rm -f {}\n", q(&key_tmp)));
-                        } else {
-                            script.push_str(&format!(
-                                "mkdir -p /etc/apt/keyrings\nchmod 0644 {t}\nmv -f {t} {d}\n",
-                                t = q(&key_tmp),
-                                d = q(&keyfile)
-                            ));
-                        }
-                    }
-                    Some(keyfile)
-                }
-                (Some(k), None) => Some(k.clone()),
-                (None, None) => None,
-            };
-            let text = render(&a, key_ref.as_deref());
-            if current.as_deref() != Some(text.as_bytes()) {
-                o.changed = true;
-                if cx.diff
-                    && let Some(d) = content_diff(&path, current.as_deref(), text.as_bytes())
-                {
-                    o.diff.push(d);
-                }
-                let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
-                script.push_str(&write_plain_script(&path, text.len(), Some(&mode)));
-                stdin.extend_from_slice(text.as_bytes());
-            }
-            if let Some(k) = key_ref.filter(|_| url.is_some()) {
-                o.result.insert("key_filename".into(), k.into());
-            }
-        }
-    }
-    if script == "set -e\n" {
-        return Ok(o);
-    }
-    if cx.check_mode {
-        // Only the downloaded key needs cleaning up.
-        if url.is_some() {
-            cx.run(&format!("rm -f {}\n", q(&key_tmp)), &[]).await?;
-        }
-        return Ok(o);
-    }
-    let out = cx.run(&script, &stdin).await?;
-    if out.rc != 0 {
-        return Err(fail(write_error(&out)));
-    }
-    Ok(o)
 }
 
 #[cfg(test)]

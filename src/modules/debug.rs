@@ -2,7 +2,6 @@
 
 use super::syskit::{arg, dflt};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -31,31 +30,25 @@ impl Module for Debug {
         example: "- debug: msg=\"{{ inventory_hostname }} has {{ ansible_processor_vcpus }} CPUs\"\n- debug: var=result.stdout_lines",
     };
     type Args = Args;
-    fn run<'a>(
-        &'a self,
-        args: Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            if args.msg.is_some() && args.var.is_some() {
-                return Ok(Outcome::fail("'msg' and 'var' are mutually exclusive"));
-            }
-            let mut o = Outcome::ok();
-            if let Some(var) = args.var {
-                let v = match cx.templating.eval(&var) {
-                    Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
-                    Ok(v) => v,
-                    Err(e) if e.contains("undefined") => Value::from("VARIABLE IS NOT DEFINED!"),
-                    Err(e) => return Ok(Outcome::fail(e)),
-                };
-                o.result.insert(var, v);
-            } else {
-                let msg = args.msg.unwrap_or_else(|| Value::from("Hello world!"));
-                o.result.insert("msg".into(), msg);
-            }
-            o.result
-                .insert("_verbosity".into(), Value::from(args.verbosity));
-            Ok(o)
-        })
+    async fn run(&self, args: Args, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if args.msg.is_some() && args.var.is_some() {
+            return Ok(Outcome::fail("'msg' and 'var' are mutually exclusive"));
+        }
+        let mut o = Outcome::ok();
+        if let Some(var) = args.var {
+            let v = match cx.templating.eval(&var) {
+                Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+                Ok(v) => v,
+                Err(e) if e.contains("undefined") => Value::from("VARIABLE IS NOT DEFINED!"),
+                Err(e) => return Ok(Outcome::fail(e)),
+            };
+            o.result.insert(var, v);
+        } else {
+            let msg = args.msg.unwrap_or_else(|| Value::from("Hello world!"));
+            o.result.insert("msg".into(), msg);
+        }
+        o.result
+            .insert("_verbosity".into(), Value::from(args.verbosity));
+        Ok(o)
     }
 }

@@ -2,7 +2,6 @@
 
 use super::syskit::{aka, arg, dflt, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -27,19 +26,13 @@ impl Module for Fail {
         example: "- fail: msg=\"zookeeper_id must be set\"\n  when: zookeeper_id is undefined",
     };
     type Args = FailArgs;
-    fn run<'a>(
-        &'a self,
-        args: FailArgs,
-        _cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let msg = match args.msg {
-                Some(v) if v.as_str().is_some() => v.as_str().unwrap_or_default().to_string(),
-                Some(v) => v.to_string(),
-                None => "Failed as requested from task".into(),
-            };
-            Ok(Outcome::fail(msg))
-        })
+    async fn run(&self, args: FailArgs, _cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let msg = match args.msg {
+            Some(v) if v.as_str().is_some() => v.as_str().unwrap_or_default().to_string(),
+            Some(v) => v.to_string(),
+            None => "Failed as requested from task".into(),
+        };
+        Ok(Outcome::fail(msg))
     }
 }
 
@@ -71,43 +64,37 @@ impl Module for Assert {
         example: "- assert:\n    that:\n      - mesos_quorum | int >= 1\n      - groups['zookeeper'] | length is odd",
     };
     type Args = AssertArgs;
-    fn run<'a>(
-        &'a self,
-        args: AssertArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            for cond in &args.that {
-                // `that` entries reach us already templated: a bool when written as one.
-                let ok = match cond.as_str() {
-                    Some(expr) => match cx.templating.eval_bool(expr) {
-                        Ok(b) => b,
-                        Err(e) => return Ok(Outcome::fail(e)),
-                    },
-                    None => cond.is_true(),
-                };
-                if !ok {
-                    let msg = match &args.fail_msg {
-                        Some(m) => m
-                            .as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| m.to_string()),
-                        None => "Assertion failed".into(),
-                    };
-                    return Ok(Outcome::fail(msg)
-                        .with("assertion", cond.clone())
-                        .with("evaluated_to", false));
-                }
-            }
-            let msg = match &args.success_msg {
-                Some(m) => m
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| m.to_string()),
-                None => "All assertions passed".into(),
+    async fn run(&self, args: AssertArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        for cond in &args.that {
+            // `that` entries reach us already templated: a bool when written as one.
+            let ok = match cond.as_str() {
+                Some(expr) => match cx.templating.eval_bool(expr) {
+                    Ok(b) => b,
+                    Err(e) => return Ok(Outcome::fail(e)),
+                },
+                None => cond.is_true(),
             };
-            let _ = args.quiet;
-            Ok(Outcome::ok().msg(msg))
-        })
+            if !ok {
+                let msg = match &args.fail_msg {
+                    Some(m) => m
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| m.to_string()),
+                    None => "Assertion failed".into(),
+                };
+                return Ok(Outcome::fail(msg)
+                    .with("assertion", cond.clone())
+                    .with("evaluated_to", false));
+            }
+        }
+        let msg = match &args.success_msg {
+            Some(m) => m
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| m.to_string()),
+            None => "All assertions passed".into(),
+        };
+        let _ = args.quiet;
+        Ok(Outcome::ok().msg(msg))
     }
 }

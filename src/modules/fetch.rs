@@ -7,7 +7,6 @@ use super::filekit::sha1_hex;
 use super::remote::q;
 use super::syskit::{aka, dflt, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 use std::io::Write;
@@ -67,12 +66,98 @@ impl Module for Fetch {
     };
     type Args = FetchArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: FetchArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: FetchArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let base = cx
+            .search_paths
+            .last()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dest = local_dest(&a, cx.host, &base);
+        if dest.is_dir() {
+            return Ok(Outcome::fail(format!(
+                "dest {} is a directory; use a trailing slash or a file name",
+                dest.display()
+            )));
+        }
+        let local_sha = std::fs::read(&dest).ok().map(|d| sha1_hex(&d));
+        // In check mode the content is never sent: only whether it differs matters.
+        let send = if cx.check_mode {
+            String::new()
+        } else {
+            "printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1\n".into()
+        };
+        let script = format!(
+            "p={src}\n\
+             if [ ! -e \"$p\" ]; then echo state=missing; exit 0; fi\n\
+             if [ -d \"$p\" ]; then echo state=directory; exit 0; fi\n\
+             if [ ! -r \"$p\" ]; then echo state=unreadable; exit 0; fi\n\
+             s=$(sha1sum < \"$p\" | cut -c1-40) || exit 1\n\
+             echo sha1=$s\n\
+             if [ \"$s\" = {local} ]; then exit 0; fi\n{send}",
+            src = q(&a.src),
+            local = q(local_sha.as_deref().unwrap_or("none")),
+        );
+        let out = cx.run(&script, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(format!(
+                "cannot read {}: {}",
+                a.src,
+                out.stderr_str().trim()
+            )));
+        }
+        let (report, content) = match out.stdout.windows(MARK.len()).position(|w| w == MARK) {
+            Some(i) => (&out.stdout[..i], Some(&out.stdout[i + MARK.len()..])),
+            None => (&out.stdout[..], None),
+        };
+        let kv = super::remote::parse_kv(&String::from_utf8_lossy(report));
+        match kv.get("state").map(String::as_str) {
+            Some("missing") if a.fail_on_missing => {
+                return Ok(Outcome::fail(format!(
+                    "the remote file {} does not exist",
+                    a.src
+                )));
+            }
+            Some("missing") => {
+                return Ok(Outcome::ok().msg(format!(
+                    "the remote file {} does not exist, not transferring, ignored",
+                    a.src
+                )));
+            }
+            Some("directory") => {
+                return Ok(Outcome::fail(
+                    "remote file is a directory, fetch cannot work on directories",
+                ));
+            }
+            Some(_) => {
+                return Ok(Outcome::fail(format!(
+                    "the remote file {} is not readable",
+                    a.src
+                )));
+            }
+            None => {}
+        }
+        let remote_sha = kv.get("sha1").cloned().unwrap_or_default();
+        let dest_s = dest.display().to_string();
+        let mut res = Outcome::changed(local_sha.as_deref() != Some(remote_sha.as_str()))
+            .with("dest", dest_s.as_str())
+            .with("remote_checksum", remote_sha.as_str())
+            .with("checksum", remote_sha.as_str());
+        if !res.changed || cx.check_mode {
+            return Ok(res);
+        }
+        let Some(data) = content else {
+            return Ok(Outcome::fail("the host sent no content"));
+        };
+        if a.validate_checksum && sha1_hex(data) != remote_sha {
+            return Ok(Outcome::fail(format!(
+                "checksum mismatch: {} changed while it was fetched",
+                a.src
+            )));
+        }
+        write_local(&dest, data)
+            .map_err(|e| ModuleError::Failed(format!("cannot write {dest_s}: {e}")))?;
+        res.result.insert("size".into(), Value::from(data.len()));
+        Ok(res)
     }
 }
 
@@ -92,100 +177,6 @@ fn local_dest(a: &FetchArgs, host: &str, base: &Path) -> PathBuf {
 }
 
 const MARK: &[u8] = b"rmesos_content_follows=1\n";
-
-async fn run(a: FetchArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let base = cx
-        .search_paths
-        .last()
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from("."));
-    let dest = local_dest(&a, cx.host, &base);
-    if dest.is_dir() {
-        return Ok(Outcome::fail(format!(
-            "dest {} is a directory; use a trailing slash or a file name",
-            dest.display()
-        )));
-    }
-    let local_sha = std::fs::read(&dest).ok().map(|d| sha1_hex(&d));
-    // In check mode the content is never sent: only whether it differs matters.
-    let send = if cx.check_mode {
-        String::new()
-    } else {
-        "printf 'rmesos_content_follows=1\\n'; cat \"$p\" || exit 1\n".into()
-    };
-    let script = format!(
-        "p={src}\n\
-         if [ ! -e \"$p\" ]; then echo state=missing; exit 0; fi\n\
-         if [ -d \"$p\" ]; then echo state=directory; exit 0; fi\n\
-         if [ ! -r \"$p\" ]; then echo state=unreadable; exit 0; fi\n\
-         s=$(sha1sum < \"$p\" | cut -c1-40) || exit 1\n\
-         echo sha1=$s\n\
-         if [ \"$s\" = {local} ]; then exit 0; fi\n{send}",
-        src = q(&a.src),
-        local = q(local_sha.as_deref().unwrap_or("none")),
-    );
-    let out = cx.run(&script, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(format!(
-            "cannot read {}: {}",
-            a.src,
-            out.stderr_str().trim()
-        )));
-    }
-    let (report, content) = match out.stdout.windows(MARK.len()).position(|w| w == MARK) {
-        Some(i) => (&out.stdout[..i], Some(&out.stdout[i + MARK.len()..])),
-        None => (&out.stdout[..], None),
-    };
-    let kv = super::remote::parse_kv(&String::from_utf8_lossy(report));
-    match kv.get("state").map(String::as_str) {
-        Some("missing") if a.fail_on_missing => {
-            return Ok(Outcome::fail(format!(
-                "the remote file {} does not exist",
-                a.src
-            )));
-        }
-        Some("missing") => {
-            return Ok(Outcome::ok().msg(format!(
-                "the remote file {} does not exist, not transferring, ignored",
-                a.src
-            )));
-        }
-        Some("directory") => {
-            return Ok(Outcome::fail(
-                "remote file is a directory, fetch cannot work on directories",
-            ));
-        }
-        Some(_) => {
-            return Ok(Outcome::fail(format!(
-                "the remote file {} is not readable",
-                a.src
-            )));
-        }
-        None => {}
-    }
-    let remote_sha = kv.get("sha1").cloned().unwrap_or_default();
-    let dest_s = dest.display().to_string();
-    let mut res = Outcome::changed(local_sha.as_deref() != Some(remote_sha.as_str()))
-        .with("dest", dest_s.as_str())
-        .with("remote_checksum", remote_sha.as_str())
-        .with("checksum", remote_sha.as_str());
-    if !res.changed || cx.check_mode {
-        return Ok(res);
-    }
-    let Some(data) = content else {
-        return Ok(Outcome::fail("the host sent no content"));
-    };
-    if a.validate_checksum && sha1_hex(data) != remote_sha {
-        return Ok(Outcome::fail(format!(
-            "checksum mismatch: {} changed while it was fetched",
-            a.src
-        )));
-    }
-    write_local(&dest, data)
-        .map_err(|e| ModuleError::Failed(format!("cannot write {dest_s}: {e}")))?;
-    res.result.insert("size".into(), Value::from(data.len()));
-    Ok(res)
-}
 
 /// Writes `data` to `dest` through a temp file in the same directory.
 fn write_local(dest: &Path, data: &[u8]) -> std::io::Result<()> {

@@ -10,7 +10,6 @@ use super::filekit::{
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -107,12 +106,54 @@ impl Module for File {
     };
     type Args = FileArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: FileArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: FileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if !cx.check_mode
+            && let Some(script) = one_exec_script(&a)
+        {
+            return match script {
+                Ok(script) => run_one_exec(&a, &script, cx).await,
+                Err(msg) => Ok(Outcome::fail(msg).with("path", a.path.as_str())),
+            };
+        }
+        let want_tree = a.recurse && (a.mode.is_some() || a.owner.is_some() || a.group.is_some());
+        let out = cx.run(&probe_script(&a, want_tree), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error("cannot inspect the path", &out)));
+        }
+        let found = parse_found(&out.stdout);
+        let plan = match plan(&a, &found) {
+            Ok(p) => p,
+            Err(msg) => {
+                return Ok(Outcome::fail(msg).with("path", a.path.as_str()));
+            }
+        };
+        let mut result = Outcome::changed(!plan.changes.is_empty());
+        if cx.diff && result.changed {
+            let mut d: FileDiff = attr_diff(&a.path, &plan.changes);
+            d.before.insert_str(0, &format!("path: {}\n", a.path));
+            d.after.insert_str(0, &format!("path: {}\n", a.path));
+            result.diff.push(d);
+        }
+        if result.changed && !cx.check_mode && !plan.script.is_empty() {
+            let r = cx.run(&plan.script, &[]).await?;
+            if r.rc != 0 {
+                return Ok(Outcome::fail(host_error("cannot change the path", &r))
+                    .with("path", a.path.as_str()));
+            }
+        }
+        result = result
+            .with("path", a.path.as_str())
+            .with("state", plan.state_after.as_str());
+        if plan.state_after != "absent" {
+            let mut st = if plan.state_after == "link" {
+                found.link.clone().unwrap_or_default()
+            } else {
+                found.target.clone()
+            };
+            apply_changes(&mut st, &plan.changes);
+            result = with_final_attrs(result, st.exists.then_some(&st), a.src.as_deref());
+        }
+        Ok(result)
     }
 }
 
@@ -233,11 +274,7 @@ fn fail(msg: String) -> Result<Plan, String> {
 }
 
 fn attrs_of(a: &FileArgs) -> Attrs<'_> {
-    Attrs {
-        owner: a.owner.as_deref(),
-        group: a.group.as_deref(),
-        mode: a.mode.as_ref(),
-    }
+    Attrs::new(&a.owner, &a.group, &a.mode)
 }
 
 fn touch_script(a: &FileArgs, path: &str) -> Result<String, String> {
@@ -724,85 +761,30 @@ async fn run_one_exec(
     result = result.with("path", path).with("state", state_after);
     let mut st = FileState::default();
     if state_after != "absent" {
-        if let Some(line) = kv.get("fin")
-            && parse_stat_line(line, &mut st)
-        {
+        let found = kv
+            .get("fin")
+            .is_some_and(|line| parse_stat_line(line, &mut st));
+        if found {
             apply_changes(&mut st, &changes);
-            result = result
-                .with("mode", format!("{:04o}", st.mode & 0o7777))
-                .with("owner", st.owner.as_str())
-                .with("group", st.group.as_str());
         }
-        if let Some(src) = &a.src {
-            result = result.with("src", src.as_str());
-        }
+        result = with_final_attrs(result, found.then_some(&st), a.src.as_deref());
     }
     Ok(result)
 }
 
-async fn run(a: FileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    if !cx.check_mode
-        && let Some(script) = one_exec_script(&a)
-    {
-        return match script {
-            Ok(script) => run_one_exec(&a, &script, cx).await,
-            Err(msg) => Ok(Outcome::fail(msg).with("path", a.path.as_str())),
-        };
+/// What a result reports of a path that is there after the task (mode, owner, group), and the
+/// link's `src`.
+fn with_final_attrs(mut result: Outcome, st: Option<&FileState>, src: Option<&str>) -> Outcome {
+    if let Some(st) = st {
+        result = result
+            .with("mode", format!("{:04o}", st.mode & 0o7777))
+            .with("owner", st.owner.as_str())
+            .with("group", st.group.as_str());
     }
-    let want_tree = a.recurse && (a.mode.is_some() || a.owner.is_some() || a.group.is_some());
-    let out = cx.run(&probe_script(&a, want_tree), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error("cannot inspect the path", &out)));
+    if let Some(src) = src {
+        result = result.with("src", src);
     }
-    let found = parse_found(&out.stdout);
-    let plan = match plan(&a, &found) {
-        Ok(p) => p,
-        Err(msg) => {
-            return Ok(Outcome::fail(msg).with("path", a.path.as_str()));
-        }
-    };
-    let mut result = Outcome::changed(!plan.changes.is_empty());
-    if cx.diff && result.changed {
-        let mut d: FileDiff = attr_diff(&a.path, &plan.changes);
-        d.before.insert_str(0, &format!("path: {}\n", a.path));
-        d.after.insert_str(0, &format!("path: {}\n", a.path));
-        result.diff.push(d);
-    }
-    if result.changed && !cx.check_mode && !plan.script.is_empty() {
-        let r = cx.run(&plan.script, &[]).await?;
-        if r.rc != 0 {
-            return Ok(Outcome::fail(host_error("cannot change the path", &r))
-                .with("path", a.path.as_str()));
-        }
-    }
-    result = result
-        .with("path", a.path.as_str())
-        .with("state", plan.state_after.as_str());
-    if plan.state_after != "absent" {
-        let mut st = if plan.state_after == "link" {
-            found.link.clone().unwrap_or_default()
-        } else {
-            found.target.clone()
-        };
-        for c in &plan.changes {
-            match c.name {
-                "mode" => st.mode = u32::from_str_radix(&c.after, 8).unwrap_or(st.mode),
-                "owner" => st.owner = c.after.clone(),
-                "group" => st.group = c.after.clone(),
-                _ => {}
-            }
-        }
-        if st.exists {
-            result = result
-                .with("mode", format!("{:04o}", st.mode & 0o7777))
-                .with("owner", st.owner.as_str())
-                .with("group", st.group.as_str());
-        }
-        if let Some(src) = &a.src {
-            result = result.with("src", src.as_str());
-        }
-    }
-    Ok(result)
+    result
 }
 
 #[cfg(test)]

@@ -227,6 +227,21 @@ pub struct Attrs<'a> {
     pub mode: Option<&'a FileMode>,
 }
 
+impl<'a> Attrs<'a> {
+    /// A task's `owner`, `group` and a mode argument (`mode`, `directory_mode`, ...).
+    pub fn new(
+        owner: &'a Option<String>,
+        group: &'a Option<String>,
+        mode: &'a Option<FileMode>,
+    ) -> Self {
+        Attrs {
+            owner: owner.as_deref(),
+            group: group.as_deref(),
+            mode: mode.as_ref(),
+        }
+    }
+}
+
 /// Applies a symbolic mode (`u=rw,g+r,o-rwx`, `a+X`) to `cur`, as Ansible computes it: no
 /// `who` means all of u, g and o (no umask), `X` sets x only on directories or when some x is
 /// already set.
@@ -523,9 +538,8 @@ pub fn write_plain_script(path: &str, len: usize, mode: Option<&FileMode>) -> St
         path,
         len: Some(len),
         attrs: Attrs {
-            owner: None,
-            group: None,
             mode,
+            ..Attrs::default()
         },
         backup: false,
         validate: None,

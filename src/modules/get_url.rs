@@ -12,7 +12,6 @@ use super::filekit::{FileState, add_state, host_error, parse_stat_line};
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use indexmap::IndexMap;
 use minijinja::Value;
 use serde::Deserialize;
@@ -151,12 +150,83 @@ impl Module for GetUrl {
     };
     type Args = GetUrlArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: GetUrlArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: GetUrlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let mut ck = parse_checksum(&a.checksum).map_err(ModuleError::Failed)?;
+        let (curl, wget) = tool_configs(&a);
+        let stdin = format!("{curl}#rmesos-wgetrc\n{wget}");
+        let mut out = cx
+            .run(
+                &full_script(&a, &ck, Source::Host, cx.check_mode),
+                stdin.as_bytes(),
+            )
+            .await?;
+        let mut via_controller = false;
+        if out.rc == RC_NEED_UPLOAD {
+            via_controller = true;
+            if let Checksum::Url { algo, url } = &ck {
+                let sums = controller_get(&a, url).await.map_err(|e| {
+                    ModuleError::Failed(format!("cannot download the checksum file: {e}"))
+                })?;
+                let name = url_basename(&a.url);
+                let hex = checksum_from_file(&String::from_utf8_lossy(&sums), &name).ok_or_else(
+                    || ModuleError::Failed(format!("no checksum for {name} in {url}")),
+                )?;
+                ck = Checksum::Hex {
+                    algo: algo.clone(),
+                    hex,
+                };
+            }
+            let data = controller_get(&a, &a.url)
+                .await
+                .map_err(|e| ModuleError::Failed(format!("Request failed: {e}")))?;
+            out = cx
+                .run(&full_script(&a, &ck, Source::Stdin, cx.check_mode), &data)
+                .await?;
+        }
+        let kv = parse_kv(&out.stdout_str());
+        if out.rc != 0 {
+            let what = match out.rc {
+                RC_DOWNLOAD => format!("Request failed: {}", a.url),
+                RC_CHECKSUM => "checksum mismatch (nothing was written)".to_string(),
+                RC_CHECKSUM_FILE => "cannot get the checksum file".to_string(),
+                RC_TMP => "cannot create a temporary file beside dest (does its directory exist?)"
+                    .to_string(),
+                RC_ATTRS => "cannot set owner, group or mode".to_string(),
+                RC_MOVE => "cannot move the download into place".to_string(),
+                _ => "download failed".to_string(),
+            };
+            return Ok(Outcome::fail(host_error(&what, &out)));
+        }
+        let state = kv.get("state").map(String::as_str).unwrap_or_default();
+        let attrs_changed = kv.contains_key("attrs_changed");
+        let changed = matches!(state, "downloaded" | "would_download") || attrs_changed;
+        let mut res = Outcome::changed(changed).msg(match state {
+            "present" => "file already exists".to_string(),
+            _ => format!("OK ({} bytes)", kv.get("size").map_or("0", String::as_str)),
+        });
+        let dest = kv.get("dest").cloned().unwrap_or_else(|| a.dest.clone());
+        let mut st = FileState {
+            path: dest.clone(),
+            ..Default::default()
+        };
+        if let Some(line) = kv.get("st") {
+            parse_stat_line(line, &mut st);
+        }
+        add_state(&mut res, &st);
+        res.result.insert("dest".into(), Value::from(dest));
+        res.result.insert("url".into(), Value::from(a.url.as_str()));
+        for key in ["checksum_src", "backup_file"] {
+            if let Some(v) = kv.get(key) {
+                res.result.insert(key.into(), Value::from(v.as_str()));
+            }
+        }
+        if let Some(v) = kv.get("checksum_src") {
+            res.result
+                .insert("checksum_dest".into(), Value::from(v.as_str()));
+        }
+        res.result
+            .insert("via_controller".into(), Value::from(via_controller));
+        Ok(res)
     }
 }
 
@@ -481,85 +551,6 @@ async fn controller_get(a: &GetUrlArgs, url: &str) -> Result<Vec<u8>, String> {
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-async fn run(a: GetUrlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let mut ck = parse_checksum(&a.checksum).map_err(ModuleError::Failed)?;
-    let (curl, wget) = tool_configs(&a);
-    let stdin = format!("{curl}#rmesos-wgetrc\n{wget}");
-    let mut out = cx
-        .run(
-            &full_script(&a, &ck, Source::Host, cx.check_mode),
-            stdin.as_bytes(),
-        )
-        .await?;
-    let mut via_controller = false;
-    if out.rc == RC_NEED_UPLOAD {
-        via_controller = true;
-        if let Checksum::Url { algo, url } = &ck {
-            let sums = controller_get(&a, url).await.map_err(|e| {
-                ModuleError::Failed(format!("cannot download the checksum file: {e}"))
-            })?;
-            let name = url_basename(&a.url);
-            let hex = checksum_from_file(&String::from_utf8_lossy(&sums), &name)
-                .ok_or_else(|| ModuleError::Failed(format!("no checksum for {name} in {url}")))?;
-            ck = Checksum::Hex {
-                algo: algo.clone(),
-                hex,
-            };
-        }
-        let data = controller_get(&a, &a.url)
-            .await
-            .map_err(|e| ModuleError::Failed(format!("Request failed: {e}")))?;
-        out = cx
-            .run(&full_script(&a, &ck, Source::Stdin, cx.check_mode), &data)
-            .await?;
-    }
-    let kv = parse_kv(&out.stdout_str());
-    if out.rc != 0 {
-        let what = match out.rc {
-            RC_DOWNLOAD => format!("Request failed: {}", a.url),
-            RC_CHECKSUM => "checksum mismatch (nothing was written)".to_string(),
-            RC_CHECKSUM_FILE => "cannot get the checksum file".to_string(),
-            RC_TMP => {
-                "cannot create a temporary file beside dest (does its directory exist?)".to_string()
-            }
-            RC_ATTRS => "cannot set owner, group or mode".to_string(),
-            RC_MOVE => "cannot move the download into place".to_string(),
-            _ => "download failed".to_string(),
-        };
-        return Ok(Outcome::fail(host_error(&what, &out)));
-    }
-    let state = kv.get("state").map(String::as_str).unwrap_or_default();
-    let attrs_changed = kv.contains_key("attrs_changed");
-    let changed = matches!(state, "downloaded" | "would_download") || attrs_changed;
-    let mut res = Outcome::changed(changed).msg(match state {
-        "present" => "file already exists".to_string(),
-        _ => format!("OK ({} bytes)", kv.get("size").map_or("0", String::as_str)),
-    });
-    let dest = kv.get("dest").cloned().unwrap_or_else(|| a.dest.clone());
-    let mut st = FileState {
-        path: dest.clone(),
-        ..Default::default()
-    };
-    if let Some(line) = kv.get("st") {
-        parse_stat_line(line, &mut st);
-    }
-    add_state(&mut res, &st);
-    res.result.insert("dest".into(), Value::from(dest));
-    res.result.insert("url".into(), Value::from(a.url.as_str()));
-    for key in ["checksum_src", "backup_file"] {
-        if let Some(v) = kv.get(key) {
-            res.result.insert(key.into(), Value::from(v.as_str()));
-        }
-    }
-    if let Some(v) = kv.get("checksum_src") {
-        res.result
-            .insert("checksum_dest".into(), Value::from(v.as_str()));
-    }
-    res.result
-        .insert("via_controller".into(), Value::from(via_controller));
-    Ok(res)
 }
 
 #[cfg(test)]

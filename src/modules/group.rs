@@ -5,7 +5,6 @@ use super::filekit::host_error;
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Group;
@@ -16,6 +15,16 @@ pub enum Presence {
     #[default]
     Present,
     Absent,
+}
+
+impl Presence {
+    /// The `state` a result reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Present => "present",
+            Presence::Absent => "absent",
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -62,12 +71,51 @@ impl Module for Group {
     };
     type Args = GroupArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: GroupArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: GroupArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx
+            .run(&format!("getent group {}; true", q(&a.name)), &[])
+            .await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error("cannot query groups", &out)));
+        }
+        let current = out.stdout_str().lines().next().and_then(parse_group_line);
+        let cmd = command(&a, current.as_ref().map(|c| c.0));
+        let mut outcome = Outcome::changed(cmd.is_some())
+            .with("name", a.name.as_str())
+            .with("system", a.system)
+            .with("state", a.state.as_str());
+        let describe = |gid: Option<u32>| gid.map(|g| format!("gid: {g}\n")).unwrap_or_default();
+        if cx.diff && cmd.is_some() {
+            let after = match (a.state, a.gid.or(current.as_ref().map(|c| c.0))) {
+                (Presence::Absent, _) => String::new(),
+                (Presence::Present, Some(g)) => describe(Some(g)),
+                (Presence::Present, None) => "gid: (assigned by groupadd)\n".into(),
+            };
+            outcome.diff.push(FileDiff {
+                path: format!("group {}", a.name),
+                before: describe(current.as_ref().map(|c| c.0)),
+                after,
+            });
+        }
+        let Some(cmd) = cmd.filter(|_| !cx.check_mode) else {
+            if let Some((gid, _)) = current.filter(|_| a.state == Presence::Present) {
+                outcome = outcome.with("gid", a.gid.unwrap_or(gid));
+            }
+            return Ok(outcome);
+        };
+        let out = cx
+            .run(
+                &format!("{cmd} || exit 1\ngetent group {} || true", q(&a.name)),
+                &[],
+            )
+            .await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(&format!("`{cmd}` failed"), &out)));
+        }
+        if let Some((gid, _)) = out.stdout_str().lines().next().and_then(parse_group_line) {
+            outcome = outcome.with("gid", gid);
+        }
+        Ok(outcome)
     }
 }
 
@@ -100,60 +148,6 @@ fn command(a: &GroupArgs, current: Option<u32>) -> Option<String> {
         (Presence::Absent, Some(_)) => Some(format!("groupdel {name}")),
         (Presence::Absent, None) => None,
     }
-}
-
-async fn run(a: GroupArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let out = cx
-        .run(&format!("getent group {}; true", q(&a.name)), &[])
-        .await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error("cannot query groups", &out)));
-    }
-    let current = out.stdout_str().lines().next().and_then(parse_group_line);
-    let cmd = command(&a, current.as_ref().map(|c| c.0));
-    let mut outcome = Outcome::changed(cmd.is_some())
-        .with("name", a.name.as_str())
-        .with("system", a.system)
-        .with(
-            "state",
-            if a.state == Presence::Present {
-                "present"
-            } else {
-                "absent"
-            },
-        );
-    let describe = |gid: Option<u32>| gid.map(|g| format!("gid: {g}\n")).unwrap_or_default();
-    if cx.diff && cmd.is_some() {
-        let after = match (a.state, a.gid.or(current.as_ref().map(|c| c.0))) {
-            (Presence::Absent, _) => String::new(),
-            (Presence::Present, Some(g)) => describe(Some(g)),
-            (Presence::Present, None) => "gid: (assigned by groupadd)\n".into(),
-        };
-        outcome.diff.push(FileDiff {
-            path: format!("group {}", a.name),
-            before: describe(current.as_ref().map(|c| c.0)),
-            after,
-        });
-    }
-    let Some(cmd) = cmd.filter(|_| !cx.check_mode) else {
-        if let Some((gid, _)) = current.filter(|_| a.state == Presence::Present) {
-            outcome = outcome.with("gid", a.gid.unwrap_or(gid));
-        }
-        return Ok(outcome);
-    };
-    let out = cx
-        .run(
-            &format!("{cmd} || exit 1\ngetent group {} || true", q(&a.name)),
-            &[],
-        )
-        .await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(&format!("`{cmd}` failed"), &out)));
-    }
-    if let Some((gid, _)) = out.stdout_str().lines().next().and_then(parse_group_line) {
-        outcome = outcome.with("gid", gid);
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use super::filekit::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
 use super::syskit::{dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -53,77 +52,69 @@ impl Module for Hostname {
     };
     type Args = HostnameArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: HostnameArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: HostnameArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let name = a.name.trim();
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(ModuleError::Failed(format!(
+                "invalid hostname {:?}",
+                a.name
+            )));
+        }
+        let out = cx.run(PROBE, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error("cannot read the hostname", &out)));
+        }
+        let kv = parse_kv(&out.stdout_str());
+        let current = kv.get("current").cloned().unwrap_or_default();
+        let permanent = kv.get("permanent").cloned().unwrap_or_default();
+        let systemd = match a.strategy {
+            Strategy::Detect => kv.contains_key("systemd"),
+            Strategy::Systemd => true,
+            _ => false,
+        };
+        let changed = current != name || permanent.trim() != name;
+        let short = name.split('.').next().unwrap_or(name);
+        let mut res = Outcome::changed(changed).with("name", name);
+        res.facts
+            .insert("ansible_hostname".into(), Value::from(short));
+        res.facts
+            .insert("ansible_nodename".into(), Value::from(name));
+        if changed && cx.diff {
+            res.diff.push(super::FileDiff {
+                path: "hostname".into(),
+                before: format!("hostname = {current}\n"),
+                after: format!("hostname = {name}\n"),
+            });
+        }
+        if !changed || cx.check_mode {
+            return Ok(res);
+        }
+        let script = if systemd {
+            format!("hostnamectl set-hostname {}\n", q(name))
+        } else {
+            let mut s = String::new();
+            if permanent.trim() != name {
+                s.push_str(&atomic_write_from_stdin("/etc/hostname", None, None, None));
+            }
+            if current != name {
+                s.push_str(&format!("hostname {} || exit 81\n", q(name)));
+            }
+            s
+        };
+        let w = cx.run(&script, format!("{name}\n").as_bytes()).await?;
+        if w.rc != 0 {
+            let mut msg = host_error(&format!("cannot set the hostname to {name}"), &w);
+            if w.rc == 81 {
+                msg.push_str(
+                    " (/etc/hostname was written; containers need CAP_SYS_ADMIN to change the running hostname)",
+                );
+            }
+            return Ok(Outcome::fail(msg));
+        }
+        Ok(res)
     }
 }
 
 const PROBE: &str = "printf 'current=%s\\n' \"$(hostname)\"\n\
     if [ -r /etc/hostname ]; then printf 'permanent=%s\\n' \"$(head -n 1 /etc/hostname)\"; fi\n\
     if [ -d /run/systemd/system ] && command -v hostnamectl >/dev/null; then echo systemd=1; fi\n";
-
-async fn run(a: HostnameArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let name = a.name.trim();
-    if name.is_empty() || name.contains(char::is_whitespace) {
-        return Err(ModuleError::Failed(format!(
-            "invalid hostname {:?}",
-            a.name
-        )));
-    }
-    let out = cx.run(PROBE, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error("cannot read the hostname", &out)));
-    }
-    let kv = parse_kv(&out.stdout_str());
-    let current = kv.get("current").cloned().unwrap_or_default();
-    let permanent = kv.get("permanent").cloned().unwrap_or_default();
-    let systemd = match a.strategy {
-        Strategy::Detect => kv.contains_key("systemd"),
-        Strategy::Systemd => true,
-        _ => false,
-    };
-    let changed = current != name || permanent.trim() != name;
-    let short = name.split('.').next().unwrap_or(name);
-    let mut res = Outcome::changed(changed).with("name", name);
-    res.facts
-        .insert("ansible_hostname".into(), Value::from(short));
-    res.facts
-        .insert("ansible_nodename".into(), Value::from(name));
-    if changed && cx.diff {
-        res.diff.push(super::FileDiff {
-            path: "hostname".into(),
-            before: format!("hostname = {current}\n"),
-            after: format!("hostname = {name}\n"),
-        });
-    }
-    if !changed || cx.check_mode {
-        return Ok(res);
-    }
-    let script = if systemd {
-        format!("hostnamectl set-hostname {}\n", q(name))
-    } else {
-        let mut s = String::new();
-        if permanent.trim() != name {
-            s.push_str(&atomic_write_from_stdin("/etc/hostname", None, None, None));
-        }
-        if current != name {
-            s.push_str(&format!("hostname {} || exit 81\n", q(name)));
-        }
-        s
-    };
-    let w = cx.run(&script, format!("{name}\n").as_bytes()).await?;
-    if w.rc != 0 {
-        let mut msg = host_error(&format!("cannot set the hostname to {name}"), &w);
-        if w.rc == 81 {
-            msg.push_str(
-                " (/etc/hostname was written; containers need CAP_SYS_ADMIN to change the running hostname)",
-            );
-        }
-        return Ok(Outcome::fail(msg));
-    }
-    Ok(res)
-}

@@ -4,7 +4,6 @@
 
 use super::syskit::{aka, arg, dflt, one_of};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use crate::yaml;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -121,12 +120,12 @@ impl Module for IncludeVars {
     };
     type Args = IncludeVarsArgs;
 
-    fn run<'a>(
-        &'a self,
+    async fn run(
+        &self,
         args: IncludeVarsArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move { include(&args, cx).map_err(ModuleError::Failed) })
+        cx: &TaskContext<'_>,
+    ) -> Result<Outcome, ModuleError> {
+        include(&args, cx).map_err(ModuleError::Failed)
     }
 }
 

@@ -6,7 +6,6 @@
 use super::filekit::{Attrs, Edit, EditSpec, edit_file};
 use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -121,52 +120,40 @@ impl Module for IniFile {
     };
     type Args = IniFileArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: IniFileArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
-    }
-}
-
-async fn run(a: IniFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    if a.value.is_some() && !a.values.is_empty() {
-        return Err(ModuleError::Failed(
-            "value and values are mutually exclusive".into(),
-        ));
-    }
-    let spec = EditSpec {
-        path: &a.path,
-        attrs: Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: a.mode.as_ref(),
-        },
-        backup: a.backup,
-        validate: None,
-        create: a.create,
-    };
-    let mut out = edit_file(cx, spec, |old| {
-        let (lines, msg) = edit(&a, old.unwrap_or_default())?;
-        Ok(Edit {
-            new: Some(join_lines(&lines)),
-            msg,
+    async fn run(&self, a: IniFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if a.value.is_some() && !a.values.is_empty() {
+            return Err(ModuleError::Failed(
+                "value and values are mutually exclusive".into(),
+            ));
+        }
+        let spec = EditSpec {
+            path: &a.path,
+            attrs: Attrs::new(&a.owner, &a.group, &a.mode),
+            backup: a.backup,
+            validate: None,
+            create: a.create,
+        };
+        let mut out = edit_file(cx, spec, |old| {
+            let (lines, msg) = edit(&a, old.unwrap_or_default())?;
+            Ok(Edit {
+                new: Some(join_lines(&lines)),
+                msg,
+            })
         })
-    })
-    .await?;
-    if out.msg.as_deref() == Some("") {
-        out.msg = Some("OK".into());
+        .await?;
+        if out.msg.as_deref() == Some("") {
+            out.msg = Some("OK".into());
+        }
+        out.result
+            .insert("path".into(), Value::from(a.path.as_str()));
+        if let Some(s) = &a.section {
+            out.result.insert("section".into(), Value::from(s.as_str()));
+        }
+        if let Some(o) = &a.option {
+            out.result.insert("option".into(), Value::from(o.as_str()));
+        }
+        Ok(out)
     }
-    out.result
-        .insert("path".into(), Value::from(a.path.as_str()));
-    if let Some(s) = &a.section {
-        out.result.insert("section".into(), Value::from(s.as_str()));
-    }
-    if let Some(o) = &a.option {
-        out.result.insert("option".into(), Value::from(o.as_str()));
-    }
-    Ok(out)
 }
 
 /// An option line: `[#;]? option (=|end) value`, with `inactive` allowing the comment mark.

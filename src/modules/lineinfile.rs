@@ -8,7 +8,6 @@ use super::filekit::{
 };
 use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use regex::bytes::Regex;
 use serde::Deserialize;
@@ -125,12 +124,46 @@ impl Module for LineInFile {
     };
     type Args = LineInFileArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: LineInFileArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: LineInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check_args(&a).map_err(ModuleError::Failed)?;
+        let regexp = a
+            .regexp
+            .as_deref()
+            .map(|r| py_regex(r, false, false))
+            .transpose()
+            .map_err(ModuleError::Failed)?;
+        let mut found = None;
+        let spec = EditSpec {
+            path: &a.path,
+            attrs: Attrs::new(&a.owner, &a.group, &a.mode),
+            backup: a.backup,
+            validate: a.validate.as_deref(),
+            create: a.create,
+        };
+        let mut out = edit_file(cx, spec, |old| match a.state {
+            State::Present => present(&a, regexp.as_ref(), old),
+            State::Absent => {
+                let Some(old) = old else {
+                    return Ok(Edit {
+                        new: None,
+                        msg: "file not present".into(),
+                    });
+                };
+                let (edit, n) = absent(&a, regexp.as_ref(), old);
+                found = Some(n);
+                Ok(edit)
+            }
+        })
+        .await?;
+        if let Some(n) = found {
+            out.result.insert("found".into(), Value::from(n));
+        }
+        out.result
+            .insert("path".into(), Value::from(a.path.as_str()));
+        if out.msg.as_deref() == Some("") {
+            out.msg = None;
+        }
+        Ok(out)
     }
 }
 
@@ -152,52 +185,6 @@ fn check_args(a: &LineInFileArgs) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-async fn run(a: LineInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check_args(&a).map_err(ModuleError::Failed)?;
-    let regexp = a
-        .regexp
-        .as_deref()
-        .map(|r| py_regex(r, false, false))
-        .transpose()
-        .map_err(ModuleError::Failed)?;
-    let mut found = None;
-    let spec = EditSpec {
-        path: &a.path,
-        attrs: Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: a.mode.as_ref(),
-        },
-        backup: a.backup,
-        validate: a.validate.as_deref(),
-        create: a.create,
-    };
-    let mut out = edit_file(cx, spec, |old| match a.state {
-        State::Present => present(&a, regexp.as_ref(), old),
-        State::Absent => {
-            let Some(old) = old else {
-                return Ok(Edit {
-                    new: None,
-                    msg: "file not present".into(),
-                });
-            };
-            let (edit, n) = absent(&a, regexp.as_ref(), old);
-            found = Some(n);
-            Ok(edit)
-        }
-    })
-    .await?;
-    if let Some(n) = found {
-        out.result.insert("found".into(), Value::from(n));
-    }
-    out.result
-        .insert("path".into(), Value::from(a.path.as_str()));
-    if out.msg.as_deref() == Some("") {
-        out.msg = None;
-    }
-    Ok(out)
 }
 
 /// Strips the line ending for matching, so `$` behaves as Python's does before a final `\n`.

@@ -111,11 +111,12 @@ pub trait Module: Send + Sync + 'static {
     const DOC: ModuleDoc;
     type Args: DeserializeOwned + Send;
 
-    fn run<'a>(
-        &'a self,
+    /// Runs the module on `cx`'s host; modules write it as `async fn run(...)`.
+    fn run(
+        &self,
         args: Self::Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>>;
+        cx: &TaskContext<'_>,
+    ) -> impl Future<Output = Result<Outcome, ModuleError>> + Send;
 }
 
 /// The object-safe face of [`Module`] that the registry stores.
@@ -128,7 +129,7 @@ pub trait DynModule: Send + Sync {
     /// Load-time check: unknown or missing arguments, wrong types and choices, with templated
     /// values standing in for any type.
     fn check_args(&self, args: &Value) -> Result<(), ArgError>;
-    /// Run-time: `args` are fully templated.
+    /// Run-time: `args` are fully templated. The one place a module's future is boxed.
     fn run_dyn<'a>(
         &'a self,
         args: &'a Value,
@@ -161,8 +162,8 @@ impl<M: Module> DynModule for M {
         cx: &'a TaskContext<'a>,
     ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
         match decode::<M::Args>(args, DecodeMode::RunTime) {
-            Ok(a) => self.run(a, cx),
-            Err(e) => Box::pin(async move { Err(ModuleError::Failed(e.to_string())) }),
+            Ok(a) => Box::pin(self.run(a, cx)),
+            Err(e) => Box::pin(std::future::ready(Err(ModuleError::Failed(e.to_string())))),
         }
     }
 }

@@ -6,7 +6,6 @@ use super::filekit::host_error;
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Modprobe;
@@ -51,64 +50,56 @@ impl Module for Modprobe {
     };
     type Args = ModprobeArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: ModprobeArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: ModprobeArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if a.name.is_empty() || a.name.contains('/') {
+            return Err(ModuleError::Failed(format!(
+                "invalid module name {:?}",
+                a.name
+            )));
+        }
+        // /sys/module uses underscores where module names may have dashes.
+        let sys = format!("/sys/module/{}", a.name.replace('-', "_"));
+        let (want_loaded, cmd) = match a.state {
+            State::Present => {
+                let params: Vec<String> = a.params.split_whitespace().map(q).collect();
+                (
+                    true,
+                    format!("modprobe {} {}", q(&a.name), params.join(" ")),
+                )
+            }
+            State::Absent => (false, format!("modprobe -r {}", q(&a.name))),
+        };
+        let test = if want_loaded { "-d" } else { "! -d" };
+        let act = if cx.check_mode {
+            format!("exit {RC_CHANGED}")
+        } else {
+            format!(
+                "command -v modprobe >/dev/null || {{ echo 'modprobe is not installed (kmod)' >&2; exit {RC_NO_TOOL}; }}\n\
+                 {cmd} || {{ [ -f /.dockerenv ] || [ -f /run/.containerenv ] && echo '(this host is a container: containers cannot load or unload kernel modules)' >&2; exit {RC_LOAD}; }}\n\
+                 exit {RC_CHANGED}"
+            )
+        };
+        let script = format!("if [ {test} {} ]; then exit 0; fi\n{act}\n", q(&sys));
+        let out = cx.run(&script, &[]).await?;
+        let res = Outcome::changed(out.rc == RC_CHANGED)
+            .with("name", a.name.as_str())
+            .with("params", a.params.as_str());
+        match out.rc {
+            0 | RC_CHANGED => Ok(res),
+            _ => {
+                let verb = if want_loaded { "load" } else { "unload" };
+                Ok(Outcome::fail(host_error(
+                    &format!("cannot {verb} kernel module {}", a.name),
+                    &out,
+                )))
+            }
+        }
     }
 }
 
 const RC_NO_TOOL: i32 = 80;
 const RC_LOAD: i32 = 81;
 const RC_CHANGED: i32 = 82;
-
-async fn run(a: ModprobeArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    if a.name.is_empty() || a.name.contains('/') {
-        return Err(ModuleError::Failed(format!(
-            "invalid module name {:?}",
-            a.name
-        )));
-    }
-    // /sys/module uses underscores where module names may have dashes.
-    let sys = format!("/sys/module/{}", a.name.replace('-', "_"));
-    let (want_loaded, cmd) = match a.state {
-        State::Present => {
-            let params: Vec<String> = a.params.split_whitespace().map(q).collect();
-            (
-                true,
-                format!("modprobe {} {}", q(&a.name), params.join(" ")),
-            )
-        }
-        State::Absent => (false, format!("modprobe -r {}", q(&a.name))),
-    };
-    let test = if want_loaded { "-d" } else { "! -d" };
-    let act = if cx.check_mode {
-        format!("exit {RC_CHANGED}")
-    } else {
-        format!(
-            "command -v modprobe >/dev/null || {{ echo 'modprobe is not installed (kmod)' >&2; exit {RC_NO_TOOL}; }}\n\
-             {cmd} || {{ [ -f /.dockerenv ] || [ -f /run/.containerenv ] && echo '(this host is a container: containers cannot load or unload kernel modules)' >&2; exit {RC_LOAD}; }}\n\
-             exit {RC_CHANGED}"
-        )
-    };
-    let script = format!("if [ {test} {} ]; then exit 0; fi\n{act}\n", q(&sys));
-    let out = cx.run(&script, &[]).await?;
-    let res = Outcome::changed(out.rc == RC_CHANGED)
-        .with("name", a.name.as_str())
-        .with("params", a.params.as_str());
-    match out.rc {
-        0 | RC_CHANGED => Ok(res),
-        _ => {
-            let verb = if want_loaded { "load" } else { "unload" };
-            Ok(Outcome::fail(host_error(
-                &format!("cannot {verb} kernel module {}", a.name),
-                &out,
-            )))
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

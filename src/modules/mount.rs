@@ -8,7 +8,6 @@ use super::filekit::{DIFF_MAX, host_error};
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
 use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -83,12 +82,117 @@ impl Module for Mount {
     };
     type Args = MountArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: MountArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: MountArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let needs_spec = matches!(a.state, State::Mounted | State::Present);
+        if needs_spec && (a.src.is_none() || a.fstype.is_none()) {
+            return Err(ModuleError::Failed(
+                "src and fstype are required with state=mounted or present".into(),
+            ));
+        }
+        let path = a.path.trim_end_matches('/');
+        let path = if path.is_empty() { "/" } else { path };
+        let epath = escape(path);
+        let probe = format!(
+            "if awk -v p={ep} '$2 == p {{ f = 1 }} END {{ exit !f }}' /proc/mounts; then echo mounted=1; fi\n\
+             if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
+            ep = q(&epath),
+            f = q(&a.fstab)
+        );
+        let out = cx.run(&probe, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                &format!("cannot read {}", a.fstab),
+                &out,
+            )));
+        }
+        let stdout = out.stdout_str();
+        let (report, file) = match stdout.split_once(MARK) {
+            Some((r, f)) => (r.to_string(), f.to_string()),
+            None => (stdout.clone(), String::new()),
+        };
+        let mounted = parse_kv(&report).contains_key("mounted");
+        let lines = text_lines(file.as_bytes());
+        let want = wanted(&a, &epath);
+        let new_lines = match a.state {
+            State::Mounted | State::Present => edit_fstab(&lines, &epath, Some(&want)),
+            State::Absent => edit_fstab(&lines, &epath, None),
+            State::Unmounted | State::Remounted => lines.clone(),
+        };
+        let fstab_changes = new_lines != lines;
+        let mut script = String::new();
+        if fstab_changes {
+            if a.backup {
+                script.push_str(&format!(
+                    "if [ -e {f} ]; then b={f}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {f} \"$b\" && printf 'backup_file=%s\\n' \"$b\"; fi\n",
+                    f = q(&a.fstab)
+                ));
+            }
+            script.push_str(&atomic_write_from_stdin(&a.fstab, None, None, None));
+        }
+        let qp = q(path);
+        // mount reads the fstab given with -T when it is not the system one.
+        let tab = if a.fstab == "/etc/fstab" {
+            String::new()
+        } else {
+            format!("-T {} ", q(&a.fstab))
+        };
+        let mut acts = false;
+        match a.state {
+            State::Mounted if !mounted => {
+                acts = true;
+                script.push_str(&format!(
+                    "mkdir -p {qp} || exit {RC_MKDIR}\nmount {tab}{qp} || exit {RC_MOUNT}\n"
+                ));
+            }
+            State::Mounted if fstab_changes => {
+                acts = true;
+                script.push_str(&format!("mount {tab}-o remount {qp} || exit {RC_MOUNT}\n"));
+            }
+            State::Absent | State::Unmounted if mounted => {
+                acts = true;
+                script.push_str(&format!("umount {qp} || exit {RC_UMOUNT}\n"));
+            }
+            State::Remounted => {
+                acts = true;
+                script.push_str(&format!("mount {tab}-o remount {qp} || exit {RC_MOUNT}\n"));
+            }
+            _ => {}
+        }
+        let mut res = Outcome::changed(fstab_changes || acts);
+        for (k, v) in [("name", path), ("fstab", a.fstab.as_str())] {
+            res.result.insert(k.into(), Value::from(v));
+        }
+        if fstab_changes && cx.diff && (file.len() as u64) < DIFF_MAX {
+            res.diff.push(FileDiff {
+                path: a.fstab.clone(),
+                before: file.clone(),
+                after: String::from_utf8_lossy(&join_lines(&new_lines)).into_owned(),
+            });
+        }
+        if res.changed && !cx.check_mode {
+            let w = cx.run(&script, &join_lines(&new_lines)).await?;
+            if let Some(b) = parse_kv(&w.stdout_str()).get("backup_file") {
+                res.result
+                    .insert("backup_file".into(), Value::from(b.as_str()));
+            }
+            if w.rc != 0 {
+                let what = match w.rc {
+                    RC_MOUNT => format!("cannot mount {path}"),
+                    RC_UMOUNT => format!("cannot unmount {path}"),
+                    RC_MKDIR => format!("cannot create the mount point {path}"),
+                    _ => format!("cannot write {}", a.fstab),
+                };
+                let mut msg = host_error(&what, &w);
+                if matches!(w.rc, RC_MOUNT | RC_UMOUNT) {
+                    if fstab_changes {
+                        msg.push_str(&format!(" ({} was updated)", a.fstab));
+                    }
+                    msg.push_str(" (containers need CAP_SYS_ADMIN to mount)");
+                }
+                return Ok(Outcome::fail(msg));
+            }
+        }
+        Ok(res)
     }
 }
 
@@ -150,119 +254,6 @@ const MARK: &str = "rmesos_fstab_follows=1\n";
 const RC_MOUNT: i32 = 81;
 const RC_UMOUNT: i32 = 82;
 const RC_MKDIR: i32 = 83;
-
-async fn run(a: MountArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let needs_spec = matches!(a.state, State::Mounted | State::Present);
-    if needs_spec && (a.src.is_none() || a.fstype.is_none()) {
-        return Err(ModuleError::Failed(
-            "src and fstype are required with state=mounted or present".into(),
-        ));
-    }
-    let path = a.path.trim_end_matches('/');
-    let path = if path.is_empty() { "/" } else { path };
-    let epath = escape(path);
-    let probe = format!(
-        "if awk -v p={ep} '$2 == p {{ f = 1 }} END {{ exit !f }}' /proc/mounts; then echo mounted=1; fi\n\
-         if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
-        ep = q(&epath),
-        f = q(&a.fstab)
-    );
-    let out = cx.run(&probe, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            &format!("cannot read {}", a.fstab),
-            &out,
-        )));
-    }
-    let stdout = out.stdout_str();
-    let (report, file) = match stdout.split_once(MARK) {
-        Some((r, f)) => (r.to_string(), f.to_string()),
-        None => (stdout.clone(), String::new()),
-    };
-    let mounted = parse_kv(&report).contains_key("mounted");
-    let lines = text_lines(file.as_bytes());
-    let want = wanted(&a, &epath);
-    let new_lines = match a.state {
-        State::Mounted | State::Present => edit_fstab(&lines, &epath, Some(&want)),
-        State::Absent => edit_fstab(&lines, &epath, None),
-        State::Unmounted | State::Remounted => lines.clone(),
-    };
-    let fstab_changes = new_lines != lines;
-    let mut script = String::new();
-    if fstab_changes {
-        if a.backup {
-            script.push_str(&format!(
-                "if [ -e {f} ]; then b={f}.$$.$(date +%Y-%m-%d@%H:%M:%S)~; cp -p {f} \"$b\" && printf 'backup_file=%s\\n' \"$b\"; fi\n",
-                f = q(&a.fstab)
-            ));
-        }
-        script.push_str(&atomic_write_from_stdin(&a.fstab, None, None, None));
-    }
-    let qp = q(path);
-    // mount reads the fstab given with -T when it is not the system one.
-    let tab = if a.fstab == "/etc/fstab" {
-        String::new()
-    } else {
-        format!("-T {} ", q(&a.fstab))
-    };
-    let mut acts = false;
-    match a.state {
-        State::Mounted if !mounted => {
-            acts = true;
-            script.push_str(&format!(
-                "mkdir -p {qp} || exit {RC_MKDIR}\nmount {tab}{qp} || exit {RC_MOUNT}\n"
-            ));
-        }
-        State::Mounted if fstab_changes => {
-            acts = true;
-            script.push_str(&format!("mount {tab}-o remount {qp} || exit {RC_MOUNT}\n"));
-        }
-        State::Absent | State::Unmounted if mounted => {
-            acts = true;
-            script.push_str(&format!("umount {qp} || exit {RC_UMOUNT}\n"));
-        }
-        State::Remounted => {
-            acts = true;
-            script.push_str(&format!("mount {tab}-o remount {qp} || exit {RC_MOUNT}\n"));
-        }
-        _ => {}
-    }
-    let mut res = Outcome::changed(fstab_changes || acts);
-    for (k, v) in [("name", path), ("fstab", a.fstab.as_str())] {
-        res.result.insert(k.into(), Value::from(v));
-    }
-    if fstab_changes && cx.diff && (file.len() as u64) < DIFF_MAX {
-        res.diff.push(FileDiff {
-            path: a.fstab.clone(),
-            before: file.clone(),
-            after: String::from_utf8_lossy(&join_lines(&new_lines)).into_owned(),
-        });
-    }
-    if res.changed && !cx.check_mode {
-        let w = cx.run(&script, &join_lines(&new_lines)).await?;
-        if let Some(b) = parse_kv(&w.stdout_str()).get("backup_file") {
-            res.result
-                .insert("backup_file".into(), Value::from(b.as_str()));
-        }
-        if w.rc != 0 {
-            let what = match w.rc {
-                RC_MOUNT => format!("cannot mount {path}"),
-                RC_UMOUNT => format!("cannot unmount {path}"),
-                RC_MKDIR => format!("cannot create the mount point {path}"),
-                _ => format!("cannot write {}", a.fstab),
-            };
-            let mut msg = host_error(&what, &w);
-            if matches!(w.rc, RC_MOUNT | RC_UMOUNT) {
-                if fstab_changes {
-                    msg.push_str(&format!(" ({} was updated)", a.fstab));
-                }
-                msg.push_str(" (containers need CAP_SYS_ADMIN to mount)");
-            }
-            return Ok(Outcome::fail(msg));
-        }
-    }
-    Ok(res)
-}
 
 #[cfg(test)]
 mod tests {

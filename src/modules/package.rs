@@ -6,7 +6,6 @@ use super::apt::{Apt, AptArgs, AptState};
 use super::syskit::{aka, dflt, one_of, req};
 use super::yum::{Dnf, RpmArgs, RpmState, Yum};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Package;
@@ -74,12 +73,49 @@ impl Module for Package {
         example: "- package:\n    name: [ntp, curl]\n    state: present\n",
     };
     type Args = PackageArgs;
-    fn run<'a>(
-        &'a self,
-        args: PackageArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: PackageArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let mgr = manager(&a, cx).await?;
+        let mut o = match mgr.as_str() {
+            "apt" => {
+                let args = AptArgs {
+                    name: a.name,
+                    state: match a.state {
+                        PackageState::Present => AptState::Present,
+                        PackageState::Latest => AptState::Latest,
+                        PackageState::Absent => AptState::Absent,
+                    },
+                    update_cache: Some(a.update_cache),
+                    lock_timeout: 60,
+                    ..Default::default()
+                };
+                Apt.run(args, cx).await?
+            }
+            "yum" | "dnf" | "dnf5" => {
+                let args = RpmArgs {
+                    name: a.name,
+                    state: Some(match a.state {
+                        PackageState::Present => RpmState::Present,
+                        PackageState::Latest => RpmState::Latest,
+                        PackageState::Absent => RpmState::Absent,
+                    }),
+                    update_cache: a.update_cache,
+                    ..Default::default()
+                };
+                if mgr == "yum" {
+                    Yum.run(args, cx).await?
+                } else {
+                    Dnf.run(args, cx).await?
+                }
+            }
+            other => {
+                return Err(ModuleError::Failed(format!(
+                    "the package module does not support the package manager `{other}` (supported: apt, yum, dnf)"
+                )));
+            }
+        };
+        o.result
+            .insert("ansible_pkg_mgr".into(), minijinja::Value::from(mgr));
+        Ok(o)
     }
 }
 
@@ -120,51 +156,6 @@ async fn manager(a: &PackageArgs, cx: &TaskContext<'_>) -> Result<String, Module
                 "no supported package manager (apt-get, dnf or yum) found on the host".into(),
             )
         })
-}
-
-async fn run(a: PackageArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let mgr = manager(&a, cx).await?;
-    let mut o = match mgr.as_str() {
-        "apt" => {
-            let args = AptArgs {
-                name: a.name,
-                state: match a.state {
-                    PackageState::Present => AptState::Present,
-                    PackageState::Latest => AptState::Latest,
-                    PackageState::Absent => AptState::Absent,
-                },
-                update_cache: Some(a.update_cache),
-                lock_timeout: 60,
-                ..Default::default()
-            };
-            Apt.run(args, cx).await?
-        }
-        "yum" | "dnf" | "dnf5" => {
-            let args = RpmArgs {
-                name: a.name,
-                state: Some(match a.state {
-                    PackageState::Present => RpmState::Present,
-                    PackageState::Latest => RpmState::Latest,
-                    PackageState::Absent => RpmState::Absent,
-                }),
-                update_cache: a.update_cache,
-                ..Default::default()
-            };
-            if mgr == "yum" {
-                Yum.run(args, cx).await?
-            } else {
-                Dnf.run(args, cx).await?
-            }
-        }
-        other => {
-            return Err(ModuleError::Failed(format!(
-                "the package module does not support the package manager `{other}` (supported: apt, yum, dnf)"
-            )));
-        }
-    };
-    o.result
-        .insert("ansible_pkg_mgr".into(), minijinja::Value::from(mgr));
-    Ok(o)
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 use super::filekit::{Attrs, Edit, EditSpec, edit_file};
 use super::syskit::{arg, dflt, join_lines, one_of, req, text_lines};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct PamLimits;
@@ -123,12 +122,23 @@ impl Module for PamLimits {
     };
     type Args = PamLimitsArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: PamLimitsArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: PamLimitsArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check(&a).map_err(ModuleError::Failed)?;
+        let spec = EditSpec {
+            path: &a.dest,
+            attrs: Attrs::default(),
+            backup: a.backup,
+            validate: None,
+            create: true,
+        };
+        edit_file(cx, spec, |old| {
+            let (lines, msg) = edit(&a, old.unwrap_or_default());
+            Ok(Edit {
+                new: Some(join_lines(&lines)),
+                msg,
+            })
+        })
+        .await
     }
 }
 
@@ -222,25 +232,6 @@ fn edit(a: &PamLimitsArgs, old: &[u8]) -> (Vec<String>, String) {
     let new = line_for(&a.value, &a.comment);
     lines.push(new.clone());
     (lines, new)
-}
-
-async fn run(a: PamLimitsArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check(&a).map_err(ModuleError::Failed)?;
-    let spec = EditSpec {
-        path: &a.dest,
-        attrs: Attrs::default(),
-        backup: a.backup,
-        validate: None,
-        create: true,
-    };
-    edit_file(cx, spec, |old| {
-        let (lines, msg) = edit(&a, old.unwrap_or_default());
-        Ok(Edit {
-            new: Some(join_lines(&lines)),
-            msg,
-        })
-    })
-    .await
 }
 
 #[cfg(test)]

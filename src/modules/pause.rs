@@ -4,7 +4,6 @@
 
 use super::syskit::{arg, dflt};
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 use std::time::{Duration, Instant};
 
@@ -47,43 +46,37 @@ impl Module for Pause {
     };
     type Args = PauseArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: PauseArgs,
-        _cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let (wait, stdout) = match (args.seconds, args.minutes) {
-                (Some(_), Some(_)) => {
-                    return Err(ModuleError::Failed(
-                        "pause takes seconds or minutes, not both".into(),
-                    ));
-                }
-                (Some(s), None) => (Duration::from_secs(s), format!("Paused for {} seconds", s)),
-                (None, Some(m)) => (
-                    Duration::from_secs(m * 60),
-                    format!("Paused for {} minutes", m),
-                ),
-                (None, None) => {
-                    return Err(ModuleError::Failed(
-                        "pause with a prompt (or with no time) waits for a key press and needs \
-                         a terminal; rmesos runs are non-interactive: give seconds or minutes"
-                            .into(),
-                    ));
-                }
-            };
-            let start = Instant::now();
-            tokio::time::sleep(wait).await;
-            let mut o = Outcome::ok()
-                .with("delta", start.elapsed().as_secs())
-                .with("echo", args.echo)
-                .with("user_input", "")
-                .with("stdout", stdout.as_str());
-            if let Some(p) = args.prompt {
-                o = o.with("prompt", p);
+    async fn run(&self, args: PauseArgs, _cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let (wait, stdout) = match (args.seconds, args.minutes) {
+            (Some(_), Some(_)) => {
+                return Err(ModuleError::Failed(
+                    "pause takes seconds or minutes, not both".into(),
+                ));
             }
-            Ok(o.msg(stdout))
-        })
+            (Some(s), None) => (Duration::from_secs(s), format!("Paused for {} seconds", s)),
+            (None, Some(m)) => (
+                Duration::from_secs(m * 60),
+                format!("Paused for {} minutes", m),
+            ),
+            (None, None) => {
+                return Err(ModuleError::Failed(
+                    "pause with a prompt (or with no time) waits for a key press and needs \
+                     a terminal; rmesos runs are non-interactive: give seconds or minutes"
+                        .into(),
+                ));
+            }
+        };
+        let start = Instant::now();
+        tokio::time::sleep(wait).await;
+        let mut o = Outcome::ok()
+            .with("delta", start.elapsed().as_secs())
+            .with("echo", args.echo)
+            .with("user_input", "")
+            .with("stdout", stdout.as_str());
+        if let Some(p) = args.prompt {
+            o = o.with("prompt", p);
+        }
+        Ok(o.msg(stdout))
     }
 }
 

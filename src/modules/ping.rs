@@ -2,7 +2,6 @@
 
 use super::syskit::dflt;
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 fn default_data() -> String {
@@ -27,22 +26,16 @@ impl Module for Ping {
     };
     type Args = PingArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: PingArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let out = cx.run("echo pong", &[]).await?;
-            if out.rc != 0 || out.stdout_str().trim() != "pong" {
-                return Ok(Outcome::fail(format!(
-                    "the host could not run `echo pong` (rc={}): {}",
-                    out.rc,
-                    out.stderr_str().trim()
-                )));
-            }
-            Ok(Outcome::ok().with("ping", args.data))
-        })
+    async fn run(&self, args: PingArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx.run("echo pong", &[]).await?;
+        if out.rc != 0 || out.stdout_str().trim() != "pong" {
+            return Ok(Outcome::fail(format!(
+                "the host could not run `echo pong` (rc={}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
+        }
+        Ok(Outcome::ok().with("ping", args.data))
     }
 }
 

@@ -5,7 +5,6 @@ use super::command::ran;
 use super::remote::q;
 use super::syskit::{arg, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 #[derive(Deserialize, Debug)]
@@ -39,24 +38,18 @@ impl Module for Raw {
     };
     type Args = RawArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: RawArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            if cx.check_mode {
-                let mut o = Outcome::ok().msg("raw does not support check mode");
-                o.skipped = true;
-                return Ok(o);
-            }
-            let script = match &args.executable {
-                Some(exe) => format!("exec {} -c {}", q(exe), q(&args.raw_params)),
-                None => args.raw_params.clone(),
-            };
-            let out = cx.run(&script, &[]).await?;
-            Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
-        })
+    async fn run(&self, args: RawArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if cx.check_mode {
+            let mut o = Outcome::ok().msg("raw does not support check mode");
+            o.skipped = true;
+            return Ok(o);
+        }
+        let script = match &args.executable {
+            Some(exe) => format!("exec {} -c {}", q(exe), q(&args.raw_params)),
+            None => args.raw_params.clone(),
+        };
+        let out = cx.run(&script, &[]).await?;
+        Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
     }
 }
 

@@ -5,7 +5,6 @@
 use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template};
 use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -74,84 +73,72 @@ impl Module for Replace {
     };
     type Args = ReplaceArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: ReplaceArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
-    }
-}
-
-async fn run(a: ReplaceArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
-    let re = py_regex(&a.regexp, true, false).map_err(ModuleError::Failed)?;
-    let section = match (&a.after, &a.before) {
-        (Some(af), Some(bf)) => Some(format!("{af}(?P<subsection>.*?){bf}")),
-        (Some(af), None) => Some(format!("{af}(?P<subsection>.*)")),
-        (None, Some(bf)) => Some(format!("(?P<subsection>.*){bf}")),
-        (None, None) => None,
-    };
-    let section_re = section
-        .as_deref()
-        .map(|p| py_regex(p, false, true))
-        .transpose()
-        .map_err(ModuleError::Failed)?;
-    let template = py_template(&a.replace);
-    let spec = EditSpec {
-        path: &a.path,
-        attrs: Attrs {
-            owner: a.owner.as_deref(),
-            group: a.group.as_deref(),
-            mode: a.mode.as_ref(),
-        },
-        backup: a.backup,
-        validate: a.validate.as_deref(),
-        create: false,
-    };
-    let mut out = edit_file(cx, spec, |old| {
-        let Some(contents) = old else {
-            return Err(format!("Path {} does not exist !", a.path));
+    async fn run(&self, a: ReplaceArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        let re = py_regex(&a.regexp, true, false).map_err(ModuleError::Failed)?;
+        let section = match (&a.after, &a.before) {
+            (Some(af), Some(bf)) => Some(format!("{af}(?P<subsection>.*?){bf}")),
+            (Some(af), None) => Some(format!("{af}(?P<subsection>.*)")),
+            (None, Some(bf)) => Some(format!("(?P<subsection>.*){bf}")),
+            (None, None) => None,
         };
-        let (start, end) = match &section_re {
-            Some(sre) => match sre.captures(contents).and_then(|c| c.name("subsection")) {
-                Some(m) => (m.start(), m.end()),
-                None => {
-                    return Ok(Edit {
-                        new: None,
-                        msg: format!(
-                            "Pattern for before/after params did not match the given file: {}",
-                            section.as_deref().unwrap_or_default()
-                        ),
-                    });
-                }
-            },
-            None => (0, contents.len()),
+        let section_re = section
+            .as_deref()
+            .map(|p| py_regex(p, false, true))
+            .transpose()
+            .map_err(ModuleError::Failed)?;
+        let template = py_template(&a.replace);
+        let spec = EditSpec {
+            path: &a.path,
+            attrs: Attrs::new(&a.owner, &a.group, &a.mode),
+            backup: a.backup,
+            validate: a.validate.as_deref(),
+            create: false,
         };
-        let part = &contents[start..end];
-        let count = re.find_iter(part).count();
-        let replaced = re.replace_all(part, template.as_bytes());
-        if count == 0 || replaced.as_ref() == part {
-            return Ok(Edit {
-                new: None,
-                msg: String::new(),
-            });
-        }
-        let mut new = contents[..start].to_vec();
-        new.extend_from_slice(&replaced);
-        new.extend_from_slice(&contents[end..]);
-        Ok(Edit {
-            new: Some(new),
-            msg: format!("{count} replacements made"),
+        let mut out = edit_file(cx, spec, |old| {
+            let Some(contents) = old else {
+                return Err(format!("Path {} does not exist !", a.path));
+            };
+            let (start, end) = match &section_re {
+                Some(sre) => match sre.captures(contents).and_then(|c| c.name("subsection")) {
+                    Some(m) => (m.start(), m.end()),
+                    None => {
+                        return Ok(Edit {
+                            new: None,
+                            msg: format!(
+                                "Pattern for before/after params did not match the given file: {}",
+                                section.as_deref().unwrap_or_default()
+                            ),
+                        });
+                    }
+                },
+                None => (0, contents.len()),
+            };
+            let part = &contents[start..end];
+            let count = re.find_iter(part).count();
+            let replaced = re.replace_all(part, template.as_bytes());
+            if count == 0 || replaced.as_ref() == part {
+                return Ok(Edit {
+                    new: None,
+                    msg: String::new(),
+                });
+            }
+            let mut new = contents[..start].to_vec();
+            new.extend_from_slice(&replaced);
+            new.extend_from_slice(&contents[end..]);
+            Ok(Edit {
+                new: Some(new),
+                msg: format!("{count} replacements made"),
+            })
         })
-    })
-    .await?;
-    out.result
-        .insert("path".into(), Value::from(a.path.as_str()));
-    if out.msg.as_deref() == Some("") {
-        out.msg = None;
+        .await?;
+        out.result
+            .insert("path".into(), Value::from(a.path.as_str()));
+        if out.msg.as_deref() == Some("") {
+            out.msg = None;
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 #[cfg(test)]

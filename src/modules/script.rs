@@ -6,7 +6,6 @@ use super::command::{ran, skipped_by_guard};
 use super::remote::q;
 use super::syskit::{aka, arg};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use crate::connection::sh_split;
 use serde::Deserialize;
 
@@ -59,12 +58,55 @@ impl Module for Script {
     };
     type Args = ScriptArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: ScriptArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let Some(cmd) = a.cmd.as_deref() else {
+            return Err(ModuleError::Failed(
+                "a script path (free form or cmd) is required".into(),
+            ));
+        };
+        let words = sh_split(cmd).map_err(ModuleError::Failed)?;
+        let Some((path, args)) = words.split_first() else {
+            return Err(ModuleError::Failed("a script path is required".into()));
+        };
+        let local = cx.find_file("files", path)?;
+        let data = std::fs::read(&local)
+            .map_err(|e| ModuleError::Failed(format!("cannot read {}: {e}", local.display())))?;
+        let script = remote_script(&a, data.len(), args, cx.check_mode);
+        let stdin: &[u8] = if cx.check_mode { &[] } else { &data };
+        let out = cx.run(&script, stdin).await?;
+        match out.rc {
+            RC_CREATES => {
+                return Ok(skipped_by_guard(format!(
+                    "skipped, since {} exists",
+                    a.creates.unwrap_or_default()
+                )));
+            }
+            RC_REMOVES => {
+                return Ok(skipped_by_guard(format!(
+                    "skipped, since {} does not exist",
+                    a.removes.unwrap_or_default()
+                )));
+            }
+            RC_CHECK => {
+                let mut o = Outcome::changed(true).msg("the script would have run (check mode)");
+                o.skipped = true;
+                return Ok(o);
+            }
+            RC_CHDIR => {
+                return Ok(Outcome::fail(format!(
+                    "cannot change into directory {}",
+                    a.chdir.unwrap_or_default()
+                )));
+            }
+            RC_UPLOAD => {
+                return Ok(Outcome::fail(format!(
+                    "cannot upload the script to a temporary file: {}",
+                    out.stderr_str().trim()
+                )));
+            }
+            _ => {}
+        }
+        Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
     }
 }
 
@@ -104,57 +146,6 @@ fn remote_script(a: &ScriptArgs, size: usize, args: &[String], check: bool) -> S
     // Not `exec`: the trap must still remove the temp file.
     s.push_str(&format!("{exe}\"$t\" {} </dev/null\n", argv.join(" ")));
     s
-}
-
-async fn run(a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let Some(cmd) = a.cmd.as_deref() else {
-        return Err(ModuleError::Failed(
-            "a script path (free form or cmd) is required".into(),
-        ));
-    };
-    let words = sh_split(cmd).map_err(ModuleError::Failed)?;
-    let Some((path, args)) = words.split_first() else {
-        return Err(ModuleError::Failed("a script path is required".into()));
-    };
-    let local = cx.find_file("files", path)?;
-    let data = std::fs::read(&local)
-        .map_err(|e| ModuleError::Failed(format!("cannot read {}: {e}", local.display())))?;
-    let script = remote_script(&a, data.len(), args, cx.check_mode);
-    let stdin: &[u8] = if cx.check_mode { &[] } else { &data };
-    let out = cx.run(&script, stdin).await?;
-    match out.rc {
-        RC_CREATES => {
-            return Ok(skipped_by_guard(format!(
-                "skipped, since {} exists",
-                a.creates.unwrap_or_default()
-            )));
-        }
-        RC_REMOVES => {
-            return Ok(skipped_by_guard(format!(
-                "skipped, since {} does not exist",
-                a.removes.unwrap_or_default()
-            )));
-        }
-        RC_CHECK => {
-            let mut o = Outcome::changed(true).msg("the script would have run (check mode)");
-            o.skipped = true;
-            return Ok(o);
-        }
-        RC_CHDIR => {
-            return Ok(Outcome::fail(format!(
-                "cannot change into directory {}",
-                a.chdir.unwrap_or_default()
-            )));
-        }
-        RC_UPLOAD => {
-            return Ok(Outcome::fail(format!(
-                "cannot upload the script to a temporary file: {}",
-                out.stderr_str().trim()
-            )));
-        }
-        _ => {}
-    }
-    Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
 }
 
 #[cfg(test)]

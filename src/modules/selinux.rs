@@ -9,7 +9,6 @@ use super::filekit::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
 use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -77,12 +76,96 @@ impl Module for Selinux {
     };
     type Args = SelinuxArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SelinuxArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run_selinux(args, cx))
+    async fn run(&self, a: SelinuxArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let probe = format!(
+            "if [ -r /sys/fs/selinux/enforce ]; then printf 'enforce=%s\\n' \"$(cat /sys/fs/selinux/enforce)\"; fi\n\
+             if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
+            f = q(&a.configfile)
+        );
+        let out = cx.run(&probe, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                "cannot read the SELinux state",
+                &out,
+            )));
+        }
+        let stdout = out.stdout_str();
+        let (report, file) = match stdout.split_once(MARK) {
+            Some((r, f)) => (r.to_string(), Some(f.to_string())),
+            None => (stdout.clone(), None),
+        };
+        let runtime = parse_kv(&report).get("enforce").cloned();
+        let Some(file) = file.or_else(|| runtime.as_ref().map(|_| String::new())) else {
+            return Ok(if a.state == Mode::Enforcing {
+                Outcome::fail(format!("{NOT_AVAILABLE}: cannot make it enforcing"))
+            } else {
+                Outcome::ok()
+                    .msg(NOT_AVAILABLE)
+                    .with("state", a.state.as_str())
+            });
+        };
+        let lines = text_lines(file.as_bytes());
+        let mut new = lines.clone();
+        set_key(&mut new, "SELINUX", a.state.as_str());
+        if let Some(p) = &a.policy {
+            set_key(&mut new, "SELINUXTYPE", p);
+        }
+        let file_changes = new != lines;
+        let want_enforce = match a.state {
+            Mode::Enforcing => Some("1"),
+            Mode::Permissive => Some("0"),
+            Mode::Disabled => None,
+        };
+        let set_runtime = match (&runtime, want_enforce) {
+            (Some(cur), Some(w)) => cur.trim() != w,
+            _ => false,
+        };
+        // Turning SELinux on or off entirely takes a reboot.
+        let reboot_required = (runtime.is_some() && a.state == Mode::Disabled)
+            || (runtime.is_none() && a.state != Mode::Disabled);
+        let mut res = Outcome::changed(file_changes || set_runtime)
+            .with("state", a.state.as_str())
+            .with("configfile", a.configfile.as_str())
+            .with("reboot_required", reboot_required && file_changes);
+        if let Some(p) = a
+            .policy
+            .as_deref()
+            .or(key_value(&lines, "SELINUXTYPE").as_deref())
+        {
+            res.result.insert("policy".into(), Value::from(p));
+        }
+        if file_changes && cx.diff {
+            res.diff.push(FileDiff {
+                path: a.configfile.clone(),
+                before: file.clone(),
+                after: String::from_utf8_lossy(&join_lines(&new)).into_owned(),
+            });
+        }
+        if !res.changed || cx.check_mode {
+            return Ok(res);
+        }
+        let mut s = String::new();
+        if file_changes {
+            s.push_str(&format!("mkdir -p \"$(dirname {})\"\n", q(&a.configfile)));
+            s.push_str(&atomic_write_from_stdin(&a.configfile, None, None, None));
+        }
+        if set_runtime && let Some(w) = want_enforce {
+            s.push_str(&format!("setenforce {w} || exit 81\n"));
+        }
+        let w = cx.run(&s, &join_lines(&new)).await?;
+        if w.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                "cannot change the SELinux mode",
+                &w,
+            )));
+        }
+        if reboot_required && file_changes {
+            res.msg = Some(format!(
+                "config set to {}; a reboot is required for it to take effect",
+                a.state.as_str()
+            ));
+        }
+        Ok(res)
     }
 }
 
@@ -106,98 +189,6 @@ fn key_value(lines: &[String], key: &str) -> Option<String> {
             .strip_prefix(&format!("{key}="))
             .map(|v| v.trim().to_string())
     })
-}
-
-async fn run_selinux(a: SelinuxArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let probe = format!(
-        "if [ -r /sys/fs/selinux/enforce ]; then printf 'enforce=%s\\n' \"$(cat /sys/fs/selinux/enforce)\"; fi\n\
-         if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
-        f = q(&a.configfile)
-    );
-    let out = cx.run(&probe, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            "cannot read the SELinux state",
-            &out,
-        )));
-    }
-    let stdout = out.stdout_str();
-    let (report, file) = match stdout.split_once(MARK) {
-        Some((r, f)) => (r.to_string(), Some(f.to_string())),
-        None => (stdout.clone(), None),
-    };
-    let runtime = parse_kv(&report).get("enforce").cloned();
-    let Some(file) = file.or_else(|| runtime.as_ref().map(|_| String::new())) else {
-        return Ok(if a.state == Mode::Enforcing {
-            Outcome::fail(format!("{NOT_AVAILABLE}: cannot make it enforcing"))
-        } else {
-            Outcome::ok()
-                .msg(NOT_AVAILABLE)
-                .with("state", a.state.as_str())
-        });
-    };
-    let lines = text_lines(file.as_bytes());
-    let mut new = lines.clone();
-    set_key(&mut new, "SELINUX", a.state.as_str());
-    if let Some(p) = &a.policy {
-        set_key(&mut new, "SELINUXTYPE", p);
-    }
-    let file_changes = new != lines;
-    let want_enforce = match a.state {
-        Mode::Enforcing => Some("1"),
-        Mode::Permissive => Some("0"),
-        Mode::Disabled => None,
-    };
-    let set_runtime = match (&runtime, want_enforce) {
-        (Some(cur), Some(w)) => cur.trim() != w,
-        _ => false,
-    };
-    // Turning SELinux on or off entirely takes a reboot.
-    let reboot_required = (runtime.is_some() && a.state == Mode::Disabled)
-        || (runtime.is_none() && a.state != Mode::Disabled);
-    let mut res = Outcome::changed(file_changes || set_runtime)
-        .with("state", a.state.as_str())
-        .with("configfile", a.configfile.as_str())
-        .with("reboot_required", reboot_required && file_changes);
-    if let Some(p) = a
-        .policy
-        .as_deref()
-        .or(key_value(&lines, "SELINUXTYPE").as_deref())
-    {
-        res.result.insert("policy".into(), Value::from(p));
-    }
-    if file_changes && cx.diff {
-        res.diff.push(FileDiff {
-            path: a.configfile.clone(),
-            before: file.clone(),
-            after: String::from_utf8_lossy(&join_lines(&new)).into_owned(),
-        });
-    }
-    if !res.changed || cx.check_mode {
-        return Ok(res);
-    }
-    let mut s = String::new();
-    if file_changes {
-        s.push_str(&format!("mkdir -p \"$(dirname {})\"\n", q(&a.configfile)));
-        s.push_str(&atomic_write_from_stdin(&a.configfile, None, None, None));
-    }
-    if set_runtime && let Some(w) = want_enforce {
-        s.push_str(&format!("setenforce {w} || exit 81\n"));
-    }
-    let w = cx.run(&s, &join_lines(&new)).await?;
-    if w.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            "cannot change the SELinux mode",
-            &w,
-        )));
-    }
-    if reboot_required && file_changes {
-        res.msg = Some(format!(
-            "config set to {}; a reboot is required for it to take effect",
-            a.state.as_str()
-        ));
-    }
-    Ok(res)
 }
 
 pub struct Seboolean;
@@ -238,57 +229,49 @@ impl Module for Seboolean {
     };
     type Args = SebooleanArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SebooleanArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run_seboolean(args, cx))
-    }
-}
-
-async fn run_seboolean(a: SebooleanArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let enabled_test = if a.ignore_selinux_state {
-        "true"
-    } else {
-        "[ -r /sys/fs/selinux/enforce ]"
-    };
-    let probe = format!(
-        "if {enabled_test} && command -v getsebool >/dev/null; then\n\
-         v=$(getsebool {n}) || exit 1\n\
-         printf 'value=%s\\n' \"${{v##* }}\"\nfi",
-        n = q(&a.name)
-    );
-    let out = cx.run(&probe, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            &format!("cannot read SELinux boolean {}", a.name),
-            &out,
-        )));
-    }
-    let Some(cur) = parse_kv(&out.stdout_str()).get("value").cloned() else {
-        return Ok(Outcome::ok()
-            .msg(NOT_AVAILABLE)
-            .with("name", a.name.as_str()));
-    };
-    let want = if a.state { "on" } else { "off" };
-    let res = Outcome::changed(cur != want)
-        .with("name", a.name.as_str())
-        .with("state", a.state)
-        .with("persistent", a.persistent);
-    if res.changed && !cx.check_mode {
-        let p = if a.persistent { "-P " } else { "" };
-        let w = cx
-            .run(&format!("setsebool {p}{} {want}", q(&a.name)), &[])
-            .await?;
-        if w.rc != 0 {
+    async fn run(&self, a: SebooleanArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let enabled_test = if a.ignore_selinux_state {
+            "true"
+        } else {
+            "[ -r /sys/fs/selinux/enforce ]"
+        };
+        let probe = format!(
+            "if {enabled_test} && command -v getsebool >/dev/null; then\n\
+             v=$(getsebool {n}) || exit 1\n\
+             printf 'value=%s\\n' \"${{v##* }}\"\nfi",
+            n = q(&a.name)
+        );
+        let out = cx.run(&probe, &[]).await?;
+        if out.rc != 0 {
             return Ok(Outcome::fail(host_error(
-                &format!("cannot set SELinux boolean {}", a.name),
-                &w,
+                &format!("cannot read SELinux boolean {}", a.name),
+                &out,
             )));
         }
+        let Some(cur) = parse_kv(&out.stdout_str()).get("value").cloned() else {
+            return Ok(Outcome::ok()
+                .msg(NOT_AVAILABLE)
+                .with("name", a.name.as_str()));
+        };
+        let want = if a.state { "on" } else { "off" };
+        let res = Outcome::changed(cur != want)
+            .with("name", a.name.as_str())
+            .with("state", a.state)
+            .with("persistent", a.persistent);
+        if res.changed && !cx.check_mode {
+            let p = if a.persistent { "-P " } else { "" };
+            let w = cx
+                .run(&format!("setsebool {p}{} {want}", q(&a.name)), &[])
+                .await?;
+            if w.rc != 0 {
+                return Ok(Outcome::fail(host_error(
+                    &format!("cannot set SELinux boolean {}", a.name),
+                    &w,
+                )));
+            }
+        }
+        Ok(res)
     }
-    Ok(res)
 }
 
 #[cfg(test)]

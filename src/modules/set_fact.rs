@@ -2,7 +2,6 @@
 
 use super::syskit::{dflt, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use indexmap::IndexMap;
 use minijinja::Value;
 
@@ -21,32 +20,26 @@ impl Module for SetFact {
         example: "- set_fact: zk_url=\"zk://{{ groups['zookeeper'] | join(':2181,') }}:2181/mesos\"",
     };
     type Args = IndexMap<String, Value>;
-    fn run<'a>(
-        &'a self,
-        args: Self::Args,
-        _cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let mut o = Outcome::ok();
-            for (k, v) in args {
-                if k == "cacheable" {
-                    continue;
-                }
-                if !is_identifier(&k) {
-                    return Ok(Outcome::fail(format!(
-                        "'{}' is not a valid variable name",
-                        k
-                    )));
-                }
-                o.set_facts.insert(k, v);
+    async fn run(&self, args: Self::Args, _cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let mut o = Outcome::ok();
+        for (k, v) in args {
+            if k == "cacheable" {
+                continue;
             }
-            if o.set_facts.is_empty() {
-                return Ok(Outcome::fail("set_fact needs at least one variable"));
+            if !is_identifier(&k) {
+                return Ok(Outcome::fail(format!(
+                    "'{}' is not a valid variable name",
+                    k
+                )));
             }
-            let facts = Value::from_pairs(o.set_facts.iter().map(|(k, v)| (k.clone(), v.clone())));
-            o.result.insert("ansible_facts".into(), facts);
-            Ok(o)
-        })
+            o.set_facts.insert(k, v);
+        }
+        if o.set_facts.is_empty() {
+            return Ok(Outcome::fail("set_fact needs at least one variable"));
+        }
+        let facts = Value::from_pairs(o.set_facts.iter().map(|(k, v)| (k.clone(), v.clone())));
+        o.result.insert("ansible_facts".into(), facts);
+        Ok(o)
     }
 }
 

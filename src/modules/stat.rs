@@ -5,7 +5,6 @@ use super::filekit::host_error;
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 use serde_json::{Map, json};
@@ -107,12 +106,89 @@ impl Module for Stat {
     };
     type Args = StatArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: StatArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: StatArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx.run(&script(&a), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error("cannot stat", &out)));
+        }
+        let kv = parse_kv(&out.stdout_str());
+        let mut st = Map::new();
+        let parts: Vec<&str> = kv
+            .get("st")
+            .map(|l| l.split('|').collect())
+            .unwrap_or_default();
+        if let [
+            raw,
+            mode,
+            uid,
+            gid,
+            user,
+            group,
+            size,
+            atime,
+            mtime,
+            ctime,
+            inode,
+            dev,
+            nlink,
+            _,
+        ] = parts[..]
+        {
+            let raw = u32::from_str_radix(raw, 16).unwrap_or(0);
+            let mode_bits = raw & 0o7777;
+            let kind = raw & 0o170000;
+            let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+            st.insert("exists".into(), json!(true));
+            st.insert("path".into(), json!(a.path));
+            st.insert(
+                "mode".into(),
+                json!(format!("{:04o}", u32::from_str_radix(mode, 8).unwrap_or(0))),
+            );
+            st.insert("isdir".into(), json!(kind == 0o040000));
+            st.insert("isreg".into(), json!(kind == 0o100000));
+            st.insert("islnk".into(), json!(kind == 0o120000));
+            st.insert("isblk".into(), json!(kind == 0o060000));
+            st.insert("ischr".into(), json!(kind == 0o020000));
+            st.insert("isfifo".into(), json!(kind == 0o010000));
+            st.insert("issock".into(), json!(kind == 0o140000));
+            st.insert("uid".into(), json!(num(uid)));
+            st.insert("gid".into(), json!(num(gid)));
+            st.insert("pw_name".into(), json!(user));
+            st.insert("gr_name".into(), json!(group));
+            st.insert("size".into(), json!(num(size)));
+            st.insert("atime".into(), json!(num(atime) as f64));
+            st.insert("mtime".into(), json!(num(mtime) as f64));
+            st.insert("ctime".into(), json!(num(ctime) as f64));
+            st.insert("inode".into(), json!(num(inode)));
+            st.insert("dev".into(), json!(num(dev)));
+            st.insert("nlink".into(), json!(num(nlink)));
+            for (name, bit) in [
+                ("rusr", 0o400),
+                ("wusr", 0o200),
+                ("xusr", 0o100),
+                ("rgrp", 0o040),
+                ("wgrp", 0o020),
+                ("xgrp", 0o010),
+                ("roth", 0o004),
+                ("woth", 0o002),
+                ("xoth", 0o001),
+                ("isuid", 0o4000),
+                ("isgid", 0o2000),
+            ] {
+                st.insert(name.into(), json!(mode_bits & bit != 0));
+            }
+            for flag in ["readable", "writeable", "executable"] {
+                st.insert(flag.into(), json!(kv.contains_key(flag)));
+            }
+            for key in ["lnk_source", "lnk_target", "checksum", "md5"] {
+                if let Some(v) = kv.get(key) {
+                    st.insert(key.into(), json!(v));
+                }
+            }
+        } else {
+            st.insert("exists".into(), json!(false));
+        }
+        Ok(Outcome::ok().with("stat", Value::from(minijinja::value::Serde(st))))
     }
 }
 
@@ -144,91 +220,6 @@ fn script(a: &StatArgs) -> String {
     }
     s.push_str("fi\n");
     s
-}
-
-async fn run(a: StatArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let out = cx.run(&script(&a), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error("cannot stat", &out)));
-    }
-    let kv = parse_kv(&out.stdout_str());
-    let mut st = Map::new();
-    let parts: Vec<&str> = kv
-        .get("st")
-        .map(|l| l.split('|').collect())
-        .unwrap_or_default();
-    if let [
-        raw,
-        mode,
-        uid,
-        gid,
-        user,
-        group,
-        size,
-        atime,
-        mtime,
-        ctime,
-        inode,
-        dev,
-        nlink,
-        _,
-    ] = parts[..]
-    {
-        let raw = u32::from_str_radix(raw, 16).unwrap_or(0);
-        let mode_bits = raw & 0o7777;
-        let kind = raw & 0o170000;
-        let num = |s: &str| s.parse::<u64>().unwrap_or(0);
-        st.insert("exists".into(), json!(true));
-        st.insert("path".into(), json!(a.path));
-        st.insert(
-            "mode".into(),
-            json!(format!("{:04o}", u32::from_str_radix(mode, 8).unwrap_or(0))),
-        );
-        st.insert("isdir".into(), json!(kind == 0o040000));
-        st.insert("isreg".into(), json!(kind == 0o100000));
-        st.insert("islnk".into(), json!(kind == 0o120000));
-        st.insert("isblk".into(), json!(kind == 0o060000));
-        st.insert("ischr".into(), json!(kind == 0o020000));
-        st.insert("isfifo".into(), json!(kind == 0o010000));
-        st.insert("issock".into(), json!(kind == 0o140000));
-        st.insert("uid".into(), json!(num(uid)));
-        st.insert("gid".into(), json!(num(gid)));
-        st.insert("pw_name".into(), json!(user));
-        st.insert("gr_name".into(), json!(group));
-        st.insert("size".into(), json!(num(size)));
-        st.insert("atime".into(), json!(num(atime) as f64));
-        st.insert("mtime".into(), json!(num(mtime) as f64));
-        st.insert("ctime".into(), json!(num(ctime) as f64));
-        st.insert("inode".into(), json!(num(inode)));
-        st.insert("dev".into(), json!(num(dev)));
-        st.insert("nlink".into(), json!(num(nlink)));
-        for (name, bit) in [
-            ("rusr", 0o400),
-            ("wusr", 0o200),
-            ("xusr", 0o100),
-            ("rgrp", 0o040),
-            ("wgrp", 0o020),
-            ("xgrp", 0o010),
-            ("roth", 0o004),
-            ("woth", 0o002),
-            ("xoth", 0o001),
-            ("isuid", 0o4000),
-            ("isgid", 0o2000),
-        ] {
-            st.insert(name.into(), json!(mode_bits & bit != 0));
-        }
-        for flag in ["readable", "writeable", "executable"] {
-            st.insert(flag.into(), json!(kv.contains_key(flag)));
-        }
-        for key in ["lnk_source", "lnk_target", "checksum", "md5"] {
-            if let Some(v) = kv.get(key) {
-                st.insert(key.into(), json!(v));
-            }
-        }
-    } else {
-        st.insert("exists".into(), json!(false));
-    }
-    Ok(Outcome::ok().with("stat", Value::from(minijinja::value::Serde(st))))
 }
 
 #[cfg(test)]

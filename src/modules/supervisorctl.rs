@@ -6,7 +6,6 @@ use super::filekit::host_error;
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Supervisorctl;
@@ -85,12 +84,72 @@ impl Module for Supervisorctl {
     };
     type Args = SupervisorctlArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SupervisorctlArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(
+        &self,
+        a: SupervisorctlArgs,
+        cx: &TaskContext<'_>,
+    ) -> Result<Outcome, ModuleError> {
+        let ctl = ctl(&a);
+        let probe = format!(
+            "command -v {bin} >/dev/null 2>&1 || {{ echo 'supervisorctl not found on this host (looked for {shown})' >&2; exit 127; }}\n\
+             {ctl} status 2>&1 </dev/null\n",
+            bin = q(a.supervisorctl_path.as_deref().unwrap_or("supervisorctl")),
+            shown = a
+                .supervisorctl_path
+                .as_deref()
+                .unwrap_or("supervisorctl in PATH")
+                .replace('\'', ""),
+        );
+        let out = cx.run(&probe, &[]).await?;
+        if out.rc == 127 {
+            return Ok(Outcome::fail(host_error(
+                "cannot manage supervisord programs",
+                &out,
+            )));
+        }
+        let (procs, other) = parse_status(&out.stdout_str());
+        // supervisorctl 4 exits 3 when some program is not running; anything else with no process
+        // lines is a failure to reach supervisord.
+        if procs.is_empty() && (!other.is_empty() || !matches!(out.rc, 0 | 3)) {
+            return Ok(Outcome::fail(format!(
+                "cannot query supervisord: {}",
+                other.join("; ")
+            )));
+        }
+        let cmds = match plan(&a.name, a.state, a.stop_before_removing, &procs) {
+            Ok(c) => c,
+            Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
+        };
+        let mut outcome = Outcome::changed(!cmds.is_empty())
+            .with("name", a.name.as_str())
+            .with("state", format!("{:?}", a.state).to_lowercase());
+        if cx.diff && !cmds.is_empty() {
+            let before: String = matching(&a.name, &procs)
+                .iter()
+                .map(|(p, s)| format!("{p}: {s}\n"))
+                .collect();
+            let after = match a.state {
+                SupState::Absent => String::new(),
+                SupState::Present => format!("{}: present\n", a.name),
+                SupState::Stopped => format!("{}: STOPPED\n", a.name),
+                SupState::Started | SupState::Restarted => format!("{}: RUNNING\n", a.name),
+            };
+            outcome.diff.push(FileDiff {
+                path: format!("supervisord program {}", a.name),
+                before,
+                after,
+            });
+        }
+        if cx.check_mode || cmds.is_empty() {
+            return Ok(outcome);
+        }
+        let out = cx.run(&apply_script(&ctl, &cmds), &[]).await?;
+        if out.rc != 0 {
+            let mut failed = Outcome::fail(host_error("supervisorctl failed", &out));
+            failed.result = outcome.result;
+            return Ok(failed);
+        }
+        Ok(outcome.with("stdout", out.stdout_str()))
     }
 }
 
@@ -231,70 +290,6 @@ fn apply_script(ctl: &str, cmds: &[(&'static str, String)]) -> String {
         }
     }
     s
-}
-
-async fn run(a: SupervisorctlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let ctl = ctl(&a);
-    let probe = format!(
-        "command -v {bin} >/dev/null 2>&1 || {{ echo 'supervisorctl not found on this host (looked for {shown})' >&2; exit 127; }}\n\
-         {ctl} status 2>&1 </dev/null\n",
-        bin = q(a.supervisorctl_path.as_deref().unwrap_or("supervisorctl")),
-        shown = a
-            .supervisorctl_path
-            .as_deref()
-            .unwrap_or("supervisorctl in PATH")
-            .replace('\'', ""),
-    );
-    let out = cx.run(&probe, &[]).await?;
-    if out.rc == 127 {
-        return Ok(Outcome::fail(host_error(
-            "cannot manage supervisord programs",
-            &out,
-        )));
-    }
-    let (procs, other) = parse_status(&out.stdout_str());
-    // supervisorctl 4 exits 3 when some program is not running; anything else with no process
-    // lines is a failure to reach supervisord.
-    if procs.is_empty() && (!other.is_empty() || !matches!(out.rc, 0 | 3)) {
-        return Ok(Outcome::fail(format!(
-            "cannot query supervisord: {}",
-            other.join("; ")
-        )));
-    }
-    let cmds = match plan(&a.name, a.state, a.stop_before_removing, &procs) {
-        Ok(c) => c,
-        Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
-    };
-    let mut outcome = Outcome::changed(!cmds.is_empty())
-        .with("name", a.name.as_str())
-        .with("state", format!("{:?}", a.state).to_lowercase());
-    if cx.diff && !cmds.is_empty() {
-        let before: String = matching(&a.name, &procs)
-            .iter()
-            .map(|(p, s)| format!("{p}: {s}\n"))
-            .collect();
-        let after = match a.state {
-            SupState::Absent => String::new(),
-            SupState::Present => format!("{}: present\n", a.name),
-            SupState::Stopped => format!("{}: STOPPED\n", a.name),
-            SupState::Started | SupState::Restarted => format!("{}: RUNNING\n", a.name),
-        };
-        outcome.diff.push(FileDiff {
-            path: format!("supervisord program {}", a.name),
-            before,
-            after,
-        });
-    }
-    if cx.check_mode || cmds.is_empty() {
-        return Ok(outcome);
-    }
-    let out = cx.run(&apply_script(&ctl, &cmds), &[]).await?;
-    if out.rc != 0 {
-        let mut failed = Outcome::fail(host_error("supervisorctl failed", &out));
-        failed.result = outcome.result;
-        return Ok(failed);
-    }
-    Ok(outcome.with("stdout", out.stdout_str()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 use super::syskit::arg;
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Synchronize;
@@ -37,11 +36,11 @@ impl Module for Synchronize {
     };
     type Args = SynchronizeArgs;
 
-    fn run<'a>(
-        &'a self,
+    async fn run(
+        &self,
         args: SynchronizeArgs,
-        _cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        _cx: &TaskContext<'_>,
+    ) -> Result<Outcome, ModuleError> {
         match args {}
     }
 }

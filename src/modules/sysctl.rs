@@ -9,7 +9,6 @@ use super::filekit::{DIFF_MAX, host_error};
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
 use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 
 pub struct Sysctl;
@@ -101,12 +100,95 @@ impl Module for Sysctl {
     };
     type Args = SysctlArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SysctlArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: SysctlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let want = match (a.state, &a.value) {
+            (State::Present, None) => {
+                return Err(ModuleError::Failed(
+                    "value is required with state=present".into(),
+                ));
+            }
+            (State::Present, Some(v)) => Some(normalize(v)),
+            (State::Absent, _) => None,
+        };
+        let probe = format!(
+            "if [ -r {p} ]; then printf 'live=%s\\n' \"$(tr '\\t' ' ' < {p})\"; fi\n\
+             if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
+            p = q(&proc_path(&a.name)),
+            f = q(&a.sysctl_file)
+        );
+        let out = cx.run(&probe, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error(
+                &format!("cannot read {}", a.sysctl_file),
+                &out,
+            )));
+        }
+        let stdout = out.stdout_str();
+        let (report, file) = match stdout.split_once(MARK) {
+            Some((r, f)) => (r.to_string(), Some(f.to_string())),
+            None => (stdout.clone(), None),
+        };
+        let live = parse_kv(&report).get("live").map(|v| normalize(v));
+        if live.is_none() && a.state == State::Present && !a.ignoreerrors {
+            return Ok(Outcome::fail(format!(
+                "Invalid sysctl key: {} (no {}; set ignoreerrors to keep it anyway)",
+                a.name,
+                proc_path(&a.name)
+            )));
+        }
+        let lines = text_lines(file.as_deref().unwrap_or_default().as_bytes());
+        let current = file_value(&lines, &a.name).map(|v| normalize(&v));
+        let file_changes = current != want;
+        let set_live = a.sysctl_set && want.is_some() && live.is_some() && live != want;
+        let mut res = Outcome::changed(file_changes || set_live);
+        let new_lines = fix_lines(&lines, &a.name, want.as_deref());
+        let new_text = join_lines(&new_lines);
+        if file_changes
+            && cx.diff
+            && let Some(old) = &file
+            && (old.len() as u64) < DIFF_MAX
+        {
+            res.diff.push(FileDiff {
+                path: a.sysctl_file.clone(),
+                before: old.clone(),
+                after: String::from_utf8_lossy(&new_text).into_owned(),
+            });
+        }
+        if !cx.check_mode && res.changed {
+            let mut s = String::new();
+            if file_changes {
+                s.push_str(&atomic_write_from_stdin(&a.sysctl_file, None, None, None));
+            }
+            if set_live && let Some(w) = &want {
+                s.push_str(&format!(
+                    "sysctl -w {} >/dev/null || exit {RC_SET}\n",
+                    q(&format!("{}={}", a.name, w))
+                ));
+            }
+            if file_changes && a.reload {
+                let e = if a.ignoreerrors { "-e " } else { "" };
+                s.push_str(&format!(
+                    "sysctl {e}-p {} >/dev/null || exit {RC_RELOAD}\n",
+                    q(&a.sysctl_file)
+                ));
+            }
+            let w = cx.run(&s, &new_text).await?;
+            if w.rc != 0 {
+                let what = match w.rc {
+                    RC_SET => format!("cannot set {} in the running kernel", a.name),
+                    RC_RELOAD => format!("wrote {} but cannot reload it", a.sysctl_file),
+                    _ => format!("cannot write {}", a.sysctl_file),
+                };
+                let mut msg = host_error(&what, &w);
+                if matches!(w.rc, RC_SET | RC_RELOAD) {
+                    msg.push_str(
+                        " (/proc/sys is read-only in containers: set sysctl_set: no and reload: no to only keep the file)",
+                    );
+                }
+                return Ok(Outcome::fail(msg));
+            }
+        }
+        Ok(res)
     }
 }
 
@@ -176,97 +258,6 @@ fn fix_lines(lines: &[String], name: &str, value: Option<&str>) -> Vec<String> {
 const MARK: &str = "rmesos_file_follows=1\n";
 const RC_SET: i32 = 81;
 const RC_RELOAD: i32 = 82;
-
-async fn run(a: SysctlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let want = match (a.state, &a.value) {
-        (State::Present, None) => {
-            return Err(ModuleError::Failed(
-                "value is required with state=present".into(),
-            ));
-        }
-        (State::Present, Some(v)) => Some(normalize(v)),
-        (State::Absent, _) => None,
-    };
-    let probe = format!(
-        "if [ -r {p} ]; then printf 'live=%s\\n' \"$(tr '\\t' ' ' < {p})\"; fi\n\
-         if [ -e {f} ]; then printf '{MARK}'; cat {f} || exit 1; fi",
-        p = q(&proc_path(&a.name)),
-        f = q(&a.sysctl_file)
-    );
-    let out = cx.run(&probe, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error(
-            &format!("cannot read {}", a.sysctl_file),
-            &out,
-        )));
-    }
-    let stdout = out.stdout_str();
-    let (report, file) = match stdout.split_once(MARK) {
-        Some((r, f)) => (r.to_string(), Some(f.to_string())),
-        None => (stdout.clone(), None),
-    };
-    let live = parse_kv(&report).get("live").map(|v| normalize(v));
-    if live.is_none() && a.state == State::Present && !a.ignoreerrors {
-        return Ok(Outcome::fail(format!(
-            "Invalid sysctl key: {} (no {}; set ignoreerrors to keep it anyway)",
-            a.name,
-            proc_path(&a.name)
-        )));
-    }
-    let lines = text_lines(file.as_deref().unwrap_or_default().as_bytes());
-    let current = file_value(&lines, &a.name).map(|v| normalize(&v));
-    let file_changes = current != want;
-    let set_live = a.sysctl_set && want.is_some() && live.is_some() && live != want;
-    let mut res = Outcome::changed(file_changes || set_live);
-    let new_lines = fix_lines(&lines, &a.name, want.as_deref());
-    let new_text = join_lines(&new_lines);
-    if file_changes
-        && cx.diff
-        && let Some(old) = &file
-        && (old.len() as u64) < DIFF_MAX
-    {
-        res.diff.push(FileDiff {
-            path: a.sysctl_file.clone(),
-            before: old.clone(),
-            after: String::from_utf8_lossy(&new_text).into_owned(),
-        });
-    }
-    if !cx.check_mode && res.changed {
-        let mut s = String::new();
-        if file_changes {
-            s.push_str(&atomic_write_from_stdin(&a.sysctl_file, None, None, None));
-        }
-        if set_live && let Some(w) = &want {
-            s.push_str(&format!(
-                "sysctl -w {} >/dev/null || exit {RC_SET}\n",
-                q(&format!("{}={}", a.name, w))
-            ));
-        }
-        if file_changes && a.reload {
-            let e = if a.ignoreerrors { "-e " } else { "" };
-            s.push_str(&format!(
-                "sysctl {e}-p {} >/dev/null || exit {RC_RELOAD}\n",
-                q(&a.sysctl_file)
-            ));
-        }
-        let w = cx.run(&s, &new_text).await?;
-        if w.rc != 0 {
-            let what = match w.rc {
-                RC_SET => format!("cannot set {} in the running kernel", a.name),
-                RC_RELOAD => format!("wrote {} but cannot reload it", a.sysctl_file),
-                _ => format!("cannot write {}", a.sysctl_file),
-            };
-            let mut msg = host_error(&what, &w);
-            if matches!(w.rc, RC_SET | RC_RELOAD) {
-                msg.push_str(
-                    " (/proc/sys is read-only in containers: set sysctl_set: no and reload: no to only keep the file)",
-                );
-            }
-            return Ok(Outcome::fail(msg));
-        }
-    }
-    Ok(res)
-}
 
 #[cfg(test)]
 mod tests {

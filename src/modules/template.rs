@@ -4,7 +4,6 @@
 use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
 use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 use std::path::Path;
@@ -108,68 +107,56 @@ impl Module for Template {
     };
     type Args = TemplateArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: TemplateArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
-    }
-}
-
-async fn run(a: TemplateArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
-    if !a.trim_blocks || a.lstrip_blocks {
-        return Err(ModuleError::Failed(
-            "only Ansible's default whitespace handling (trim_blocks=yes, lstrip_blocks=no) is supported".into(),
-        ));
-    }
-    let local = cx.find_file("templates", &a.src)?;
-    let text = std::fs::read_to_string(&local)
-        .map_err(|e| ModuleError::Failed(format!("cannot read {}: {}", local.display(), e)))?;
-    let rendered = cx
-        .templating
-        .render_text(&text, &local)
-        .map_err(|e| ModuleError::Failed(format!("{}: {}", local.display(), e)))?;
-    let rendered = match a.newline_sequence {
-        NewlineSequence::Lf => rendered,
-        NewlineSequence::CrLf => rendered.replace("\r\n", "\n").replace('\n', "\r\n"),
-        NewlineSequence::Cr => rendered.replace("\r\n", "\n").replace('\n', "\r"),
-    };
-    let base = Path::new(&a.src)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dest = if a.follow {
-        resolve_link(cx, &a.dest).await?
-    } else {
-        a.dest.clone()
-    };
-    let (st, mut out) = put(
-        cx,
-        Put {
-            dest: &dest,
-            basename: Some(&base),
-            data: rendered.as_bytes(),
-            attrs: Attrs {
-                owner: a.owner.as_deref(),
-                group: a.group.as_deref(),
-                mode: a.mode.as_ref(),
+    async fn run(&self, a: TemplateArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        if !a.trim_blocks || a.lstrip_blocks {
+            return Err(ModuleError::Failed(
+                "only Ansible's default whitespace handling (trim_blocks=yes, lstrip_blocks=no) is supported".into(),
+            ));
+        }
+        let local = cx.find_file("templates", &a.src)?;
+        let text = std::fs::read_to_string(&local)
+            .map_err(|e| ModuleError::Failed(format!("cannot read {}: {}", local.display(), e)))?;
+        let rendered = cx
+            .templating
+            .render_text(&text, &local)
+            .map_err(|e| ModuleError::Failed(format!("{}: {}", local.display(), e)))?;
+        let rendered = match a.newline_sequence {
+            NewlineSequence::Lf => rendered,
+            NewlineSequence::CrLf => rendered.replace("\r\n", "\n").replace('\n', "\r\n"),
+            NewlineSequence::Cr => rendered.replace("\r\n", "\n").replace('\n', "\r"),
+        };
+        let base = Path::new(&a.src)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dest = if a.follow {
+            resolve_link(cx, &a.dest).await?
+        } else {
+            a.dest.clone()
+        };
+        let (st, mut out) = put(
+            cx,
+            Put {
+                dest: &dest,
+                basename: Some(&base),
+                data: rendered.as_bytes(),
+                attrs: Attrs::new(&a.owner, &a.group, &a.mode),
+                force: a.force,
+                backup: a.backup,
+                validate: a.validate.as_deref(),
             },
-            force: a.force,
-            backup: a.backup,
-            validate: a.validate.as_deref(),
-        },
-    )
-    .await?;
-    if out.failed {
-        return Ok(out);
+        )
+        .await?;
+        if out.failed {
+            return Ok(out);
+        }
+        out.result
+            .insert("dest".into(), Value::from(st.path.as_str()));
+        out.result
+            .insert("src".into(), Value::from(local.display().to_string()));
+        Ok(out)
     }
-    out.result
-        .insert("dest".into(), Value::from(st.path.as_str()));
-    out.result
-        .insert("src".into(), Value::from(local.display().to_string()));
-    Ok(out)
 }
 
 #[cfg(test)]

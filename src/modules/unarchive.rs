@@ -9,7 +9,6 @@ use super::filekit::host_error;
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -82,12 +81,68 @@ impl Module for Unarchive {
     };
     type Args = UnarchiveArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: UnarchiveArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: UnarchiveArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        if a.src.contains("://") {
+            return Err(ModuleError::Failed(
+                "src as a URL is not supported: download it with get_url first".into(),
+            ));
+        }
+        let data = if a.remote_src {
+            Vec::new()
+        } else {
+            let local = cx.find_file("files", &a.src)?;
+            std::fs::read(&local)
+                .map_err(|e| ModuleError::Failed(format!("cannot read {}: {e}", local.display())))?
+        };
+        if a.keep_newer && data.starts_with(b"PK") {
+            return Err(ModuleError::Failed(
+                "keep_newer is supported for tar archives only".into(),
+            ));
+        }
+        let out = cx
+            .run(&script(&a, !a.remote_src, cx.check_mode), &data)
+            .await?;
+        let stdout = out.stdout_str();
+        let (report, files) = match stdout.split_once(&format!("{LIST_MARK}\n")) {
+            Some((r, f)) => (r.to_string(), Some(f.to_string())),
+            None => (stdout.clone(), None),
+        };
+        if out.rc != 0 {
+            let what = match out.rc {
+                RC_DEST => "bad dest",
+                RC_SRC => "cannot find the archive",
+                RC_LIST => "cannot read the archive",
+                RC_EXTRACT => "failed to unpack",
+                RC_ATTRS => "cannot set owner, group or mode",
+                RC_TOOL => "missing tool",
+                _ => "unarchive failed",
+            };
+            return Ok(Outcome::fail(host_error(what, &out)));
+        }
+        let kv = parse_kv(&report);
+        let state = kv.get("state").map(String::as_str).unwrap_or("unchanged");
+        if state == "skipped" {
+            return Ok(Outcome::ok().msg(format!(
+                "skipped, since {} exists",
+                a.creates.as_deref().unwrap_or_default()
+            )));
+        }
+        let changed =
+            matches!(state, "extracted" | "would_extract") || kv.contains_key("attrs_changed");
+        let mut res = Outcome::changed(changed)
+            .with("dest", a.dest.as_str())
+            .with("src", a.src.as_str());
+        if let Some(f) = kv.get("format") {
+            res.result
+                .insert("handler".into(), Value::from(format!("{f}_archive")));
+        }
+        if let Some(files) = files {
+            res.result.insert(
+                "files".into(),
+                Value::from(files.lines().map(Value::from).collect::<Vec<_>>()),
+            );
+        }
+        Ok(res)
     }
 }
 
@@ -232,70 +287,6 @@ fn attrs_loop(a: &UnarchiveArgs, check: bool) -> String {
         if strip > 0 { "-s " } else { "" },
         strip + 1
     )
-}
-
-async fn run(a: UnarchiveArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    if a.src.contains("://") {
-        return Err(ModuleError::Failed(
-            "src as a URL is not supported: download it with get_url first".into(),
-        ));
-    }
-    let data = if a.remote_src {
-        Vec::new()
-    } else {
-        let local = cx.find_file("files", &a.src)?;
-        std::fs::read(&local)
-            .map_err(|e| ModuleError::Failed(format!("cannot read {}: {e}", local.display())))?
-    };
-    if a.keep_newer && data.starts_with(b"PK") {
-        return Err(ModuleError::Failed(
-            "keep_newer is supported for tar archives only".into(),
-        ));
-    }
-    let out = cx
-        .run(&script(&a, !a.remote_src, cx.check_mode), &data)
-        .await?;
-    let stdout = out.stdout_str();
-    let (report, files) = match stdout.split_once(&format!("{LIST_MARK}\n")) {
-        Some((r, f)) => (r.to_string(), Some(f.to_string())),
-        None => (stdout.clone(), None),
-    };
-    if out.rc != 0 {
-        let what = match out.rc {
-            RC_DEST => "bad dest",
-            RC_SRC => "cannot find the archive",
-            RC_LIST => "cannot read the archive",
-            RC_EXTRACT => "failed to unpack",
-            RC_ATTRS => "cannot set owner, group or mode",
-            RC_TOOL => "missing tool",
-            _ => "unarchive failed",
-        };
-        return Ok(Outcome::fail(host_error(what, &out)));
-    }
-    let kv = parse_kv(&report);
-    let state = kv.get("state").map(String::as_str).unwrap_or("unchanged");
-    if state == "skipped" {
-        return Ok(Outcome::ok().msg(format!(
-            "skipped, since {} exists",
-            a.creates.as_deref().unwrap_or_default()
-        )));
-    }
-    let changed =
-        matches!(state, "extracted" | "would_extract") || kv.contains_key("attrs_changed");
-    let mut res = Outcome::changed(changed)
-        .with("dest", a.dest.as_str())
-        .with("src", a.src.as_str());
-    if let Some(f) = kv.get("format") {
-        res.result
-            .insert("handler".into(), Value::from(format!("{f}_archive")));
-    }
-    if let Some(files) = files {
-        res.result.insert(
-            "files".into(),
-            Value::from(files.lines().map(Value::from).collect::<Vec<_>>()),
-        );
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use super::group::Presence;
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 
@@ -168,12 +167,81 @@ impl Module for User {
     };
     type Args = UserArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: UserArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: UserArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let out = cx.run(&query_script(&a), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(host_error("cannot query the account", &out)));
+        }
+        let mut found = parse_found(&out.stdout_str());
+        // As in Ansible, check mode reports an account it would create without checking its
+        // groups: earlier tasks of the same check run may create them only in simulation.
+        if cx.check_mode && found.account.is_none() {
+            found.missing_groups.clear();
+        }
+        let plan = match plan(&a, &found) {
+            Ok(p) => p,
+            Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
+        };
+        let changed = plan.command.is_some() || plan.make_home || plan.make_key;
+        let mut outcome = Outcome::changed(changed)
+            .with("name", a.name.as_str())
+            .with("state", a.state.as_str());
+        if a.state == Presence::Present {
+            outcome = outcome.with("system", a.system);
+            if let Some(acc) = &found.account {
+                outcome = outcome
+                    .with("uid", a.uid.unwrap_or(acc.uid))
+                    .with("group", a.group.clone().unwrap_or(acc.group.clone()))
+                    .with("home", a.home.clone().unwrap_or(acc.home.clone()))
+                    .with("shell", a.shell.clone().unwrap_or(acc.shell.clone()))
+                    .with("comment", a.comment.clone().unwrap_or(acc.comment.clone()));
+            }
+            if a.password.is_some() {
+                outcome = outcome.with("password", "NOT_LOGGING_PASSWORD");
+            }
+            if let Some(k) = &found.ssh_pub {
+                outcome = outcome.with("ssh_public_key", k.as_str());
+            }
+        }
+        if cx.diff && changed {
+            let mut before = String::new();
+            let mut after = String::new();
+            for (field, b, af) in &plan.changes {
+                if !b.is_empty() {
+                    before.push_str(&format!("{field}: {b}\n"));
+                }
+                if !af.is_empty() {
+                    after.push_str(&format!("{field}: {af}\n"));
+                }
+            }
+            if plan.password_changes {
+                before.push_str("password: (hidden)\n");
+                after.push_str("password: (changed, hidden)\n");
+            }
+            outcome.diff.push(FileDiff {
+                path: format!("user {}", a.name),
+                before,
+                after,
+            });
+        }
+        if cx.check_mode || !changed {
+            return Ok(outcome);
+        }
+        let out = cx
+            .run(&apply_script(&a, &plan, &found.hostname), &[])
+            .await?;
+        if out.rc != 0 {
+            // The command line may hold the hash: report only what the host said.
+            let mut failed = Outcome::fail(host_error("changing the account failed", &out));
+            failed.result = outcome.result;
+            return Ok(failed);
+        }
+        if let Some(k) = parse_kv(&out.stdout_str()).get("ssh_pub") {
+            outcome = outcome
+                .with("ssh_public_key", k.as_str())
+                .with("ssh_key_file", a.key_file());
+        }
+        Ok(outcome)
     }
 }
 
@@ -512,90 +580,6 @@ fn apply_script(a: &UserArgs, p: &Plan, hostname: &str) -> String {
         ));
     }
     s
-}
-
-async fn run(a: UserArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let out = cx.run(&query_script(&a), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(host_error("cannot query the account", &out)));
-    }
-    let mut found = parse_found(&out.stdout_str());
-    // As in Ansible, check mode reports an account it would create without checking its
-    // groups: earlier tasks of the same check run may create them only in simulation.
-    if cx.check_mode && found.account.is_none() {
-        found.missing_groups.clear();
-    }
-    let plan = match plan(&a, &found) {
-        Ok(p) => p,
-        Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
-    };
-    let changed = plan.command.is_some() || plan.make_home || plan.make_key;
-    let mut outcome = Outcome::changed(changed)
-        .with("name", a.name.as_str())
-        .with(
-            "state",
-            if a.state == Presence::Present {
-                "present"
-            } else {
-                "absent"
-            },
-        );
-    if a.state == Presence::Present {
-        outcome = outcome.with("system", a.system);
-        if let Some(acc) = &found.account {
-            outcome = outcome
-                .with("uid", a.uid.unwrap_or(acc.uid))
-                .with("group", a.group.clone().unwrap_or(acc.group.clone()))
-                .with("home", a.home.clone().unwrap_or(acc.home.clone()))
-                .with("shell", a.shell.clone().unwrap_or(acc.shell.clone()))
-                .with("comment", a.comment.clone().unwrap_or(acc.comment.clone()));
-        }
-        if a.password.is_some() {
-            outcome = outcome.with("password", "NOT_LOGGING_PASSWORD");
-        }
-        if let Some(k) = &found.ssh_pub {
-            outcome = outcome.with("ssh_public_key", k.as_str());
-        }
-    }
-    if cx.diff && changed {
-        let mut before = String::new();
-        let mut after = String::new();
-        for (field, b, af) in &plan.changes {
-            if !b.is_empty() {
-                before.push_str(&format!("{field}: {b}\n"));
-            }
-            if !af.is_empty() {
-                after.push_str(&format!("{field}: {af}\n"));
-            }
-        }
-        if plan.password_changes {
-            before.push_str("password: (hidden)\n");
-            after.push_str("password: (changed, hidden)\n");
-        }
-        outcome.diff.push(FileDiff {
-            path: format!("user {}", a.name),
-            before,
-            after,
-        });
-    }
-    if cx.check_mode || !changed {
-        return Ok(outcome);
-    }
-    let out = cx
-        .run(&apply_script(&a, &plan, &found.hostname), &[])
-        .await?;
-    if out.rc != 0 {
-        // The command line may hold the hash: report only what the host said.
-        let mut failed = Outcome::fail(host_error("changing the account failed", &out));
-        failed.result = outcome.result;
-        return Ok(failed);
-    }
-    if let Some(k) = parse_kv(&out.stdout_str()).get("ssh_pub") {
-        outcome = outcome
-            .with("ssh_public_key", k.as_str())
-            .with("ssh_key_file", a.key_file());
-    }
-    Ok(outcome)
 }
 
 #[cfg(test)]

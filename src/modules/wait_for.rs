@@ -12,7 +12,6 @@
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, one_of};
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -120,45 +119,39 @@ impl Module for WaitFor {
     };
     type Args = WaitForArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: WaitForArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let script = build_script(&args).map_err(ModuleError::Failed)?;
-            let out = cx.run(&script, &[]).await?;
-            let kv = parse_kv(&out.stdout_str());
-            let elapsed: i64 = kv.get("elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
-            let mut outcome = Outcome::ok().with("elapsed", elapsed);
-            if let Some(p) = args.port {
-                outcome = outcome.with("port", p);
-            }
-            if let Some(p) = &args.path {
-                outcome = outcome.with("path", p.as_str());
-            }
-            match out.rc {
-                0 => {
-                    if let (Some(re), Some(line)) = (&args.search_regex, kv.get("matched")) {
-                        let (groups, named) = match_groups(re, line);
-                        outcome = outcome
-                            .with("match_groups", groups)
-                            .with("match_groupdict", named);
-                    }
-                    Ok(outcome)
+    async fn run(&self, args: WaitForArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let script = build_script(&args).map_err(ModuleError::Failed)?;
+        let out = cx.run(&script, &[]).await?;
+        let kv = parse_kv(&out.stdout_str());
+        let elapsed: i64 = kv.get("elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
+        let mut outcome = Outcome::ok().with("elapsed", elapsed);
+        if let Some(p) = args.port {
+            outcome = outcome.with("port", p);
+        }
+        if let Some(p) = &args.path {
+            outcome = outcome.with("path", p.as_str());
+        }
+        match out.rc {
+            0 => {
+                if let (Some(re), Some(line)) = (&args.search_regex, kv.get("matched")) {
+                    let (groups, named) = match_groups(re, line);
+                    outcome = outcome
+                        .with("match_groups", groups)
+                        .with("match_groupdict", named);
                 }
-                3 => {
-                    let msg = args.msg.clone().unwrap_or_else(|| timeout_msg(&args));
-                    let mut failed = outcome;
-                    failed.failed = true;
-                    failed.msg = Some(msg);
-                    Ok(failed)
-                }
-                rc => Ok(Outcome::fail(kv.get("error").cloned().unwrap_or_else(
-                    || format!("wait_for failed (rc={}): {}", rc, out.stderr_str().trim()),
-                ))),
+                Ok(outcome)
             }
-        })
+            3 => {
+                let msg = args.msg.clone().unwrap_or_else(|| timeout_msg(&args));
+                let mut failed = outcome;
+                failed.failed = true;
+                failed.msg = Some(msg);
+                Ok(failed)
+            }
+            rc => Ok(Outcome::fail(kv.get("error").cloned().unwrap_or_else(
+                || format!("wait_for failed (rc={}): {}", rc, out.stderr_str().trim()),
+            ))),
+        }
     }
 }
 

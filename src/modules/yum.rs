@@ -8,7 +8,6 @@ use super::pkgkit::sections;
 use super::remote::q;
 use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 
@@ -87,12 +86,8 @@ impl Module for Yum {
         example: "- yum:\n    name: [java-17-openjdk-headless, https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm]\n    state: present\n    enablerepo: epel\n",
     };
     type Args = RpmArgs;
-    fn run<'a>(
-        &'a self,
-        args: RpmArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx, "yum"))
+    async fn run(&self, args: RpmArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args, cx, "yum").await
     }
 }
 
@@ -105,12 +100,8 @@ impl Module for Dnf {
         example: "- dnf:\n    name: [java-17-openjdk-headless, jq]\n    state: latest\n    update_cache: yes\n",
     };
     type Args = RpmArgs;
-    fn run<'a>(
-        &'a self,
-        args: RpmArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx, "dnf"))
+    async fn run(&self, args: RpmArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args, cx, "dnf").await
     }
 }
 

@@ -14,7 +14,6 @@ use super::pkgkit::{apt_get_fn, download_script, sections};
 use super::remote::{parse_kv, q};
 use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use parse::{Action, PkgSpec, find_dpkg, parse_actions, parse_dpkg, parse_policy};
 use serde::Deserialize;
@@ -209,12 +208,114 @@ impl Module for Apt {
         example: "- apt:\n    name: [openjdk-17-jre-headless, jq=1.6*]\n    state: present\n    update_cache: yes\n    cache_valid_time: 3600\n    install_recommends: no\n",
     };
     type Args = AptArgs;
-    fn run<'a>(
-        &'a self,
-        args: AptArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: AptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let fail = ModuleError::Failed;
+        let specs: Vec<PkgSpec> = a
+            .name
+            .iter()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| PkgSpec::parse(n))
+            .collect();
+        let wants_update = a.update_cache.unwrap_or(false)
+            || (a.update_cache.is_none() && a.cache_valid_time.is_some());
+        if specs.is_empty()
+            && a.deb.is_none()
+            && !wants_update
+            && upgrade_command(a.upgrade.as_deref())
+                .map_err(fail)?
+                .is_none()
+            && !a.autoremove
+            && !a.autoclean
+            && a.state != AptState::Fixed
+        {
+            return Err(fail(
+                "one of name, deb, upgrade, update_cache, autoremove or autoclean is required"
+                    .into(),
+            ));
+        }
+        if a.deb.is_some() && a.state != AptState::Present {
+            return Err(fail("deb can only be used with state=present".into()));
+        }
+        let query = query_script(&a, &specs, cx.check_mode).map_err(fail)?;
+        let out = cx.run(&query, &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(query_failure(out.rc, &out.stderr_str())).with("rc", out.rc));
+        }
+        let secs = sections(&out.stdout_str());
+        let cache = secs.get("cache").map(|c| parse_kv(c)).unwrap_or_default();
+        let cache_updated = cache.contains_key("updated");
+        let would_update = cache.contains_key("would_update");
+        let cache_time: i64 = cache.get("mtime").and_then(|m| m.parse().ok()).unwrap_or(0);
+        let plan = plan(&a, &specs, &secs).map_err(fail)?;
+        let only_cache = specs.is_empty() && a.deb.is_none() && plan.is_empty();
+        let base = |changed: bool| {
+            Outcome::changed(changed)
+                .with("cache_updated", cache_updated)
+                .with("cache_update_time", cache_time)
+        };
+        if plan.is_empty() {
+            let changed = only_cache && (cache_updated || would_update);
+            return Ok(base(changed)
+                .with("packages", Value::from(Vec::<Value>::new()))
+                .with("stdout", "")
+                .with("stderr", ""));
+        }
+        let apply = apply_script(&a, &specs, &plan, cx.check_mode).map_err(fail)?;
+        let out = cx.run(&apply, &[]).await?;
+        let stdout = out.stdout_str();
+        let stderr = out.stderr_str();
+        if out.rc != 0 {
+            let mut o = Outcome::fail(apt_error(&stderr))
+                .with("rc", out.rc)
+                .with("stdout", stdout)
+                .with("stderr", stderr);
+            o.result
+                .insert("cache_updated".into(), Value::from(cache_updated));
+            return Ok(o);
+        }
+        let actions = parse_actions(&stdout);
+        let cleaned = a.autoclean && stdout.lines().any(|l| l.starts_with("Del "));
+        let packages: Vec<Value> = actions
+            .iter()
+            .map(|(_, n)| n.clone())
+            .fold(Vec::<String>::new(), |mut acc, n| {
+                if !acc.contains(&n) {
+                    acc.push(n);
+                }
+                acc
+            })
+            .into_iter()
+            .map(Value::from)
+            .collect();
+        let changed = !actions.is_empty() || cleaned;
+        let summary = |kind: Action| {
+            actions
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut parts = Vec::new();
+        for (kind, verb) in [
+            (Action::Install, "installed"),
+            (Action::Remove, "removed"),
+            (Action::Purge, "purged"),
+        ] {
+            let names = summary(kind);
+            if !names.is_empty() {
+                parts.push(format!("{verb}: {names}"));
+            }
+        }
+        let mut o = base(changed)
+            .with("packages", Value::from(packages))
+            .with("stdout", stdout)
+            .with("stderr", stderr);
+        if !parts.is_empty() {
+            let prefix = if cx.check_mode { "would have " } else { "" };
+            o.msg = Some(format!("{prefix}{}", parts.join("; ")));
+        }
+        Ok(o)
     }
 }
 
@@ -558,113 +659,4 @@ fn query_failure(rc: i32, stderr: &str) -> String {
     } else {
         format!("{what}: {err}")
     }
-}
-
-async fn run(a: AptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let fail = ModuleError::Failed;
-    let specs: Vec<PkgSpec> = a
-        .name
-        .iter()
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| PkgSpec::parse(n))
-        .collect();
-    let wants_update = a.update_cache.unwrap_or(false)
-        || (a.update_cache.is_none() && a.cache_valid_time.is_some());
-    if specs.is_empty()
-        && a.deb.is_none()
-        && !wants_update
-        && upgrade_command(a.upgrade.as_deref())
-            .map_err(fail)?
-            .is_none()
-        && !a.autoremove
-        && !a.autoclean
-        && a.state != AptState::Fixed
-    {
-        return Err(fail(
-            "one of name, deb, upgrade, update_cache, autoremove or autoclean is required".into(),
-        ));
-    }
-    if a.deb.is_some() && a.state != AptState::Present {
-        return Err(fail("deb can only be used with state=present".into()));
-    }
-    let query = query_script(&a, &specs, cx.check_mode).map_err(fail)?;
-    let out = cx.run(&query, &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(query_failure(out.rc, &out.stderr_str())).with("rc", out.rc));
-    }
-    let secs = sections(&out.stdout_str());
-    let cache = secs.get("cache").map(|c| parse_kv(c)).unwrap_or_default();
-    let cache_updated = cache.contains_key("updated");
-    let would_update = cache.contains_key("would_update");
-    let cache_time: i64 = cache.get("mtime").and_then(|m| m.parse().ok()).unwrap_or(0);
-    let plan = plan(&a, &specs, &secs).map_err(fail)?;
-    let only_cache = specs.is_empty() && a.deb.is_none() && plan.is_empty();
-    let base = |changed: bool| {
-        Outcome::changed(changed)
-            .with("cache_updated", cache_updated)
-            .with("cache_update_time", cache_time)
-    };
-    if plan.is_empty() {
-        let changed = only_cache && (cache_updated || would_update);
-        return Ok(base(changed)
-            .with("packages", Value::from(Vec::<Value>::new()))
-            .with("stdout", "")
-            .with("stderr", ""));
-    }
-    let apply = apply_script(&a, &specs, &plan, cx.check_mode).map_err(fail)?;
-    let out = cx.run(&apply, &[]).await?;
-    let stdout = out.stdout_str();
-    let stderr = out.stderr_str();
-    if out.rc != 0 {
-        let mut o = Outcome::fail(apt_error(&stderr))
-            .with("rc", out.rc)
-            .with("stdout", stdout)
-            .with("stderr", stderr);
-        o.result
-            .insert("cache_updated".into(), Value::from(cache_updated));
-        return Ok(o);
-    }
-    let actions = parse_actions(&stdout);
-    let cleaned = a.autoclean && stdout.lines().any(|l| l.starts_with("Del "));
-    let packages: Vec<Value> = actions
-        .iter()
-        .map(|(_, n)| n.clone())
-        .fold(Vec::<String>::new(), |mut acc, n| {
-            if !acc.contains(&n) {
-                acc.push(n);
-            }
-            acc
-        })
-        .into_iter()
-        .map(Value::from)
-        .collect();
-    let changed = !actions.is_empty() || cleaned;
-    let summary = |kind: Action| {
-        actions
-            .iter()
-            .filter(|(k, _)| *k == kind)
-            .map(|(_, n)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut parts = Vec::new();
-    for (kind, verb) in [
-        (Action::Install, "installed"),
-        (Action::Remove, "removed"),
-        (Action::Purge, "purged"),
-    ] {
-        let names = summary(kind);
-        if !names.is_empty() {
-            parts.push(format!("{verb}: {names}"));
-        }
-    }
-    let mut o = base(changed)
-        .with("packages", Value::from(packages))
-        .with("stdout", stdout)
-        .with("stderr", stderr);
-    if !parts.is_empty() {
-        let prefix = if cx.check_mode { "would have " } else { "" };
-        o.msg = Some(format!("{prefix}{}", parts.join("; ")));
-    }
-    Ok(o)
 }

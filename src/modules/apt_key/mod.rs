@@ -12,7 +12,6 @@ use super::pkgkit::{download_script, sections};
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use base64::Engine;
 use serde::Deserialize;
 
@@ -67,12 +66,66 @@ impl Module for AptKey {
         example: "- apt_key:\n    url: https://download.docker.com/linux/debian/gpg\n    id: 9DC858229FC7DD38854AE2D88D81803C0EBFCD88\n    keyring: /etc/apt/keyrings/docker.asc\n",
     };
     type Args = AptKeyArgs;
-    fn run<'a>(
-        &'a self,
-        args: AptKeyArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: AptKeyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let fail = ModuleError::Failed;
+        let sources = [a.data.is_some(), a.file.is_some(), a.url.is_some()];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err(fail("data, file and url are mutually exclusive".into()));
+        }
+        let out = cx.run(&query_script(&a), &[]).await?;
+        if out.rc != 0 {
+            return Err(fail(host_error(
+                match out.rc {
+                    91 | 92 => "cannot download the key",
+                    94 => "cannot read the key file",
+                    _ => "cannot read the keyrings",
+                },
+                &out,
+            )));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut files = Vec::new();
+        let mut src = a.data.as_ref().map(|d| d.as_bytes().to_vec());
+        for (k, v) in sections(&out.stdout_str()) {
+            let bytes = b64
+                .decode(v.trim())
+                .map_err(|e| fail(format!("cannot read {k}: {e}")))?;
+            match k.strip_prefix("file ") {
+                Some(path) => files.push((path.to_string(), bytes)),
+                None if k == "src" => src = Some(bytes),
+                None => {}
+            }
+        }
+        let changes = plan(&a, &files, src.as_deref()).map_err(fail)?;
+        let mut o = Outcome::changed(!changes.is_empty());
+        o.result.insert(
+            "keyrings".into(),
+            changes
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        if changes.is_empty() || cx.check_mode {
+            return Ok(o);
+        }
+        let mut script = String::from("set -e\nmkdir -p /etc/apt/trusted.gpg.d\n");
+        let mut stdin = Vec::new();
+        let mode = FileMode::Octal(0o644);
+        for (path, bytes) in &changes {
+            match bytes {
+                Some(b) => {
+                    script.push_str(&write_plain_script(path, b.len(), Some(&mode)));
+                    stdin.extend_from_slice(b);
+                }
+                None => script.push_str(&format!("rm -f {}\n", q(path))),
+            }
+        }
+        let out = cx.run(&script, &stdin).await?;
+        if out.rc != 0 {
+            return Err(fail(write_error(&out)));
+        }
+        Ok(o)
     }
 }
 
@@ -196,68 +249,6 @@ pub fn plan(
             Ok(vec![(path, Some(bytes))])
         }
     }
-}
-
-async fn run(a: AptKeyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let fail = ModuleError::Failed;
-    let sources = [a.data.is_some(), a.file.is_some(), a.url.is_some()];
-    if sources.iter().filter(|s| **s).count() > 1 {
-        return Err(fail("data, file and url are mutually exclusive".into()));
-    }
-    let out = cx.run(&query_script(&a), &[]).await?;
-    if out.rc != 0 {
-        return Err(fail(host_error(
-            match out.rc {
-                91 | 92 => "cannot download the key",
-                94 => "cannot read the key file",
-                _ => "cannot read the keyrings",
-            },
-            &out,
-        )));
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut files = Vec::new();
-    let mut src = a.data.as_ref().map(|d| d.as_bytes().to_vec());
-    for (k, v) in sections(&out.stdout_str()) {
-        let bytes = b64
-            .decode(v.trim())
-            .map_err(|e| fail(format!("cannot read {k}: {e}")))?;
-        match k.strip_prefix("file ") {
-            Some(path) => files.push((path.to_string(), bytes)),
-            None if k == "src" => src = Some(bytes),
-            None => {}
-        }
-    }
-    let changes = plan(&a, &files, src.as_deref()).map_err(fail)?;
-    let mut o = Outcome::changed(!changes.is_empty());
-    o.result.insert(
-        "keyrings".into(),
-        changes
-            .iter()
-            .map(|(p, _)| p.clone())
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    if changes.is_empty() || cx.check_mode {
-        return Ok(o);
-    }
-    let mut script = String::from("set -e\nmkdir -p /etc/apt/trusted.gpg.d\n");
-    let mut stdin = Vec::new();
-    let mode = FileMode::Octal(0o644);
-    for (path, bytes) in &changes {
-        match bytes {
-            Some(b) => {
-                script.push_str(&write_plain_script(path, b.len(), Some(&mode)));
-                stdin.extend_from_slice(b);
-            }
-            None => script.push_str(&format!("rm -f {}\n", q(path))),
-        }
-    }
-    let out = cx.run(&script, &stdin).await?;
-    if out.rc != 0 {
-        return Err(fail(write_error(&out)));
-    }
-    Ok(o)
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use super::pkgkit::sections;
 use super::remote::q;
 use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use minijinja::Value;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -117,12 +116,144 @@ impl Module for Pip {
         example: "- pip:\n    name: [kazoo>=2.8, requests]\n    virtualenv: /opt/tools\n    virtualenv_command: python3 -m venv\n",
     };
     type Args = PipArgs;
-    fn run<'a>(
-        &'a self,
-        args: PipArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args, cx))
+    async fn run(&self, a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let fail = ModuleError::Failed;
+        let mut names: Vec<String> = a
+            .name
+            .iter()
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if let Some(v) = &a.version {
+            if names.len() != 1 {
+                return Err(fail("version needs exactly one name".into()));
+            }
+            if split_requirement(&names[0]).is_some_and(|(_, s)| !s.is_empty()) {
+                return Err(fail(
+                    "give the version either in name or in version, not both".into(),
+                ));
+            }
+            names[0] = format!("{}=={}", names[0], v);
+        }
+        if names.is_empty() && a.requirements.is_none() {
+            return Err(fail("one of name or requirements is required".into()));
+        }
+        if a.virtualenv.is_some() && a.executable.is_some() {
+            return Err(fail(
+                "virtualenv and executable are mutually exclusive".into(),
+            ));
+        }
+        let out = cx.run(&query_script(&a, cx.check_mode), &[]).await?;
+        if out.rc != 0 {
+            return Ok(Outcome::fail(query_error(out.rc, &out.stderr_str())).with("rc", out.rc));
+        }
+        let secs = sections(&out.stdout_str());
+        let venv_created = secs.contains_key("venv_created");
+        if secs.contains_key("venv_missing") {
+            // Check mode, no virtualenv yet: it and everything in it would be created.
+            return Ok(Outcome::changed(true).msg(format!(
+                "would create the virtualenv {} and install into it",
+                a.virtualenv.as_deref().unwrap_or_default()
+            )));
+        }
+        let before = secs.get("installed").cloned().unwrap_or_default();
+        let installed = parse_installed(&before);
+        let p = plan(&a, &names, &installed);
+        let listed = |v: &[String]| {
+            Value::from(
+                v.iter()
+                    .map(|s| Value::from(s.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let base = |changed: bool| {
+            let mut o = Outcome::changed(changed).with("name", listed(&names));
+            if let Some(v) = &a.virtualenv {
+                o.result
+                    .insert("virtualenv".into(), Value::from(v.as_str()));
+            }
+            o
+        };
+        let nothing = p.install.is_empty() && p.uninstall.is_empty() && a.requirements.is_none();
+        if nothing {
+            return Ok(base(venv_created));
+        }
+        if cx.check_mode {
+            // Opaque work (latest, requirements, URLs) is reported as a change only when something
+            // is surely missing, as far as the controller can tell without asking the index.
+            let sure = p.install.iter().any(|r| {
+                split_requirement(r)
+                    .is_some_and(|(n, s)| !installed.get(&n).is_some_and(|v| satisfies(v, &s)))
+            }) || !p.uninstall.is_empty()
+                || a.state == PipState::Forcereinstall
+                || a.requirements.is_some();
+            return Ok(base(sure));
+        }
+        let mut pip = String::from("\"$rm_pip\"");
+        let mut script = String::new();
+        if let Some(d) = &a.chdir {
+            script.push_str(&format!("cd {} || exit 89\n", q(d)));
+        }
+        script.push_str(&match (&a.virtualenv, &a.executable) {
+            (Some(v), _) => format!("rm_pip={}/bin/pip\n", q(v)),
+            (None, Some(e)) => format!("rm_pip=$(command -v {})\n", q(e)),
+            (None, None) => "rm_pip=$(command -v pip3 || command -v pip)\n".into(),
+        });
+        pip.push_str(" --disable-pip-version-check");
+        let extra = a
+            .extra_args
+            .as_deref()
+            .map(|e| format!(" {e}"))
+            .unwrap_or_default();
+        let bsp = if a.break_system_packages {
+            " --break-system-packages"
+        } else {
+            ""
+        };
+        let words = |v: &[String]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
+        if !p.install.is_empty() || a.requirements.is_some() {
+            let mode = match a.state {
+                PipState::Latest => " -U",
+                PipState::Forcereinstall => " -U --force-reinstall",
+                _ => "",
+            };
+            let req = a
+                .requirements
+                .as_deref()
+                .map(|r| format!(" -r {}", q(r)))
+                .unwrap_or_default();
+            script.push_str(&format!(
+                "{pip} install{mode}{bsp}{extra}{req} {} || exit $?\n",
+                words(&p.install)
+            ));
+        }
+        if !p.uninstall.is_empty() {
+            script.push_str(&format!(
+                "{pip} uninstall -y{bsp} {} || exit $?\n",
+                words(&p.uninstall)
+            ));
+        }
+        script.push_str(&format!(
+            "echo @@installed\n{pip} list --format=freeze 2>/dev/null\n"
+        ));
+        let out = cx.run(&script, &[]).await?;
+        let stdout = out.stdout_str();
+        let stderr = out.stderr_str();
+        if out.rc != 0 {
+            return Ok(Outcome::fail(format!("pip failed: {}", stderr.trim()))
+                .with("rc", out.rc)
+                .with("stdout", stdout)
+                .with("stderr", stderr));
+        }
+        let after = sections(&stdout)
+            .get("installed")
+            .cloned()
+            .unwrap_or_default();
+        let changed = venv_created
+            || a.state == PipState::Forcereinstall
+            || parse_installed(&after) != installed;
+        let cmd_out = stdout.split("@@installed").next().unwrap_or("").to_string();
+        Ok(base(changed).with("stdout", cmd_out).with("stderr", stderr))
     }
 }
 
@@ -242,145 +373,6 @@ fn query_error(rc: i32, stderr: &str) -> String {
         87 => format!("pip cannot list packages: {e}"),
         _ => format!("cannot query pip (rc={rc}): {e}"),
     }
-}
-
-async fn run(a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-    let fail = ModuleError::Failed;
-    let mut names: Vec<String> = a
-        .name
-        .iter()
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .collect();
-    if let Some(v) = &a.version {
-        if names.len() != 1 {
-            return Err(fail("version needs exactly one name".into()));
-        }
-        if split_requirement(&names[0]).is_some_and(|(_, s)| !s.is_empty()) {
-            return Err(fail(
-                "give the version either in name or in version, not both".into(),
-            ));
-        }
-        names[0] = format!("{}=={}", names[0], v);
-    }
-    if names.is_empty() && a.requirements.is_none() {
-        return Err(fail("one of name or requirements is required".into()));
-    }
-    if a.virtualenv.is_some() && a.executable.is_some() {
-        return Err(fail(
-            "virtualenv and executable are mutually exclusive".into(),
-        ));
-    }
-    let out = cx.run(&query_script(&a, cx.check_mode), &[]).await?;
-    if out.rc != 0 {
-        return Ok(Outcome::fail(query_error(out.rc, &out.stderr_str())).with("rc", out.rc));
-    }
-    let secs = sections(&out.stdout_str());
-    let venv_created = secs.contains_key("venv_created");
-    if secs.contains_key("venv_missing") {
-        // Check mode, no virtualenv yet: it and everything in it would be created.
-        return Ok(Outcome::changed(true).msg(format!(
-            "would create the virtualenv {} and install into it",
-            a.virtualenv.as_deref().unwrap_or_default()
-        )));
-    }
-    let before = secs.get("installed").cloned().unwrap_or_default();
-    let installed = parse_installed(&before);
-    let p = plan(&a, &names, &installed);
-    let listed = |v: &[String]| {
-        Value::from(
-            v.iter()
-                .map(|s| Value::from(s.as_str()))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let base = |changed: bool| {
-        let mut o = Outcome::changed(changed).with("name", listed(&names));
-        if let Some(v) = &a.virtualenv {
-            o.result
-                .insert("virtualenv".into(), Value::from(v.as_str()));
-        }
-        o
-    };
-    let nothing = p.install.is_empty() && p.uninstall.is_empty() && a.requirements.is_none();
-    if nothing {
-        return Ok(base(venv_created));
-    }
-    if cx.check_mode {
-        // Opaque work (latest, requirements, URLs) is reported as a change only when something
-        // is surely missing, as far as the controller can tell without asking the index.
-        let sure = p.install.iter().any(|r| {
-            split_requirement(r)
-                .is_some_and(|(n, s)| !installed.get(&n).is_some_and(|v| satisfies(v, &s)))
-        }) || !p.uninstall.is_empty()
-            || a.state == PipState::Forcereinstall
-            || a.requirements.is_some();
-        return Ok(base(sure));
-    }
-    let mut pip = String::from("\"$rm_pip\"");
-    let mut script = String::new();
-    if let Some(d) = &a.chdir {
-        script.push_str(&format!("cd {} || exit 89\n", q(d)));
-    }
-    script.push_str(&match (&a.virtualenv, &a.executable) {
-        (Some(v), _) => format!("rm_pip={}/bin/pip\n", q(v)),
-        (None, Some(e)) => format!("rm_pip=$(command -v {})\n", q(e)),
-        (None, None) => "rm_pip=$(command -v pip3 || command -v pip)\n".into(),
-    });
-    pip.push_str(" --disable-pip-version-check");
-    let extra = a
-        .extra_args
-        .as_deref()
-        .map(|e| format!(" {e}"))
-        .unwrap_or_default();
-    let bsp = if a.break_system_packages {
-        " --break-system-packages"
-    } else {
-        ""
-    };
-    let words = |v: &[String]| v.iter().map(|s| q(s)).collect::<Vec<_>>().join(" ");
-    if !p.install.is_empty() || a.requirements.is_some() {
-        let mode = match a.state {
-            PipState::Latest => " -U",
-            PipState::Forcereinstall => " -U --force-reinstall",
-            _ => "",
-        };
-        let req = a
-            .requirements
-            .as_deref()
-            .map(|r| format!(" -r {}", q(r)))
-            .unwrap_or_default();
-        script.push_str(&format!(
-            "{pip} install{mode}{bsp}{extra}{req} {} || exit $?\n",
-            words(&p.install)
-        ));
-    }
-    if !p.uninstall.is_empty() {
-        script.push_str(&format!(
-            "{pip} uninstall -y{bsp} {} || exit $?\n",
-            words(&p.uninstall)
-        ));
-    }
-    script.push_str(&format!(
-        "echo @@installed\n{pip} list --format=freeze 2>/dev/null\n"
-    ));
-    let out = cx.run(&script, &[]).await?;
-    let stdout = out.stdout_str();
-    let stderr = out.stderr_str();
-    if out.rc != 0 {
-        return Ok(Outcome::fail(format!("pip failed: {}", stderr.trim()))
-            .with("rc", out.rc)
-            .with("stdout", stdout)
-            .with("stderr", stderr));
-    }
-    let after = sections(&stdout)
-        .get("installed")
-        .cloned()
-        .unwrap_or_default();
-    let changed =
-        venv_created || a.state == PipState::Forcereinstall || parse_installed(&after) != installed;
-    let cmd_out = stdout.split("@@installed").next().unwrap_or("").to_string();
-    Ok(base(changed).with("stdout", cmd_out).with("stderr", stderr))
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ mod backend;
 mod tests;
 
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use crate::modules::syskit::{aka, arg, dflt, one_of, req};
 use backend::{Action, Mgr, Probe};
 use minijinja::Value;
@@ -250,12 +249,8 @@ impl Module for Service {
     };
     type Args = ServiceArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: ServiceArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args.into(), cx))
+    async fn run(&self, args: ServiceArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args.into(), cx).await
     }
 }
 
@@ -273,12 +268,8 @@ impl Module for Systemd {
     };
     type Args = SystemdArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SystemdArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(run(args.into(), cx))
+    async fn run(&self, args: SystemdArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        run(args.into(), cx).await
     }
 }
 

@@ -13,7 +13,6 @@ mod script;
 pub use parse::{Distro, distribution, human_size, pkg_mgr, service_mgr, split_sections};
 
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::connection::BoxFuture;
 use crate::modules::syskit::{arg, dflt, one_of};
 use serde::Deserialize;
 use std::time::Duration;
@@ -219,64 +218,55 @@ impl Module for Setup {
     };
     type Args = SetupArgs;
 
-    fn run<'a>(
-        &'a self,
-        args: SetupArgs,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
-        Box::pin(async move {
-            let selected = select(&args.gather_subset).map_err(ModuleError::Failed)?;
-            let filters = args
-                .filter
-                .iter()
-                .map(|f| glob::Pattern::new(f).map_err(|e| format!("filter {:?}: {}", f, e)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(ModuleError::Failed)?;
-            let script = script::build(&selected);
-            let out = match args.gather_timeout {
-                Some(secs) => {
-                    let secs = Duration::from_secs(secs);
-                    tokio::time::timeout(secs, cx.run(&script, &[]))
-                        .await
-                        .map_err(|_| {
-                            ModuleError::Failed(format!(
-                                "fact gathering timed out after {:?}",
-                                secs
-                            ))
-                        })??
-                }
-                None => cx.run(&script, &[]).await?,
-            };
-            if out.rc != 0 {
-                return Ok(Outcome::fail(format!(
-                    "fact gathering failed (rc={}): {}",
-                    out.rc,
-                    out.stderr_str().trim()
-                )));
+    async fn run(&self, args: SetupArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let selected = select(&args.gather_subset).map_err(ModuleError::Failed)?;
+        let filters = args
+            .filter
+            .iter()
+            .map(|f| glob::Pattern::new(f).map_err(|e| format!("filter {:?}: {}", f, e)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ModuleError::Failed)?;
+        let script = script::build(&selected);
+        let out = match args.gather_timeout {
+            Some(secs) => {
+                let secs = Duration::from_secs(secs);
+                tokio::time::timeout(secs, cx.run(&script, &[]))
+                    .await
+                    .map_err(|_| {
+                        ModuleError::Failed(format!("fact gathering timed out after {:?}", secs))
+                    })??
             }
-            let sections = split_sections(&out.stdout_str());
-            let facts = parse::facts(&sections, &selected);
-            let mut outcome = Outcome::ok();
-            for (name, value) in facts {
-                let keep = filters.is_empty()
-                    || filters
-                        .iter()
-                        .any(|p| p.matches(&name) || p.matches(&format!("ansible_{}", name)));
-                if keep {
-                    outcome
-                        .facts
-                        .insert(name, minijinja::Value::from(minijinja::value::Serde(value)));
-                }
+            None => cx.run(&script, &[]).await?,
+        };
+        if out.rc != 0 {
+            return Ok(Outcome::fail(format!(
+                "fact gathering failed (rc={}): {}",
+                out.rc,
+                out.stderr_str().trim()
+            )));
+        }
+        let sections = split_sections(&out.stdout_str());
+        let facts = parse::facts(&sections, &selected);
+        let mut outcome = Outcome::ok();
+        for (name, value) in facts {
+            let keep = filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|p| p.matches(&name) || p.matches(&format!("ansible_{}", name)));
+            if keep {
+                outcome
+                    .facts
+                    .insert(name, minijinja::Value::from(minijinja::value::Serde(value)));
             }
-            outcome.facts.insert(
-                "gather_subset".into(),
-                minijinja::Value::from(minijinja::value::Serde(&args.gather_subset)),
-            );
-            outcome
-                .facts
-                .insert("module_setup".into(), minijinja::Value::from(true));
-            Ok(outcome)
-        })
+        }
+        outcome.facts.insert(
+            "gather_subset".into(),
+            minijinja::Value::from(minijinja::value::Serde(&args.gather_subset)),
+        );
+        outcome
+            .facts
+            .insert("module_setup".into(), minijinja::Value::from(true));
+        Ok(outcome)
     }
 }
 
