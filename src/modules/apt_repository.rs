@@ -3,10 +3,10 @@
 //! files change (the line is present if any file has an equivalent enabled line; removed from
 //! every file that has it) and one script writes them atomically and updates the cache.
 
+use super::doc::{aka, arg, dflt, one_of, req};
 use super::filekit::{content_diff, write_error, write_plain_script};
 use super::pkgkit::{apt_get_fn, sections};
 use super::remote::q;
-use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;
@@ -90,7 +90,7 @@ impl Module for AptRepository {
         let target = format!("/etc/apt/sources.list.d/{name}.list");
         let out = cx.run(READ_SOURCES, &[]).await?;
         if out.rc != 0 {
-            return Err(fail(super::filekit::host_error(
+            return Err(fail(super::remote::host_error(
                 "cannot read the APT sources",
                 &out,
             )));
@@ -158,8 +158,7 @@ impl Module for AptRepository {
             let upd = format!("{}rm_apt -q update >/dev/null\n", apt_get_fn(60));
             let out = cx.run(&upd, &[]).await?;
             if out.rc != 0 {
-                let mut f =
-                    Outcome::fail(super::filekit::host_error("apt-get update failed", &out));
+                let mut f = Outcome::fail(super::remote::host_error("apt-get update failed", &out));
                 f.changed = true;
                 return Ok(f);
             }

@@ -4,10 +4,10 @@
 //! Keys are matched by their base64 blob, so a key whose options or comment change is updated
 //! in place rather than added twice.
 
-use super::filekit::host_error;
+use super::doc::{arg, dflt, one_of, req};
 use super::group::Presence;
+use super::remote::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -3,8 +3,8 @@
 //! `executable`). `creates`/`removes` make them idempotent; the check and the command travel in
 //! one script (one round trip).
 
+use super::doc::{aka, arg, dflt};
 use super::remote::q;
-use super::syskit::{aka, arg, dflt};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::sh_split;
 use minijinja::Value;

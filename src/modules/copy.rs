@@ -3,12 +3,12 @@
 //! with the script that compares checksums and attributes and writes what differs atomically:
 //! one exec. Bigger files, trees and `remote_src` probe first, then write what differs.
 
+use super::doc::{aka, arg, dflt, req};
 use super::filekit::{
     self, Attrs, Converge, FileState, NewContent, ProbeWants, Put, WriteSpec, attr_fix,
     check_validate, converge, parse_stat_line, probe_script_into_dir, sha1_hex,
 };
-use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, req};
+use super::remote::{host_error, parse_kv, q};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -221,7 +221,7 @@ async fn remote_file(
     );
     let out = cx.run(&script, &[]).await?;
     if out.rc != 0 {
-        return Ok(Outcome::fail(filekit::host_error("cannot copy", &out)));
+        return Ok(Outcome::fail(host_error("cannot copy", &out)));
     }
     let st = filekit::parse_probe(&out.stdout);
     if st.is_dir() {
@@ -341,10 +341,7 @@ async fn tree(
     }
     let out = cx.run(&script, &[]).await?;
     if out.rc != 0 {
-        return Ok(Outcome::fail(filekit::host_error(
-            "cannot inspect dest",
-            &out,
-        )));
+        return Ok(Outcome::fail(host_error("cannot inspect dest", &out)));
     }
     let kv = parse_kv(&out.stdout_str());
 

@@ -3,8 +3,9 @@
 //! the controller computes the new one with Ansible's rules, and a second script installs it
 //! (`crontab -u USER -`, or an atomic write for cron_file) only when it differs.
 
+use super::doc::{aka, arg, dflt, one_of};
 use super::remote::{atomic_write_from_stdin, q};
-use super::syskit::{aka, arg, dflt, join_lines, one_of, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -3,10 +3,11 @@
 //! `signed_by` URL to compare with the stored key), one script writes what differs. The cache
 //! is not updated, as in Ansible: notify an `apt: update_cache=yes` handler.
 
-use super::filekit::{content_diff, host_error, write_error, write_plain_script};
+use super::doc::{arg, dflt, one_of, req};
+use super::filekit::{content_diff, write_error, write_plain_script};
 use super::pkgkit::{download_script, sections};
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;

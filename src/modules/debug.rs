@@ -1,6 +1,6 @@
 //! `debug`: print a message or a variable's value. Runs on the controller.
 
-use super::syskit::{arg, dflt};
+use super::doc::{arg, dflt};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! `fail` and `assert`: stop a host with a message, or when conditions do not hold.
 
-use super::syskit::{aka, arg, dflt, req};
+use super::doc::{aka, arg, dflt, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

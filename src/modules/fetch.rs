@@ -3,9 +3,9 @@
 //! remote checksum with the local copy's and sends the content (`cat` to stdout) only when they
 //! differ; the controller checks what arrived against that checksum and writes it atomically.
 
+use super::doc::{aka, dflt, req};
 use super::filekit::sha1_hex;
 use super::remote::q;
-use super::syskit::{aka, dflt, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -3,12 +3,13 @@
 //! no) mode is one script that checks and changes on the host; recurse, symbolic modes, no
 //! state and check mode probe first and change in one more script only when something differs.
 
+use super::doc::{aka, arg, dflt, one_of, req};
 use super::filekit::{
     AttrChange, Attrs, DIR_OF_P, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh,
-    host_error, parse_changes, parse_stat_line, stat_to_s, wanted_mode,
+    parse_changes, parse_stat_line, stat_to_s, wanted_mode,
 };
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 use std::path::Path;

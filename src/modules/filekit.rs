@@ -6,7 +6,7 @@
 //! Knows sh, coreutils and the Ansible semantics of these arguments; knows nothing of which
 //! module calls it beyond the options it is given.
 
-use super::remote::{parse_kv, q};
+use super::remote::{host_error, parse_kv, q};
 use super::{FileDiff, FileMode, ModuleError, Outcome, TaskContext};
 use crate::connection::ExecOutput;
 use minijinja::Value;
@@ -202,17 +202,6 @@ pub async fn probe(cx: &TaskContext<'_>, script: &str) -> Result<FileState, Modu
         )));
     }
     Ok(parse_probe(&out.stdout))
-}
-
-/// A failure message from a script's output.
-pub fn host_error(what: &str, out: &ExecOutput) -> String {
-    let err = out.stderr_str();
-    let err = err.trim();
-    if err.is_empty() {
-        format!("{what} (rc={})", out.rc)
-    } else {
-        format!("{what}: {err}")
-    }
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {

@@ -8,9 +8,10 @@
 //! One script does the whole task (resolve dest, skip when it is already there, download,
 //! verify, compare, replace), so an unchanged task costs one round trip.
 
-use super::filekit::{FileState, add_state, host_error, parse_stat_line};
+use super::doc::{aka, arg, dflt, req};
+use super::filekit::{FileState, add_state, parse_stat_line};
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use indexmap::IndexMap;
 use minijinja::Value;

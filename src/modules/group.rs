@@ -1,9 +1,9 @@
 //! `group`: creates, renumbers and removes local groups with groupadd/groupmod/groupdel, after
 //! one `getent group` query.
 
-use super::filekit::host_error;
+use super::doc::{arg, dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::q;
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -3,9 +3,9 @@
 //! a second one changes what differs. Containers usually may not change their running hostname:
 //! that fails with the tool's own words.
 
-use super::filekit::host_error;
+use super::doc::{dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
-use super::syskit::{dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -2,7 +2,7 @@
 //! precedence. Relative paths are looked up as role and playbook files are (`DIR/vars/NAME`,
 //! then `DIR/NAME` for each search path), then as given.
 
-use super::syskit::{aka, arg, dflt, one_of};
+use super::doc::{aka, arg, dflt, one_of};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::yaml;
 use indexmap::IndexMap;

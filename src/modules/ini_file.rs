@@ -3,8 +3,9 @@
 //! section belong to no section, a commented-out `#option = x` is taken over, other occurrences
 //! go with `exclusive`), and written back atomically only if it changed.
 
+use super::doc::{aka, arg, dflt, one_of, req};
 use super::filekit::{Attrs, Edit, EditSpec, edit_file};
-use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

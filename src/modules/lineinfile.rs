@@ -3,10 +3,10 @@
 //! controller with Ansible's exact rules, and written back atomically only if it changed (in
 //! the same exec when the change could be guessed: see `filekit::edit_file`).
 
+use super::doc::{aka, arg, dflt, one_of, req};
 use super::filekit::{
     Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,
 };
-use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use regex::bytes::Regex;

@@ -19,6 +19,7 @@ pub mod copy;
 pub mod cron;
 pub mod deb822_repository;
 pub mod debug;
+pub mod doc;
 pub mod fail;
 pub mod fetch;
 pub mod file;
@@ -62,6 +63,7 @@ pub mod yum;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
+pub use doc::{ArgDoc, ModuleDoc};
 
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -80,22 +82,6 @@ pub enum FreeForm {
         keys: Option<&'static [&'static str]>,
         required: bool,
     },
-}
-
-/// One argument, for `rmesos doc` and docs/compat.md.
-pub struct ArgDoc {
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-    pub required: bool,
-    pub default: Option<&'static str>,
-    pub choices: &'static [&'static str],
-    pub help: &'static str,
-}
-
-pub struct ModuleDoc {
-    pub summary: &'static str,
-    pub args: &'static [ArgDoc],
-    pub example: &'static str,
 }
 
 /// What every module implements.

@@ -2,9 +2,9 @@
 //! state differs, runs `modprobe` (or `modprobe -r`). Containers cannot load modules: modprobe's
 //! own error is reported, with that reason.
 
-use super::filekit::host_error;
+use super::doc::{arg, dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::q;
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -4,9 +4,11 @@
 //! second script writes the fstab atomically and mounts, unmounts or remounts as the state asks.
 //! Containers without CAP_SYS_ADMIN cannot mount: that fails with mount's own words.
 
-use super::filekit::{DIFF_MAX, host_error};
+use super::doc::{aka, arg, dflt, one_of, req};
+use super::filekit::DIFF_MAX;
+use super::remote::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
-use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

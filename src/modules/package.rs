@@ -3,7 +3,7 @@
 //! task then runs as the `apt`, `yum` or `dnf` module would.
 
 use super::apt::{Apt, AptArgs, AptState};
-use super::syskit::{aka, dflt, one_of, req};
+use super::doc::{aka, dflt, one_of, req};
 use super::yum::{Dnf, RpmArgs, RpmState, Yum};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;

@@ -3,8 +3,9 @@
 //! use_max/use_min keep the larger/smaller of old and new). Edited on the controller, written
 //! atomically only when it changes.
 
+use super::doc::{arg, dflt, one_of, req};
 use super::filekit::{Attrs, Edit, EditSpec, edit_file};
-use super::syskit::{arg, dflt, join_lines, one_of, req, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -2,7 +2,7 @@
 //! non-interactive, so a pause that would wait for a key press (a prompt without a time, or no
 //! time at all) fails with a clear message instead of hanging; a prompt with a time just waits.
 
-use super::syskit::{arg, dflt};
+use super::doc::{arg, dflt};
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 use std::time::{Duration, Instant};

@@ -1,6 +1,6 @@
 //! `ping`: proves the host can run a command (one trivial exec) and answers `ping: pong`.
 
-use super::syskit::dflt;
+use super::doc::dflt;
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -2,8 +2,8 @@
 //! wrapping beyond the task's environment and become. For hosts where nothing else works yet.
 
 use super::command::ran;
+use super::doc::{arg, req};
 use super::remote::q;
-use super::syskit::{arg, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -2,6 +2,7 @@
 //! and parsing the small `key=value` reports scripts print. Every script targets POSIX `sh` and
 //! coreutils only.
 
+use crate::connection::ExecOutput;
 pub use crate::connection::sh_quote as q;
 
 /// Shell that writes stdin to `dest` atomically: a temp file in the same directory, then
@@ -45,4 +46,15 @@ pub fn parse_kv(out: &str) -> indexmap::IndexMap<String, String> {
         }
     }
     m
+}
+
+/// A failure message from a script's output.
+pub fn host_error(what: &str, out: &ExecOutput) -> String {
+    let err = out.stderr_str();
+    let err = err.trim();
+    if err.is_empty() {
+        format!("{what} (rc={})", out.rc)
+    } else {
+        format!("{what}: {err}")
+    }
 }

@@ -2,8 +2,8 @@
 //! and `before`). Read in the probe, substituted on the controller with Python `re.sub`
 //! semantics, written atomically if it changed.
 
+use super::doc::{aka, arg, dflt, req};
 use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template};
-use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

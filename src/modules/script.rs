@@ -3,8 +3,8 @@
 //! the run (with `executable` or by its own `#!`), and the removal of the temp file.
 
 use super::command::{ran, skipped_by_guard};
+use super::doc::{aka, arg};
 use super::remote::q;
-use super::syskit::{aka, arg};
 use super::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use crate::connection::sh_split;
 use serde::Deserialize;

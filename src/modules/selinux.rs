@@ -5,9 +5,10 @@
 //! saying so, as roles written for SELinux distributions expect. Asking for `enforcing` there
 //! fails, because it cannot be honoured.
 
-use super::filekit::host_error;
+use super::doc::{aka, arg, dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
-use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

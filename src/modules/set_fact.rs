@@ -1,6 +1,6 @@
 //! `set_fact`: set host variables (at set_fact precedence) for the rest of the run.
 
-use super::syskit::{dflt, req};
+use super::doc::{dflt, req};
 use super::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use indexmap::IndexMap;
 use minijinja::Value;

@@ -1,9 +1,9 @@
 //! `stat`: reports a path's type, attributes and checksum in Ansible's `stat` dictionary, from
 //! one `stat -c` script. Never changes anything.
 
-use super::filekit::host_error;
+use super::doc::{aka, dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, dflt, one_of, req};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

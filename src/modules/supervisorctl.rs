@@ -2,9 +2,9 @@
 //! running supervisord through the host's `supervisorctl` binary. One `status` query; the
 //! commands only for what differs.
 
-use super::filekit::host_error;
+use super::doc::{arg, dflt, one_of, req};
+use super::remote::host_error;
 use super::remote::q;
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -4,7 +4,7 @@
 //! flags would be worse than a clear refusal. `copy` with a directory src covers the common
 //! use (a tree pushed to the host, unchanged files left alone), and the refusal says so.
 
-use super::syskit::arg;
+use super::doc::arg;
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

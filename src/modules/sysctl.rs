@@ -5,9 +5,11 @@
 //! (`sysctl -p`) as asked. In containers /proc/sys is read-only: the file is still written, and
 //! setting or reloading fails with that reason.
 
-use super::filekit::{DIFF_MAX, host_error};
+use super::doc::{aka, arg, dflt, one_of, req};
+use super::filekit::DIFF_MAX;
+use super::remote::host_error;
 use super::remote::{atomic_write_from_stdin, parse_kv, q};
-use super::syskit::{aka, arg, dflt, join_lines, one_of, req, text_lines};
+use super::syskit::{join_lines, text_lines};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -1,46 +1,5 @@
-//! Small pieces the system-settings modules (cron, sysctl, mount, ini_file, pam_limits, ...)
-//! share: a short way to write argument docs, and line handling for config files edited on the
-//! controller. Knows nothing of any one module.
-
-use super::ArgDoc;
-
-/// An optional argument with no aliases, default or choices.
-pub const fn arg(name: &'static str, help: &'static str) -> ArgDoc {
-    ArgDoc {
-        name,
-        aliases: &[],
-        required: false,
-        default: None,
-        choices: &[],
-        help,
-    }
-}
-
-/// A required argument.
-pub const fn req(name: &'static str, help: &'static str) -> ArgDoc {
-    ArgDoc {
-        required: true,
-        ..arg(name, help)
-    }
-}
-
-/// An optional argument with a default.
-pub const fn dflt(name: &'static str, default: &'static str, help: &'static str) -> ArgDoc {
-    ArgDoc {
-        default: Some(default),
-        ..arg(name, help)
-    }
-}
-
-/// The same doc with aliases.
-pub const fn aka(d: ArgDoc, aliases: &'static [&'static str]) -> ArgDoc {
-    ArgDoc { aliases, ..d }
-}
-
-/// The same doc with choices.
-pub const fn one_of(d: ArgDoc, choices: &'static [&'static str]) -> ArgDoc {
-    ArgDoc { choices, ..d }
-}
+//! Line handling the system-settings modules (cron, sysctl, mount, pam_limits, selinux) and
+//! ini_file share for config files edited on the controller. Knows nothing of any one module.
 
 /// Splits text into lines without their `\n` (a final newline makes no empty last line).
 pub fn text_lines(text: &[u8]) -> Vec<String> {

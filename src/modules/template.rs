@@ -1,8 +1,8 @@
 //! `template`: renders a Jinja template from `templates/` on the controller and puts the result
 //! on the host the way `copy` puts content: one exec that compares and writes if it differs.
 
+use super::doc::{arg, dflt, one_of, req};
 use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
-use super::syskit::{arg, dflt, one_of, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -5,9 +5,9 @@
 //! members unpacked into a temp dir and compared byte for byte), and extraction only when
 //! something differs.
 
-use super::filekit::host_error;
+use super::doc::{aka, arg, dflt, req};
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, req};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

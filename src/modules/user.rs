@@ -3,10 +3,10 @@
 //! groups, the shadow hash only when a password is given, the home and the key); a second runs
 //! only when something differs. The password hash never appears in results, diffs or messages.
 
-use super::filekit::host_error;
+use super::doc::{aka, arg, dflt, one_of, req};
 use super::group::Presence;
+use super::remote::host_error;
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, one_of, req};
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 use std::collections::BTreeSet;

@@ -9,8 +9,8 @@
 //! are translated to POSIX ERE; other Python-only syntax is not. Time is measured with
 //! /proc/uptime, so the loop needs no GNU `date`.
 
+use super::doc::{aka, arg, dflt, one_of};
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, one_of};
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -4,9 +4,9 @@
 //! so the reported `changed` and `packages` are what really changed. `--check` stops after the
 //! query. Tested on canned rpm/yum/dnf output only: the test hosts here are Debian.
 
+use super::doc::{aka, arg, dflt, one_of};
 use super::pkgkit::sections;
 use super::remote::q;
-use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -312,7 +312,7 @@ async fn run(a: RpmArgs, cx: &TaskContext<'_>, bin: &str) -> Result<Outcome, Mod
             }
             let out = cx.run(&query_script(&a, bin, false), &[]).await?;
             if out.rc != 0 {
-                return Ok(Outcome::fail(super::filekit::host_error(
+                return Ok(Outcome::fail(super::remote::host_error(
                     &format!("{bin} makecache failed"),
                     &out,
                 )));

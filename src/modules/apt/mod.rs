@@ -10,9 +10,9 @@ pub mod parse;
 #[cfg(test)]
 mod tests;
 
+use super::doc::{aka, arg, dflt, one_of};
 use super::pkgkit::{apt_get_fn, download_script, sections};
 use super::remote::{parse_kv, q};
-use super::syskit::{aka, arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use parse::{Action, PkgSpec, find_dpkg, parse_actions, parse_dpkg, parse_policy};

@@ -7,10 +7,11 @@
 
 pub mod openpgp;
 
-use super::filekit::{host_error, write_error, write_plain_script};
+use super::doc::{arg, dflt, one_of};
+use super::filekit::{write_error, write_plain_script};
 use super::pkgkit::{download_script, sections};
+use super::remote::host_error;
 use super::remote::q;
-use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;

@@ -6,9 +6,9 @@
 
 pub mod version;
 
+use super::doc::{arg, dflt, one_of};
 use super::pkgkit::sections;
 use super::remote::q;
-use super::syskit::{arg, dflt, one_of};
 use super::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

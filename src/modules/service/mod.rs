@@ -13,7 +13,7 @@ mod backend;
 mod tests;
 
 use super::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::modules::syskit::{aka, arg, dflt, one_of, req};
+use crate::modules::doc::{aka, arg, dflt, one_of, req};
 use backend::{Action, Mgr, Probe};
 use minijinja::Value;
 use serde::Deserialize;
@@ -309,7 +309,7 @@ async fn run(spec: Spec, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     };
     let out = cx.run(&backend::probe_script(&spec, forced), &[]).await?;
     if out.rc != 0 {
-        return Ok(Outcome::fail(super::filekit::host_error(
+        return Ok(Outcome::fail(super::remote::host_error(
             "cannot query the service",
             &out,
         )));
@@ -368,7 +368,7 @@ async fn run(spec: Spec, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     let script = backend::apply_script(&spec, &probe, &plan.actions);
     let out = cx.run(&script, &[]).await?;
     if out.rc != 0 {
-        let mut failed = Outcome::fail(super::filekit::host_error(
+        let mut failed = Outcome::fail(super::remote::host_error(
             &format!(
                 "{} `{}` failed",
                 probe.mgr.map(Mgr::name).unwrap_or("service"),

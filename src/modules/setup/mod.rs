@@ -13,7 +13,7 @@ mod script;
 pub use parse::{Distro, distribution, human_size, pkg_mgr, service_mgr, split_sections};
 
 use super::{Module, ModuleDoc, ModuleError, Outcome, TaskContext};
-use crate::modules::syskit::{arg, dflt, one_of};
+use crate::modules::doc::{arg, dflt, one_of};
 use serde::Deserialize;
 use std::time::Duration;
 
