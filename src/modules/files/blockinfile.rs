@@ -1,8 +1,9 @@
 //! `blockinfile`: keeps a block of lines between two marker lines in a file (or removes it).
 //! Read in the probe, edited on the controller with Ansible's rules, written atomically.
 
-use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, split_lines};
+use super::filekit::{Edit, EditSpec, check_validate, edit_file, py_regex, split_lines};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
+use crate::modules::remote::Attrs;
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -4,11 +4,13 @@
 //! one exec. Bigger files, trees and `remote_src` probe first, then write what differs.
 
 use super::filekit::{
-    self, Attrs, Converge, FileState, NewContent, ProbeWants, Put, WriteSpec, attr_fix,
-    check_validate, converge, parse_stat_line, probe_script_into_dir, sha1_hex,
+    self, Converge, FileState, NewContent, ProbeWants, Put, attr_fix, check_validate, converge,
+    parse_stat_line, probe_script_into_dir, sha1_hex,
 };
 use crate::modules::doc::{aka, arg, dflt, req};
-use crate::modules::remote::{host_error, parse_kv, q};
+use crate::modules::remote::{
+    Attrs, WriteSpec, host_error, parse_kv, q, write_error, write_script,
+};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -394,7 +396,7 @@ async fn tree(
             !exists || (a.force && st.sha1.as_deref() != Some(sha1_hex(&f.data).as_str()));
         if differs {
             changed = true;
-            apply.push_str(&filekit::write_script(&WriteSpec {
+            apply.push_str(&write_script(&WriteSpec {
                 path: &f.dest,
                 len: Some(f.data.len()),
                 attrs,
@@ -415,7 +417,7 @@ async fn tree(
     if changed && !cx.check_mode {
         let r = cx.run(&apply, &stdin).await?;
         if r.rc != 0 {
-            return Ok(Outcome::fail(filekit::write_error(&r)));
+            return Ok(Outcome::fail(write_error(&r)));
         }
     }
     let mut out = Outcome::changed(changed);

@@ -4,12 +4,11 @@
 //! state and check mode probe first and change in one more script only when something differs.
 
 use super::filekit::{
-    AttrChange, Attrs, DIR_OF_P, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh,
-    parse_changes, parse_stat_line, stat_to_s, wanted_mode,
+    AttrChange, FileState, apply_changes, attr_diff, attr_fix, attr_fix_sh, parse_changes,
+    parse_stat_line, wanted_mode,
 };
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::remote::{Attrs, DIR_OF_P, host_error, parse_kv, q, stat_to_s};
 use crate::modules::{
     ArgDoc, FileDiff, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext,
 };

@@ -1,22 +1,22 @@
 //! What the file modules (copy, template, file, lineinfile, blockinfile, replace, stat) share:
 //! the probe that reads a file's type, attributes, checksum and (for edits) content in one
-//! script, the comparison of wanted owner/group/mode with what is there, the atomic write with
-//! backup and validation, Python-regex translation and text diffs.
+//! script, the comparison of wanted owner/group/mode with what is there, converging a file to
+//! new content through the one atomic writer ([`remote::write_script`](crate::modules::remote::write_script)),
+//! Python-regex translation and text diffs.
 //!
 //! Knows sh, coreutils and the Ansible semantics of these arguments; knows nothing of which
 //! module calls it beyond the options it is given.
 
-use crate::connection::ExecOutput;
-use crate::modules::remote::{host_error, parse_kv, q};
+use crate::modules::remote::{
+    Attrs, WriteSpec, host_error, parse_kv, q, stat_to_s, write_error, write_script,
+    write_script_at_p,
+};
 use crate::modules::{FileDiff, FileMode, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use sha1::{Digest, Sha1};
 
 /// Diffs are skipped for files larger than this, as Ansible does by default.
 pub const DIFF_MAX: u64 = 1024 * 1024;
-
-/// The `stat -c` format a probe prints, `|`-separated (user and group names never hold `|`).
-const STAT_FMT: &str = "%F|%a|%u|%g|%U|%G|%s";
 
 /// What a probe found at a path.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -208,29 +208,6 @@ pub fn sha1_hex(data: &[u8]) -> String {
     hex::encode(Sha1::digest(data))
 }
 
-/// The owner, group and mode a task asks for.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Attrs<'a> {
-    pub owner: Option<&'a str>,
-    pub group: Option<&'a str>,
-    pub mode: Option<&'a FileMode>,
-}
-
-impl<'a> Attrs<'a> {
-    /// A task's `owner`, `group` and a mode argument (`mode`, `directory_mode`, ...).
-    pub fn new(
-        owner: &'a Option<String>,
-        group: &'a Option<String>,
-        mode: &'a Option<FileMode>,
-    ) -> Self {
-        Attrs {
-            owner: owner.as_deref(),
-            group: group.as_deref(),
-            mode: mode.as_ref(),
-        }
-    }
-}
-
 /// Applies a symbolic mode (`u=rw,g+r,o-rwx`, `a+X`) to `cur`, as Ansible computes it: no
 /// `who` means all of u, g and o (no umask), `X` sets x only on directories or when some x is
 /// already set.
@@ -378,13 +355,6 @@ pub fn attr_fix(
     Ok((changes, script))
 }
 
-/// Sets `s` to the `STAT_FMT` line of `"$p"` (following a symlink or not); exits 1 if it
-/// cannot. [`attr_fix_sh`] reads it.
-pub fn stat_to_s(follow: bool) -> String {
-    let l = if follow { "-L " } else { "" };
-    format!("s=$(stat {l}-c '{STAT_FMT}' \"$p\") || exit 1\n")
-}
-
 /// Shell that brings `"$p"` (its stat already in `$s`, see [`stat_to_s`]) to the wanted owner,
 /// group and octal mode where they differ, deciding on the host what [`attr_fix`] decides on
 /// the controller: each change is printed as
@@ -488,120 +458,6 @@ pub fn content_diff(path: &str, before: Option<&[u8]>, after: &[u8]) -> Option<F
     })
 }
 
-/// How to write a file's new content.
-pub struct WriteSpec<'a> {
-    pub path: &'a str,
-    /// Bytes to take from stdin; `None` takes all of it.
-    pub len: Option<usize>,
-    pub attrs: Attrs<'a>,
-    /// Copy the old file to `path.PID.YYYY-MM-DD@HH:MM:SS~` first.
-    pub backup: bool,
-    /// A command with `%s` standing for the new file; non-zero exit leaves `path` untouched.
-    pub validate: Option<&'a str>,
-    /// Create missing parent directories (lineinfile/blockinfile `create`).
-    pub make_parents: bool,
-    /// Take the content from this file on the host instead of stdin (copy `remote_src`).
-    pub from_host_file: Option<&'a str>,
-}
-
-/// Exit code a write script uses when validation fails.
-pub const RC_VALIDATE: i32 = 74;
-
-/// A subshell that writes one file atomically: temp file beside it, old attributes carried
-/// over, wanted ones applied, validated, old file backed up, then renamed over it. It prints
-/// `backup_file=` when it made one and the final state as `fin=` (a `STAT_FMT` line).
-pub fn write_script(w: &WriteSpec) -> String {
-    format!(
-        "(\np={}\nif [ -e \"$p\" ]; then {}fi\n{})",
-        q(w.path),
-        stat_to_s(true),
-        write_body(w)
-    )
-}
-
-/// [`write_script`] for a file whose whole new content (`len` bytes of stdin) the caller has
-/// decided on: mode set (or kept when `None`), owner and group kept, parents made, no backup or
-/// validation, its report silenced. The apt source and key files are written so.
-pub fn write_plain_script(path: &str, len: usize, mode: Option<&FileMode>) -> String {
-    let mut s = write_script(&WriteSpec {
-        path,
-        len: Some(len),
-        attrs: Attrs {
-            mode,
-            ..Attrs::default()
-        },
-        backup: false,
-        validate: None,
-        make_parents: true,
-        from_host_file: None,
-    });
-    s.push_str(" >/dev/null\n");
-    s
-}
-
-/// [`write_script`] after a probe in the same script: the path in shell variable `p` (`w.path`
-/// is not used) and, if it exists, its stat in `$s`.
-pub fn write_script_at_p(w: &WriteSpec) -> String {
-    format!("(\n{})", write_body(w))
-}
-
-/// Gives the temp file `"$t"` the owner and group of the file it replaces (`$3:$4`), unless the
-/// shell owns both the file and the directory (same user and group), so the temp file already
-/// has them: chown would be a process for nothing.
-const KEEP_OWNER: &str =
-    "[ -O \"$p\" ] && [ -G \"$p\" ] && [ -G \"$d\" ] || chown \"$3:$4\" \"$t\" 2>/dev/null";
-
-/// Sets `d` to the directory of `"$p"` without a `dirname` process: every process started on
-/// the host costs.
-pub const DIR_OF_P: &str = "case $p in */*) d=${p%/*}; [ -n \"$d\" ] || d=/ ;; *) d=. ;; esac\n";
-
-fn write_body(w: &WriteSpec) -> String {
-    let mut s = String::from(DIR_OF_P);
-    if w.make_parents {
-        s.push_str("[ -d \"$d\" ] || mkdir -p \"$d\" || exit 69\n");
-    }
-    s.push_str("t=$(mktemp \"$d/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n");
-    match (w.from_host_file, w.len) {
-        (Some(src), _) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
-        (None, Some(n)) => s.push_str(&format!("head -c {n} > \"$t\" || exit 71\n")),
-        (None, None) => s.push_str("cat > \"$t\" || exit 71\n"),
-    }
-    // The old file's mode (or the umask's) only matters when no octal mode replaces it.
-    let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
-    if octal {
-        s.push_str(&format!(
-            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; {KEEP_OWNER}; fi\n",
-        ));
-    } else {
-        s.push_str(&format!(
-            "if [ -e \"$p\" ]; then IFS='|'; set -- $s; unset IFS; chmod \"$2\" \"$t\"; {KEEP_OWNER}; \
-             else chmod \"$(printf '%o' $((0666 & ~$(umask))))\" \"$t\"; fi\n",
-        ));
-    }
-    if let Some(o) = w.attrs.owner {
-        s.push_str(&format!("chown {} \"$t\" || exit 72\n", q(o)));
-    }
-    if let Some(g) = w.attrs.group {
-        s.push_str(&format!("chgrp {} \"$t\" || exit 72\n", q(g)));
-    }
-    if let Some(m) = w.attrs.mode.and_then(|m| m.chmod_arg()) {
-        s.push_str(&format!("chmod {} \"$t\" || exit 72\n", q(&m)));
-    }
-    if let Some(v) = w.validate {
-        let cmd = v.replace("%s", "\"$t\"");
-        s.push_str(&format!("( {cmd} ) >&2 || exit {RC_VALIDATE}\n"));
-    }
-    if w.backup {
-        s.push_str(
-            "if [ -e \"$p\" ]; then b=\"$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~\"; cp -p \"$p\" \"$b\" || exit 75; printf 'backup_file=%s\\n' \"$b\"; fi\n",
-        );
-    }
-    s.push_str(&format!(
-        "mv -f \"$t\" \"$p\" || exit 73\ntrap - EXIT\nprintf 'fin='; stat -L -c '{STAT_FMT}' \"$p\"\n"
-    ));
-    s
-}
-
 /// `follow=yes`: a dest that is a symlink means its target.
 pub async fn resolve_link(cx: &TaskContext<'_>, dest: &str) -> Result<String, ModuleError> {
     let out = cx
@@ -622,21 +478,6 @@ pub fn check_validate(v: Option<&str>) -> Result<(), String> {
         Some(v) if !v.contains("%s") => Err(format!("validate must contain %s: {v}")),
         _ => Ok(()),
     }
-}
-
-/// Explains a failed write script.
-pub fn write_error(out: &ExecOutput) -> String {
-    let what = match out.rc {
-        69 => "cannot create the parent directory",
-        70 => "cannot create a temporary file beside the destination (does its directory exist?)",
-        71 => "cannot write the temporary file",
-        72 => "cannot set owner, group or mode",
-        RC_VALIDATE => "failed to validate",
-        73 => "cannot move the new file into place",
-        75 => "cannot make the backup copy",
-        _ => "cannot write the file",
-    };
-    host_error(what, out)
 }
 
 /// The content a file should end up with.

@@ -10,8 +10,7 @@
 
 use super::filekit::{FileState, add_state, parse_stat_line};
 use crate::modules::doc::{aka, arg, dflt, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::remote::{host_error, parse_kv, q};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use indexmap::IndexMap;
 use minijinja::Value;

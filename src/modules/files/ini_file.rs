@@ -3,8 +3,9 @@
 //! section belong to no section, a commented-out `#option = x` is taken over, other occurrences
 //! go with `exclusive`), and written back atomically only if it changed.
 
-use super::filekit::{Attrs, Edit, EditSpec, edit_file};
+use super::filekit::{Edit, EditSpec, edit_file};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
+use crate::modules::remote::Attrs;
 use crate::modules::system::syskit::{join_lines, text_lines};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;

@@ -4,9 +4,10 @@
 //! the same exec when the change could be guessed: see `filekit::edit_file`).
 
 use super::filekit::{
-    Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,
+    Edit, EditSpec, check_validate, edit_file, py_regex, py_template, split_lines,
 };
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
+use crate::modules::remote::Attrs;
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use regex::bytes::Regex;

@@ -2,8 +2,9 @@
 //! lineinfile, blockinfile, replace, ini_file, stat, fetch, get_url, unarchive).
 //!
 //! [`filekit`] is what they share: the one-script probe of a path (type, attributes, checksum,
-//! content), the owner/group/mode comparison and fix, the atomic write with backup and
-//! validation, edits computed on the controller, Python-regex translation and diffs.
+//! content), the owner/group/mode comparison and fix, converging to new content (the atomic
+//! write itself is [`remote`](crate::modules::remote)'s, shared with every module that writes a
+//! file), edits computed on the controller, Python-regex translation and diffs.
 
 pub mod blockinfile;
 pub mod copy;

@@ -2,8 +2,9 @@
 //! and `before`). Read in the probe, substituted on the controller with Python `re.sub`
 //! semantics, written atomically if it changed.
 
-use super::filekit::{Attrs, Edit, EditSpec, check_validate, edit_file, py_regex, py_template};
+use super::filekit::{Edit, EditSpec, check_validate, edit_file, py_regex, py_template};
 use crate::modules::doc::{aka, arg, dflt, req};
+use crate::modules::remote::Attrs;
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

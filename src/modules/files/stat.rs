@@ -2,8 +2,7 @@
 //! one `stat -c` script. Never changes anything.
 
 use crate::modules::doc::{aka, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::remote::{host_error, parse_kv, q};
 use crate::modules::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -1,8 +1,9 @@
 //! `template`: renders a Jinja template from `templates/` on the controller and puts the result
 //! on the host the way `copy` puts content: one exec that compares and writes if it differs.
 
-use super::filekit::{Attrs, Put, check_validate, put, resolve_link};
+use super::filekit::{Put, check_validate, put, resolve_link};
 use crate::modules::doc::{arg, dflt, one_of, req};
+use crate::modules::remote::Attrs;
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

@@ -6,8 +6,7 @@
 //! something differs.
 
 use crate::modules::doc::{aka, arg, dflt, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::remote::{host_error, parse_kv, q};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;

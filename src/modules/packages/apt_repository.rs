@@ -5,8 +5,8 @@
 
 use super::pkgkit::{apt_get_fn, sections};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
-use crate::modules::files::filekit::{content_diff, write_error, write_plain_script};
-use crate::modules::remote::q;
+use crate::modules::files::filekit::content_diff;
+use crate::modules::remote::{Attrs, q, write_error, write_step};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;
@@ -140,11 +140,11 @@ impl Module for AptRepository {
             match new {
                 Some(text) => {
                     let is_target = *path == target;
-                    script.push_str(&write_plain_script(
-                        path,
-                        text.len(),
-                        if is_target { Some(&mode) } else { None },
-                    ));
+                    let attrs = Attrs {
+                        mode: is_target.then_some(&mode),
+                        ..Attrs::default()
+                    };
+                    script.push_str(&write_step(path, Some(text.len()), attrs, true));
                     stdin.extend_from_slice(text.as_bytes());
                 }
                 None => script.push_str(&format!("rm -f {}\n", q(path))),

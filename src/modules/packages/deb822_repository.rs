@@ -5,9 +5,8 @@
 
 use super::pkgkit::{download_script, sections};
 use crate::modules::doc::{arg, dflt, one_of, req};
-use crate::modules::files::filekit::{content_diff, write_error, write_plain_script};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::files::filekit::content_diff;
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_error, write_step};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;
@@ -209,7 +208,11 @@ impl Module for Deb822Repository {
                         o.diff.push(d);
                     }
                     let mode = a.mode.clone().unwrap_or(FileMode::Octal(0o644));
-                    script.push_str(&write_plain_script(&path, text.len(), Some(&mode)));
+                    let attrs = Attrs {
+                        mode: Some(&mode),
+                        ..Attrs::default()
+                    };
+                    script.push_str(&write_step(&path, Some(text.len()), attrs, true));
                     stdin.extend_from_slice(text.as_bytes());
                 }
                 if let Some(k) = key_ref.filter(|_| url.is_some()) {

@@ -5,9 +5,9 @@
 //! in place rather than added twice.
 
 use super::group::Presence;
+use crate::modules::FileMode;
 use crate::modules::doc::{arg, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{atomic_write_from_stdin, parse_kv, q};
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_step};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 
@@ -144,12 +144,12 @@ impl Module for AuthorizedKey {
                 "[ -d \"$d\" ] || { echo \"$d does not exist (manage_dir is off)\" >&2; exit 1; }\n",
             );
         }
-        script.push_str(&atomic_write_from_stdin(
-            &path,
-            Some(uid),
-            Some(gid),
-            Some("0600"),
-        ));
+        let attrs = Attrs {
+            owner: Some(uid),
+            group: Some(gid),
+            mode: Some(&FileMode::Octal(0o600)),
+        };
+        script.push_str(&write_step(&path, None, attrs, false));
         let out = cx.run(&script, new.as_bytes()).await?;
         if out.rc != 0 {
             return Ok(Outcome::fail(host_error(

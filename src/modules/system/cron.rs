@@ -4,8 +4,9 @@
 //! (`crontab -u USER -`, or an atomic write for cron_file) only when it differs.
 
 use super::syskit::{join_lines, text_lines};
+use crate::modules::FileMode;
 use crate::modules::doc::{aka, arg, dflt, one_of};
-use crate::modules::remote::{atomic_write_from_stdin, q};
+use crate::modules::remote::{Attrs, q, write_step};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -408,7 +409,13 @@ fn write_script(a: &CronArgs, remove_file: bool, backup: bool) -> String {
     }
     match a.cron_path() {
         Some(p) if remove_file => s.push_str(&format!("rm -f {}\n", q(&p))),
-        Some(p) => s.push_str(&atomic_write_from_stdin(&p, None, None, Some("0644"))),
+        Some(p) => {
+            let attrs = Attrs {
+                mode: Some(&FileMode::Octal(0o644)),
+                ..Attrs::default()
+            };
+            s.push_str(&write_step(&p, None, attrs, false));
+        }
         None => {
             let u = a
                 .user

@@ -4,8 +4,7 @@
 //! that fails with the tool's own words.
 
 use crate::modules::doc::{dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{atomic_write_from_stdin, parse_kv, q};
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_step};
 use crate::modules::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -94,7 +93,7 @@ impl Module for Hostname {
         } else {
             let mut s = String::new();
             if permanent.trim() != name {
-                s.push_str(&atomic_write_from_stdin("/etc/hostname", None, None, None));
+                s.push_str(&write_step("/etc/hostname", None, Attrs::default(), false));
             }
             if current != name {
                 s.push_str(&format!("hostname {} || exit 81\n", q(name)));

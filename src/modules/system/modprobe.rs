@@ -3,8 +3,7 @@
 //! own error is reported, with that reason.
 
 use crate::modules::doc::{arg, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::q;
+use crate::modules::remote::{host_error, q};
 use crate::modules::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

@@ -7,8 +7,7 @@
 use super::syskit::{join_lines, text_lines};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
 use crate::modules::files::filekit::DIFF_MAX;
-use crate::modules::remote::host_error;
-use crate::modules::remote::{atomic_write_from_stdin, parse_kv, q};
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_step};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -129,7 +128,7 @@ impl Module for Mount {
                     f = q(&a.fstab)
                 ));
             }
-            script.push_str(&atomic_write_from_stdin(&a.fstab, None, None, None));
+            script.push_str(&write_step(&a.fstab, None, Attrs::default(), false));
         }
         let qp = q(path);
         // mount reads the fstab given with -T when it is not the system one.

@@ -5,7 +5,8 @@
 
 use super::syskit::{join_lines, text_lines};
 use crate::modules::doc::{arg, dflt, one_of, req};
-use crate::modules::files::filekit::{Attrs, Edit, EditSpec, edit_file};
+use crate::modules::files::filekit::{Edit, EditSpec, edit_file};
+use crate::modules::remote::Attrs;
 use crate::modules::{ArgDoc, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 

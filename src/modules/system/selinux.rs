@@ -7,8 +7,7 @@
 
 use super::syskit::{join_lines, text_lines};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{atomic_write_from_stdin, parse_kv, q};
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_step};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use serde::Deserialize;
@@ -147,8 +146,7 @@ impl Module for Selinux {
         }
         let mut s = String::new();
         if file_changes {
-            s.push_str(&format!("mkdir -p \"$(dirname {})\"\n", q(&a.configfile)));
-            s.push_str(&atomic_write_from_stdin(&a.configfile, None, None, None));
+            s.push_str(&write_step(&a.configfile, None, Attrs::default(), true));
         }
         if set_runtime && let Some(w) = want_enforce {
             s.push_str(&format!("setenforce {w} || exit 81\n"));

@@ -8,8 +8,7 @@
 use super::syskit::{join_lines, text_lines};
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
 use crate::modules::files::filekit::DIFF_MAX;
-use crate::modules::remote::host_error;
-use crate::modules::remote::{atomic_write_from_stdin, parse_kv, q};
+use crate::modules::remote::{Attrs, host_error, parse_kv, q, write_step};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 
@@ -159,7 +158,7 @@ impl Module for Sysctl {
         if !cx.check_mode && res.changed {
             let mut s = String::new();
             if file_changes {
-                s.push_str(&atomic_write_from_stdin(&a.sysctl_file, None, None, None));
+                s.push_str(&write_step(&a.sysctl_file, None, Attrs::default(), false));
             }
             if set_live && let Some(w) = &want {
                 s.push_str(&format!(

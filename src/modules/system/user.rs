@@ -5,8 +5,7 @@
 
 use super::group::Presence;
 use crate::modules::doc::{aka, arg, dflt, one_of, req};
-use crate::modules::remote::host_error;
-use crate::modules::remote::{parse_kv, q};
+use crate::modules::remote::{host_error, parse_kv, q};
 use crate::modules::{ArgDoc, FileDiff, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use serde::Deserialize;
 use std::collections::BTreeSet;

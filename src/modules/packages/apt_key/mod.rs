@@ -9,9 +9,7 @@ pub mod openpgp;
 
 use super::pkgkit::{download_script, sections};
 use crate::modules::doc::{arg, dflt, one_of};
-use crate::modules::files::filekit::{write_error, write_plain_script};
-use crate::modules::remote::host_error;
-use crate::modules::remote::q;
+use crate::modules::remote::{Attrs, host_error, q, write_error, write_step};
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use base64::Engine;
 use serde::Deserialize;
@@ -116,7 +114,11 @@ impl Module for AptKey {
         for (path, bytes) in &changes {
             match bytes {
                 Some(b) => {
-                    script.push_str(&write_plain_script(path, b.len(), Some(&mode)));
+                    let attrs = Attrs {
+                        mode: Some(&mode),
+                        ..Attrs::default()
+                    };
+                    script.push_str(&write_step(path, Some(b.len()), attrs, true));
                     stdin.extend_from_slice(b);
                 }
                 None => script.push_str(&format!("rm -f {}\n", q(path))),
