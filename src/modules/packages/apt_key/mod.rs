@@ -193,7 +193,7 @@ pub fn plan(
                 if !keys.iter().any(|k| k.matches(id)) {
                     continue;
                 }
-                let rest = openpgp::without(bin, id)?;
+                let rest = openpgp::without(bin, id).map_err(|e| e.to_string())?;
                 out.push((
                     path.clone(),
                     (!rest.is_empty()).then(|| encode_for(path, &rest)),
@@ -208,8 +208,8 @@ pub fn plan(
                 return Ok(Vec::new());
             }
             let src = src.ok_or("one of data, file or url is required with state=present")?;
-            let bin = openpgp::dearmor(src)?;
-            let new_keys = openpgp::keys(&bin)?;
+            let bin = openpgp::dearmor(src).map_err(|e| e.to_string())?;
+            let new_keys = openpgp::keys(&bin).map_err(|e| e.to_string())?;
             let first = new_keys.first().ok_or("the key data holds no public key")?;
             if let Some(id) = &a.id
                 && !new_keys.iter().any(|k| k.matches(id))
