@@ -8,7 +8,7 @@ use super::scope::ScopeExtras;
 use super::state::HostStatus;
 use crate::connection::Connection;
 use crate::connection::local::LocalConnection;
-use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, Templating};
+use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
 use crate::plan::{Action, Cond, LoopSource, Task};
 use crate::report::{Event, HostResult, Status};
 use crate::vars::{self, Templar};
@@ -58,20 +58,29 @@ struct ScopeTemplating<'a> {
 }
 
 impl Templating for ScopeTemplating<'_> {
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String, String> {
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String, TemplatingError> {
         self.templar
             .render_text(text, &origin.display().to_string(), self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(|e| TemplatingError {
+                msg: e.msg,
+                undefined: e.undefined,
+            })
     }
-    fn eval(&self, expr: &str) -> Result<Value, String> {
+    fn eval(&self, expr: &str) -> Result<Value, TemplatingError> {
         self.templar
             .eval_expr(expr, self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(|e| TemplatingError {
+                msg: e.msg,
+                undefined: e.undefined,
+            })
     }
-    fn eval_bool(&self, expr: &str) -> Result<bool, String> {
+    fn eval_bool(&self, expr: &str) -> Result<bool, TemplatingError> {
         self.templar
             .eval_bool(expr, self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(|e| TemplatingError {
+                msg: e.msg,
+                undefined: e.undefined,
+            })
     }
 }
 

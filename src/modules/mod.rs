@@ -27,7 +27,7 @@ mod testutil_misc;
 pub mod utilities;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
-pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
+pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
 pub use doc::{ArgDoc, ModuleDoc};
 
 use crate::connection::BoxFuture;

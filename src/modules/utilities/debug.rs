@@ -39,8 +39,8 @@ impl Module for Debug {
             let v = match cx.templating.eval(&var) {
                 Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
                 Ok(v) => v,
-                Err(e) if e.contains("undefined") => Value::from("VARIABLE IS NOT DEFINED!"),
-                Err(e) => return Ok(Outcome::fail(e)),
+                Err(e) if e.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+                Err(e) => return Ok(Outcome::fail(e.msg)),
             };
             o.result.insert(var, v);
         } else {

@@ -70,7 +70,7 @@ impl Module for Assert {
             let ok = match cond.as_str() {
                 Some(expr) => match cx.templating.eval_bool(expr) {
                     Ok(b) => b,
-                    Err(e) => return Ok(Outcome::fail(e)),
+                    Err(e) => return Ok(Outcome::fail(e.msg)),
                 },
                 None => cond.is_true(),
             };

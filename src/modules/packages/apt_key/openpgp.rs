@@ -275,7 +275,10 @@ mod tests {
     fn armor_headers_and_crlf_are_read() {
         let bin = dearmor(BOOKWORM).unwrap();
         let text = String::from_utf8_lossy(BOOKWORM)
-            .replace(ARMOR_BEGIN, &format!("{ARMOR_BEGIN}\nComment: from a vendor"))
+            .replace(
+                ARMOR_BEGIN,
+                &format!("{ARMOR_BEGIN}\nComment: from a vendor"),
+            )
             .replace('\n', "\r\n");
         assert_eq!(dearmor(text.as_bytes()).unwrap(), bin);
     }
