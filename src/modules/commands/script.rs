@@ -66,7 +66,7 @@ impl Module for Script {
         };
         let words = sh_split(cmd).map_err(ModuleError::Failed)?;
         let Some((path, args)) = words.split_first() else {
-            return Err(ModuleError::Failed("a script path is required".into()));
+            return Err(ModuleError::failed("a script path is required"));
         };
         let local = cx.find_file("files", path)?;
         let data = std::fs::read(&local)

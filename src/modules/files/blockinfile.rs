@@ -113,7 +113,7 @@ impl Module for BlockInFile {
     type Args = BlockInFileArgs;
 
     async fn run(&self, a: BlockInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        check_validate(a.validate.as_deref())?;
         if a.insertafter.is_some() && a.insertbefore.is_some() {
             return Err(ModuleError::Failed(
                 "insertbefore and insertafter are mutually exclusive".into(),
@@ -137,7 +137,7 @@ impl Module for BlockInFile {
 }
 
 /// Ansible's blockinfile algorithm on whole lines (each keeping its `\n`).
-fn edit(a: &BlockInFileArgs, old: Option<&[u8]>) -> Result<Edit, String> {
+fn edit(a: &BlockInFileArgs, old: Option<&[u8]>) -> Result<Edit, ModuleError> {
     let Some(original) = old else {
         if a.state == State::Absent {
             return Ok(Edit {
@@ -146,14 +146,17 @@ fn edit(a: &BlockInFileArgs, old: Option<&[u8]>) -> Result<Edit, String> {
             });
         }
         if !a.create {
-            return Err(format!("Path {} does not exist !", a.path));
+            return Err(ModuleError::Failed(format!(
+                "Path {} does not exist !",
+                a.path
+            )));
         }
         return edit_lines(a, None);
     };
     edit_lines(a, Some(original))
 }
 
-fn edit_lines(a: &BlockInFileArgs, original: Option<&[u8]>) -> Result<Edit, String> {
+fn edit_lines(a: &BlockInFileArgs, original: Option<&[u8]>) -> Result<Edit, ModuleError> {
     let mut lines = split_lines(original.unwrap_or_default());
     let marker0 = format!("{}\n", a.marker.replace("{mark}", &a.marker_begin)).into_bytes();
     let marker1 = format!("{}\n", a.marker.replace("{mark}", &a.marker_end)).into_bytes();

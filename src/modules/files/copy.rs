@@ -110,7 +110,7 @@ impl Module for Copy {
     type Args = CopyArgs;
 
     async fn run(&self, a: CopyArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        check_validate(a.validate.as_deref())?;
         if !a.local_follow {
             return Err(ModuleError::Failed(
                 "local_follow=no is not supported: symlinks in src are always followed".into(),
@@ -125,7 +125,7 @@ impl Module for Copy {
             (Some(_), Some(_)) => Err(ModuleError::Failed(
                 "src and content are mutually exclusive".into(),
             )),
-            (None, None) => Err(ModuleError::Failed("src (or content) is required".into())),
+            (None, None) => Err(ModuleError::failed("src (or content) is required")),
             (None, Some(content)) => {
                 if dest.ends_with('/') {
                     return Err(ModuleError::Failed(
@@ -358,8 +358,7 @@ async fn tree(
         let dir_attrs = Attrs::new(&a.owner, &a.group, &a.directory_mode);
         match kv.get(&format!("d{i}")) {
             Some(line) if parse_stat_line(line, &mut st) => {
-                let (changes, fix) =
-                    attr_fix(d, &st, &dir_attrs, false).map_err(ModuleError::Failed)?;
+                let (changes, fix) = attr_fix(d, &st, &dir_attrs, false)?;
                 changed |= !changes.is_empty();
                 apply.push_str(&fix);
             }
@@ -408,8 +407,7 @@ async fn tree(
             apply.push_str(" || exit $?\n");
             stdin.extend_from_slice(&f.data);
         } else {
-            let (changes, fix) =
-                attr_fix(&f.dest, &st, &attrs, false).map_err(ModuleError::Failed)?;
+            let (changes, fix) = attr_fix(&f.dest, &st, &attrs, false)?;
             changed |= !changes.is_empty();
             apply.push_str(&fix);
         }

@@ -114,7 +114,7 @@ impl Module for File {
         {
             return match script {
                 Ok(script) => run_one_exec(&a, &script, cx).await,
-                Err(msg) => Ok(Outcome::fail(msg).with("path", a.path.as_str())),
+                Err(e) => Ok(Outcome::fail(e.to_string()).with("path", a.path.as_str())),
             };
         }
         let want_tree = a.recurse && (a.mode.is_some() || a.owner.is_some() || a.group.is_some());
@@ -125,8 +125,8 @@ impl Module for File {
         let found = parse_found(&out.stdout);
         let plan = match plan(&a, &found) {
             Ok(p) => p,
-            Err(msg) => {
-                return Ok(Outcome::fail(msg).with("path", a.path.as_str()));
+            Err(e) => {
+                return Ok(Outcome::fail(e.to_string()).with("path", a.path.as_str()));
             }
         };
         let mut result = Outcome::changed(!plan.changes.is_empty());
@@ -271,15 +271,15 @@ struct Plan {
     state_after: String,
 }
 
-fn fail(msg: String) -> Result<Plan, String> {
-    Err(msg)
+fn fail(msg: String) -> Result<Plan, ModuleError> {
+    Err(ModuleError::Failed(msg))
 }
 
 fn attrs_of(a: &FileArgs) -> Attrs<'_> {
     Attrs::new(&a.owner, &a.group, &a.mode)
 }
 
-fn touch_script(a: &FileArgs, path: &str) -> Result<String, String> {
+fn touch_script(a: &FileArgs, path: &str) -> Result<String, ModuleError> {
     let mut s = String::new();
     for (flag, val) in [("-m", &a.modification_time), ("-a", &a.access_time)] {
         match val.as_deref() {
@@ -289,9 +289,9 @@ fn touch_script(a: &FileArgs, path: &str) -> Result<String, String> {
                 s.push_str(&format!("touch {flag} -t {} {} || exit 1\n", q(t), q(path)))
             }
             Some(t) => {
-                return Err(format!(
+                return Err(ModuleError::Failed(format!(
                     "bad time {t:?}: use now, preserve or YYYYMMDDHHMM.SS"
-                ));
+                )));
             }
         }
     }
@@ -305,7 +305,7 @@ fn fix_attrs(
     path: &str,
     st: &FileState,
     no_deref: bool,
-) -> Result<(), String> {
+) -> Result<(), ModuleError> {
     let (changes, script) = attr_fix(path, st, &attrs_of(a), no_deref)?;
     plan.changes.extend(changes);
     plan.script.push_str(&script);
@@ -313,7 +313,7 @@ fn fix_attrs(
 }
 
 /// Adds recursive fixes when anything below the directory differs.
-fn fix_tree(plan: &mut Plan, a: &FileArgs, f: &Found) -> Result<(), String> {
+fn fix_tree(plan: &mut Plan, a: &FileArgs, f: &Found) -> Result<(), ModuleError> {
     let mut differs = false;
     for line in &f.tree {
         let parts: Vec<&str> = line.split('|').collect();
@@ -364,7 +364,7 @@ fn state_change(plan: &mut Plan, before: &str, after: &str) {
     });
 }
 
-fn plan(a: &FileArgs, f: &Found) -> Result<Plan, String> {
+fn plan(a: &FileArgs, f: &Found) -> Result<Plan, ModuleError> {
     let mut p = Plan::default();
     let path = a.path.as_str();
     // A link followed to an existing target is handled as that target.
@@ -589,7 +589,7 @@ fn set_attrs_sh(a: &FileArgs, var: &str) -> String {
 /// names), why it refused (`fail=`) and the state to report (`fin=`: taken after a creation,
 /// else before the attribute changes, which the controller applies to it). `None` for the rest,
 /// which probe first and then apply.
-fn one_exec_script(a: &FileArgs) -> Option<Result<String, String>> {
+fn one_exec_script(a: &FileArgs) -> Option<Result<String, ModuleError>> {
     let state = a.state?;
     if a.recurse || (state == FileStateArg::Link && a.src.is_none()) {
         return None;

@@ -15,6 +15,23 @@ use crate::modules::{FileDiff, FileMode, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
 use sha1::{Digest, Sha1};
 
+/// A file argument that cannot be used as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileArgError {
+    #[error("bad symbolic mode {0:?}")]
+    SymbolicMode(String),
+    #[error("validate must contain %s: {0}")]
+    Validate(String),
+    #[error("bad regular expression {pattern:?}: {reason}")]
+    Regex { pattern: String, reason: String },
+}
+
+impl From<FileArgError> for ModuleError {
+    fn from(e: FileArgError) -> Self {
+        ModuleError::Failed(e.to_string())
+    }
+}
+
 /// Diffs are skipped for files larger than this, as Ansible does by default.
 pub const DIFF_MAX: u64 = 1024 * 1024;
 
@@ -288,13 +305,17 @@ pub fn apply_symbolic(spec: &str, cur: u32, is_dir: bool) -> Option<u32> {
 }
 
 /// The octal mode `mode` asks for on a file whose mode is `cur`; `None` for "leave it".
-pub fn wanted_mode(mode: Option<&FileMode>, cur: u32, is_dir: bool) -> Result<Option<u32>, String> {
+pub fn wanted_mode(
+    mode: Option<&FileMode>,
+    cur: u32,
+    is_dir: bool,
+) -> Result<Option<u32>, FileArgError> {
     match mode {
         None | Some(FileMode::Preserve) => Ok(None),
         Some(FileMode::Octal(m)) => Ok(Some(*m)),
         Some(FileMode::Symbolic(s)) => apply_symbolic(s, cur, is_dir)
             .map(Some)
-            .ok_or_else(|| format!("bad symbolic mode {s:?}")),
+            .ok_or_else(|| FileArgError::SymbolicMode(s.clone())),
     }
 }
 
@@ -317,7 +338,7 @@ pub fn attr_fix(
     st: &FileState,
     attrs: &Attrs,
     no_deref: bool,
-) -> Result<(Vec<AttrChange>, String), String> {
+) -> Result<(Vec<AttrChange>, String), FileArgError> {
     let mut changes = Vec::new();
     let mut script = String::new();
     let h = if no_deref { "-h " } else { "" };
@@ -473,9 +494,9 @@ pub async fn resolve_link(cx: &TaskContext<'_>, dest: &str) -> Result<String, Mo
 }
 
 /// Checks a `validate` argument as Ansible does.
-pub fn check_validate(v: Option<&str>) -> Result<(), String> {
+pub fn check_validate(v: Option<&str>) -> Result<(), FileArgError> {
     match v {
-        Some(v) if !v.contains("%s") => Err(format!("validate must contain %s: {v}")),
+        Some(v) if !v.contains("%s") => Err(FileArgError::Validate(v.to_string())),
         _ => Ok(()),
     }
 }
@@ -557,7 +578,7 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
         final_st.sha1 = new_sha1;
         final_st.size = new_size.unwrap_or_default();
     } else if st.exists {
-        let (changes, script) = attr_fix(path, st, &c.attrs, false).map_err(ModuleError::Failed)?;
+        let (changes, script) = attr_fix(path, st, &c.attrs, false)?;
         if !changes.is_empty() {
             out.changed = true;
             if cx.diff {
@@ -758,7 +779,7 @@ pub struct EditSpec<'a> {
 pub async fn edit_file(
     cx: &TaskContext<'_>,
     spec: EditSpec<'_>,
-    mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit, String>,
+    mut edit: impl FnMut(Option<&[u8]>) -> Result<Edit, ModuleError>,
 ) -> Result<Outcome, ModuleError> {
     let memo = cx.conn.file_memo();
     let known = memo
@@ -815,7 +836,7 @@ pub async fn edit_file(
     };
     let e = match edit(old) {
         Ok(e) => e,
-        Err(msg) => return Ok(Outcome::fail(msg)),
+        Err(e) => return Ok(Outcome::fail(e.to_string())),
     };
     if !st.exists && e.new.is_none() {
         return Ok(Outcome::ok().msg(e.msg));
@@ -987,7 +1008,7 @@ pub fn py_regex(
     pattern: &str,
     multiline: bool,
     dotall: bool,
-) -> Result<regex::bytes::Regex, String> {
+) -> Result<regex::bytes::Regex, FileArgError> {
     let mut p = String::with_capacity(pattern.len() + 8);
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -1009,7 +1030,10 @@ pub fn py_regex(
         .dot_matches_new_line(dotall)
         .unicode(true)
         .build()
-        .map_err(|e| format!("bad regular expression {pattern:?}: {e}"))
+        .map_err(|e| FileArgError::Regex {
+            pattern: pattern.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Translates a Python replacement template (`\1`, `\g<1>`, `\g<name>`, `\n`) into the

@@ -151,7 +151,7 @@ impl Module for GetUrl {
     type Args = GetUrlArgs;
 
     async fn run(&self, a: GetUrlArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        let mut ck = parse_checksum(&a.checksum).map_err(ModuleError::Failed)?;
+        let mut ck = parse_checksum(&a.checksum)?;
         let (curl, wget) = tool_configs(&a);
         let stdin = format!("{curl}#rmesos-wgetrc\n{wget}");
         let mut out = cx
@@ -240,19 +240,19 @@ enum Checksum {
     Url { algo: String, url: String },
 }
 
-fn parse_checksum(s: &str) -> Result<Checksum, String> {
+fn parse_checksum(s: &str) -> Result<Checksum, ModuleError> {
     if s.is_empty() {
         return Ok(Checksum::None);
     }
-    let (algo, rest) = s
-        .split_once(':')
-        .ok_or_else(|| format!("checksum {s:?} must be ALGO:HEX or ALGO:URL"))?;
+    let (algo, rest) = s.split_once(':').ok_or_else(|| {
+        ModuleError::Failed(format!("checksum {s:?} must be ALGO:HEX or ALGO:URL"))
+    })?;
     let algo = algo.trim().to_ascii_lowercase();
     if !ALGOS.contains(&algo.as_str()) {
-        return Err(format!(
+        return Err(ModuleError::Failed(format!(
             "unsupported checksum algorithm {algo:?}: use one of {}",
             ALGOS.join(", ")
-        ));
+        )));
     }
     let rest = rest.trim();
     if rest.contains("://") {
@@ -262,7 +262,9 @@ fn parse_checksum(s: &str) -> Result<Checksum, String> {
         });
     }
     if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("checksum {rest:?} is not hexadecimal"));
+        return Err(ModuleError::Failed(format!(
+            "checksum {rest:?} is not hexadecimal"
+        )));
     }
     Ok(Checksum::Hex {
         algo,
@@ -512,7 +514,7 @@ fn full_script(a: &GetUrlArgs, ck: &Checksum, src: Source, check: bool) -> Strin
 }
 
 /// The controller downloads `url` itself (the host has neither curl nor wget).
-async fn controller_get(a: &GetUrlArgs, url: &str) -> Result<Vec<u8>, String> {
+async fn controller_get(a: &GetUrlArgs, url: &str) -> Result<Vec<u8>, ModuleError> {
     let url = url.to_string();
     let timeout = Duration::from_secs(a.timeout.max(1));
     let verify = a.validate_certs;
@@ -542,15 +544,17 @@ async fn controller_get(a: &GetUrlArgs, url: &str) -> Result<Vec<u8>, String> {
         for (k, v) in &headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let mut resp = req
+            .call()
+            .map_err(|e| ModuleError::Failed(format!("{url}: {e}")))?;
         resp.body_mut()
             .with_config()
             .limit(u64::MAX)
             .read_to_vec()
-            .map_err(|e| format!("{url}: {e}"))
+            .map_err(|e| ModuleError::Failed(format!("{url}: {e}")))
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| ModuleError::Failed(e.to_string()))?
 }
 
 #[cfg(test)]

@@ -193,16 +193,16 @@ fn is_blank_or_comment(line: &str) -> bool {
 }
 
 /// Ansible's ini_file edit on the file's lines: the new lines and the message.
-fn edit(a: &IniFileArgs, old: &[u8]) -> Result<(Vec<String>, String), String> {
+fn edit(a: &IniFileArgs, old: &[u8]) -> Result<(Vec<String>, String), ModuleError> {
     let lines = text_lines(old);
     let mut values: Vec<String> = match &a.value {
         Some(v) => vec![v.clone()],
         None => a.values.clone(),
     };
     if a.state == State::Present && a.option.is_some() && values.is_empty() && !a.allow_no_value {
-        return Err(
+        return Err(ModuleError::Failed(
             "value is required with option and state=present (or set allow_no_value)".into(),
-        );
+        ));
     }
     let fmt = |o: &str, v: &str| {
         if a.no_extra_spaces {

@@ -126,13 +126,12 @@ impl Module for LineInFile {
     type Args = LineInFileArgs;
 
     async fn run(&self, a: LineInFileArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check_args(&a).map_err(ModuleError::Failed)?;
+        check_args(&a)?;
         let regexp = a
             .regexp
             .as_deref()
             .map(|r| py_regex(r, false, false))
-            .transpose()
-            .map_err(ModuleError::Failed)?;
+            .transpose()?;
         let mut found = None;
         let spec = EditSpec {
             path: &a.path,
@@ -168,21 +167,29 @@ impl Module for LineInFile {
     }
 }
 
-fn check_args(a: &LineInFileArgs) -> Result<(), String> {
+fn check_args(a: &LineInFileArgs) -> Result<(), ModuleError> {
     check_validate(a.validate.as_deref())?;
     if a.regexp.is_some() && a.search_string.is_some() {
-        return Err("regexp and search_string are mutually exclusive".into());
+        return Err(ModuleError::failed(
+            "regexp and search_string are mutually exclusive",
+        ));
     }
     if a.insertbefore.is_some() && a.insertafter.is_some() {
-        return Err("insertbefore and insertafter are mutually exclusive".into());
+        return Err(ModuleError::failed(
+            "insertbefore and insertafter are mutually exclusive",
+        ));
     }
     if a.backrefs && a.regexp.is_none() {
-        return Err("regexp is required with backrefs=true".into());
+        return Err(ModuleError::failed("regexp is required with backrefs=true"));
     }
     match a.state {
-        State::Present if a.line.is_none() => Err("line is required with state=present".into()),
+        State::Present if a.line.is_none() => {
+            Err(ModuleError::failed("line is required with state=present"))
+        }
         State::Absent if a.line.is_none() && a.regexp.is_none() && a.search_string.is_none() => {
-            Err("one of line, regexp or search_string is required with state=absent".into())
+            Err(ModuleError::failed(
+                "one of line, regexp or search_string is required with state=absent",
+            ))
         }
         _ => Ok(()),
     }
@@ -206,9 +213,16 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Ansible's `present()`: the same decisions, in the same order.
-fn present(a: &LineInFileArgs, regexp: Option<&Regex>, old: Option<&[u8]>) -> Result<Edit, String> {
+fn present(
+    a: &LineInFileArgs,
+    regexp: Option<&Regex>,
+    old: Option<&[u8]>,
+) -> Result<Edit, ModuleError> {
     if old.is_none() && !a.create {
-        return Err(format!("Destination {} does not exist !", a.path));
+        return Err(ModuleError::Failed(format!(
+            "Destination {} does not exist !",
+            a.path
+        )));
     }
     let mut lines = split_lines(old.unwrap_or_default());
     let line = a.line.as_deref().unwrap_or_default().as_bytes();

@@ -75,8 +75,8 @@ impl Module for Replace {
     type Args = ReplaceArgs;
 
     async fn run(&self, a: ReplaceArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
-        let re = py_regex(&a.regexp, true, false).map_err(ModuleError::Failed)?;
+        check_validate(a.validate.as_deref())?;
+        let re = py_regex(&a.regexp, true, false)?;
         let section = match (&a.after, &a.before) {
             (Some(af), Some(bf)) => Some(format!("{af}(?P<subsection>.*?){bf}")),
             (Some(af), None) => Some(format!("{af}(?P<subsection>.*)")),
@@ -86,8 +86,7 @@ impl Module for Replace {
         let section_re = section
             .as_deref()
             .map(|p| py_regex(p, false, true))
-            .transpose()
-            .map_err(ModuleError::Failed)?;
+            .transpose()?;
         let template = py_template(&a.replace);
         let spec = EditSpec {
             path: &a.path,
@@ -98,7 +97,10 @@ impl Module for Replace {
         };
         let mut out = edit_file(cx, spec, |old| {
             let Some(contents) = old else {
-                return Err(format!("Path {} does not exist !", a.path));
+                return Err(ModuleError::Failed(format!(
+                    "Path {} does not exist !",
+                    a.path
+                )));
             };
             let (start, end) = match &section_re {
                 Some(sre) => match sre.captures(contents).and_then(|c| c.name("subsection")) {

@@ -109,7 +109,7 @@ impl Module for Template {
     type Args = TemplateArgs;
 
     async fn run(&self, a: TemplateArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check_validate(a.validate.as_deref()).map_err(ModuleError::Failed)?;
+        check_validate(a.validate.as_deref())?;
         if !a.trim_blocks || a.lstrip_blocks {
             return Err(ModuleError::Failed(
                 "only Ansible's default whitespace handling (trim_blocks=yes, lstrip_blocks=no) is supported".into(),

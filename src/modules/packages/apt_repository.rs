@@ -95,8 +95,8 @@ impl Module for AptRepository {
                 &out,
             )));
         }
-        let files = parse_files(&out.stdout_str()).map_err(fail)?;
-        let changes = plan(&files, &target, &a.repo, a.state).map_err(fail)?;
+        let files = parse_files(&out.stdout_str())?;
+        let changes = plan(&files, &target, &a.repo, a.state)?;
         let mut o = Outcome::changed(!changes.is_empty())
             .with("repo", a.repo.as_str())
             .with(
@@ -228,11 +228,13 @@ pub fn plan(
     target: &str,
     repo: &str,
     state: RepoState,
-) -> Result<Vec<(String, Option<String>)>, String> {
+) -> Result<Vec<(String, Option<String>)>, ModuleError> {
     let want = normalize(repo).ok_or_else(|| {
-        format!(
-            "{repo:?} is not a sources line (expected `deb [options] URI SUITE [COMPONENT...]`)"
-        )
+        ModuleError::Failed({
+            format!(
+                "{repo:?} is not a sources line (expected `deb [options] URI SUITE [COMPONENT...]`)"
+            )
+        })
     })?;
     let enabled = |l: &str| normalize(l).as_deref() == Some(want.as_str());
     let disabled = |l: &str| {
@@ -303,14 +305,14 @@ const READ_SOURCES: &str = "for f in /etc/apt/sources.list /etc/apt/sources.list
     [ -f \"$f\" ] || continue; echo \"@@file $f\"; base64 -w0 < \"$f\"; echo; done\n";
 
 /// Reads the sources files the query printed.
-pub fn parse_files(out: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_files(out: &str) -> Result<Vec<(String, String)>, ModuleError> {
     sections(out)
         .into_iter()
         .filter_map(|(k, v)| k.strip_prefix("file ").map(|p| (p.to_string(), v)))
         .map(|(p, v)| {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(v.trim())
-                .map_err(|e| format!("cannot read {p}: {e}"))?;
+                .map_err(|e| ModuleError::Failed(format!("cannot read {p}: {e}")))?;
             Ok((p, String::from_utf8_lossy(&bytes).into_owned()))
         })
         .collect()

@@ -319,7 +319,7 @@ async fn run(a: RpmArgs, cx: &TaskContext<'_>, bin: &str) -> Result<Outcome, Mod
             }
             return Ok(Outcome::changed(true).msg("metadata cache refreshed"));
         }
-        return Err(ModuleError::Failed("name is required".into()));
+        return Err(ModuleError::failed("name is required"));
     }
     let out = cx.run(&query_script(&a, bin, cx.check_mode), &[]).await?;
     if out.rc != 0 {

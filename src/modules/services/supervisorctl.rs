@@ -117,7 +117,7 @@ impl Module for Supervisorctl {
         }
         let cmds = match plan(&a.name, a.state, a.stop_before_removing, &procs) {
             Ok(c) => c,
-            Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
+            Err(e) => return Ok(Outcome::fail(e.to_string()).with("name", a.name.as_str())),
         };
         let mut outcome = Outcome::changed(!cmds.is_empty())
             .with("name", a.name.as_str())
@@ -208,7 +208,7 @@ pub fn plan(
     state: SupState,
     stop_before_removing: bool,
     procs: &[(String, String)],
-) -> Result<Vec<(&'static str, String)>, String> {
+) -> Result<Vec<(&'static str, String)>, ModuleError> {
     let base = name.trim_end_matches(':').to_string();
     let found = matching(name, procs);
     let mut cmds = Vec::new();
@@ -248,9 +248,9 @@ pub fn plan(
         }
         SupState::Stopped => {
             if found.is_empty() {
-                return Err(format!(
+                return Err(ModuleError::Failed(format!(
                     "ERROR (no such process): supervisord has no `{name}`"
-                ));
+                )));
             }
             for (p, s) in &found {
                 if is_running(s) {
@@ -357,7 +357,9 @@ mod tests {
                 ("remove", "webber".to_string())
             ]
         );
-        let err = plan("new", SupState::Stopped, false, &p).unwrap_err();
+        let err = plan("new", SupState::Stopped, false, &p)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no such process"), "{err}");
     }
 

@@ -88,7 +88,7 @@ impl Module for AuthorizedKey {
     ) -> Result<Outcome, ModuleError> {
         let keys = match wanted_keys(&a) {
             Ok(k) => k,
-            Err(msg) => return Ok(Outcome::fail(msg)),
+            Err(e) => return Ok(Outcome::fail(e.to_string())),
         };
         let out = cx.run(&query_script(&a), &[]).await?;
         if out.rc != 0 {
@@ -241,9 +241,11 @@ pub fn parse_key_line(line: &str) -> Option<KeyLine> {
 }
 
 /// The keys the task gives, with key_options and comment applied.
-pub fn wanted_keys(a: &AuthorizedKeyArgs) -> Result<Vec<KeyLine>, String> {
+pub fn wanted_keys(a: &AuthorizedKeyArgs) -> Result<Vec<KeyLine>, ModuleError> {
     if a.key.trim_start().starts_with("http://") || a.key.trim_start().starts_with("https://") {
-        return Err("key URLs are not fetched: pass the key text, e.g. key: \"{{ lookup('file', 'id_rsa.pub') }}\"".into());
+        return Err(ModuleError::failed(
+            "key URLs are not fetched: pass the key text, e.g. key: \"{{ lookup('file', 'id_rsa.pub') }}\"",
+        ));
     }
     let mut keys = Vec::new();
     for line in a.key.lines() {
@@ -251,7 +253,8 @@ pub fn wanted_keys(a: &AuthorizedKeyArgs) -> Result<Vec<KeyLine>, String> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let mut k = parse_key_line(t).ok_or_else(|| format!("invalid key specified: {t}"))?;
+        let mut k = parse_key_line(t)
+            .ok_or_else(|| ModuleError::Failed(format!("invalid key specified: {t}")))?;
         if let Some(o) = &a.key_options {
             k.options = Some(o.clone()).filter(|o| !o.is_empty());
         }
@@ -261,7 +264,7 @@ pub fn wanted_keys(a: &AuthorizedKeyArgs) -> Result<Vec<KeyLine>, String> {
         keys.push(k);
     }
     if keys.is_empty() {
-        return Err("no key given".into());
+        return Err(ModuleError::failed("no key given"));
     }
     Ok(keys)
 }
@@ -384,9 +387,12 @@ mod tests {
         let e = wanted_keys(&args(
             serde_json::json!({"user": "u", "key": "https://github.com/u.keys"}),
         ))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("URL"), "{e}");
-        let e = wanted_keys(&args(serde_json::json!({"user": "u", "key": "hello"}))).unwrap_err();
+        let e = wanted_keys(&args(serde_json::json!({"user": "u", "key": "hello"})))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid key"), "{e}");
     }
 }

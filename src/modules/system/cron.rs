@@ -162,7 +162,7 @@ impl Module for Cron {
     type Args = CronArgs;
 
     async fn run(&self, a: CronArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        a.check().map_err(ModuleError::Failed)?;
+        a.check()?;
         let out = cx.run(&read_script(&a), &[]).await?;
         if out.rc != 0 {
             return Ok(Outcome::fail(format!(
@@ -178,10 +178,7 @@ impl Module for Cron {
         let lines = text_lines(text.as_bytes());
         let (new_lines, remove_file) = match &a.name {
             None => (vec![], exists),
-            Some(name) if a.env => (
-                edit_env(&a, &lines, name).map_err(ModuleError::Failed)?,
-                false,
-            ),
+            Some(name) if a.env => (edit_env(&a, &lines, name)?, false),
             Some(name) => (edit_job(&a, &lines, name), false),
         };
         // An emptied cron_file goes away, as Ansible does.
@@ -264,7 +261,7 @@ impl CronArgs {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ModuleError> {
         let times_set = [
             &self.minute,
             &self.hour,
@@ -275,27 +272,35 @@ impl CronArgs {
         .iter()
         .any(|f| f.as_str() != "*");
         if self.special_time.is_some() && times_set {
-            return Err("You must specify time and date fields or special time.".into());
+            return Err(ModuleError::failed(
+                "You must specify time and date fields or special time.",
+            ));
         }
         if self.insertafter.is_some() && self.insertbefore.is_some() {
-            return Err("insertafter and insertbefore are mutually exclusive".into());
+            return Err(ModuleError::failed(
+                "insertafter and insertbefore are mutually exclusive",
+            ));
         }
         if (self.insertafter.is_some() || self.insertbefore.is_some()) && !self.env {
-            return Err("insertafter and insertbefore need env=yes".into());
+            return Err(ModuleError::failed(
+                "insertafter and insertbefore need env=yes",
+            ));
         }
         if self.state == State::Present {
             if self.name.is_none() {
-                return Err("name is required with state=present".into());
+                return Err(ModuleError::failed("name is required with state=present"));
             }
             if self.job.is_none() {
-                return Err("job is required with state=present".into());
+                return Err(ModuleError::failed("job is required with state=present"));
             }
         }
         if self.env && self.name.is_none() {
-            return Err("name is required with env=yes".into());
+            return Err(ModuleError::failed("name is required with env=yes"));
         }
         if self.name.is_none() && self.cron_file.is_none() {
-            return Err("name is required (or cron_file, to remove a whole file)".into());
+            return Err(ModuleError::failed(
+                "name is required (or cron_file, to remove a whole file)",
+            ));
         }
         Ok(())
     }
@@ -329,7 +334,7 @@ fn edit_job(a: &CronArgs, lines: &[String], name: &str) -> Vec<String> {
 }
 
 /// The new crontab lines for an environment variable.
-fn edit_env(a: &CronArgs, lines: &[String], name: &str) -> Result<Vec<String>, String> {
+fn edit_env(a: &CronArgs, lines: &[String], name: &str) -> Result<Vec<String>, ModuleError> {
     let is_decl = |l: &str, n: &str| {
         l.trim_start()
             .strip_prefix(n)
@@ -353,11 +358,13 @@ fn edit_env(a: &CronArgs, lines: &[String], name: &str) -> Result<Vec<String>, S
             out.iter()
                 .position(|l| is_decl(l, after))
                 .map(|i| i + 1)
-                .ok_or_else(|| format!("Variable named '{after}' not found."))?
+                .ok_or_else(|| {
+                    ModuleError::Failed(format!("Variable named '{after}' not found."))
+                })?
         } else if let Some(before) = &a.insertbefore {
-            out.iter()
-                .position(|l| is_decl(l, before))
-                .ok_or_else(|| format!("Variable named '{before}' not found."))?
+            out.iter().position(|l| is_decl(l, before)).ok_or_else(|| {
+                ModuleError::Failed(format!("Variable named '{before}' not found."))
+            })?
         } else {
             0
         };
@@ -494,7 +501,7 @@ mod tests {
     #[test]
     fn special_time_with_fields_is_refused() {
         let a = args(json!({"name": "x", "job": "j", "special_time": "daily", "hour": "3"}));
-        assert!(a.check().unwrap_err().contains("special time"));
+        assert!(a.check().unwrap_err().to_string().contains("special time"));
     }
 
     #[tokio::test]

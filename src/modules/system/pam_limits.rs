@@ -125,7 +125,7 @@ impl Module for PamLimits {
     type Args = PamLimitsArgs;
 
     async fn run(&self, a: PamLimitsArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        check(&a).map_err(ModuleError::Failed)?;
+        check(&a)?;
         let spec = EditSpec {
             path: &a.dest,
             attrs: Attrs::default(),
@@ -152,24 +152,26 @@ fn number(v: &str) -> Option<i64> {
     v.parse().ok()
 }
 
-fn check(a: &PamLimitsArgs) -> Result<(), String> {
+fn check(a: &PamLimitsArgs) -> Result<(), ModuleError> {
     if !ITEMS.contains(&a.limit_item.as_str()) {
-        return Err(format!(
+        return Err(ModuleError::Failed(format!(
             "invalid limit_item {:?}: must be one of {}",
             a.limit_item,
             ITEMS.join(", ")
-        ));
+        )));
     }
     if a.use_min && a.use_max {
-        return Err("use_min and use_max are mutually exclusive".into());
+        return Err(ModuleError::failed(
+            "use_min and use_max are mutually exclusive",
+        ));
     }
     let signed_ok = matches!(a.limit_item.as_str(), "priority" | "nice");
     let v = a.value.as_str();
     let numeric = number(v).is_some_and(|n| n >= 0 || signed_ok);
     if !(is_unlimited(v) || numeric) {
-        return Err(format!(
+        return Err(ModuleError::Failed(format!(
             "value must be a number or unlimited/infinity/-1, got {v:?}"
-        ));
+        )));
     }
     Ok(())
 }

@@ -179,7 +179,7 @@ impl Module for User {
         }
         let plan = match plan(&a, &found) {
             Ok(p) => p,
-            Err(msg) => return Ok(Outcome::fail(msg).with("name", a.name.as_str())),
+            Err(e) => return Ok(Outcome::fail(e.to_string()).with("name", a.name.as_str())),
         };
         let changed = plan.command.is_some() || plan.make_home || plan.make_key;
         let mut outcome = Outcome::changed(changed)
@@ -379,7 +379,7 @@ fn group_matches(wanted: &str, acc: &Account) -> bool {
     wanted == acc.group || wanted.parse::<u32>().is_ok_and(|g| g == acc.gid)
 }
 
-pub fn plan(a: &UserArgs, f: &Found) -> Result<Plan, String> {
+pub fn plan(a: &UserArgs, f: &Found) -> Result<Plan, ModuleError> {
     let mut p = Plan::default();
     let name = q(&a.name);
     if a.state == Presence::Absent {
@@ -398,10 +398,10 @@ pub fn plan(a: &UserArgs, f: &Found) -> Result<Plan, String> {
         return Ok(p);
     }
     if !f.missing_groups.is_empty() {
-        return Err(format!(
+        return Err(ModuleError::Failed(format!(
             "group(s) {} do not exist on this host (create them with the group module first)",
             f.missing_groups.join(", ")
-        ));
+        )));
     }
     let wanted_groups = a.wanted_groups();
     let mut flags: Vec<String> = Vec::new();
@@ -683,7 +683,8 @@ mod tests {
             &args(serde_json::json!({"name": "zk", "groups": "ops"})),
             &missing,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("ops"), "{err}");
         let gone = args(serde_json::json!({"name": "mesos", "state": "absent", "remove": true}));
         assert_eq!(

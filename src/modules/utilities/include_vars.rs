@@ -125,48 +125,57 @@ impl Module for IncludeVars {
         args: IncludeVarsArgs,
         cx: &TaskContext<'_>,
     ) -> Result<Outcome, ModuleError> {
-        include(&args, cx).map_err(ModuleError::Failed)
+        include(&args, cx)
     }
 }
 
-fn include(args: &IncludeVarsArgs, cx: &TaskContext<'_>) -> Result<Outcome, String> {
+fn include(args: &IncludeVarsArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
     let file = args.file.as_ref().or(args.raw_params.as_ref());
     let files = match (file, &args.dir) {
-        (Some(_), Some(_)) => return Err("include_vars takes `file` or `dir`, not both".into()),
+        (Some(_), Some(_)) => {
+            return Err(ModuleError::failed(
+                "include_vars takes `file` or `dir`, not both",
+            ));
+        }
         (None, None) => {
-            return Err("include_vars needs a file (free-form or `file:`) or `dir:`".into());
+            return Err(ModuleError::failed(
+                "include_vars needs a file (free-form or `file:`) or `dir:`",
+            ));
         }
         (Some(f), None) => {
             let path = locate(cx, f)?;
             if path.is_dir() {
-                return Err(format!(
+                return Err(ModuleError::Failed(format!(
                     "{} is a directory; load it with `dir: {}`",
                     path.display(),
                     f
-                ));
+                )));
             }
             if !has_extension(&path, &args.extensions) {
-                return Err(bad_extension(&path, &args.extensions));
+                return Err(ModuleError::Failed(bad_extension(&path, &args.extensions)));
             }
             vec![path]
         }
         (None, Some(d)) => {
             let root = locate(cx, d)?;
             if !root.is_dir() {
-                return Err(format!("{} is not a directory", root.display()));
+                return Err(ModuleError::Failed(format!(
+                    "{} is not a directory",
+                    root.display()
+                )));
             }
             let matching = args
                 .files_matching
                 .as_deref()
                 .map(Regex::new)
                 .transpose()
-                .map_err(|e| format!("files_matching: {}", e))?;
+                .map_err(|e| ModuleError::Failed(format!("files_matching: {}", e)))?;
             let ignore = args
                 .ignore_files
                 .iter()
                 .map(|p| Regex::new(&format!("(?:{})$", p)))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("ignore_files: {}", e))?;
+                .map_err(|e| ModuleError::Failed(format!("ignore_files: {}", e)))?;
             let mut found = Vec::new();
             walk(&root, 1, args.depth, &mut found)?;
             let mut files = Vec::new();
@@ -185,10 +194,10 @@ fn include(args: &IncludeVarsArgs, cx: &TaskContext<'_>) -> Result<Outcome, Stri
                     if args.ignore_unknown_extensions {
                         continue;
                     }
-                    return Err(format!(
+                    return Err(ModuleError::Failed(format!(
                         "{} (set ignore_unknown_extensions: true to skip such files)",
                         bad_extension(&path, &args.extensions)
-                    ));
+                    )));
                 }
                 files.push(path);
             }
@@ -219,7 +228,7 @@ fn include(args: &IncludeVarsArgs, cx: &TaskContext<'_>) -> Result<Outcome, Stri
 }
 
 /// Search paths first (`DIR/vars/NAME`, `DIR/NAME`), then the path as given.
-fn locate(cx: &TaskContext<'_>, name: &str) -> Result<PathBuf, String> {
+fn locate(cx: &TaskContext<'_>, name: &str) -> Result<PathBuf, ModuleError> {
     match cx.find_file("vars", name) {
         Ok(p) => Ok(p),
         Err(e) => {
@@ -227,7 +236,7 @@ fn locate(cx: &TaskContext<'_>, name: &str) -> Result<PathBuf, String> {
             if p.exists() {
                 Ok(p.to_path_buf())
             } else {
-                Err(e.to_string())
+                Err(ModuleError::Failed(e.to_string()))
             }
         }
     }
@@ -235,9 +244,11 @@ fn locate(cx: &TaskContext<'_>, name: &str) -> Result<PathBuf, String> {
 
 /// Files below `dir`, sorted by name within each directory, parents' files before children's;
 /// hidden files are skipped, as Ansible does.
-fn walk(dir: &Path, level: usize, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), String> {
+fn walk(dir: &Path, level: usize, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), ModuleError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: cannot read directory: {}", dir.display(), e))?
+        .map_err(|e| {
+            ModuleError::Failed(format!("{}: cannot read directory: {}", dir.display(), e))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             !p.file_name()
@@ -272,31 +283,33 @@ fn bad_extension(path: &Path, extensions: &[String]) -> String {
 }
 
 /// One file's variables: its (single) document must be a mapping; an empty file has none.
-fn load_vars(path: &Path) -> Result<Vec<(String, Value)>, String> {
-    let docs = yaml::load_file(path).map_err(|e| e.to_string())?;
+fn load_vars(path: &Path) -> Result<Vec<(String, Value)>, ModuleError> {
+    let docs = yaml::load_file(path).map_err(|e| ModuleError::Failed(e.to_string()))?;
     let Some(doc) = docs.first() else {
         return Ok(vec![]);
     };
     if let Some(extra) = docs.get(1) {
-        return Err(crate::error::LoadError::new(
-            &extra.span,
-            "a variables file holds one document; found a second one",
-        )
-        .hint("remove the `---` that starts it, or split the file")
-        .to_string());
+        return Err(ModuleError::Failed(
+            crate::error::LoadError::new(
+                &extra.span,
+                "a variables file holds one document; found a second one",
+            )
+            .hint("remove the `---` that starts it, or split the file")
+            .to_string(),
+        ));
     }
     if doc.is_null() {
         return Ok(vec![]);
     }
     let entries = doc
         .expect_map("a variables file")
-        .map_err(|e| e.hint("write `name: value` lines").to_string())?;
+        .map_err(|e| ModuleError::Failed(e.hint("write `name: value` lines").to_string()))?;
     entries
         .iter()
         .map(|(k, v)| {
             let key = k
                 .expect_scalar_string("a variable name")
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| ModuleError::Failed(e.to_string()))?;
             Ok((key, v.to_value()))
         })
         .collect()

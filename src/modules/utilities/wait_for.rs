@@ -120,7 +120,7 @@ impl Module for WaitFor {
     type Args = WaitForArgs;
 
     async fn run(&self, args: WaitForArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        let script = build_script(&args).map_err(ModuleError::Failed)?;
+        let script = build_script(&args)?;
         let out = cx.run(&script, &[]).await?;
         let kv = parse_kv(&out.stdout_str());
         let elapsed: i64 = kv.get("elapsed").and_then(|e| e.parse().ok()).unwrap_or(0);
@@ -282,20 +282,26 @@ fn is_local(host: &str) -> bool {
 
 /// The script: exit 0 when the condition holds (printing `elapsed=` and maybe `matched=`),
 /// 3 on timeout, 4 when the target cannot check a port at all.
-pub fn build_script(a: &WaitForArgs) -> Result<String, String> {
+pub fn build_script(a: &WaitForArgs) -> Result<String, ModuleError> {
     if a.port.is_some() && a.path.is_some() {
-        return Err("port and path cannot both be given to wait_for".into());
+        return Err(ModuleError::failed(
+            "port and path cannot both be given to wait_for",
+        ));
     }
     if a.state == State::Drained && a.port.is_none() {
-        return Err("state=drained needs a port".into());
+        return Err(ModuleError::failed("state=drained needs a port"));
     }
     if a.search_regex.is_some()
         && matches!(a.state, State::Stopped | State::Absent | State::Drained)
     {
-        return Err("search_regex only goes with state=started or present".into());
+        return Err(ModuleError::failed(
+            "search_regex only goes with state=started or present",
+        ));
     }
     if !a.sleep.is_finite() || a.sleep <= 0.0 {
-        return Err("sleep must be a positive number of seconds".into());
+        return Err(ModuleError::failed(
+            "sleep must be a positive number of seconds",
+        ));
     }
     let mut s = format!(
         "H={h}; CT={ct}; TO={to}; SL={sl}\n\

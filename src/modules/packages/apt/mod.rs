@@ -221,9 +221,7 @@ impl Module for Apt {
         if specs.is_empty()
             && a.deb.is_none()
             && !wants_update
-            && upgrade_command(a.upgrade.as_deref())
-                .map_err(fail)?
-                .is_none()
+            && upgrade_command(a.upgrade.as_deref())?.is_none()
             && !a.autoremove
             && !a.autoclean
             && a.state != AptState::Fixed
@@ -236,7 +234,7 @@ impl Module for Apt {
         if a.deb.is_some() && a.state != AptState::Present {
             return Err(fail("deb can only be used with state=present".into()));
         }
-        let query = query_script(&a, &specs, cx.check_mode).map_err(fail)?;
+        let query = query_script(&a, &specs, cx.check_mode)?;
         let out = cx.run(&query, &[]).await?;
         if out.rc != 0 {
             return Ok(Outcome::fail(query_failure(out.rc, &out.stderr_str())).with("rc", out.rc));
@@ -246,7 +244,7 @@ impl Module for Apt {
         let cache_updated = cache.contains_key("updated");
         let would_update = cache.contains_key("would_update");
         let cache_time: i64 = cache.get("mtime").and_then(|m| m.parse().ok()).unwrap_or(0);
-        let plan = plan(&a, &specs, &secs).map_err(fail)?;
+        let plan = plan(&a, &specs, &secs)?;
         let only_cache = specs.is_empty() && a.deb.is_none() && plan.is_empty();
         let base = |changed: bool| {
             Outcome::changed(changed)
@@ -260,7 +258,7 @@ impl Module for Apt {
                 .with("stdout", "")
                 .with("stderr", ""));
         }
-        let apply = apply_script(&a, &specs, &plan, cx.check_mode).map_err(fail)?;
+        let apply = apply_script(&a, &specs, &plan, cx.check_mode)?;
         let out = cx.run(&apply, &[]).await?;
         let stdout = out.stdout_str();
         let stderr = out.stderr_str();
@@ -320,14 +318,14 @@ impl Module for Apt {
 }
 
 /// apt-get's system-wide upgrade command for an `upgrade` value.
-fn upgrade_command(v: Option<&str>) -> Result<Option<&'static str>, String> {
+fn upgrade_command(v: Option<&str>) -> Result<Option<&'static str>, ModuleError> {
     match v.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
         None | Some("no" | "false" | "") => Ok(None),
         Some("yes" | "true" | "safe") => Ok(Some("upgrade --with-new-pkgs")),
         Some("full" | "dist") => Ok(Some("dist-upgrade")),
-        Some(other) => Err(format!(
+        Some(other) => Err(ModuleError::Failed(format!(
             "invalid value {other:?} for upgrade: must be no, yes, safe, full or dist"
-        )),
+        ))),
     }
 }
 
@@ -381,7 +379,7 @@ fn is_url(s: &str) -> bool {
 }
 
 /// The query script: cache freshness (and update), dpkg status, candidates, simulations.
-pub fn query_script(a: &AptArgs, specs: &[PkgSpec], check: bool) -> Result<String, String> {
+pub fn query_script(a: &AptArgs, specs: &[PkgSpec], check: bool) -> Result<String, ModuleError> {
     let mut s = String::from(
         "command -v apt-get >/dev/null 2>&1 || { echo 'apt-get is not installed: the apt module needs a Debian-family host' >&2; exit 90; }\n",
     );
@@ -455,7 +453,7 @@ pub fn query_script(a: &AptArgs, specs: &[PkgSpec], check: bool) -> Result<Strin
 }
 
 /// Whole-system operations whose need is judged by simulating them.
-fn simulations(a: &AptArgs, specs: &[PkgSpec]) -> Result<Vec<String>, String> {
+fn simulations(a: &AptArgs, specs: &[PkgSpec]) -> Result<Vec<String>, ModuleError> {
     let mut v = Vec::new();
     let opts = install_opts(a);
     let names: Vec<String> = specs.iter().map(|p| p.name.clone()).collect();
@@ -510,7 +508,7 @@ pub fn plan(
     a: &AptArgs,
     specs: &[PkgSpec],
     secs: &indexmap::IndexMap<String, String>,
-) -> Result<Plan, String> {
+) -> Result<Plan, ModuleError> {
     let empty = String::new();
     let dpkg = parse_dpkg(secs.get("dpkg").unwrap_or(&empty));
     let policy = parse_policy(secs.get("policy").unwrap_or(&empty));
@@ -529,10 +527,12 @@ pub fn plan(
                             continue;
                         }
                         let v = pol.and_then(|p| p.resolve(pattern)).ok_or_else(|| {
-                            format!(
-                                "No package matching '{}={}' is available",
-                                spec.name, pattern
-                            )
+                            ModuleError::Failed({
+                                format!(
+                                    "No package matching '{}={}' is available",
+                                    spec.name, pattern
+                                )
+                            })
                         })?;
                         format!("{}={}", spec.name, v)
                     }
@@ -588,7 +588,7 @@ pub fn apply_script(
     specs: &[PkgSpec],
     p: &Plan,
     check: bool,
-) -> Result<String, String> {
+) -> Result<String, ModuleError> {
     let sim = if check { " -s" } else { "" };
     let opts = install_opts(a);
     let mut s = apt_get_fn(a.lock_timeout);

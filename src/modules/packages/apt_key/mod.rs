@@ -95,7 +95,7 @@ impl Module for AptKey {
                 None => {}
             }
         }
-        let changes = plan(&a, &files, src.as_deref()).map_err(fail)?;
+        let changes = plan(&a, &files, src.as_deref())?;
         let mut o = Outcome::changed(!changes.is_empty());
         o.result.insert(
             "keyrings".into(),
@@ -173,11 +173,12 @@ pub fn plan(
     a: &AptKeyArgs,
     files: &[(String, Vec<u8>)],
     src: Option<&[u8]>,
-) -> Result<Changes, String> {
+) -> Result<Changes, ModuleError> {
     let mut parsed = Vec::new();
     for (path, bytes) in files {
-        let bin = openpgp::dearmor(bytes).map_err(|e| format!("{path}: {e}"))?;
-        let keys = openpgp::keys(&bin).map_err(|e| format!("{path}: {e}"))?;
+        let bin =
+            openpgp::dearmor(bytes).map_err(|e| ModuleError::Failed(format!("{path}: {e}")))?;
+        let keys = openpgp::keys(&bin).map_err(|e| ModuleError::Failed(format!("{path}: {e}")))?;
         parsed.push((path.clone(), bin, keys));
     }
     let held = |id: &str| {
@@ -187,13 +188,15 @@ pub fn plan(
     };
     match a.state {
         KeyState::Absent => {
-            let id = a.id.as_deref().ok_or("id is required with state=absent")?;
+            let id =
+                a.id.as_deref()
+                    .ok_or_else(|| ModuleError::failed("id is required with state=absent"))?;
             let mut out = Vec::new();
             for (path, bin, keys) in &parsed {
                 if !keys.iter().any(|k| k.matches(id)) {
                     continue;
                 }
-                let rest = openpgp::without(bin, id).map_err(|e| e.to_string())?;
+                let rest = openpgp::without(bin, id)?;
                 out.push((
                     path.clone(),
                     (!rest.is_empty()).then(|| encode_for(path, &rest)),
@@ -207,21 +210,25 @@ pub fn plan(
             {
                 return Ok(Vec::new());
             }
-            let src = src.ok_or("one of data, file or url is required with state=present")?;
-            let bin = openpgp::dearmor(src).map_err(|e| e.to_string())?;
-            let new_keys = openpgp::keys(&bin).map_err(|e| e.to_string())?;
-            let first = new_keys.first().ok_or("the key data holds no public key")?;
+            let src = src.ok_or_else(|| {
+                ModuleError::failed("one of data, file or url is required with state=present")
+            })?;
+            let bin = openpgp::dearmor(src)?;
+            let new_keys = openpgp::keys(&bin)?;
+            let first = new_keys
+                .first()
+                .ok_or_else(|| ModuleError::failed("the key data holds no public key"))?;
             if let Some(id) = &a.id
                 && !new_keys.iter().any(|k| k.matches(id))
             {
-                return Err(format!(
+                return Err(ModuleError::Failed(format!(
                     "the key data does not hold key {id} (it holds {})",
                     new_keys
                         .iter()
                         .map(|k| k.fingerprint.as_str())
                         .collect::<Vec<_>>()
                         .join(", ")
-                ));
+                )));
             }
             if new_keys.iter().all(|k| held(&k.fingerprint)) {
                 return Ok(Vec::new());
@@ -304,7 +311,12 @@ mod tests {
     #[test]
     fn id_must_be_in_the_data_and_skips_work_when_held() {
         let a = args(serde_json::json!({"id": "0123456789ABCDEF"}));
-        assert!(plan(&a, &[], Some(KEY)).unwrap_err().contains(FPR));
+        assert!(
+            plan(&a, &[], Some(KEY))
+                .unwrap_err()
+                .to_string()
+                .contains(FPR)
+        );
         let a = args(serde_json::json!({"id": "8783D481"}));
         let files = vec![(
             "/etc/apt/trusted.gpg".to_string(),

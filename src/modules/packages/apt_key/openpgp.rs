@@ -30,6 +30,12 @@ pub enum KeyDataError {
     PartialLength,
 }
 
+impl From<KeyDataError> for crate::modules::ModuleError {
+    fn from(e: KeyDataError) -> Self {
+        crate::modules::ModuleError::Failed(e.to_string())
+    }
+}
+
 pub fn is_armored(data: &[u8]) -> bool {
     std::str::from_utf8(data).is_ok_and(|s| s.contains(ARMOR_BEGIN))
 }

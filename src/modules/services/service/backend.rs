@@ -2,6 +2,7 @@
 //! running, is it enabled), the decision what to change, and the script that changes it.
 
 use super::{Scope, Spec, State};
+use crate::modules::ModuleError;
 use crate::modules::remote::{parse_kv, q};
 use std::collections::BTreeMap;
 
@@ -214,10 +215,10 @@ pub fn parse_probe(out: &str) -> Probe {
 const NO_MANAGER: &str = "no service manager on this host: tried systemd (no /run/systemd/system), OpenRC (no /sbin/openrc-run) and sysvinit (no /etc/init.d)";
 
 /// Decides what to run; an error is the task's failure message.
-pub fn plan(spec: &Spec, p: &Probe) -> Result<Plan, String> {
+pub fn plan(spec: &Spec, p: &Probe) -> Result<Plan, ModuleError> {
     let mut plan = Plan::default();
     let Some(mgr) = p.mgr else {
-        return Err(NO_MANAGER.into());
+        return Err(ModuleError::failed(NO_MANAGER));
     };
     if mgr == Mgr::Systemd {
         if spec.daemon_reexec {
@@ -234,25 +235,27 @@ pub fn plan(spec: &Spec, p: &Probe) -> Result<Plan, String> {
             ));
         }
         if spec.masked == Some(true) {
-            return Err(format!(
+            return Err(ModuleError::Failed(format!(
                 "masked=yes needs systemd; this host's service manager is {}",
                 mgr.name()
-            ));
+            )));
         }
         if spec.scope != Scope::System {
-            return Err(format!(
-                "scope={:?} needs systemd; this host's service manager is {}",
-                spec.scope,
-                mgr.name()
-            )
-            .to_lowercase());
+            return Err(ModuleError::Failed(
+                format!(
+                    "scope={:?} needs systemd; this host's service manager is {}",
+                    spec.scope,
+                    mgr.name()
+                )
+                .to_lowercase(),
+            ));
         }
     }
     let Some(name) = spec.name.as_deref() else {
         return Ok(plan);
     };
     if !p.found {
-        return Err(match mgr {
+        return Err(ModuleError::Failed(match mgr {
             Mgr::Systemd => {
                 format!("could not find the requested service `{name}`: systemd has no such unit")
             }
@@ -262,7 +265,7 @@ pub fn plan(spec: &Spec, p: &Probe) -> Result<Plan, String> {
             Mgr::Sysvinit => format!(
                 "could not find the requested service `{name}`: no /etc/init.d/{name} (sysvinit host: no /run/systemd/system, no /sbin/openrc-run)"
             ),
-        });
+        }));
     }
     if let Some(m) = spec.masked
         && m != p.masked
@@ -273,16 +276,18 @@ pub fn plan(spec: &Spec, p: &Probe) -> Result<Plan, String> {
         && p.enabled != Some(e)
     {
         if mgr == Mgr::Sysvinit && !p.has_update_rc_d && !p.has_chkconfig {
-            return Err(format!(
+            return Err(ModuleError::Failed(format!(
                 "cannot {} `{name}` at boot: neither update-rc.d nor chkconfig is on this sysvinit host",
                 if e { "enable" } else { "disable" }
-            ));
+            )));
         }
         plan.actions.push(Action::Enable(e));
     }
     if let Some(state) = spec.state {
         if spec.scope == Scope::Global {
-            return Err("scope=global manages enabled and masked only, not state".into());
+            return Err(ModuleError::failed(
+                "scope=global manages enabled and masked only, not state",
+            ));
         }
         let running = p.running.unwrap_or(false);
         match state {

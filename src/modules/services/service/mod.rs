@@ -326,7 +326,7 @@ async fn run(spec: Spec, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
                 .with("name", name)
                 .msg(format!("check mode: `{name}` is not installed yet; assuming an earlier task installs it ({msg})")));
         }
-        Err(msg) => return Ok(Outcome::fail(msg)),
+        Err(e) => return Ok(Outcome::fail(e.to_string())),
     };
     let changed = plan.actions.iter().any(|a| a.is_change());
     let mut outcome = Outcome::changed(changed);

@@ -47,7 +47,7 @@ fn systemd_show_output_reads_as_running_enabled_or_missing() {
         "mgr=systemd\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\nis_enabled=\n",
     );
     assert!(!p.found);
-    let err = plan(&spec("nosuch"), &p).unwrap_err();
+    let err = plan(&spec("nosuch"), &p).unwrap_err().to_string();
     assert!(
         err.contains("`nosuch`") && err.contains("no such unit"),
         "{err}"
@@ -116,12 +116,14 @@ fn only_what_differs_is_planned() {
 
 #[test]
 fn hosts_without_a_usable_manager_fail_naming_what_was_tried() {
-    let err = plan(&spec("cron"), &parse_probe("mgr=none\n")).unwrap_err();
+    let err = plan(&spec("cron"), &parse_probe("mgr=none\n"))
+        .unwrap_err()
+        .to_string();
     for tried in ["systemd", "OpenRC", "sysvinit", "/etc/init.d"] {
         assert!(err.contains(tried), "{err}");
     }
     let missing = parse_probe("mgr=sysvinit\nhas_service=1\n");
-    let err = plan(&spec("zookeeper"), &missing).unwrap_err();
+    let err = plan(&spec("zookeeper"), &missing).unwrap_err().to_string();
     assert!(err.contains("/etc/init.d/zookeeper"), "{err}");
 
     let no_tools = parse_probe("mgr=sysvinit\nfound=1\nstatus_rc=0\n");
@@ -129,7 +131,7 @@ fn hosts_without_a_usable_manager_fail_naming_what_was_tried() {
         enabled: Some(true),
         ..spec("cron")
     };
-    let err = plan(&enable, &no_tools).unwrap_err();
+    let err = plan(&enable, &no_tools).unwrap_err().to_string();
     assert!(
         err.contains("update-rc.d") && err.contains("chkconfig"),
         "{err}"
@@ -151,7 +153,12 @@ fn systemd_only_options_on_other_hosts_are_noted_or_refused() {
         masked: Some(true),
         ..spec("cron")
     };
-    assert!(plan(&mask, &running).unwrap_err().contains("needs systemd"));
+    assert!(
+        plan(&mask, &running)
+            .unwrap_err()
+            .to_string()
+            .contains("needs systemd")
+    );
 
     let on_systemd =
         parse_probe("mgr=systemd\nLoadState=loaded\nActiveState=active\nis_enabled=enabled\n");

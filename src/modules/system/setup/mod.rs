@@ -94,7 +94,7 @@ const ALL: &[Collector] = &[
     C::Virtual,
 ];
 
-fn subset_members(name: &str) -> Result<&'static [Collector], String> {
+fn subset_members(name: &str) -> Result<&'static [Collector], ModuleError> {
     match name {
         "all" => Ok(ALL),
         "min" => Ok(MIN),
@@ -102,7 +102,7 @@ fn subset_members(name: &str) -> Result<&'static [Collector], String> {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, c)| *c)
-            .ok_or_else(|| {
+            .ok_or_else(|| ModuleError::Failed({
                 let names: Vec<&str> = ["all", "min"]
                     .into_iter()
                     .chain(SUBSETS.iter().map(|(n, _)| *n))
@@ -112,14 +112,14 @@ fn subset_members(name: &str) -> Result<&'static [Collector], String> {
                     name,
                     names.join(", ")
                 )
-            }),
+            })),
     }
 }
 
 /// Ansible's rule: the named subsets (all when none is named) plus `min`, minus the `!`ed ones.
 /// `!all` drops everything outside `min` and `!min` drops `min`, except what a positive subset
 /// names (`!all,!min,network` gives just the network facts).
-pub fn select(gather_subset: &[String]) -> Result<Vec<Collector>, String> {
+pub fn select(gather_subset: &[String]) -> Result<Vec<Collector>, ModuleError> {
     let mut add: Vec<Collector> = Vec::new();
     let mut named: Vec<Collector> = Vec::new();
     let mut exclude: Vec<Collector> = Vec::new();
@@ -219,13 +219,15 @@ impl Module for Setup {
     type Args = SetupArgs;
 
     async fn run(&self, args: SetupArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
-        let selected = select(&args.gather_subset).map_err(ModuleError::Failed)?;
+        let selected = select(&args.gather_subset)?;
         let filters = args
             .filter
             .iter()
-            .map(|f| glob::Pattern::new(f).map_err(|e| format!("filter {:?}: {}", f, e)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ModuleError::Failed)?;
+            .map(|f| {
+                glob::Pattern::new(f)
+                    .map_err(|e| ModuleError::Failed(format!("filter {:?}: {}", f, e)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let script = script::build(&selected);
         let out = match args.gather_timeout {
             Some(secs) => {
