@@ -7,10 +7,10 @@
 //! fingerprints (v4 and v6). What is left here is the walk over a keyring that keeps each key's
 //! byte range. Decision (issue 10): rPGP was preferred over sequoia-openpgp, which is LGPL and
 //! needs nettle (a C library) or a larger pure-Rust crypto stack. rPGP has no way to leave its
-//! cryptography out, so it brings 110 crates (RSA, elliptic curves, ciphers) that apt_key never
-//! calls: measured on this 2-core machine, the whole `pgp` tree built cold in 1 min 45 s
-//! (141 s of compile units for the crates rmesos did not already have), under the issue's
-//! 2-minute bound. Keys are only read, never verified: apt checks signatures itself.
+//! cryptography out, so it adds 102 crates to Cargo.lock (RSA, elliptic curves, ciphers) that
+//! apt_key never calls: measured on this 2-core machine, the whole `pgp` tree built cold in
+//! 1 min 45 s (141 s of compile units for the crates rmesos did not already have), under the
+//! issue's 2-minute bound. Keys are only read, never verified: apt checks signatures itself.
 
 use pgp::armor::{BlockType, Dearmor};
 use pgp::packet::{PacketHeader, PublicKey, PublicSubkey};
