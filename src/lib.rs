@@ -19,4 +19,5 @@ pub mod plan;
 pub mod report;
 pub mod testbed;
 pub mod vars;
+pub mod vocab;
 pub mod yaml;

@@ -2,7 +2,7 @@
 //! through the real binary over SSH. Each test applies a module, checks the host's real state
 //! with `docker exec` (dpkg, files), runs it again for `changed=0`, and runs it in `--check`
 //! mode on a fresh host to show nothing changed there. Needs Docker.
-//! yum and dnf are tested on canned output only (src/modules/yum.rs): there are no RPM hosts here.
+//! yum and dnf are tested on canned output only (src/modules/packages/yum.rs): there are no RPM hosts here.
 
 use base64::Engine;
 use rmesos::lab::ContainerHosts;

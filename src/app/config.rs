@@ -26,7 +26,7 @@ pub struct AnsibleCfg {
 }
 
 fn cfg_bool(v: &str) -> Option<bool> {
-    crate::modules::args::parse_bool(v)
+    crate::vocab::rendered_boolean(v)
 }
 
 impl AnsibleCfg {

@@ -145,7 +145,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         .collect();
     let host_key_checking = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
         .ok()
-        .and_then(|v| crate::modules::args::parse_bool(&v))
+        .and_then(|v| crate::vocab::rendered_boolean(&v))
         .or(cfg.host_key_checking);
     Ok(RunOptions {
         check: c.check,

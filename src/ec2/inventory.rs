@@ -654,7 +654,7 @@ fn err(n: &Node, msg: impl Into<String>) -> LoadError {
 fn bool_of(n: &Node, what: &str) -> LoadResult<bool> {
     match &n.kind {
         NodeKind::Bool(b) => Ok(*b),
-        NodeKind::Str(s) => crate::modules::args::parse_bool(s)
+        NodeKind::Str(s) => crate::vocab::rendered_boolean(s)
             .ok_or_else(|| err(n, format!("{} must be true or false, found {:?}", what, s))),
         _ => Err(err(
             n,

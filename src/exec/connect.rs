@@ -383,7 +383,7 @@ pub fn become_spec(
         .map(|v| {
             v.is_true()
                 || v.as_str()
-                    .and_then(crate::modules::args::parse_bool)
+                    .and_then(crate::vocab::rendered_boolean)
                     .unwrap_or(false)
         });
     let enabled = input.become_.or(var_bool).unwrap_or(defaults.become_);

@@ -6,7 +6,7 @@
 //! Must not know: hosts, plays, the runner or how a scope is assembled (see `scope.rs`).
 
 use crate::error::Span;
-use crate::modules::Templating;
+use crate::modules::{Templating, TemplatingError};
 use crate::plan::Cond;
 use crate::vars::{Templar, TemplateError};
 use minijinja::Value;
@@ -58,7 +58,7 @@ pub fn tmpl_bool(
     let out = templar.template_value(v, scope)?;
     Ok(Some(match out.as_str() {
         Some(s) => {
-            crate::modules::args::parse_bool(s).ok_or_else(|| EvalError::NotBool(s.to_string()))?
+            crate::vocab::rendered_boolean(s).ok_or_else(|| EvalError::NotBool(s.to_string()))?
         }
         None => out.is_true(),
     }))
@@ -85,26 +85,35 @@ pub fn cond_holds(templar: &Templar, conds: &[Cond], scope: &Value) -> Result<bo
 /// Templating over one scope, as modules see it.
 ///
 /// The one place the executor meets the module layer's [`Templating`] trait (whose error type
-/// the module layer owns): errors cross it as their messages.
+/// the module layer owns): errors cross it as the module layer's
+/// [`TemplatingError`], with the same message and undefined name.
 pub struct ScopeTemplating<'a> {
     pub templar: &'a Templar,
     pub scope: &'a Value,
 }
 
 impl Templating for ScopeTemplating<'_> {
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String, String> {
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String, TemplatingError> {
         self.templar
             .render_text(text, &origin.display().to_string(), self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(templating_error)
     }
-    fn eval(&self, expr: &str) -> Result<Value, String> {
+    fn eval(&self, expr: &str) -> Result<Value, TemplatingError> {
         self.templar
             .eval_expr(expr, self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(templating_error)
     }
-    fn eval_bool(&self, expr: &str) -> Result<bool, String> {
+    fn eval_bool(&self, expr: &str) -> Result<bool, TemplatingError> {
         self.templar
             .eval_bool(expr, self.scope)
-            .map_err(|e| e.to_string())
+            .map_err(templating_error)
+    }
+}
+
+/// The templar's error as the module layer's (the same message and undefined name).
+fn templating_error(e: TemplateError) -> TemplatingError {
+    TemplatingError {
+        msg: e.msg,
+        undefined: e.undefined,
     }
 }

@@ -4,8 +4,8 @@
 
 use super::Inventory;
 use super::data::VarMap;
+use crate::vocab::python_str;
 use minijinja::Value;
-use minijinja::value::ValueKind;
 use serde_json::{Map, Value as Json};
 use std::collections::{BTreeMap, HashSet};
 
@@ -139,106 +139,6 @@ fn graph_group(inv: &Inventory, name: &str, depth: usize, vars: bool, lines: &mu
 
 fn show_vars(vars: &VarMap, depth: usize, lines: &mut Vec<String>) {
     for (k, v) in visible(vars) {
-        lines.push(indent(&format!("{{{k} = {}}}", py_str(v)), depth));
-    }
-}
-
-/// Python's `str()` of a value: strings bare, containers with `repr()` items.
-pub fn py_str(v: &Value) -> String {
-    match v.as_str() {
-        Some(s) => s.to_string(),
-        None => py_repr(v),
-    }
-}
-
-fn py_repr(v: &Value) -> String {
-    match v.kind() {
-        ValueKind::Undefined | ValueKind::None => "None".into(),
-        ValueKind::Bool => if v.is_true() { "True" } else { "False" }.into(),
-        ValueKind::String => py_quote(v.as_str().unwrap_or_default()),
-        ValueKind::Number => match f64::try_from(v.clone()) {
-            Ok(f) if !v.is_integer() => py_float(f),
-            _ => v.to_string(),
-        },
-        ValueKind::Seq | ValueKind::Iterable => {
-            let items: Vec<String> = v
-                .try_iter()
-                .map(|it| it.map(|x| py_repr(&x)).collect())
-                .unwrap_or_default();
-            format!("[{}]", items.join(", "))
-        }
-        ValueKind::Map => {
-            let items: Vec<String> = v
-                .try_iter()
-                .map(|it| {
-                    it.map(|k| {
-                        let val = v.get_item(&k).unwrap_or_default();
-                        format!("{}: {}", py_repr(&k), py_repr(&val))
-                    })
-                    .collect()
-                })
-                .unwrap_or_default();
-            format!("{{{}}}", items.join(", "))
-        }
-        _ => v.to_string(),
-    }
-}
-
-fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        "nan".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "inf" } else { "-inf" }.into()
-    } else if f.fract() == 0.0 && f.abs() < 1e16 {
-        format!("{f:.1}")
-    } else {
-        format!("{f}")
-    }
-}
-
-/// Python's `repr()` of a string: single quotes unless the text has one and no double quote.
-fn py_quote(s: &str) -> String {
-    let q = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::from(q);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == q => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(q);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn python_str_of_values() {
-        assert_eq!(py_str(&Value::from("a b")), "a b");
-        assert_eq!(py_str(&Value::from(true)), "True");
-        assert_eq!(py_str(&Value::from(())), "None");
-        assert_eq!(py_str(&Value::from(1000.0)), "1000.0");
-        assert_eq!(
-            py_str(&Value::from(vec![Value::from(1), Value::from("it's")])),
-            "[1, \"it's\"]"
-        );
-        let m = Value::from(indexmap::IndexMap::from([(
-            Value::from("k"),
-            Value::from(vec!["v"]),
-        )]));
-        assert_eq!(py_str(&m), "{'k': ['v']}");
+        lines.push(indent(&format!("{{{k} = {}}}", python_str(v)), depth));
     }
 }

@@ -5,6 +5,7 @@
 //! and bad literal choices are caught before any host is touched, while templated values are
 //! checked once rendered.
 
+use crate::vocab::{is_template, rendered_boolean};
 use minijinja::Value;
 use minijinja::value::ValueKind;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
@@ -58,11 +59,6 @@ impl de::Error for ArgError {
 /// Decodes `v` into `T`.
 pub fn decode<T: DeserializeOwned>(v: &Value, mode: DecodeMode) -> Result<T, ArgError> {
     T::deserialize(ValueDe { v, mode })
-}
-
-/// Whether a string is (or contains) a template, and so unknown until run time.
-pub fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%")
 }
 
 struct ValueDe<'a> {
@@ -135,15 +131,6 @@ impl<'a> ValueDe<'a> {
     }
 }
 
-/// Parses Ansible's boolean spellings.
-pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "yes" | "y" | "true" | "t" | "on" | "1" | "1.0" => Some(true),
-        "no" | "n" | "false" | "f" | "off" | "0" | "0.0" | "" => Some(false),
-        _ => None,
-    }
-}
-
 fn describe(v: &Value) -> String {
     match v.kind() {
         ValueKind::Undefined | ValueKind::None => "null".into(),
@@ -194,7 +181,7 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDe<'a> {
         }
         let b = match self.v.kind() {
             ValueKind::Bool => Some(self.v.is_true()),
-            ValueKind::String => parse_bool(self.v.as_str().unwrap_or_default()),
+            ValueKind::String => rendered_boolean(self.v.as_str().unwrap_or_default()),
             ValueKind::Number => match i64::try_from(self.v.clone()) {
                 Ok(0) => Some(false),
                 Ok(1) => Some(true),

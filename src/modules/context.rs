@@ -9,11 +9,36 @@ use std::time::Duration;
 /// Templating as a module may use it (the executor implements it over the task's variables).
 pub trait Templating: Send + Sync {
     /// Renders a whole template file's text (the `template` module, `lookup('template')`).
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String, String>;
+    fn render_text(&self, text: &str, origin: &Path) -> Result<String, TemplatingError>;
     /// Evaluates a Jinja expression (`debug: var=`, `assert: that=`).
-    fn eval(&self, expr: &str) -> Result<Value, String>;
+    fn eval(&self, expr: &str) -> Result<Value, TemplatingError>;
     /// Evaluates a condition as `when:` does.
-    fn eval_bool(&self, expr: &str) -> Result<bool, String>;
+    fn eval_bool(&self, expr: &str) -> Result<bool, TemplatingError>;
+}
+
+/// A template or expression that could not be rendered or evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{msg}")]
+pub struct TemplatingError {
+    /// What went wrong, with the file and line when there is one.
+    pub msg: String,
+    /// The undefined variable (or expression) when that is why.
+    pub undefined: Option<String>,
+}
+
+impl TemplatingError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        TemplatingError {
+            msg: msg.into(),
+            undefined: None,
+        }
+    }
+
+    /// Whether it failed on something undefined (`debug: var=` then prints "VARIABLE IS NOT
+    /// DEFINED!"): a named undefined variable, or an error that says so.
+    pub fn is_undefined(&self) -> bool {
+        self.undefined.is_some() || self.msg.contains("undefined")
+    }
 }
 
 /// The context of one task on one host.
@@ -143,6 +168,19 @@ pub enum ModuleError {
     /// The host is gone.
     #[error("{0}")]
     Unreachable(String),
+}
+
+impl ModuleError {
+    /// The task failed on this host, for this reason.
+    pub fn failed(msg: impl Into<String>) -> Self {
+        ModuleError::Failed(msg.into())
+    }
+}
+
+impl From<TemplatingError> for ModuleError {
+    fn from(e: TemplatingError) -> Self {
+        ModuleError::Failed(e.msg)
+    }
 }
 
 impl From<ConnError> for ModuleError {

@@ -1,4 +1,8 @@
-//! Modules: one file each, registered once in [`REGISTRY`]. A module gets its arguments as a typed
+//! Modules: one file each, grouped by category ([`files`], [`packages`], [`services`], [`system`],
+//! [`commands`], [`utilities`], each with the helpers its modules share beside them), registered
+//! once in [`REGISTRY`]. What every category shares sits here: the contract ([`Module`],
+//! [`context`]), argument decoding ([`args`]), argument docs ([`doc`]) and the shell building
+//! blocks ([`remote`]). A module gets its arguments as a typed
 //! struct (decoded by [`args::decode`] with Ansible's coercions), finds out what the host looks
 //! like (one script, one round trip), changes only what differs (a second round trip when it
 //! must), and says what it did in an [`Outcome`].
@@ -7,61 +11,24 @@
 //! task's variables through the [`Templating`] trait; they know nothing of plays, inventories,
 //! russh or minijinja environments. The executor knows modules only through [`DynModule`].
 
-pub mod apt;
-pub mod apt_key;
-pub mod apt_repository;
 pub mod args;
-pub mod authorized_key;
-pub mod blockinfile;
-pub mod command;
+pub mod commands;
 pub mod context;
-pub mod copy;
-pub mod cron;
-pub mod deb822_repository;
-pub mod debug;
-pub mod fail;
-pub mod fetch;
-pub mod file;
-pub mod filekit;
-pub mod get_url;
-pub mod group;
-pub mod hostname;
-pub mod include_vars;
-pub mod ini_file;
-pub mod lineinfile;
-pub mod modprobe;
-pub mod mount;
-pub mod package;
-pub mod pam_limits;
-pub mod pause;
-pub mod ping;
-pub mod pip;
-pub mod pkgkit;
-pub mod raw;
+pub mod doc;
+pub mod files;
+pub mod packages;
 pub mod remote;
-pub mod replace;
-pub mod script;
-pub mod selinux;
-pub mod service;
-pub mod set_fact;
-pub mod setup;
-pub mod stat;
-pub mod supervisorctl;
-pub mod synchronize;
-pub mod sysctl;
-pub mod syskit;
-pub mod template;
+pub mod services;
+pub mod system;
 #[cfg(test)]
 pub mod testutil;
 #[cfg(test)]
 mod testutil_misc;
-pub mod unarchive;
-pub mod user;
-pub mod wait_for;
-pub mod yum;
+pub mod utilities;
 
 pub use args::{ArgError, DecodeMode, FileMode, decode};
-pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating};
+pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
+pub use doc::{ArgDoc, ModuleDoc};
 
 use crate::connection::BoxFuture;
 use minijinja::Value;
@@ -82,22 +49,6 @@ pub enum FreeForm {
     },
 }
 
-/// One argument, for `rmesos doc` and docs/compat.md.
-pub struct ArgDoc {
-    pub name: &'static str,
-    pub aliases: &'static [&'static str],
-    pub required: bool,
-    pub default: Option<&'static str>,
-    pub choices: &'static [&'static str],
-    pub help: &'static str,
-}
-
-pub struct ModuleDoc {
-    pub summary: &'static str,
-    pub args: &'static [ArgDoc],
-    pub example: &'static str,
-}
-
 /// What every module implements.
 pub trait Module: Send + Sync + 'static {
     /// The short name; `ansible.builtin.NAME` and `ansible.legacy.NAME` resolve to it as well.
@@ -111,11 +62,12 @@ pub trait Module: Send + Sync + 'static {
     const DOC: ModuleDoc;
     type Args: DeserializeOwned + Send;
 
-    fn run<'a>(
-        &'a self,
+    /// Runs the module on `cx`'s host; modules write it as `async fn run(...)`.
+    fn run(
+        &self,
         args: Self::Args,
-        cx: &'a TaskContext<'a>,
-    ) -> BoxFuture<'a, Result<Outcome, ModuleError>>;
+        cx: &TaskContext<'_>,
+    ) -> impl Future<Output = Result<Outcome, ModuleError>> + Send;
 }
 
 /// The object-safe face of [`Module`] that the registry stores.
@@ -128,7 +80,7 @@ pub trait DynModule: Send + Sync {
     /// Load-time check: unknown or missing arguments, wrong types and choices, with templated
     /// values standing in for any type.
     fn check_args(&self, args: &Value) -> Result<(), ArgError>;
-    /// Run-time: `args` are fully templated.
+    /// Run-time: `args` are fully templated. The one place a module's future is boxed.
     fn run_dyn<'a>(
         &'a self,
         args: &'a Value,
@@ -161,61 +113,61 @@ impl<M: Module> DynModule for M {
         cx: &'a TaskContext<'a>,
     ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
         match decode::<M::Args>(args, DecodeMode::RunTime) {
-            Ok(a) => self.run(a, cx),
-            Err(e) => Box::pin(async move { Err(ModuleError::Failed(e.to_string())) }),
+            Ok(a) => Box::pin(self.run(a, cx)),
+            Err(e) => Box::pin(std::future::ready(Err(ModuleError::Failed(e.to_string())))),
         }
     }
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.
 pub static REGISTRY: &[&dyn DynModule] = &[
-    &command::Command,
-    &command::Shell,
-    &debug::Debug,
-    &set_fact::SetFact,
-    &fail::Fail,
-    &fail::Assert,
-    &copy::Copy,
-    &template::Template,
-    &file::File,
-    &lineinfile::LineInFile,
-    &blockinfile::BlockInFile,
-    &replace::Replace,
-    &stat::Stat,
-    &setup::Setup,
-    &include_vars::IncludeVars,
-    &wait_for::WaitFor,
-    &ping::Ping,
-    &raw::Raw,
-    &pause::Pause,
-    &apt::Apt,
-    &yum::Yum,
-    &yum::Dnf,
-    &package::Package,
-    &apt_repository::AptRepository,
-    &apt_key::AptKey,
-    &deb822_repository::Deb822Repository,
-    &pip::Pip,
-    &ini_file::IniFile,
-    &cron::Cron,
-    &sysctl::Sysctl,
-    &pam_limits::PamLimits,
-    &mount::Mount,
-    &script::Script,
-    &fetch::Fetch,
-    &hostname::Hostname,
-    &selinux::Selinux,
-    &selinux::Seboolean,
-    &modprobe::Modprobe,
-    &get_url::GetUrl,
-    &unarchive::Unarchive,
-    &synchronize::Synchronize,
-    &service::Service,
-    &service::Systemd,
-    &supervisorctl::Supervisorctl,
-    &group::Group,
-    &user::User,
-    &authorized_key::AuthorizedKey,
+    &commands::command::Command,
+    &commands::command::Shell,
+    &utilities::debug::Debug,
+    &utilities::set_fact::SetFact,
+    &utilities::fail::Fail,
+    &utilities::fail::Assert,
+    &files::copy::Copy,
+    &files::template::Template,
+    &files::file::File,
+    &files::lineinfile::LineInFile,
+    &files::blockinfile::BlockInFile,
+    &files::replace::Replace,
+    &files::stat::Stat,
+    &system::setup::Setup,
+    &utilities::include_vars::IncludeVars,
+    &utilities::wait_for::WaitFor,
+    &utilities::ping::Ping,
+    &commands::raw::Raw,
+    &utilities::pause::Pause,
+    &packages::apt::Apt,
+    &packages::yum::Yum,
+    &packages::yum::Dnf,
+    &packages::package::Package,
+    &packages::apt_repository::AptRepository,
+    &packages::apt_key::AptKey,
+    &packages::deb822_repository::Deb822Repository,
+    &packages::pip::Pip,
+    &files::ini_file::IniFile,
+    &system::cron::Cron,
+    &system::sysctl::Sysctl,
+    &system::pam_limits::PamLimits,
+    &system::mount::Mount,
+    &commands::script::Script,
+    &files::fetch::Fetch,
+    &system::hostname::Hostname,
+    &system::selinux::Selinux,
+    &system::selinux::Seboolean,
+    &system::modprobe::Modprobe,
+    &files::get_url::GetUrl,
+    &files::unarchive::Unarchive,
+    &utilities::synchronize::Synchronize,
+    &services::service::Service,
+    &services::service::Systemd,
+    &services::supervisorctl::Supervisorctl,
+    &system::group::Group,
+    &system::user::User,
+    &system::authorized_key::AuthorizedKey,
 ];
 
 /// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.

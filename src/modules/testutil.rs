@@ -1,7 +1,9 @@
 //! A harness for module tests: a temp directory, the local connection wrapped to count round
 //! trips, and a templating stand-in that substitutes `{{ name }}` from a fixed map.
 
-use super::{DecodeMode, FileDiff, Module, Outcome, TaskContext, Templating, decode};
+use super::{
+    DecodeMode, FileDiff, Module, Outcome, TaskContext, Templating, TemplatingError, decode,
+};
 use crate::connection::local::LocalConnection;
 use crate::connection::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, FileMemo};
 use minijinja::Value;
@@ -35,24 +37,29 @@ pub struct LiteralTemplating {
 }
 
 impl Templating for LiteralTemplating {
-    fn render_text(&self, text: &str, _origin: &Path) -> Result<String, String> {
+    fn render_text(&self, text: &str, _origin: &Path) -> Result<String, TemplatingError> {
         let mut out = text.to_string();
         for (k, v) in &self.vars {
             out = out.replace(&format!("{{{{ {k} }}}}"), v);
             out = out.replace(&format!("{{{{{k}}}}}"), v);
         }
         if out.contains("{{") {
-            return Err(format!("undefined variable in {out:?}"));
+            return Err(TemplatingError::new(format!(
+                "undefined variable in {out:?}"
+            )));
         }
         Ok(out)
     }
-    fn eval(&self, expr: &str) -> Result<Value, String> {
+    fn eval(&self, expr: &str) -> Result<Value, TemplatingError> {
         self.vars
             .get(expr.trim())
             .map(|v| Value::from(v.as_str()))
-            .ok_or_else(|| format!("undefined: {expr}"))
+            .ok_or_else(|| TemplatingError {
+                msg: format!("undefined: {expr}"),
+                undefined: Some(expr.trim().to_string()),
+            })
     }
-    fn eval_bool(&self, expr: &str) -> Result<bool, String> {
+    fn eval_bool(&self, expr: &str) -> Result<bool, TemplatingError> {
         Ok(self.eval(expr)?.is_true())
     }
 }

@@ -1,7 +1,7 @@
 //! Test harness for the misc modules: a task context over [`LocalConnection`] that counts the
 //! execs it makes, and a templating stand-in for modules that never template.
 
-use super::{TaskContext, Templating};
+use super::{TaskContext, Templating, TemplatingError};
 use crate::connection::local::LocalConnection;
 use crate::connection::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
 use std::path::{Path, PathBuf};
@@ -31,14 +31,20 @@ impl Connection for CountingConn {
 pub struct NoTemplating;
 
 impl Templating for NoTemplating {
-    fn render_text(&self, _: &str, _: &Path) -> Result<String, String> {
-        Err("templating is not available in this test".into())
+    fn render_text(&self, _: &str, _: &Path) -> Result<String, TemplatingError> {
+        Err(TemplatingError::new(
+            "templating is not available in this test",
+        ))
     }
-    fn eval(&self, _: &str) -> Result<minijinja::Value, String> {
-        Err("templating is not available in this test".into())
+    fn eval(&self, _: &str) -> Result<minijinja::Value, TemplatingError> {
+        Err(TemplatingError::new(
+            "templating is not available in this test",
+        ))
     }
-    fn eval_bool(&self, _: &str) -> Result<bool, String> {
-        Err("templating is not available in this test".into())
+    fn eval_bool(&self, _: &str) -> Result<bool, TemplatingError> {
+        Err(TemplatingError::new(
+            "templating is not available in this test",
+        ))
     }
 }
 

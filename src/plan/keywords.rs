@@ -4,7 +4,7 @@
 
 use super::model::{Cond, Keywords};
 use crate::error::{LoadError, LoadResult, Span};
-use crate::modules::args::{is_template, parse_bool};
+use crate::vocab::{is_template, rendered_boolean};
 use crate::yaml::{Node, NodeKind};
 use minijinja::Value;
 
@@ -205,7 +205,7 @@ pub fn literal_bool(node: &Node, what: &str) -> LoadResult<bool> {
         NodeKind::Bool(b) => Some(*b),
         NodeKind::Int(0) => Some(false),
         NodeKind::Int(1) => Some(true),
-        NodeKind::Str(s) => parse_bool(s),
+        NodeKind::Str(s) => rendered_boolean(s),
         _ => None,
     };
     parsed.ok_or_else(|| {
@@ -228,7 +228,7 @@ pub fn check_templates(node: &Node) -> LoadResult<()> {
 }
 
 pub fn check_template_str(s: &str, span: &Span, unsafe_str: bool) -> LoadResult<()> {
-    if unsafe_str || !(is_template(s) || s.contains("{#")) {
+    if unsafe_str || !is_template(s) {
         return Ok(());
     }
     crate::vars::check_syntax(s).map_err(|(msg, line)| {

@@ -4,7 +4,7 @@
 use super::keywords::{self, COMMON, NOT_ON_PLAYS, did_you_mean, inherit, key_str};
 use super::model::*;
 use crate::error::{LoadError, LoadResult, Span};
-use crate::modules::args::is_template;
+use crate::vocab::is_template;
 use crate::yaml::{Node, NodeKind};
 use minijinja::Value;
 use std::collections::{HashMap, HashSet};

@@ -5,7 +5,7 @@ use super::keywords::{self, did_you_mean, inherit, key_str};
 use super::load::{LoadOptions, Loader, Scope, file_key, merge_maps};
 use super::model::*;
 use crate::error::{LoadError, LoadResult, Span};
-use crate::modules::args::is_template;
+use crate::vocab::is_template;
 use crate::yaml::Node;
 use minijinja::Value;
 use std::path::{Path, PathBuf};

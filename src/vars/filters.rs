@@ -1,8 +1,8 @@
 //! Ansible's filters (and the few Jinja2 builtins whose minijinja version prints or coerces
 //! differently from Python). Expected outputs follow Ansible's documentation.
 
-use super::templar::python_str;
 use super::yaml_out::{JsonStyle, YamlStyle, to_json, to_yaml};
+use crate::vocab::python_str;
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Rest, StringInput, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
@@ -88,21 +88,15 @@ fn map_pairs(v: &Value) -> Result<Vec<(Value, Value)>, Error> {
         .collect()
 }
 
-/// Ansible's `bool`: `yes`/`on`/`1`/`true` (any case) and true values are true.
+/// Ansible's `bool`: a string is true when it is one of Ansible's true spellings
+/// ([`vocab::boolean`](crate::vocab::boolean)), false otherwise; true values are true.
 fn to_bool(state: &State, v: Value) -> Result<bool, Error> {
     defined(state, &v)?;
     Ok(match v.kind() {
         ValueKind::Bool => v.is_true(),
         ValueKind::None => false,
         ValueKind::Number => v.as_i64().map_or(v.is_true(), |n| n == 1),
-        ValueKind::String => matches!(
-            v.as_str()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-                .as_str(),
-            "yes" | "on" | "1" | "true" | "y" | "t"
-        ),
+        ValueKind::String => crate::vocab::boolean(v.as_str().unwrap_or("")) == Some(true),
         _ => false,
     })
 }

@@ -53,7 +53,7 @@ fn term_strings(state: &State, terms: &[Value]) -> Result<Vec<String>, Error> {
             ValueKind::Seq | ValueKind::Iterable => {
                 out.extend(term_strings(state, &t.try_iter()?.collect::<Vec<_>>())?)
             }
-            _ => out.push(super::templar::python_str(t)),
+            _ => out.push(crate::vocab::python_str(t)),
         }
     }
     Ok(out)

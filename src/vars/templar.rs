@@ -5,6 +5,7 @@
 //! loader under a name that encodes them, so minijinja's own cache holds the compiled form.
 
 use super::TemplateError;
+use crate::vocab::{is_template, python_str};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::ValueKind;
 use minijinja::{Environment, Error, ErrorKind, Output, State, UndefinedBehavior, Value};
@@ -219,10 +220,6 @@ fn load(files: &Mutex<HashMap<String, Arc<str>>>, name: &str) -> Result<Option<S
     }
 }
 
-pub(super) fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
-
 /// Whether any string inside `v` (not an `!unsafe` one) needs rendering. Lazy objects (scopes,
 /// hostvars) are left alone: they template on access.
 fn needs_templating(v: &Value) -> bool {
@@ -267,78 +264,6 @@ fn format_value(out: &mut Output, _state: &mut State, value: &Value) -> Result<(
         _ => python_str(value),
     };
     out.write_str(&text).map_err(Error::from)
-}
-
-/// Python's `str()` of a value.
-pub(super) fn python_str(value: &Value) -> String {
-    match value.kind() {
-        ValueKind::String => value.as_str().unwrap_or("").to_string(),
-        ValueKind::Undefined => String::new(),
-        _ => {
-            let mut s = String::new();
-            python_repr(value, &mut s);
-            s
-        }
-    }
-}
-
-/// Python's `repr()` of a value.
-pub(super) fn python_repr(value: &Value, out: &mut String) {
-    match value.kind() {
-        ValueKind::None => out.push_str("None"),
-        ValueKind::Undefined => {}
-        ValueKind::Bool => out.push_str(if value.is_true() { "True" } else { "False" }),
-        ValueKind::String => {
-            let s = value.as_str().unwrap_or("");
-            let quote = if s.contains('\'') && !s.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            out.push(quote);
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == quote => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(quote);
-        }
-        ValueKind::Seq | ValueKind::Iterable => {
-            out.push('[');
-            if let Ok(iter) = value.try_iter() {
-                for (i, item) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    python_repr(&item, out);
-                }
-            }
-            out.push(']');
-        }
-        ValueKind::Map => {
-            out.push('{');
-            if let Ok(iter) = value.try_iter() {
-                for (i, key) in iter.enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    python_repr(&key, out);
-                    out.push_str(": ");
-                    python_repr(&value.get_item(&key).unwrap_or_default(), out);
-                }
-            }
-            out.push('}');
-        }
-        _ => out.push_str(&value.to_string()),
-    }
 }
 
 /// Python's string, list and dict methods (`.split()`, `.items()`, ...), plus Python 2's

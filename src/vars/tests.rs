@@ -88,7 +88,7 @@ fn regex_test(
         .multi_line(multiline)
         .build()
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("invalid regex: {e}")))?;
-    Ok(re.is_match(&super::templar::python_str(&v)))
+    Ok(re.is_match(&crate::vocab::python_str(&v)))
 }
 
 /// Reads a registered result's flag (`changed`, `failed`, `skipped`); `failed` also counts a

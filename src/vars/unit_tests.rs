@@ -17,7 +17,7 @@ fn render(src: &str, vars: serde_json::Value) -> String {
     let t = Templar::new();
     let s = scope_of(&t, vars);
     match t.template_value(&Value::from(src), &s) {
-        Ok(v) => templar::python_str(&v),
+        Ok(v) => crate::vocab::python_str(&v),
         Err(e) => panic!("{src}: {e}"),
     }
 }

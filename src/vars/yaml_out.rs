@@ -58,7 +58,7 @@ fn json_value(v: &Value, style: &JsonStyle, depth: usize, out: &mut String) {
                     out.push_str(item_sep);
                 }
                 newline(out, depth + 1);
-                json_string(&super::templar::python_str(k), out);
+                json_string(&crate::vocab::python_str(k), out);
                 out.push_str(": ");
                 json_value(item, style, depth + 1, out);
             }
@@ -163,7 +163,7 @@ fn yaml_block(v: &Value, style: &YamlStyle, depth: usize, out: &mut String) {
         ValueKind::Map => {
             for (k, item) in entries(v, true) {
                 out.push_str(&pad);
-                yaml_scalar(&super::templar::python_str(&k), out);
+                yaml_scalar(&crate::vocab::python_str(&k), out);
                 out.push(':');
                 yaml_child(&item, style, depth, true, out);
             }
@@ -223,7 +223,7 @@ fn yaml_flow(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                yaml_scalar(&super::templar::python_str(k), out);
+                yaml_scalar(&crate::vocab::python_str(k), out);
                 out.push_str(": ");
                 yaml_flow(item, out);
             }
@@ -248,7 +248,7 @@ fn yaml_flow(v: &Value, out: &mut String) {
         ValueKind::None | ValueKind::Undefined => out.push_str("null"),
         ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
         ValueKind::Number => out.push_str(&v.to_string()),
-        _ => yaml_scalar(&super::templar::python_str(v), out),
+        _ => yaml_scalar(&crate::vocab::python_str(v), out),
     }
 }
 

@@ -6,6 +6,7 @@
 use super::SshTarget;
 use super::known_hosts::{self, HostKeyMode, KnownHostsPolicy};
 use crate::connection::{ConnError, sh_split};
+use crate::vocab;
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::path::{Path, PathBuf};
@@ -138,7 +139,7 @@ pub fn from_vars(
         vars,
         &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
     ) {
-        Some(v) => parse_bool(&v).ok_or_else(|| {
+        Some(v) => vocab::boolean(&v).ok_or_else(|| {
             invalid(
                 "ansible_host_key_checking",
                 format!("{:?} is not a boolean", v),
@@ -169,7 +170,7 @@ pub fn from_vars(
         ],
     );
     let persistent_shell = match var(vars, &["rmesos_persistent_shell"]) {
-        Some(v) => parse_bool(&v).ok_or_else(|| {
+        Some(v) => vocab::boolean(&v).ok_or_else(|| {
             invalid(
                 "rmesos_persistent_shell",
                 format!("{:?} is not a boolean", v),
@@ -221,7 +222,7 @@ fn resolve(
         .collect();
     let identities_only = opts
         .first("identitiesonly")
-        .map(|v| parse_bool(v).unwrap_or(false))
+        .map(|v| ssh_flag(v).unwrap_or(false))
         .unwrap_or(false);
     let identity_agent = match opts.first("identityagent") {
         None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
@@ -292,7 +293,7 @@ fn resolve(
     };
     let password_auth = opts
         .first("passwordauthentication")
-        .map(|v| parse_bool(v).unwrap_or(true))
+        .map(|v| ssh_flag(v).unwrap_or(true))
         .unwrap_or(true);
 
     let mut target = SshTarget {
@@ -730,8 +731,12 @@ fn var(vars: &IndexMap<String, Value>, names: &[&str]) -> Option<String> {
     })
 }
 
-/// Ansible's and OpenSSH's spellings of booleans.
-fn parse_bool(v: &str) -> Option<bool> {
+/// A yes/no keyword of ssh_config (`IdentitiesOnly`, `PasswordAuthentication`). OpenSSH's own
+/// rule (readconf.c) is `yes`/`no`/`true`/`false` in any case; the `on`/`off`/`1`/`0`/`y`/`n`
+/// spellings are accepted too, as they always were here. Ansible's variables
+/// (`ansible_host_key_checking`, ...) are read with [`vocab::boolean`] instead: this is ssh's
+/// vocabulary, not Ansible's.
+fn ssh_flag(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" | "y" => Some(true),
         "no" | "false" | "off" | "0" | "n" => Some(false),

@@ -1,0 +1,11 @@
+//! Utilities: modules that run on the controller or only wait (debug, fail/assert, set_fact,
+//! include_vars, pause, ping, wait_for) and synchronize, which is refused while loading.
+
+pub mod debug;
+pub mod fail;
+pub mod include_vars;
+pub mod pause;
+pub mod ping;
+pub mod set_fact;
+pub mod synchronize;
+pub mod wait_for;
