@@ -112,7 +112,7 @@ async fn run(a: ScriptArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError
             "a script path (free form or cmd) is required".into(),
         ));
     };
-    let words = sh_split(cmd).map_err(ModuleError::Failed)?;
+    let words = sh_split(cmd).map_err(|e| ModuleError::Failed(e.to_string()))?;
     let Some((path, args)) = words.split_first() else {
         return Err(ModuleError::Failed("a script path is required".into()));
     };

@@ -24,12 +24,6 @@ use std::sync::Arc;
 
 pub use scope::{HostResolver, hostvars, lazy_map};
 
-/// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
-/// flag is free for this: rmesos never auto-escapes HTML.)
-pub fn unsafe_value(s: &str) -> Value {
-    Value::from_safe_string(s.to_string())
-}
-
 /// The value of the `omit` variable: the executor drops module arguments equal to it.
 pub fn omit_token() -> &'static str {
     templar::omit_token()

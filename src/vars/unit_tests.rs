@@ -88,7 +88,7 @@ fn deep_templating_renders_strings_inside_lists_and_maps() {
 fn unsafe_strings_are_never_templated() {
     let t = Templar::new();
     let s = scope_of(&t, json!({}));
-    let v = unsafe_value("{{ not_a_var }}");
+    let v = crate::yaml::unsafe_value("{{ not_a_var }}");
     let out = t.template_value(&v, &s).expect("untouched");
     assert_eq!(out.as_str(), Some("{{ not_a_var }}"));
 }

@@ -216,20 +216,67 @@ pub(super) fn known_algorithms(policy: &KnownHostsPolicy, host: &str, port: u16)
     algos
 }
 
-/// Decides whether `key` is trusted for host:port; records it under accept-new. The error is
-/// the one-line reason shown to the user.
+/// Why a server key is not trusted; the message is the one-line reason shown to the user.
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    #[error("host key for {label} ({algo} {fingerprint}) is marked @revoked in {file}:{line}")]
+    Revoked {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        line: usize,
+    },
+    #[error(
+        "HOST KEY CHANGED for {label}: it now offers {algo} key {fingerprint}, which differs from \
+         {file}:{line}; if the change is expected, remove it with ssh-keygen -f {file} -R '{label}'"
+    )]
+    Changed {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        line: usize,
+    },
+    #[error(
+        "host key for {label} is not known ({algo} key {fingerprint}): add it to {file} \
+         (ssh-keyscan -p {port} {host} >> {file}) or set host_key_checking = False"
+    )]
+    Unknown {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        port: u16,
+        host: String,
+    },
+    #[error("cannot record the host key of {label} in {file}: {source}")]
+    CannotRecord {
+        label: String,
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{label} presented a host certificate; host certificates are not supported \
+         (list its plain key in known_hosts)"
+    )]
+    Certificate { label: String },
+}
+
+/// Decides whether `key` is trusted for `host:port` under `policy` (recording it for
+/// accept-new).
 pub(super) fn check(
     policy: &KnownHostsPolicy,
     host: &str,
     port: u16,
     key: &PublicKey,
-) -> Result<(), String> {
+) -> Result<(), HostKeyError> {
     if policy.mode == HostKeyMode::Off {
         return Ok(());
     }
     let label = host_label(host, port);
-    let fingerprint = key.fingerprint(HashAlg::Sha256);
-    let algo = key.algorithm();
+    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+    let algo = key.algorithm().as_str().to_string();
     let first_file = policy
         .files
         .first()
@@ -237,46 +284,35 @@ pub(super) fn check(
         .unwrap_or_else(|| super::config::home_dir().join(".ssh/known_hosts"));
     match verdict(&policy.files, &label, key) {
         Verdict::Known => Ok(()),
-        Verdict::Revoked { file, line } => Err(format!(
-            "host key for {} ({} {}) is marked @revoked in {}:{}",
+        Verdict::Revoked { file, line } => Err(HostKeyError::Revoked {
             label,
-            algo.as_str(),
+            algo,
             fingerprint,
-            file.display(),
-            line
-        )),
-        Verdict::Changed { file, line } => Err(format!(
-            "HOST KEY CHANGED for {}: it now offers {} key {}, which differs from {}:{}; \
-             if the change is expected, remove it with ssh-keygen -f {} -R '{}'",
-            label,
-            algo.as_str(),
-            fingerprint,
-            file.display(),
+            file: file.display().to_string(),
             line,
-            file.display(),
-            label
-        )),
+        }),
+        Verdict::Changed { file, line } => Err(HostKeyError::Changed {
+            label,
+            algo,
+            fingerprint,
+            file: file.display().to_string(),
+            line,
+        }),
         Verdict::Unknown if policy.mode == HostKeyMode::AcceptNew => {
-            append(&first_file, &label, key).map_err(|e| {
-                format!(
-                    "cannot record the host key of {} in {}: {}",
-                    label,
-                    first_file.display(),
-                    e
-                )
+            append(&first_file, &label, key).map_err(|source| HostKeyError::CannotRecord {
+                label,
+                file: first_file.display().to_string(),
+                source,
             })
         }
-        Verdict::Unknown => Err(format!(
-            "host key for {} is not known ({} key {}): add it to {} \
-             (ssh-keyscan -p {} {} >> {}) or set host_key_checking = False",
+        Verdict::Unknown => Err(HostKeyError::Unknown {
             label,
-            algo.as_str(),
+            algo,
             fingerprint,
-            first_file.display(),
+            file: first_file.display().to_string(),
             port,
-            host,
-            first_file.display()
-        )),
+            host: host.to_string(),
+        }),
     }
 }
 
@@ -335,7 +371,9 @@ mod tests {
             HostKeyMode::Strict,
         );
         assert!(check(&p, "10.0.0.1", 2222, &key(KEY_A)).is_ok());
-        let err = check(&p, "10.0.0.1", 22, &key(KEY_A)).unwrap_err();
+        let err = check(&p, "10.0.0.1", 22, &key(KEY_A))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not known"), "{err}");
         assert!(err.contains("known_hosts"), "{err}");
     }
@@ -370,7 +408,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let text = format!("# comment\nother ssh-ed25519 {KEY_B}\nh?st* ssh-ed25519 {KEY_A}\n");
         let p = policy(d.path(), &text, HostKeyMode::AcceptNew);
-        let err = check(&p, "host1", 22, &key(KEY_B)).unwrap_err();
+        let err = check(&p, "host1", 22, &key(KEY_B)).unwrap_err().to_string();
         assert!(err.contains("known_hosts:3"), "{err}");
         assert!(err.contains("ssh-keygen"), "{err}");
     }
@@ -417,6 +455,7 @@ mod tests {
         assert!(
             check(&p, "h", 22, &key(KEY_A))
                 .unwrap_err()
+                .to_string()
                 .contains("revoked")
         );
     }
