@@ -2,6 +2,12 @@
 //! variables, `ssh_args`/`ansible_ssh_common_args`/`ansible_ssh_extra_args` (parsed like a
 //! command line) and `~/.ssh/config` Host blocks, where the first value given for an option
 //! wins (OpenSSH's rule), so Ansible's variables beat the config file.
+//!
+//! Why not a crate's parser: russh reads no ssh_config; `ssh2-config` and `ssh_config` resolve
+//! one file on its own into their own settings, while what we need is OpenSSH's single ordered
+//! list of options (Ansible's `-o`/`-i`/`-J` first, then `Host`/`Match` blocks and `Include`d
+//! files), first value wins, with `%h`/`%p`/`%r` tokens and an `ssh -W` ProxyCommand mapped to
+//! a jump host. That list is the heart of this file; what the crates do is its smallest part.
 
 use super::SshTarget;
 use super::known_hosts::{self, HostKeyMode, KnownHostsPolicy};
