@@ -371,7 +371,7 @@ fn when_conditions_bare_and_legacy() {
 #[test]
 fn syntax_errors_report_the_line() {
     assert!(check_syntax("ok {{ x }}\n{% for %}").is_err());
-    let (msg, line) = check_syntax("line1\nline2 {{ x \n").expect_err("broken");
+    let SyntaxError { msg, line } = check_syntax("line1\nline2 {{ x \n").expect_err("broken");
     assert_eq!(line, 2, "{msg}");
     assert!(check_syntax("{% if a %}x{% endif %}").is_ok());
     assert!(check_expr_syntax("a and (b or").is_err());
