@@ -180,10 +180,28 @@ pub(crate) fn find_from(haystack: &[u8], from: usize, needle: &[u8]) -> Option<u
     Some(from + tail.windows(needle.len()).position(|w| w == needle)?)
 }
 
+/// A command line that [`sh_split`] cannot split.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unterminated {quote} quote in {input:?}")]
+pub struct SplitError {
+    /// "single" or "double".
+    pub quote: &'static str,
+    pub input: String,
+}
+
+impl SplitError {
+    fn unterminated(quote: &'static str, input: &str) -> Self {
+        SplitError {
+            quote,
+            input: input.to_string(),
+        }
+    }
+}
+
 /// Splits a command line into words as POSIX sh (and Python's shlex) does: quotes and
 /// backslashes, a backslash-newline joins lines. For `command`'s string, ssh arguments and
 /// ssh_config values.
-pub fn sh_split(s: &str) -> Result<Vec<String>, String> {
+pub fn sh_split(s: &str) -> Result<Vec<String>, SplitError> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -196,7 +214,7 @@ pub fn sh_split(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated single quote in {:?}", s)),
+                        None => return Err(SplitError::unterminated("single", s)),
                     }
                 }
             }
@@ -212,10 +230,10 @@ pub fn sh_split(s: &str) -> Result<Vec<String>, String> {
                                 cur.push('\\');
                                 cur.push(c);
                             }
-                            None => return Err(format!("unterminated double quote in {:?}", s)),
+                            None => return Err(SplitError::unterminated("double", s)),
                         },
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated double quote in {:?}", s)),
+                        None => return Err(SplitError::unterminated("double", s)),
                     }
                 }
             }

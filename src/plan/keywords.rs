@@ -231,13 +231,13 @@ pub fn check_template_str(s: &str, span: &Span, unsafe_str: bool) -> LoadResult<
     if unsafe_str || !is_template(s) {
         return Ok(());
     }
-    crate::vars::check_syntax(s).map_err(|(msg, line)| {
-        let at = if line > 1 {
-            format!(" (line {} of the text)", line)
+    crate::vars::check_syntax(s).map_err(|e| {
+        let at = if e.line > 1 {
+            format!(" (line {} of the text)", e.line)
         } else {
             String::new()
         };
-        LoadError::new(span, format!("template syntax error{}: {}", at, msg))
+        LoadError::new(span, format!("template syntax error{}: {}", at, e.msg))
             .hint("check the {{ }} and {% %} pairs and the expression inside")
     })
 }

@@ -4,6 +4,8 @@
 
 pub mod human;
 pub mod json;
+#[cfg(test)]
+mod tests;
 
 use crate::modules::FileDiff;
 use indexmap::IndexMap;

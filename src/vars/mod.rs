@@ -24,12 +24,6 @@ use std::sync::Arc;
 
 pub use scope::{HostResolver, hostvars, lazy_map};
 
-/// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
-/// flag is free for this: rmesos never auto-escapes HTML.)
-pub fn unsafe_value(s: &str) -> Value {
-    Value::from_safe_string(s.to_string())
-}
-
 /// The value of the `omit` variable: the executor drops module arguments equal to it.
 pub fn omit_token() -> &'static str {
     templar::omit_token()
@@ -92,13 +86,31 @@ impl Templar {
     }
 }
 
-/// Checks template syntax at load time; Err is (message, line within `text`).
-pub fn check_syntax(text: &str) -> Result<(), (String, u32)> {
+/// A template or expression that does not compile, found at load time.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{msg}")]
+pub struct SyntaxError {
+    pub msg: String,
+    /// The line within the checked text (1 for an expression).
+    pub line: u32,
+}
+
+impl SyntaxError {
+    fn of(e: &minijinja::Error) -> Self {
+        SyntaxError {
+            msg: e.detail().unwrap_or("syntax error").to_string(),
+            line: e.line().unwrap_or(1) as u32,
+        }
+    }
+}
+
+/// Checks template syntax at load time.
+pub fn check_syntax(text: &str) -> Result<(), SyntaxError> {
     templar::check_syntax(text)
 }
 
 /// Checks a bare expression's syntax at load time.
-pub fn check_expr_syntax(expr: &str) -> Result<(), String> {
+pub fn check_expr_syntax(expr: &str) -> Result<(), SyntaxError> {
     templar::check_expr_syntax(expr)
 }
 

@@ -4,6 +4,7 @@
 //! Every template source is compiled once per run: sources are loaded through the environment's
 //! loader under a name that encodes them, so minijinja's own cache holds the compiled form.
 
+use super::SyntaxError;
 use super::TemplateError;
 use crate::vocab::{is_template, python_str};
 use minijinja::syntax::SyntaxConfig;
@@ -368,24 +369,24 @@ fn syntax_env() -> &'static Environment<'static> {
     })
 }
 
-pub(super) fn check_syntax(text: &str) -> Result<(), (String, u32)> {
+pub(super) fn check_syntax(text: &str) -> Result<(), SyntaxError> {
     match syntax_env().template_from_str(text) {
         Ok(_) => Ok(()),
-        Err(e) => Err((
-            e.detail().unwrap_or("syntax error").to_string(),
-            e.line().unwrap_or(1) as u32,
-        )),
+        Err(e) => Err(SyntaxError::of(&e)),
     }
 }
 
-pub(super) fn check_expr_syntax(expr: &str) -> Result<(), String> {
+pub(super) fn check_expr_syntax(expr: &str) -> Result<(), SyntaxError> {
     if single_expression(expr).is_none() && is_template(expr) {
         // A legacy condition with text around its `{{ }}`: check it as a template.
-        return check_syntax(expr).map_err(|(msg, _)| msg);
+        return check_syntax(expr);
     }
     let expr = single_expression(expr).unwrap_or(expr);
     match syntax_env().compile_expression(expr) {
         Ok(_) => Ok(()),
-        Err(e) => Err(e.detail().unwrap_or("syntax error").to_string()),
+        Err(e) => Err(SyntaxError {
+            line: 1,
+            ..SyntaxError::of(&e)
+        }),
     }
 }

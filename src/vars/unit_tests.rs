@@ -88,7 +88,7 @@ fn deep_templating_renders_strings_inside_lists_and_maps() {
 fn unsafe_strings_are_never_templated() {
     let t = Templar::new();
     let s = scope_of(&t, json!({}));
-    let v = unsafe_value("{{ not_a_var }}");
+    let v = crate::yaml::unsafe_value("{{ not_a_var }}");
     let out = t.template_value(&v, &s).expect("untouched");
     assert_eq!(out.as_str(), Some("{{ not_a_var }}"));
 }
@@ -371,7 +371,7 @@ fn when_conditions_bare_and_legacy() {
 #[test]
 fn syntax_errors_report_the_line() {
     assert!(check_syntax("ok {{ x }}\n{% for %}").is_err());
-    let (msg, line) = check_syntax("line1\nline2 {{ x \n").expect_err("broken");
+    let SyntaxError { msg, line } = check_syntax("line1\nline2 {{ x \n").expect_err("broken");
     assert_eq!(line, 2, "{msg}");
     assert!(check_syntax("{% if a %}x{% endif %}").is_ok());
     assert!(check_expr_syntax("a and (b or").is_err());

@@ -11,3 +11,10 @@ mod parse;
 
 pub use node::{Node, NodeKind};
 pub use parse::{load_file, load_str, resolve_plain_scalar};
+
+/// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
+/// flag is free for this: rmesos never auto-escapes HTML.) YAML owns the tag; templating reads
+/// the mark.
+pub fn unsafe_value(s: &str) -> minijinja::Value {
+    minijinja::Value::from_safe_string(s.to_string())
+}

@@ -138,7 +138,7 @@ impl Node {
             NodeKind::Float(f) => Value::from(*f),
             NodeKind::Str(s) => {
                 if self.unsafe_str {
-                    crate::vars::unsafe_value(s)
+                    super::unsafe_value(s)
                 } else {
                     Value::from(s.as_str())
                 }

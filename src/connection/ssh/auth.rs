@@ -125,7 +125,7 @@ async fn try_key_file(
         Err(note) => {
             // A missing default key is normal; a missing or unreadable explicit one is news.
             if explicit {
-                tried.notes.push(note);
+                tried.notes.push(note.to_string());
             }
             return Ok(false);
         }
@@ -145,24 +145,47 @@ async fn try_key_file(
     Ok(res.success())
 }
 
-fn load_key(file: &Path, passphrase: Option<&str>) -> Result<PrivateKey, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("identity file {}: {}", file.display(), e))?;
+/// Why an identity file could not be used (a note in the authentication failure's message).
+#[derive(Debug, thiserror::Error)]
+enum KeyFileError {
+    #[error("identity file {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("identity file {file} is encrypted: set {env} to its passphrase", env = PASSPHRASE_ENV)]
+    Encrypted { file: String },
+    #[error("identity file {file} could not be decrypted (wrong passphrase?): {source}")]
+    WrongPassphrase {
+        file: String,
+        source: russh::keys::Error,
+    },
+    #[error("identity file {file}: {source}")]
+    Decode {
+        file: String,
+        source: russh::keys::Error,
+    },
+}
+
+fn load_key(file: &Path, passphrase: Option<&str>) -> Result<PrivateKey, KeyFileError> {
+    let name = || file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|source| KeyFileError::Read {
+        file: name(),
+        source,
+    })?;
     let env_pass = std::env::var(PASSPHRASE_ENV).ok();
     let pass = passphrase.or(env_pass.as_deref());
     match russh::keys::decode_secret_key(&text, pass) {
         Ok(k) => Ok(k),
-        Err(russh::keys::Error::KeyIsEncrypted) => Err(format!(
-            "identity file {} is encrypted: set {} to its passphrase",
-            file.display(),
-            PASSPHRASE_ENV
-        )),
-        Err(e) if pass.is_some() => Err(format!(
-            "identity file {} could not be decrypted (wrong passphrase?): {}",
-            file.display(),
-            e
-        )),
-        Err(e) => Err(format!("identity file {}: {}", file.display(), e)),
+        Err(russh::keys::Error::KeyIsEncrypted) => Err(KeyFileError::Encrypted { file: name() }),
+        Err(source) if pass.is_some() => Err(KeyFileError::WrongPassphrase {
+            file: name(),
+            source,
+        }),
+        Err(source) => Err(KeyFileError::Decode {
+            file: name(),
+            source,
+        }),
     }
 }
 

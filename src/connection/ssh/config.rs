@@ -2,10 +2,16 @@
 //! variables, `ssh_args`/`ansible_ssh_common_args`/`ansible_ssh_extra_args` (parsed like a
 //! command line) and `~/.ssh/config` Host blocks, where the first value given for an option
 //! wins (OpenSSH's rule), so Ansible's variables beat the config file.
+//!
+//! Why not a crate's parser: russh reads no ssh_config; `ssh2-config` and `ssh_config` resolve
+//! one file on its own into their own settings, while what we need is OpenSSH's single ordered
+//! list of options (Ansible's `-o`/`-i`/`-J` first, then `Host`/`Match` blocks and `Include`d
+//! files), first value wins, with `%h`/`%p`/`%r` tokens and an `ssh -W` ProxyCommand mapped to
+//! a jump host. That list is the heart of this file; what the crates do is its smallest part.
 
 use super::SshTarget;
 use super::known_hosts::{self, HostKeyMode, KnownHostsPolicy};
-use crate::connection::{ConnError, sh_split};
+use crate::connection::{ConnError, SplitError, sh_split};
 use crate::vocab;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -48,6 +54,69 @@ const DEFAULT_KEEPALIVE_MAX: usize = 3;
 const DEFAULT_CONNECT_RETRIES: u32 = 3;
 /// ProxyJump chains longer than this are surely a loop in ~/.ssh/config.
 const MAX_JUMP_DEPTH: usize = 8;
+
+/// Why a host's SSH settings (variables, ssh arguments, ~/.ssh/config) cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("{option} {value:?} is not a number{unit}")]
+    NotANumber {
+        option: &'static str,
+        value: String,
+        /// " of seconds" where the unit helps.
+        unit: &'static str,
+    },
+    #[error("{0:?} is not a boolean")]
+    NotABoolean(String),
+    #[error("StrictHostKeyChecking={0} is not yes/no/accept-new/ask")]
+    HostKeyChecking(String),
+    #[error("ProxyJump chain deeper than {0} hops")]
+    JumpTooDeep(usize),
+    #[error("ProxyJump host {0:?} has an unclosed '['")]
+    UnclosedBracket(String),
+    #[error("ProxyJump entry {0:?} has no host")]
+    JumpWithoutHost(String),
+    #[error(
+        "ProxyCommand {0:?} is not supported: only `ssh -W %h:%p [user@]bastion` maps to a \
+         jump host; use ProxyJump"
+    )]
+    ProxyCommand(String),
+    /// `ssh -W` / `ssh option -o` given without its value.
+    #[error("ssh {0} needs a value")]
+    MissingValue(String),
+    #[error("unexpected argument {0:?}: only ssh options may appear here")]
+    NotAnOption(String),
+    #[error(
+        "ssh option {0} is not supported by rmesos's built-in SSH client \
+         (forwarding, control sockets and the like have no equivalent)"
+    )]
+    Unsupported(String),
+    #[error("ssh option {0:?} has no value")]
+    NoValue(String),
+    #[error("{0}: Include nested too deeply")]
+    IncludeDepth(String),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// A line of an ssh_config file that cannot be read.
+    #[error("{file}:{line}: {msg}")]
+    ConfigLine {
+        file: String,
+        line: usize,
+        msg: String,
+    },
+    #[error(transparent)]
+    Split(#[from] SplitError),
+}
+
+fn not_a_number(option: &'static str, value: &str) -> SettingError {
+    SettingError::NotANumber {
+        option,
+        value: value.to_string(),
+        unit: "",
+    }
+}
 
 /// Options in the order they were given; the first value of a single-valued option wins.
 #[derive(Default, Clone, Debug)]
@@ -106,7 +175,7 @@ pub fn from_vars(
     vars: &IndexMap<String, Value>,
     defaults: &SshDefaults,
 ) -> Result<SshTarget, ConnError> {
-    let invalid = |what: &str, e: String| ConnError::Unreachable(format!("{}: {}", what, e));
+    let invalid = |what: &str, e: SettingError| ConnError::Unreachable(format!("{}: {}", what, e));
     let mut opts = Opts::default();
     let mut extra = Vec::new();
     let mut config_file = defaults.ssh_config.clone();
@@ -142,7 +211,7 @@ pub fn from_vars(
         Some(v) => vocab::boolean(&v).ok_or_else(|| {
             invalid(
                 "ansible_host_key_checking",
-                format!("{:?} is not a boolean", v),
+                SettingError::NotABoolean(v.clone()),
             )
         })?,
         None => defaults.host_key_checking,
@@ -173,7 +242,7 @@ pub fn from_vars(
         Some(v) => vocab::boolean(&v).ok_or_else(|| {
             invalid(
                 "rmesos_persistent_shell",
-                format!("{:?} is not a boolean", v),
+                SettingError::NotABoolean(v.clone()),
             )
         })?,
         None => true,
@@ -189,12 +258,9 @@ fn resolve(
     mut opts: Opts,
     config_file: &Path,
     depth: usize,
-) -> Result<SshTarget, String> {
+) -> Result<SshTarget, SettingError> {
     if depth > MAX_JUMP_DEPTH {
-        return Err(format!(
-            "ProxyJump chain deeper than {} hops",
-            MAX_JUMP_DEPTH
-        ));
+        return Err(SettingError::JumpTooDeep(MAX_JUMP_DEPTH));
     }
     read_ssh_config(config_file, host, &mut opts, 0)?;
     let hostname = opts.first("hostname").unwrap_or(host).to_string();
@@ -202,7 +268,7 @@ fn resolve(
         Some(p) => p
             .trim()
             .parse::<u16>()
-            .map_err(|_| format!("port {:?} is not a number", p))?,
+            .map_err(|_| not_a_number("port", p))?,
         None => 22,
     };
     let user = opts
@@ -244,10 +310,7 @@ fn resolve(
             "accept-new" => HostKeyMode::AcceptNew,
             "no" | "off" | "false" => HostKeyMode::Off,
             _ => {
-                return Err(format!(
-                    "StrictHostKeyChecking={} is not yes/no/accept-new/ask",
-                    v
-                ));
+                return Err(SettingError::HostKeyChecking(v.clone()));
             }
         },
     };
@@ -259,36 +322,39 @@ fn resolve(
         Some(v) => split_paths(v, &tokens),
         None => known_hosts::global_default_files(),
     };
-    let connect_timeout = match opts.first("connecttimeout") {
-        Some(v) => Duration::from_secs(
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("ConnectTimeout {:?} is not a number of seconds", v))?,
-        ),
-        None => Duration::from_secs(10),
-    };
+    let connect_timeout =
+        match opts.first("connecttimeout") {
+            Some(v) => Duration::from_secs(v.trim().parse::<u64>().map_err(|_| {
+                SettingError::NotANumber {
+                    option: "ConnectTimeout",
+                    value: v.to_string(),
+                    unit: " of seconds",
+                }
+            })?),
+            None => Duration::from_secs(10),
+        };
     let connect_retries = match opts.first("connectionattempts") {
         Some(v) => v
             .trim()
             .parse::<u32>()
-            .map_err(|_| format!("ConnectionAttempts {:?} is not a number", v))?
+            .map_err(|_| not_a_number("ConnectionAttempts", v))?
             .saturating_sub(1),
         None => DEFAULT_CONNECT_RETRIES,
     };
     let keepalive = match opts.first("serveraliveinterval") {
         Some("0") => None,
-        Some(v) => {
-            Some(Duration::from_secs(v.trim().parse::<u64>().map_err(
-                |_| format!("ServerAliveInterval {:?} is not a number", v),
-            )?))
-        }
+        Some(v) => Some(Duration::from_secs(
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| not_a_number("ServerAliveInterval", v))?,
+        )),
         None => Some(DEFAULT_KEEPALIVE),
     };
     let keepalive_max = match opts.first("serveralivecountmax") {
         Some(v) => v
             .trim()
             .parse::<usize>()
-            .map_err(|_| format!("ServerAliveCountMax {:?} is not a number", v))?,
+            .map_err(|_| not_a_number("ServerAliveCountMax", v))?,
         None => DEFAULT_KEEPALIVE_MAX,
     };
     let password_auth = opts
@@ -365,11 +431,11 @@ struct JumpSpec {
     port: Option<u16>,
 }
 
-fn parse_jump_list(value: &str) -> Result<Vec<JumpSpec>, String> {
+fn parse_jump_list(value: &str) -> Result<Vec<JumpSpec>, SettingError> {
     value.split(',').map(|s| parse_jump(s.trim())).collect()
 }
 
-fn parse_jump(s: &str) -> Result<JumpSpec, String> {
+fn parse_jump(s: &str) -> Result<JumpSpec, SettingError> {
     let s = s.strip_prefix("ssh://").unwrap_or(s);
     let (user, hostport) = match s.rsplit_once('@') {
         Some((u, h)) => (Some(u.to_string()), h),
@@ -378,7 +444,7 @@ fn parse_jump(s: &str) -> Result<JumpSpec, String> {
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let (h, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("ProxyJump host {:?} has an unclosed '['", s))?;
+            .ok_or_else(|| SettingError::UnclosedBracket(s.to_string()))?;
         (h, after.strip_prefix(':'))
     } else {
         match hostport.split_once(':') {
@@ -387,12 +453,12 @@ fn parse_jump(s: &str) -> Result<JumpSpec, String> {
         }
     };
     if host.is_empty() {
-        return Err(format!("ProxyJump entry {:?} has no host", s));
+        return Err(SettingError::JumpWithoutHost(s.to_string()));
     }
     let port = port
         .map(|p| {
             p.parse::<u16>()
-                .map_err(|_| format!("ProxyJump port {:?} is not a number", p))
+                .map_err(|_| not_a_number("ProxyJump port", p))
         })
         .transpose()?;
     Ok(JumpSpec {
@@ -404,14 +470,8 @@ fn parse_jump(s: &str) -> Result<JumpSpec, String> {
 
 /// `ProxyCommand="ssh -W %h:%p [opts] [user@]bastion"` is a jump through `bastion`; any
 /// other proxy command cannot be run by an in-process client.
-fn proxy_command_jump(cmd: &str) -> Result<(JumpSpec, Opts), String> {
-    let unsupported = || {
-        format!(
-            "ProxyCommand {:?} is not supported: only `ssh -W %h:%p [user@]bastion` maps to a \
-             jump host; use ProxyJump",
-            cmd
-        )
-    };
+fn proxy_command_jump(cmd: &str) -> Result<(JumpSpec, Opts), SettingError> {
+    let unsupported = || SettingError::ProxyCommand(cmd.to_string());
     let words = sh_split(cmd)?;
     let Some((program, args)) = words.split_first() else {
         return Err(unsupported());
@@ -425,14 +485,14 @@ fn proxy_command_jump(cmd: &str) -> Result<(JumpSpec, Opts), String> {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        let mut take = |flag: &str| -> Result<String, String> {
+        let mut take = |flag: &str| -> Result<String, SettingError> {
             if a.len() > 2 {
                 Ok(a[2..].to_string())
             } else {
                 i += 1;
                 args.get(i)
                     .cloned()
-                    .ok_or_else(|| format!("ssh {} needs a value", flag))
+                    .ok_or_else(|| SettingError::MissingValue(flag.to_string()))
             }
         };
         match a.as_str() {
@@ -465,19 +525,16 @@ fn parse_ssh_args(
     opts: &mut Opts,
     extra: &mut Vec<(String, String)>,
     config_file: &mut Option<PathBuf>,
-) -> Result<(), String> {
+) -> Result<(), SettingError> {
     let words = sh_split(args)?;
     let mut i = 0;
     while i < words.len() {
         let w = &words[i];
         let Some(flag) = w.strip_prefix('-').and_then(|f| f.chars().next()) else {
-            return Err(format!(
-                "unexpected argument {:?}: only ssh options may appear here",
-                w
-            ));
+            return Err(SettingError::NotAnOption(w.clone()));
         };
         let attached = &w[2..];
-        let mut value = || -> Result<String, String> {
+        let mut value = || -> Result<String, SettingError> {
             if !attached.is_empty() {
                 Ok(attached.to_string())
             } else {
@@ -485,7 +542,7 @@ fn parse_ssh_args(
                 words
                     .get(i)
                     .cloned()
-                    .ok_or_else(|| format!("ssh option -{} needs a value", flag))
+                    .ok_or_else(|| SettingError::MissingValue(format!("option -{}", flag)))
             }
         };
         match flag {
@@ -510,11 +567,7 @@ fn parse_ssh_args(
                 extra.push((w.clone(), String::new()));
             }
             _ => {
-                return Err(format!(
-                    "ssh option {} is not supported by rmesos's built-in SSH client \
-                     (forwarding, control sockets and the like have no equivalent)",
-                    w
-                ));
+                return Err(SettingError::Unsupported(w.clone()));
             }
         }
         i += 1;
@@ -523,11 +576,11 @@ fn parse_ssh_args(
 }
 
 /// `Key=Value` or `Key Value` (as in `-o "Key Value"`), key lowercased.
-fn split_option(s: &str) -> Result<(String, String), String> {
+fn split_option(s: &str) -> Result<(String, String), SettingError> {
     let s = s.trim();
     let idx = s
         .find(|c: char| c == '=' || c.is_whitespace())
-        .ok_or_else(|| format!("ssh option {:?} has no value", s))?;
+        .ok_or_else(|| SettingError::NoValue(s.to_string()))?;
     let key = s[..idx].to_ascii_lowercase();
     let value = s[idx..]
         .trim_start_matches(|c: char| c.is_whitespace())
@@ -538,14 +591,24 @@ fn split_option(s: &str) -> Result<(String, String), String> {
 
 /// Reads the Host/Match blocks of an OpenSSH client config that apply to `host` into `opts`.
 /// `Match` supports `all` and `host`; blocks with other criteria are skipped.
-fn read_ssh_config(path: &Path, host: &str, opts: &mut Opts, depth: usize) -> Result<(), String> {
+fn read_ssh_config(
+    path: &Path,
+    host: &str,
+    opts: &mut Opts,
+    depth: usize,
+) -> Result<(), SettingError> {
     if depth > 16 {
-        return Err(format!("{}: Include nested too deeply", path.display()));
+        return Err(SettingError::IncludeDepth(path.display().to_string()));
     }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("cannot read {}: {}", path.display(), e)),
+        Err(source) => {
+            return Err(SettingError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
     };
     let mut active = true;
     for (idx, raw) in text.lines().enumerate() {
@@ -562,7 +625,12 @@ fn read_ssh_config(path: &Path, host: &str, opts: &mut Opts, depth: usize) -> Re
             .strip_prefix('=')
             .unwrap_or(line[split..].trim_start())
             .trim();
-        let args = sh_split(rest).map_err(|e| format!("{}:{}: {}", path.display(), idx + 1, e))?;
+        let at_line = |msg: String| SettingError::ConfigLine {
+            file: path.display().to_string(),
+            line: idx + 1,
+            msg,
+        };
+        let args = sh_split(rest).map_err(|e| at_line(e.to_string()))?;
         match keyword.as_str() {
             "host" => active = host_patterns_match(&args, host),
             "match" => active = match_block_applies(&args, host),
@@ -575,7 +643,7 @@ fn read_ssh_config(path: &Path, host: &str, opts: &mut Opts, depth: usize) -> Re
                         home_dir().join(".ssh").join(expanded)
                     };
                     let mut found: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
-                        .map_err(|e| format!("{}:{}: {}", path.display(), idx + 1, e))?
+                        .map_err(|e| at_line(e.to_string()))?
                         .filter_map(Result::ok)
                         .collect();
                     found.sort();

@@ -1,10 +1,17 @@
 //! known_hosts: reads OpenSSH's format (plain and hashed `|1|salt|hash` host fields,
 //! `[host]:port`, `*`/`?` patterns and `!` negations, `@revoked`), decides whether a server key
 //! is trusted under the policy, and records new keys for accept-new.
+//!
+//! Why not a crate's: russh's `known_hosts` reads one file, matches exact names only (no
+//! patterns, negations or `@revoked`) and stops at the first line it cannot parse; ssh-key's
+//! `known_hosts::Entry` parses markers and hashed names but splits fields on single spaces (OpenSSH
+//! accepts any run of blanks) and matches nothing. The line reading and matching here are what
+//! OpenSSH does; the key decoding (russh) and HMAC-SHA1 of hashed names (`hmac`) are crates'.
 
 use super::config::glob_match;
+use hmac::{Hmac, Mac};
 use russh::keys::{Algorithm, HashAlg, PublicKey, PublicKeyBase64};
-use sha1::{Digest, Sha1};
+use sha1::Sha1;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -153,24 +160,12 @@ fn hashed_matches(field: &str, label: &str) -> bool {
     let (Ok(salt), Ok(hash)) = (engine.decode(salt), engine.decode(hash)) else {
         return false;
     };
-    hmac_sha1(&salt, label.as_bytes()).as_slice() == hash.as_slice()
-}
-
-fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..20].copy_from_slice(&Sha1::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha1::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let mut outer = Sha1::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    let Ok(mac) = Hmac::<Sha1>::new_from_slice(&salt) else {
+        return false;
+    };
+    mac.chain_update(label.as_bytes())
+        .verify_slice(&hash)
+        .is_ok()
 }
 
 fn verdict(files: &[PathBuf], label: &str, key: &PublicKey) -> Verdict {
@@ -216,20 +211,67 @@ pub(super) fn known_algorithms(policy: &KnownHostsPolicy, host: &str, port: u16)
     algos
 }
 
-/// Decides whether `key` is trusted for host:port; records it under accept-new. The error is
-/// the one-line reason shown to the user.
+/// Why a server key is not trusted; the message is the one-line reason shown to the user.
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    #[error("host key for {label} ({algo} {fingerprint}) is marked @revoked in {file}:{line}")]
+    Revoked {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        line: usize,
+    },
+    #[error(
+        "HOST KEY CHANGED for {label}: it now offers {algo} key {fingerprint}, which differs from \
+         {file}:{line}; if the change is expected, remove it with ssh-keygen -f {file} -R '{label}'"
+    )]
+    Changed {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        line: usize,
+    },
+    #[error(
+        "host key for {label} is not known ({algo} key {fingerprint}): add it to {file} \
+         (ssh-keyscan -p {port} {host} >> {file}) or set host_key_checking = False"
+    )]
+    Unknown {
+        label: String,
+        algo: String,
+        fingerprint: String,
+        file: String,
+        port: u16,
+        host: String,
+    },
+    #[error("cannot record the host key of {label} in {file}: {source}")]
+    CannotRecord {
+        label: String,
+        file: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{label} presented a host certificate; host certificates are not supported \
+         (list its plain key in known_hosts)"
+    )]
+    Certificate { label: String },
+}
+
+/// Decides whether `key` is trusted for `host:port` under `policy` (recording it for
+/// accept-new).
 pub(super) fn check(
     policy: &KnownHostsPolicy,
     host: &str,
     port: u16,
     key: &PublicKey,
-) -> Result<(), String> {
+) -> Result<(), HostKeyError> {
     if policy.mode == HostKeyMode::Off {
         return Ok(());
     }
     let label = host_label(host, port);
-    let fingerprint = key.fingerprint(HashAlg::Sha256);
-    let algo = key.algorithm();
+    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+    let algo = key.algorithm().as_str().to_string();
     let first_file = policy
         .files
         .first()
@@ -237,46 +279,35 @@ pub(super) fn check(
         .unwrap_or_else(|| super::config::home_dir().join(".ssh/known_hosts"));
     match verdict(&policy.files, &label, key) {
         Verdict::Known => Ok(()),
-        Verdict::Revoked { file, line } => Err(format!(
-            "host key for {} ({} {}) is marked @revoked in {}:{}",
+        Verdict::Revoked { file, line } => Err(HostKeyError::Revoked {
             label,
-            algo.as_str(),
+            algo,
             fingerprint,
-            file.display(),
-            line
-        )),
-        Verdict::Changed { file, line } => Err(format!(
-            "HOST KEY CHANGED for {}: it now offers {} key {}, which differs from {}:{}; \
-             if the change is expected, remove it with ssh-keygen -f {} -R '{}'",
-            label,
-            algo.as_str(),
-            fingerprint,
-            file.display(),
+            file: file.display().to_string(),
             line,
-            file.display(),
-            label
-        )),
+        }),
+        Verdict::Changed { file, line } => Err(HostKeyError::Changed {
+            label,
+            algo,
+            fingerprint,
+            file: file.display().to_string(),
+            line,
+        }),
         Verdict::Unknown if policy.mode == HostKeyMode::AcceptNew => {
-            append(&first_file, &label, key).map_err(|e| {
-                format!(
-                    "cannot record the host key of {} in {}: {}",
-                    label,
-                    first_file.display(),
-                    e
-                )
+            append(&first_file, &label, key).map_err(|source| HostKeyError::CannotRecord {
+                label,
+                file: first_file.display().to_string(),
+                source,
             })
         }
-        Verdict::Unknown => Err(format!(
-            "host key for {} is not known ({} key {}): add it to {} \
-             (ssh-keyscan -p {} {} >> {}) or set host_key_checking = False",
+        Verdict::Unknown => Err(HostKeyError::Unknown {
             label,
-            algo.as_str(),
+            algo,
             fingerprint,
-            first_file.display(),
+            file: first_file.display().to_string(),
             port,
-            host,
-            first_file.display()
-        )),
+            host: host.to_string(),
+        }),
     }
 }
 
@@ -335,7 +366,9 @@ mod tests {
             HostKeyMode::Strict,
         );
         assert!(check(&p, "10.0.0.1", 2222, &key(KEY_A)).is_ok());
-        let err = check(&p, "10.0.0.1", 22, &key(KEY_A)).unwrap_err();
+        let err = check(&p, "10.0.0.1", 22, &key(KEY_A))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not known"), "{err}");
         assert!(err.contains("known_hosts"), "{err}");
     }
@@ -345,12 +378,9 @@ mod tests {
         use base64::Engine;
         let e = base64::engine::general_purpose::STANDARD;
         let salt = b"0123456789abcdefghij";
-        let hash = hmac_sha1(salt, b"[h1]:2200");
-        let line = format!(
-            "|1|{}|{} ssh-ed25519 {KEY_A}\n",
-            e.encode(salt),
-            e.encode(hash)
-        );
+        // HMAC-SHA1(salt, "[h1]:2200"), computed with Python's hmac module.
+        let hash = "m/8OUZFTzb3q0sdYKNTBK0QDTGI=";
+        let line = format!("|1|{}|{hash} ssh-ed25519 {KEY_A}\n", e.encode(salt));
         let d = tempfile::tempdir().unwrap();
         let p = policy(d.path(), &line, HostKeyMode::Strict);
         assert!(check(&p, "h1", 2200, &key(KEY_A)).is_ok());
@@ -358,19 +388,11 @@ mod tests {
     }
 
     #[test]
-    fn hmac_sha1_matches_rfc2202_case_2() {
-        assert_eq!(
-            hex::encode(hmac_sha1(b"Jefe", b"what do ya want for nothing?")),
-            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
-        );
-    }
-
-    #[test]
     fn changed_key_names_file_and_line() {
         let d = tempfile::tempdir().unwrap();
         let text = format!("# comment\nother ssh-ed25519 {KEY_B}\nh?st* ssh-ed25519 {KEY_A}\n");
         let p = policy(d.path(), &text, HostKeyMode::AcceptNew);
-        let err = check(&p, "host1", 22, &key(KEY_B)).unwrap_err();
+        let err = check(&p, "host1", 22, &key(KEY_B)).unwrap_err().to_string();
         assert!(err.contains("known_hosts:3"), "{err}");
         assert!(err.contains("ssh-keygen"), "{err}");
     }
@@ -417,6 +439,7 @@ mod tests {
         assert!(
             check(&p, "h", 22, &key(KEY_A))
                 .unwrap_err()
+                .to_string()
                 .contains("revoked")
         );
     }

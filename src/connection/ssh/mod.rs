@@ -149,16 +149,14 @@ impl client::Handler for HostKeyCheck {
             PublicKeyOrCertificate::Certificate(_) if self.policy.mode == HostKeyMode::Off => {
                 Ok(())
             }
-            PublicKeyOrCertificate::Certificate(_) => Err(format!(
-                "{} presented a host certificate; host certificates are not supported \
-                 (list its plain key in known_hosts)",
-                host_label(&self.host, self.port)
-            )),
+            PublicKeyOrCertificate::Certificate(_) => Err(known_hosts::HostKeyError::Certificate {
+                label: host_label(&self.host, self.port),
+            }),
         };
         match verdict {
             Ok(()) => Ok(true),
             Err(reason) => {
-                *lock(&self.refusal) = Some(reason);
+                *lock(&self.refusal) = Some(reason.to_string());
                 Ok(false)
             }
         }

@@ -13,7 +13,7 @@
 //! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
 //! stdin) and falls back to a channel per exec when the shell is busy or will not start.
 
-use crate::connection::{BecomeSpec, ExecOutput, find_from, random_token, sh_quote};
+use crate::connection::{BecomeSpec, ConnError, ExecOutput, find_from, random_token, sh_quote};
 use base64::Engine as _;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
@@ -34,6 +34,24 @@ pub(super) struct Shell {
     seq: u64,
 }
 
+/// Why a long-lived shell failed: it would not start, or it is gone.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ShellError {
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+    #[error("exec request: {0}")]
+    ExecRequest(russh::Error),
+    /// sudo's prompt dance failed.
+    #[error("{0}")]
+    Become(ConnError),
+    #[error("writing to the shell: {0}")]
+    Write(russh::Error),
+    #[error("the shell exited with status {0}")]
+    Exited(u32),
+    #[error("the shell's channel closed")]
+    Closed,
+}
+
 impl Shell {
     /// Starts `/bin/sh` reading commands from stdin on `channel` (as `become_` says, answering
     /// sudo's prompt if it asks), and waits until it answers. Errors say why, for a log; the
@@ -41,7 +59,7 @@ impl Shell {
     pub(super) async fn start(
         channel: Channel<Msg>,
         become_: Option<&BecomeSpec>,
-    ) -> Result<Shell, String> {
+    ) -> Result<Shell, ShellError> {
         let (reader, writer) = channel.split();
         let mut shell = Shell {
             reader,
@@ -57,21 +75,21 @@ impl Shell {
             }
             Err(_) => {
                 let _ = shell.writer.close().await;
-                Err(format!("no answer within {:?}", START_TIMEOUT))
+                Err(ShellError::NoAnswer(START_TIMEOUT))
             }
         }
     }
 
-    async fn handshake(&mut self, become_: Option<&BecomeSpec>) -> Result<(), String> {
+    async fn handshake(&mut self, become_: Option<&BecomeSpec>) -> Result<(), ShellError> {
         let (line, watch) = super::escalate::exec_line("exec /bin/sh -s", become_);
         self.writer
             .exec(true, line)
             .await
-            .map_err(|e| format!("exec request: {e}"))?;
+            .map_err(ShellError::ExecRequest)?;
         if let Some(watch) = watch {
             super::escalate::until_started(&mut self.reader, &self.writer, watch)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(ShellError::Become)?;
         }
         // Whatever the login printed (a motd, rc files) comes before this first marker.
         self.exchange(Vec::new()).await.map(|_| ())
@@ -79,7 +97,11 @@ impl Shell {
 
     /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
     /// is gone (the channel closed before the markers came back); the script may have run.
-    pub(super) async fn run(&mut self, script: &str, stdin: &[u8]) -> Result<ExecOutput, String> {
+    pub(super) async fn run(
+        &mut self,
+        script: &str,
+        stdin: &[u8],
+    ) -> Result<ExecOutput, ShellError> {
         let mut command = b"/bin/sh -c ".to_vec();
         command.extend_from_slice(sh_quote(script).as_bytes());
         let delimiter = format!("RMESOS_STDIN_{}", self.token);
@@ -107,7 +129,7 @@ impl Shell {
     }
 
     /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
-    async fn exchange(&mut self, mut input: Vec<u8>) -> Result<ExecOutput, String> {
+    async fn exchange(&mut self, mut input: Vec<u8>) -> Result<ExecOutput, ShellError> {
         self.seq += 1;
         let marker = format!("RMESOS-{}-{}", self.token, self.seq);
         input.extend_from_slice(
@@ -124,7 +146,7 @@ impl Shell {
             let msg = tokio::select! {
                 sent = &mut send, if sending => {
                     sending = false;
-                    sent.map_err(|e| format!("writing to the shell: {e}"))?;
+                    sent.map_err(ShellError::Write)?;
                     continue;
                 }
                 msg = self.reader.wait() => msg,
@@ -147,21 +169,21 @@ impl Shell {
                     }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
-                    return Err(format!("the shell exited with status {exit_status}"));
+                    return Err(ShellError::Exited(exit_status));
                 }
                 None | Some(ChannelMsg::Close | ChannelMsg::Eof) => {
-                    return Err("the shell's channel closed".into());
+                    return Err(ShellError::Closed);
                 }
                 Some(_) => {}
             }
         }
         // Both markers came back, so the shell has read all of `input`.
         if sending {
-            send.await
-                .map_err(|e| format!("writing to the shell: {e}"))?;
+            send.await.map_err(ShellError::Write)?;
         }
         let (Some((out_end, rc)), Some(err_end)) = (rc, err_end) else {
-            return Err("internal: markers missing".into());
+            // The loop above ends only when both markers were found.
+            return Err(ShellError::Closed);
         };
         stdout.truncate(out_end);
         stderr.truncate(err_end);

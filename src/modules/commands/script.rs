@@ -64,7 +64,7 @@ impl Module for Script {
                 "a script path (free form or cmd) is required".into(),
             ));
         };
-        let words = sh_split(cmd).map_err(ModuleError::Failed)?;
+        let words = sh_split(cmd).map_err(|e| ModuleError::failed(e.to_string()))?;
         let Some((path, args)) = words.split_first() else {
             return Err(ModuleError::failed("a script path is required"));
         };
