@@ -1,14 +1,15 @@
 //! The house rules, checked on the source text: the layer table in ARCHITECTURE.md (which
-//! folder of `src/` may import which), no file-level import circle inside `src/exec/`, no
-//! function in `src/exec/` over 80 lines and no `too_many_arguments` allowance there.
+//! folder of `src/` may import which), no function in `src/exec/` over 80 lines and no
+//! `too_many_arguments` allowance there. (The order of exec's own files is checked by the unit
+//! test `exec::layers`, next to the list it enforces.)
 //!
 //! The table is read from ARCHITECTURE.md itself (the rows after the `<!-- layer-table -->`
 //! marker), so the picture a reader sees and the rule CI enforces are one. Imports are the
 //! `crate::NAME` paths of the code (comments and string literals are blanked first); a folder
 //! reaches another folder only that way. The checker's own tests feed it a small made-up tree
-//! with a forbidden import and a circle, so this test fails when the rules are broken.
+//! with a forbidden import and a long function, so this test fails when the rules are broken.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Blanks comments, string and char literals (keeping newlines), so what is left is code.
@@ -268,83 +269,6 @@ fn layer_violations(files: &[(PathBuf, String)], table: &Table) -> Vec<String> {
     out
 }
 
-/// File-level import edges inside one folder: `super::x`, `crate::FOLDER::x`, and from
-/// mod.rs `x::`/`self::x`; `super::Item` where Item is not a submodule points at mod.rs.
-fn folder_graph(folder: &str, files: &[(PathBuf, String)]) -> BTreeMap<String, BTreeSet<String>> {
-    let in_folder: Vec<(&str, String)> = files
-        .iter()
-        .filter(|(p, _)| p.parent() == Some(Path::new(folder)))
-        .filter_map(|(p, t)| Some((p.file_stem()?.to_str()?, code_only(t))))
-        .collect();
-    let submodules: BTreeSet<String> = in_folder
-        .iter()
-        .map(|(s, _)| s.to_string())
-        .filter(|s| s != "mod")
-        .collect();
-    let mut graph = BTreeMap::new();
-    for (stem, code) in &in_folder {
-        let mut edges = BTreeSet::new();
-        let mut refs = paths_after(code, &format!("crate::{}::", folder));
-        if *stem == "mod" {
-            refs.extend(paths_after(code, "self::"));
-            for m in &submodules {
-                if code.contains(&format!("{}::", m)) {
-                    refs.push((m.clone(), 0));
-                }
-            }
-        } else {
-            refs.extend(paths_after(code, "super::"));
-        }
-        for (name, _) in refs {
-            let target = if submodules.contains(&name) {
-                name
-            } else {
-                "mod".to_string()
-            };
-            if target != *stem && !(target == "mod" && *stem == "mod") {
-                edges.insert(target);
-            }
-        }
-        graph.insert(stem.to_string(), edges);
-    }
-    graph
-}
-
-/// One import circle in the graph, as "a -> b -> a", if there is any.
-fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
-    fn visit(
-        n: &str,
-        g: &BTreeMap<String, BTreeSet<String>>,
-        state: &mut HashMap<String, u8>,
-        path: &mut Vec<String>,
-    ) -> Option<String> {
-        match state.get(n) {
-            Some(1) => {
-                let from = path.iter().position(|p| p == n).unwrap_or(0);
-                let mut c = path[from..].to_vec();
-                c.push(n.to_string());
-                return Some(c.join(" -> "));
-            }
-            Some(_) => return None,
-            None => {}
-        }
-        state.insert(n.to_string(), 1);
-        path.push(n.to_string());
-        for m in g.get(n).into_iter().flatten() {
-            if let Some(c) = visit(m, g, state, path) {
-                return Some(c);
-            }
-        }
-        path.pop();
-        state.insert(n.to_string(), 2);
-        None
-    }
-    let mut state = HashMap::new();
-    graph
-        .keys()
-        .find_map(|n| visit(n, graph, &mut state, &mut vec![]))
-}
-
 /// Functions longer than `max` lines (from the `fn` line to its closing brace), outside
 /// `#[cfg(test)]` modules: "file:line: name is N lines".
 fn long_functions(rel: &Path, text: &str, max: usize) -> Vec<String> {
@@ -455,16 +379,6 @@ fn every_folder_imports_only_what_the_layer_table_allows() {
 }
 
 #[test]
-fn exec_files_import_each_other_without_a_circle() {
-    let files = source_files(&repo().join("src"));
-    let graph = folder_graph("exec", &files);
-    assert!(graph.len() > 5, "src/exec was not read: {graph:?}");
-    if let Some(c) = find_cycle(&graph) {
-        panic!("an import circle inside src/exec: {c}");
-    }
-}
-
-#[test]
 fn exec_functions_are_short_and_take_few_arguments() {
     let files = source_files(&repo().join("src"));
     let mut bad = vec![];
@@ -522,30 +436,6 @@ fn checker_finds_a_forbidden_import() {
         layer_violations(&unknown, &table).len(),
         1,
         "a folder missing from the table is refused"
-    );
-}
-
-#[test]
-fn checker_finds_a_circle_inside_a_folder() {
-    let ok = tree(&[
-        ("exec/mod.rs", "mod play;\nmod task;\npub use play::run;\n"),
-        ("exec/play.rs", "use super::task::run_task;\n"),
-        ("exec/task.rs", "use crate::exec::state::S;\n"),
-        ("exec/state.rs", "pub struct S;\n"),
-    ]);
-    assert_eq!(find_cycle(&folder_graph("exec", &ok)), None);
-    let bad = tree(&[
-        (
-            "exec/mod.rs",
-            "mod play;\nmod task;\npub struct Runner;\npub use play::run;\n",
-        ),
-        ("exec/play.rs", "use super::task::run_task;\n"),
-        ("exec/task.rs", "use super::Runner;\n"),
-    ]);
-    let c = find_cycle(&folder_graph("exec", &bad)).expect("a circle");
-    assert!(
-        c.contains("mod") && c.contains("play") && c.contains("task"),
-        "{c}"
     );
 }
 
