@@ -3,7 +3,8 @@
 //! and roles over SSH, and the cluster tooling (EC2, local lab) around it.
 //!
 //! Layers, top to bottom (arrows point down only): `app` → `ec2`, `lab`, `testbed` → `exec` →
-//! `plan`, `report` → `modules`, `inventory` → `vars` → `yaml`, `connection` → `error`. See
+//! `plan`, `report` → `modules`, `inventory` → `vars` → `yaml`, `connection` → `vocab`,
+//! `error`. The table tests/layers.rs enforces is in
 //! ARCHITECTURE.md.
 
 pub mod app;
