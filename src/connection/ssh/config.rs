@@ -799,15 +799,14 @@ fn var(vars: &IndexMap<String, Value>, names: &[&str]) -> Option<String> {
     })
 }
 
-/// A yes/no keyword of ssh_config (`IdentitiesOnly`, `PasswordAuthentication`). OpenSSH's own
-/// rule (readconf.c) is `yes`/`no`/`true`/`false` in any case; the `on`/`off`/`1`/`0`/`y`/`n`
-/// spellings are accepted too, as they always were here. Ansible's variables
-/// (`ansible_host_key_checking`, ...) are read with [`vocab::boolean`] instead: this is ssh's
-/// vocabulary, not Ansible's.
+/// A yes/no keyword of ssh_config (`IdentitiesOnly`, `PasswordAuthentication`), as OpenSSH
+/// reads it (readconf.c's flag table): `yes`/`true` or `no`/`false`, in any case. Ansible's
+/// variables (`ansible_host_key_checking`, ...) are read with [`vocab::boolean`] instead: this
+/// is ssh's vocabulary, not Ansible's.
 fn ssh_flag(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" | "y" => Some(true),
-        "no" | "false" | "off" | "0" | "n" => Some(false),
+        "yes" | "true" => Some(true),
+        "no" | "false" => Some(false),
         _ => None,
     }
 }
