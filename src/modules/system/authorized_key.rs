@@ -149,7 +149,7 @@ impl Module for AuthorizedKey {
             group: Some(gid),
             mode: Some(&FileMode::Octal(0o600)),
         };
-        script.push_str(&write_step(&path, None, attrs, false));
+        script.push_str(&write_step(&path, new.len(), attrs, false));
         let out = cx.run(&script, new.as_bytes()).await?;
         if out.rc != 0 {
             return Ok(Outcome::fail(host_error(

@@ -128,7 +128,8 @@ impl Module for Mount {
                     f = q(&a.fstab)
                 ));
             }
-            script.push_str(&write_step(&a.fstab, None, Attrs::default(), false));
+            let len = join_lines(&new_lines).len();
+            script.push_str(&write_step(&a.fstab, len, Attrs::default(), false));
         }
         let qp = q(path);
         // mount reads the fstab given with -T when it is not the system one.

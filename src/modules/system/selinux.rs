@@ -146,7 +146,12 @@ impl Module for Selinux {
         }
         let mut s = String::new();
         if file_changes {
-            s.push_str(&write_step(&a.configfile, None, Attrs::default(), true));
+            s.push_str(&write_step(
+                &a.configfile,
+                join_lines(&new).len(),
+                Attrs::default(),
+                true,
+            ));
         }
         if set_runtime && let Some(w) = want_enforce {
             s.push_str(&format!("setenforce {w} || exit 81\n"));

@@ -158,7 +158,12 @@ impl Module for Sysctl {
         if !cx.check_mode && res.changed {
             let mut s = String::new();
             if file_changes {
-                s.push_str(&write_step(&a.sysctl_file, None, Attrs::default(), false));
+                s.push_str(&write_step(
+                    &a.sysctl_file,
+                    new_text.len(),
+                    Attrs::default(),
+                    false,
+                ));
             }
             if set_live && let Some(w) = &want {
                 s.push_str(&format!(
