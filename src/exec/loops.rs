@@ -8,7 +8,7 @@ use super::eval::text;
 use super::runner::Runner;
 use crate::error::Span;
 use crate::plan::{LoopSource, Task};
-use crate::vars::TemplateError;
+use crate::vars::{FirstFound, TemplateError};
 use minijinja::Value;
 use minijinja::value::ValueKind;
 use std::path::Path;
@@ -75,7 +75,7 @@ pub enum LookupError {
     #[error("with_sequence: stride must not be 0")]
     ZeroStride,
     #[error(
-        "with_{0} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, indexed_items, flattened, lines, random_choice); use loop: with a filter instead"
+        "with_{0} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, first_found, indexed_items, flattened, lines, random_choice); use loop: with a filter instead"
     )]
     Unsupported(String),
 }
@@ -115,18 +115,40 @@ pub fn loop_items(r: &Runner, task: &Task, scope: &Value) -> Result<Option<Vec<V
                         name: name.clone(),
                         source,
                     })?;
-            let arg = if name == "fileglob" {
-                resolve_fileglob(r, task, &arg)
-            } else {
-                arg
+            let lookup = match name.as_str() {
+                "fileglob" => with_lookup(name, &resolve_fileglob(r, task, &arg)),
+                "first_found" => first_found(r, task, &arg),
+                _ => with_lookup(name, &arg),
             };
-            with_lookup(name, &arg).map_err(|source| LoopError::Lookup {
+            lookup.map_err(|source| LoopError::Lookup {
                 span: span.clone(),
                 source,
             })?
         }
     };
     Ok(Some(items))
+}
+
+/// `with_first_found`: the first file that exists, as the only item (none, with `skip`).
+/// Relative names are looked for as Ansible does: under the action's own folder of the role
+/// and of the playbook (`vars/` for include_vars, `templates/` for template, else `files/`),
+/// then in the role and playbook folders themselves.
+fn first_found(r: &Runner, task: &Task, arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let action = task.action_name.as_str();
+    let sub = ["template", "var", "file"]
+        .into_iter()
+        .find(|s| action.contains(s))
+        .unwrap_or("file");
+    let search: Vec<_> = r
+        .search_paths(task)
+        .into_iter()
+        .flat_map(|d| [d.join(format!("{sub}s")), d])
+        .collect();
+    let found = FirstFound::from_terms(std::slice::from_ref(arg))?.find(&search)?;
+    Ok(found
+        .map(|p| Value::from(p.display().to_string()))
+        .into_iter()
+        .collect())
 }
 
 /// with_fileglob patterns are relative to the role's or playbook's `files/`.
