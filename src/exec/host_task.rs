@@ -436,8 +436,12 @@ impl<'a> HostTask<'a> {
         if verdict.status == Status::Changed && !task.notify.is_empty() {
             handlers::notify(r, self.ctx, task, host);
         }
+        let changed = verdict
+            .registered
+            .get_attr("changed")
+            .is_ok_and(|c| c.is_true());
         r.with_host(host, |s| {
-            s.record(verdict.status, self.flags.forgive, || {
+            s.record(verdict.status, self.flags.forgive, changed, || {
                 let failed_task = Value::from_pairs([
                     ("name".to_string(), Value::from(task.display_name())),
                     ("action".to_string(), Value::from(task.action_name.as_str())),
