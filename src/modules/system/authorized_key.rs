@@ -73,7 +73,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for AuthorizedKey {
     const NAME: &'static str = "authorized_key";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.authorized_key"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Add or remove SSH public keys in a user's authorized_keys.",
         args: ARGS,

@@ -75,7 +75,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Mount {
     const NAME: &'static str = "mount";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.mount"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Keep fstab entries and mounted filesystems in step.",
         args: ARGS,

@@ -68,7 +68,6 @@ const SELINUX_ARGS: &[ArgDoc] = &[
 
 impl Module for Selinux {
     const NAME: &'static str = "selinux";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.selinux"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set the SELinux mode and policy (ok with a message on hosts without SELinux unless enforcing is asked for).",
         args: SELINUX_ARGS,
@@ -225,7 +224,6 @@ const SEBOOLEAN_ARGS: &[ArgDoc] = &[
 
 impl Module for Seboolean {
     const NAME: &'static str = "seboolean";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.seboolean"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set an SELinux boolean (ok with a message on hosts without SELinux).",
         args: SEBOOLEAN_ARGS,

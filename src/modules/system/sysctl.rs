@@ -93,7 +93,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Sysctl {
     const NAME: &'static str = "sysctl";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.sysctl"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Keep kernel parameters in a sysctl file and optionally in the running kernel.",
         args: ARGS,
