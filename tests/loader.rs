@@ -610,3 +610,7 @@ fn text_playbook_errors_show_their_line_from_the_text() {
         "{text}"
     );
 }
+
+// ---- constructs of content written elsewhere (issue 11): tests/loader/constructs.rs ----
+#[path = "loader/constructs.rs"]
+mod constructs;

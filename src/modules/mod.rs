@@ -112,11 +112,31 @@ impl<M: Module> DynModule for M {
         args: &'a Value,
         cx: &'a TaskContext<'a>,
     ) -> BoxFuture<'a, Result<Outcome, ModuleError>> {
+        if let Some(e) = raw_params_refused(M::NAME, M::FREE_FORM, args) {
+            return Box::pin(std::future::ready(Err(e)));
+        }
         match decode::<M::Args>(args, DecodeMode::RunTime) {
             Ok(a) => Box::pin(self.run(a, cx)),
             Err(e) => Box::pin(std::future::ready(Err(ModuleError::Failed(e.to_string())))),
         }
     }
+}
+
+/// Free-form text given to a module that takes none (`file: path= "{{ dir }}"` leaves
+/// `"{{ dir }}"` over): the loader keeps it as Ansible does, and the task fails on the host that
+/// reaches it with Ansible's message.
+pub fn raw_params_refused(name: &str, free_form: FreeForm, args: &Value) -> Option<ModuleError> {
+    if free_form != FreeForm::No {
+        return None;
+    }
+    let raw = args
+        .get_attr("_raw_params")
+        .ok()
+        .filter(|v| !v.is_undefined())?;
+    Some(ModuleError::Failed(format!(
+        "Action '{}' does not support raw params: `{}` is not a key=value argument (a space after `=` leaves the value empty and the rest as raw text)",
+        name, raw
+    )))
 }
 
 /// Every module, one line each. Adding a module: write its file, add it here.

@@ -1,7 +1,11 @@
 //! Splitting `key=value` argument strings and free-form commands, as Ansible's `parse_kv` does:
 //! tokens are separated by whitespace outside quotes and Jinja blocks (`{{ }}`, `{% %}`,
-//! `{# #}`), a value is unquoted and its escapes decoded, and for free-form modules the tokens
-//! that are not arguments stay verbatim in `_raw_params`.
+//! `{# #}`), a token is `key=value` when it has an unescaped `=` after its first character (the
+//! key is whatever precedes it: `update-cache=yes` is an argument, as in Ansible), a value is
+//! unquoted and its escapes decoded, and the tokens that are not arguments stay verbatim in
+//! `_raw_params`. A module that takes no free-form text gets them there too, as Ansible's parser
+//! gives them (`path= "{{ dir }}"` is `path=''` plus the raw text `"{{ dir }}"`): the module
+//! refuses them when the task runs, with Ansible's message.
 
 use crate::modules::FreeForm;
 
@@ -15,8 +19,6 @@ struct Token<'a> {
 /// Why an argument string cannot be split.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KvError {
-    #[error("`{0}` is not a key=value argument, and this module takes no free-form text")]
-    NotAPair(String),
     #[error("unbalanced quotes")]
     Quotes,
     #[error("unbalanced Jinja block ({{{{ }}}}, {{% %}} or {{# #}})")]
@@ -39,9 +41,6 @@ pub fn parse(s: &str, free_form: FreeForm) -> Result<KvArgs, KvError> {
     let mut taken = Vec::new();
     for (i, tok) in tokens.iter().enumerate() {
         let Some((key, value)) = split_pair(tok.text) else {
-            if free_form == FreeForm::No {
-                return Err(KvError::NotAPair(tok.text.to_string()));
-            }
             continue;
         };
         let is_arg = match free_form {
@@ -57,9 +56,7 @@ pub fn parse(s: &str, free_form: FreeForm) -> Result<KvArgs, KvError> {
             taken.push(i);
         }
     }
-    if free_form != FreeForm::No {
-        out.raw = raw_without(s, &tokens, &taken);
-    }
+    out.raw = raw_without(s, &tokens, &taken);
     Ok(out)
 }
 
@@ -167,15 +164,15 @@ fn tokenize(s: &str) -> Result<Vec<Token<'_>>, KvError> {
     Ok(tokens)
 }
 
-/// `key=value` when the token starts with an identifier followed by an unescaped `=`.
+/// `key=value` at the first `=` after the token's first character that no backslash escapes,
+/// as Ansible's `parse_kv` splits: the key is whatever precedes it (`update-cache`, `x.y`), so
+/// a module's dashed aliases reach it. A quote before the `=` makes the token text, not a pair
+/// (`"a=b"` quoted whole is a word of free-form text).
 fn split_pair(tok: &str) -> Option<(&str, &str)> {
-    let eq = tok.find('=')?;
-    let key = &tok[..eq];
-    let mut chars = key.chars();
-    let first = chars.next()?;
-    if !(first.is_ascii_alphabetic() || first == '_')
-        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    let bytes = tok.as_bytes();
+    let eq = (1..bytes.len()).find(|&i| bytes[i] == b'=' && bytes[i - 1] != b'\\')?;
+    let key = tok[..eq].trim();
+    if key.is_empty() || key.contains(['"', '\'', '{', '}']) {
         return None;
     }
     Some((key, &tok[eq + 1..]))
@@ -362,11 +359,24 @@ mod tests {
                 .to_string()
                 .contains("Jinja")
         );
-        assert!(
-            parse("hello", FreeForm::No)
-                .unwrap_err()
-                .to_string()
-                .contains("`hello`")
+    }
+
+    #[test]
+    fn keys_are_what_precedes_the_first_unescaped_equals() {
+        let k = parse("update-cache=yes x.y=1 msg==z a\\=b =c", FreeForm::No).unwrap();
+        assert_eq!(
+            pairs(&k),
+            vec![("update-cache", "yes"), ("x.y", "1"), ("msg", "=z")]
         );
+    }
+
+    #[test]
+    fn a_space_after_equals_leaves_an_empty_value_and_raw_text() {
+        // Ansible's parse_kv: {'path': '', 'state': 'directory', '_raw_params': '"{{ dir }}"'}.
+        let k = parse(r#"path= "{{ dir }}" state=directory"#, FreeForm::No).unwrap();
+        assert_eq!(pairs(&k), vec![("path", ""), ("state", "directory")]);
+        assert_eq!(k.raw.as_deref(), Some(r#""{{ dir }}""#));
+        let k = parse("hello", FreeForm::No).unwrap();
+        assert_eq!(k.raw.as_deref(), Some("hello"));
     }
 }

@@ -1109,18 +1109,17 @@ fn module_args(
             }
         }
     }
-    if matches!(m.free_form(), FreeForm::No)
-        && let Some((_, ks, _)) = b.spans.entries.iter().find(|(k, _, _)| k == "_raw_params")
-    {
-        return Err(
-            LoadError::new(ks, format!("module `{}` takes no free-form text", m.name()))
-                .hint("write its arguments as key=value pairs or a mapping"),
-        );
-    }
-    let value = Value::from_pairs(b.args);
-    m.check_args(&value)
+    // Text that is not key=value, given to a module that takes none, loads as Ansible loads it;
+    // the module refuses it if a host reaches the task (`modules::raw_params_refused`).
+    let checked: Vec<_> = b
+        .args
+        .iter()
+        .filter(|(k, _)| !(k == "_raw_params" && m.free_form() == FreeForm::No))
+        .cloned()
+        .collect();
+    m.check_args(&Value::from_pairs(checked))
         .map_err(|e| arg_error(m, e, &b.spans))?;
-    Ok(value)
+    Ok(Value::from_pairs(b.args))
 }
 
 /// Places an [`ArgError`] on the argument it is about.

@@ -55,7 +55,7 @@ pub struct StatArgs {
     #[serde(default, alias = "mime", alias = "mime_type", alias = "mime-type")]
     get_mime: bool,
     #[allow(dead_code)]
-    #[serde(default)]
+    #[serde(default, alias = "attr", alias = "attributes")]
     get_attributes: bool,
     #[serde(default)]
     get_md5: bool,
@@ -88,10 +88,13 @@ const ARGS: &[ArgDoc] = &[
         ),
         &["mime", "mime_type", "mime-type"],
     ),
-    dflt(
-        "get_attributes",
-        "no",
-        "Accepted; no lsattr attributes are reported.",
+    aka(
+        dflt(
+            "get_attributes",
+            "no",
+            "Accepted; no lsattr attributes are reported.",
+        ),
+        &["attr", "attributes"],
     ),
     dflt("get_md5", "no", "Also report md5 of regular files."),
 ];

@@ -19,7 +19,9 @@ pub struct UnarchiveArgs {
     src: String,
     dest: String,
     #[serde(default, alias = "copy_remote")]
-    remote_src: bool,
+    remote_src: Option<bool>,
+    /// The old spelling: `copy: no` means `remote_src: yes` (Ansible's action plugin).
+    copy: Option<bool>,
     creates: Option<String>,
     #[serde(default)]
     extra_opts: Vec<String>,
@@ -45,6 +47,10 @@ const ARGS: &[ArgDoc] = &[
     aka(
         dflt("remote_src", "no", "src is already on the host."),
         &["copy_remote"],
+    ),
+    arg(
+        "copy",
+        "Deprecated opposite of remote_src (`copy: no` is `remote_src: yes`); not with remote_src.",
     ),
     arg(
         "creates",
@@ -81,12 +87,13 @@ impl Module for Unarchive {
     type Args = UnarchiveArgs;
 
     async fn run(&self, a: UnarchiveArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
+        let remote = remote_src(&a)?;
         if a.src.contains("://") {
             return Err(ModuleError::Failed(
                 "src as a URL is not supported: download it with get_url first".into(),
             ));
         }
-        let data = if a.remote_src {
+        let data = if remote {
             Vec::new()
         } else {
             let local = cx.find_file("files", &a.src)?;
@@ -98,9 +105,7 @@ impl Module for Unarchive {
                 "keep_newer is supported for tar archives only".into(),
             ));
         }
-        let out = cx
-            .run(&script(&a, !a.remote_src, cx.check_mode), &data)
-            .await?;
+        let out = cx.run(&script(&a, !remote, cx.check_mode), &data).await?;
         let stdout = out.stdout_str();
         let (report, files) = match stdout.split_once(&format!("{LIST_MARK}\n")) {
             Some((r, f)) => (r.to_string(), Some(f.to_string())),
@@ -155,6 +160,17 @@ const LIST_MARK: &str = "rmesos_files_follow=1";
 
 fn words(items: &[String]) -> String {
     items.iter().map(|i| q(i)).collect::<Vec<_>>().join(" ")
+}
+
+/// `remote_src`, or the opposite of the deprecated `copy`; both given is an error, as in Ansible.
+fn remote_src(a: &UnarchiveArgs) -> Result<bool, ModuleError> {
+    match (a.copy, a.remote_src) {
+        (Some(_), Some(_)) => Err(ModuleError::Failed(
+            "parameters are mutually exclusive: ('copy', 'remote_src')".into(),
+        )),
+        (Some(copy), None) => Ok(!copy),
+        (None, r) => Ok(r.unwrap_or(false)),
+    }
 }
 
 fn script(a: &UnarchiveArgs, upload: bool, check: bool) -> String {

@@ -1,0 +1,86 @@
+//! Constructs that Ansible accepts in content written elsewhere: legacy argument spellings,
+//! argument aliases, playbook-level includes, `vars` lists, `module_defaults`, `vars_prompt`,
+//! roles found where Ansible finds them. Each test loads a playbook that uses the construct.
+
+use super::{arg, fixture, tasks};
+use minijinja::Value;
+use rmesos::plan::*;
+
+/// Loads `text` as a playbook standing for `fixture(name)`.
+fn load_text(text: &str, name: &str, opts: &LoadOptions) -> Playbook {
+    match load_playbook_text(text, &fixture(name), opts) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn text(v: Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
+}
+
+#[test]
+fn legacy_kv_spellings_load_as_ansible_parses_them() {
+    let pb = load_text(
+        "- hosts: all\n  tasks:\n\
+         \x20   - name: dashed\n      apt: update-cache=yes name=zookeeper\n\
+         \x20   - name: copy no\n      unarchive: src=/tmp/zk.tgz dest=/opt copy=no\n\
+         \x20   - name: spaced\n      file: path= \"{{ dir }}\" state=directory\n",
+        "legacy.yml",
+        &LoadOptions::default(),
+    );
+    let t = tasks(&pb.plays[0].tasks);
+    assert_eq!(text(arg(&t[0], "update-cache")), "yes");
+    assert_eq!(text(arg(&t[1], "copy")), "no");
+    // Ansible's parse_kv: path is empty and the quoted text is raw; the file module refuses
+    // it when a host reaches the task (tests/fixtures/exec/legacy_raw_params.yml).
+    assert_eq!(text(arg(&t[2], "path")), "");
+    assert_eq!(text(arg(&t[2], "_raw_params")), "\"{{ dir }}\"");
+}
+
+/// Every alias ansible-core declares for an argument rmesos supports loads: a playbook with one
+/// task per alias (ansible_arg_aliases.json comes from `ansible-doc`, see generate.py there).
+#[test]
+fn every_ansible_argument_alias_of_a_supported_argument_loads() {
+    let json = std::fs::read_to_string(fixture("aliases/ansible_arg_aliases.json")).unwrap();
+    let table: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let mut refused = Vec::new();
+    let mut used = 0;
+    for (module, args) in &table {
+        let Some(m) = rmesos::modules::lookup(module) else {
+            continue;
+        };
+        let required: Vec<&str> = m
+            .doc()
+            .args
+            .iter()
+            .filter(|a| a.required)
+            .map(|a| a.name)
+            .collect();
+        for (canonical, aliases) in args.as_object().into_iter().flatten() {
+            let with = |name: &str| -> String {
+                let mut lines = format!("        {name}: \"{{{{ x }}}}\"\n");
+                for r in required.iter().filter(|r| **r != canonical.as_str()) {
+                    lines.push_str(&format!("        {r}: \"{{{{ x }}}}\"\n"));
+                }
+                format!("- hosts: all\n  tasks:\n    - {module}:\n{lines}")
+            };
+            let opts = LoadOptions::default();
+            // An argument rmesos does not have at all (attributes...) is refused by its own
+            // name already; its aliases need not load.
+            if load_playbook_text(&with(canonical), &fixture("a.yml"), &opts).is_err() {
+                continue;
+            }
+            for alias in aliases.as_array().into_iter().flatten() {
+                let alias = alias.as_str().unwrap_or_default();
+                used += 1;
+                if let Err(e) = load_playbook_text(&with(alias), &fixture("a.yml"), &opts) {
+                    refused.push(format!("{module} {alias} (for {canonical}): {e}"));
+                }
+            }
+        }
+    }
+    assert!(used > 20, "only {used} aliases tried");
+    assert!(refused.is_empty(), "{}", refused.join("\n"));
+}
