@@ -614,3 +614,15 @@ fn text_playbook_errors_show_their_line_from_the_text() {
 // ---- constructs of content written elsewhere (issue 11): tests/loader/constructs.rs ----
 #[path = "loader/constructs.rs"]
 mod constructs;
+
+#[test]
+fn bad_loop_pause_too_large_for_a_duration() {
+    // 1e20 seconds used to panic when the loop paused; it is refused where it is written.
+    at(
+        "bad/pause_huge.yml",
+        "pause_huge.yml",
+        6,
+        16,
+        "loop_control.pause must be a number of seconds",
+    );
+}

@@ -175,7 +175,7 @@ pub struct LoopControl {
     pub loop_var: Option<String>,
     pub index_var: Option<String>,
     pub label: Option<Value>,
-    pub pause: Option<f64>,
+    pub pause: Option<std::time::Duration>,
     pub extended: bool,
 }
 

@@ -854,13 +854,16 @@ fn loop_control(v: &Node) -> LoadResult<LoopControl> {
             "label" => lc.label = Some(value(val)?),
             "pause" => {
                 let p = match &val.kind {
-                    NodeKind::Int(i) => Some(*i as f64),
-                    NodeKind::Float(f) => Some(*f),
-                    NodeKind::Str(s) => s.trim().parse().ok(),
+                    NodeKind::Int(i) => crate::vocab::seconds(&i.to_string()),
+                    NodeKind::Float(f) => crate::vocab::seconds(&f.to_string()),
+                    NodeKind::Str(s) => crate::vocab::seconds(s),
                     _ => None,
                 };
-                lc.pause = Some(p.filter(|p| *p >= 0.0).ok_or_else(|| {
-                    LoadError::new(&val.span, "loop_control.pause must be a number of seconds")
+                lc.pause = Some(p.ok_or_else(|| {
+                    LoadError::new(
+                        &val.span,
+                        "loop_control.pause must be a number of seconds, 0 or more",
+                    )
                 })?);
             }
             "extended" => lc.extended = keywords::literal_bool(val, "extended")?,
