@@ -711,3 +711,38 @@ fn adhoc_errors_point_at_the_command_line_with_exit_5() {
         "ERROR! unknown module \"no_such_module\" (rmesos doc lists the modules)"
     );
 }
+
+/// An ansible.cfg in a world-writable directory could have been planted by anyone: as Ansible
+/// does, it is ignored with a warning (here it would have made the run fail: `forks = many`),
+/// and used again once the directory is not world-writable.
+#[test]
+fn ansible_cfg_in_a_world_writable_directory_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("ansible.cfg"), "[defaults]\nforks = many\n").unwrap();
+    std::fs::write(dir.join("hosts"), "localhost ansible_connection=local\n").unwrap();
+    std::fs::write(
+        dir.join("p.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let r = play(&dir, &out, &["-i", "hosts", "p.yml"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert!(
+        r.stderr.contains("world writable directory"),
+        "{}",
+        r.context()
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = play(&dir, &out, &["-i", "hosts", "p.yml"]);
+    assert_ne!(r.code, 0, "the trusted config is read: {}", r.context());
+    assert!(
+        r.stderr.contains("forks must be a number"),
+        "{}",
+        r.context()
+    );
+}
