@@ -729,16 +729,18 @@ fn ansible_cfg_in_a_world_writable_directory_is_ignored() {
     )
     .unwrap();
     let out = tmp.path().join("out");
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let r = play(&dir, &out, &["-i", "hosts", "p.yml"]);
+    let run_with_mode = |mode: u32| {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        play(&dir, &out, &["-i", "hosts", "p.yml"])
+    };
+    let r = run_with_mode(0o1777);
     assert_eq!(r.code, 0, "{}", r.context());
     assert!(
         r.stderr.contains("world writable directory"),
         "{}",
         r.context()
     );
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let r = play(&dir, &out, &["-i", "hosts", "p.yml"]);
+    let r = run_with_mode(0o755);
     assert_ne!(r.code, 0, "the trusted config is read: {}", r.context());
     assert!(
         r.stderr.contains("forks must be a number"),
