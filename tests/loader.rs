@@ -256,7 +256,7 @@ fn imports_and_includes() {
     assert_eq!(includes[0].kw.tags, vec!["play", "inc"]);
     assert_eq!(when(&includes[0].kw), vec!["z"]);
     assert!(kw.when.is_empty());
-    let pre = tasks(preloaded.as_ref().unwrap());
+    let pre = tasks(preloaded.as_ref().unwrap().as_ref().unwrap());
     assert_eq!(pre[0].kw.tags, vec!["play", "applied"]);
     assert!(pre[0].kw.when.is_empty());
     let Action::IncludeTasks { preloaded, .. } = &includes[1].action else {
@@ -608,5 +608,102 @@ fn text_playbook_errors_show_their_line_from_the_text() {
     assert!(
         text.contains("\n  |\n  |       bogus: 1\n  |       ^"),
         "{text}"
+    );
+}
+
+// ---- dynamic includes are read lazily (issue 11) ----
+
+fn lazy_tasks() -> (Playbook, Vec<Arc<Task>>) {
+    let pb = load("lazy/site.yml");
+    let all = pb.plays[0]
+        .tasks
+        .iter()
+        .filter_map(|n| match n {
+            TaskNode::Task(t) => Some(t.clone()),
+            TaskNode::Block(_) => None,
+        })
+        .collect();
+    (pb, all)
+}
+
+fn preloaded(t: &Task) -> &rmesos::plan::Preloaded {
+    match &t.action {
+        Action::IncludeTasks { preloaded, .. } => preloaded,
+        _ => panic!("{} is not an include", t.display_name()),
+    }
+}
+
+#[test]
+fn foreign_and_unknown_modules_in_a_dynamic_include_fail_only_when_reached() {
+    let (_, all) = lazy_tasks();
+    let Some(Ok(nodes)) = preloaded(&all[0]) else {
+        panic!("the FreeBSD file loads");
+    };
+    let inner = tasks(nodes);
+    for (t, words) in inner.iter().zip(["`pkgng`", "`frobnicate_widgets`"]) {
+        let Action::Unavailable(e) = &t.action else {
+            panic!("{} should be unavailable", t.display_name());
+        };
+        let text = e.to_string();
+        assert!(text.contains("setup-FreeBSD.yml:"), "{text}");
+        assert!(text.contains(words), "{text}");
+        assert!(e.hint.is_some(), "{text}");
+    }
+}
+
+#[test]
+fn a_dynamic_include_that_does_not_load_is_kept_as_its_error_and_a_warning() {
+    let (pb, all) = lazy_tasks();
+    for (i, words) in [
+        (1, "unsupported argument `bogus`"),
+        (2, "task file not found"),
+    ] {
+        let Some(Err(e)) = preloaded(&all[i]) else {
+            panic!("task {i} should keep its error");
+        };
+        assert!(e.to_string().contains(words), "{e}");
+    }
+    // Legacy `include` with `when` is dynamic too.
+    assert!(matches!(preloaded(&all[3]), Some(Err(_))));
+    assert_eq!(pb.warnings.len(), 3, "{:?}", pb.warnings);
+    assert!(
+        pb.warnings[0].contains("lazy/site.yml:8:"),
+        "{}",
+        pb.warnings[0]
+    );
+    assert!(
+        pb.warnings[0].contains("broken.yml:4:"),
+        "{}",
+        pb.warnings[0]
+    );
+}
+
+#[test]
+fn foreign_modules_load_even_in_static_content() {
+    let (_, all) = lazy_tasks();
+    assert!(matches!(all[4].action, Action::Unavailable(_)));
+}
+
+#[test]
+fn an_argument_that_is_a_template_is_checked_once_rendered() {
+    let (_, all) = lazy_tasks();
+    assert_eq!(all[5].action_name, "package");
+    at(
+        "bad/literal_unknown_arg.yml",
+        "literal_unknown_arg.yml",
+        4,
+        16,
+        "unsupported argument `enablerepo`",
+    );
+}
+
+#[test]
+fn an_unknown_module_in_a_static_import_is_still_refused() {
+    at(
+        "bad/unknown_module_in_import.yml",
+        "setup-FreeBSD.yml",
+        5,
+        3,
+        "`frobnicate_widgets`",
     );
 }
