@@ -213,7 +213,12 @@ impl<'o> Loader<'o> {
             path: path.to_path_buf(),
             dir: self.playbook_dir.clone(),
             plays,
-            warnings: std::mem::take(&mut self.warnings),
+            // A file included twice warns once.
+            warnings: std::mem::take(&mut self.warnings)
+                .into_iter()
+                .collect::<indexmap::IndexSet<String>>()
+                .into_iter()
+                .collect(),
         })
     }
 

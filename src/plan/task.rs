@@ -252,22 +252,34 @@ impl Loader<'_> {
         }
         match spec.kind {
             ActionKind::Module(m) => {
-                let args = module_args(m, &spec, d.args)?;
-                let task = self.task(node, &spec.name, Action::Module(m), args, d, own, scope);
-                out.push(task);
+                let (action, args) = match module_args(m, &spec, d.args) {
+                    Ok(args) => (Action::Module(m), args),
+                    // In a dynamically included file, as in Ansible, bad arguments fail the
+                    // host that runs the task (a RedHat-only task's `enablerepo`...).
+                    Err(e) if self.lazy => (self.unavailable(e), Value::from(())),
+                    Err(e) => return Err(e),
+                };
+                out.push(self.task(node, &spec.name, action, args, d, own, scope));
                 Ok(())
             }
             ActionKind::Loader(a) => self.loader_action(a, node, spec, d, own, scope, out),
             ActionKind::Unavailable(e) => {
-                if !foreign::is_foreign(&spec.name) {
-                    // Unknown, in a dynamically included file: --syntax-check warns.
-                    self.warnings.push(e.to_string());
-                }
-                let action = Action::Unavailable(Arc::new(e));
+                let action = if foreign::is_foreign(&spec.name) {
+                    Action::Unavailable(Arc::new(e))
+                } else {
+                    self.unavailable(e)
+                };
                 out.push(self.task(node, &spec.name, action, Value::from(()), d, own, scope));
                 Ok(())
             }
         }
+    }
+
+    /// A task of a dynamically included file that cannot run: it fails the hosts that reach
+    /// it, and `--syntax-check` warns about it.
+    fn unavailable(&mut self, e: LoadError) -> Action {
+        self.warnings.push(e.to_string());
+        Action::Unavailable(Arc::new(e))
     }
 
     /// Reads one task-only keyword into `d`; false when `key` is not one.
