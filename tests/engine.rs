@@ -614,6 +614,35 @@ fn syntax_check_names_the_playbook() {
 }
 
 #[test]
+fn syntax_check_warns_about_dynamic_includes_and_passes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loader/lazy"))
+        .args(["play", "--syntax-check", "site.yml"])
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[WARNING]"))
+        .collect();
+    // The unknown module of the FreeBSD-only file, the bad argument of broken.yml (once,
+    // though two includes name it), the missing file; pkgng and pacman are not problems.
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    assert!(warnings[0].contains("setup-FreeBSD.yml:5:3"), "{stderr}");
+    assert!(warnings[0].contains("frobnicate_widgets"), "{stderr}");
+    assert!(warnings[1].contains("broken.yml:4:5"), "{stderr}");
+    assert!(
+        warnings[2].contains("site.yml:11:7: include_tasks tasks/missing.yml"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("pkgng") && !stderr.contains("pacman"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn list_hosts_shows_the_play_pattern_and_hosts() {
     let text = listing("--list-hosts");
     assert!(

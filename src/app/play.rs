@@ -77,6 +77,10 @@ pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
     }
     if a.syntax_check {
         for pb in plays.books() {
+            // Dynamic includes are read when a host reaches them: their problems are warnings.
+            for w in &pb.warnings {
+                eprintln!("[WARNING]: {}", w);
+            }
             println!("\nplaybook: {}", pb.path.display());
         }
         return Ok(Exit::Ok);

@@ -91,7 +91,11 @@ async fn run_sections(r: &Runner, ctx: &PlayCtx, group: &[&[TaskNode]], batch: &
         return if hf == Flow::Abort { hf } else { flow };
     }
     if force {
-        return after_step(r, ctx, Step::Recovered);
+        let step = Step::Recovered {
+            ran_on: batch,
+            any_errors_fatal: ctx.any_errors_fatal,
+        };
+        return after_step(r, ctx, step);
     }
     Flow::Continue
 }
