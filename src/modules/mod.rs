@@ -26,7 +26,7 @@ pub mod testutil;
 mod testutil_misc;
 pub mod utilities;
 
-pub use args::{ArgError, DecodeMode, FileMode, decode};
+pub use args::{ArgError, DecodeMode, FileMode, Presence, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
 pub use doc::{ArgDoc, ModuleDoc};
 
@@ -168,6 +168,10 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &system::group::Group,
     &system::user::User,
     &system::authorized_key::AuthorizedKey,
+    &system::timezone::Timezone,
+    &system::locale_gen::LocaleGen,
+    &services::service_facts::ServiceFacts,
+    &packages::package_facts::PackageFacts,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -188,7 +192,14 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
     ),
     (
         "community.general",
-        &["ini_file", "modprobe", "pam_limits", "supervisorctl"],
+        &[
+            "ini_file",
+            "locale_gen",
+            "modprobe",
+            "pam_limits",
+            "supervisorctl",
+            "timezone",
+        ],
     ),
 ];
 
