@@ -1,5 +1,5 @@
 //! Modules: one file each, grouped by category ([`files`], [`packages`], [`services`], [`system`],
-//! [`commands`], [`utilities`], each with the helpers its modules share beside them), registered
+//! [`commands`], [`databases`], [`utilities`], each with the helpers its modules share beside them), registered
 //! once in [`REGISTRY`]. What every category shares sits here: the contract ([`Module`],
 //! [`context`]), argument decoding ([`args`]), argument docs ([`doc`]) and the shell building
 //! blocks ([`remote`]). A module gets its arguments as a typed
@@ -14,6 +14,7 @@
 pub mod args;
 pub mod commands;
 pub mod context;
+pub mod databases;
 pub mod doc;
 pub mod files;
 pub mod packages;
@@ -26,7 +27,7 @@ pub mod testutil;
 mod testutil_misc;
 pub mod utilities;
 
-pub use args::{ArgError, DecodeMode, FileMode, decode};
+pub use args::{ArgError, DecodeMode, FileMode, Presence, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
 pub use doc::{ArgDoc, ModuleDoc};
 
@@ -188,6 +189,13 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &system::group::Group,
     &system::user::User,
     &system::authorized_key::AuthorizedKey,
+    &system::timezone::Timezone,
+    &system::locale_gen::LocaleGen,
+    &services::service_facts::ServiceFacts,
+    &packages::package_facts::PackageFacts,
+    &databases::postgresql_db::PostgresqlDb,
+    &databases::postgresql_user::PostgresqlUser,
+    &databases::postgresql_privs::PostgresqlPrivs,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -208,7 +216,18 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
     ),
     (
         "community.general",
-        &["ini_file", "modprobe", "pam_limits", "supervisorctl"],
+        &[
+            "ini_file",
+            "locale_gen",
+            "modprobe",
+            "pam_limits",
+            "supervisorctl",
+            "timezone",
+        ],
+    ),
+    (
+        "community.postgresql",
+        &["postgresql_db", "postgresql_privs", "postgresql_user"],
     ),
 ];
 
