@@ -317,6 +317,7 @@ fn run_time_role_and_task_file() {
 fn roles_path_is_searched() {
     let opts = LoadOptions {
         roles_path: vec![fixture("roles")],
+        ..LoadOptions::default()
     };
     let (info, _, _) = load_role(
         "dup",

@@ -6,6 +6,7 @@ use super::model::*;
 use crate::error::{LoadError, LoadResult, Span};
 use crate::vocab::is_template;
 use crate::yaml::{Node, NodeKind};
+use indexmap::IndexMap;
 use minijinja::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,10 @@ pub struct LoadOptions {
     /// `roles_path` from ansible.cfg / ANSIBLE_ROLES_PATH; `roles/` beside the playbook is
     /// always searched first.
     pub roles_path: Vec<PathBuf>,
+    /// Extra vars (`-e`): known while loading, for templated `import_playbook` names.
+    pub extra_vars: IndexMap<String, Value>,
+    /// The first inventory source, for `inventory_dir`/`inventory_file` while loading.
+    pub inventory: Option<PathBuf>,
 }
 
 /// Loads a playbook and everything it imports; any error stops before a host is touched.
@@ -291,12 +296,7 @@ impl<'o> Loader<'o> {
             match name.as_str() {
                 n if IMPORT_PLAYBOOK.contains(&n) => {}
                 "name" => {}
-                "vars" => {
-                    if !v.is_null() {
-                        v.expect_map("vars")?;
-                        vars.push(keywords::value(v)?);
-                    }
-                }
+                "vars" => vars.extend(keywords::vars(v)?),
                 "when" | "tags" => {
                     keywords::common(&name, v, &mut own)?;
                 }
@@ -309,13 +309,16 @@ impl<'o> Loader<'o> {
                 }
             }
         }
-        let file = val.expect_scalar_string("the playbook to import")?;
-        if is_template(&file) {
-            return Err(
-                LoadError::new(&val.span, "import_playbook needs a literal file name")
-                    .hint("playbooks are imported while loading, before any variable is known"),
-            );
+        let (file, params) = import_target(val)?;
+        if let Some((params, tags)) = params {
+            vars.push(params);
+            own.tags.extend(tags);
         }
+        let file = if is_template(&file) {
+            self.render_import(&file, &vars, dir, &val.span)?
+        } else {
+            file
+        };
         let path = dir.join(&file);
         if !path.is_file() {
             return Err(LoadError::new(
@@ -334,6 +337,45 @@ impl<'o> Loader<'o> {
             vars,
         };
         self.load_playbook_file(&path, &imp, Some(&val.span), plays)
+    }
+
+    /// A templated playbook name, rendered with what Ansible knows while loading: the
+    /// import's own `vars` (and k=v parameters), the extra vars, `playbook_dir` (the directory
+    /// of the playbook holding the import) and `inventory_dir`/`inventory_file`.
+    fn render_import(
+        &self,
+        file: &str,
+        vars: &[Value],
+        dir: &Path,
+        span: &Span,
+    ) -> LoadResult<String> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut magic = vec![("playbook_dir", Value::from(abs(dir).display().to_string()))];
+        if let Some(inv) = &self.opts.inventory {
+            let inv = abs(inv);
+            let inv_dir = if inv.is_dir() {
+                inv.clone()
+            } else {
+                parent_dir(&inv)
+            };
+            magic.push(("inventory_dir", Value::from(inv_dir.display().to_string())));
+            magic.push(("inventory_file", Value::from(inv.display().to_string())));
+        }
+        let mut layers = vars.to_vec();
+        layers.push(Value::from_pairs(self.opts.extra_vars.clone()));
+        let templar = crate::vars::Templar::new();
+        let scope = crate::vars::scope(&templar, layers, Value::from_pairs(magic));
+        let rendered = templar
+            .template_value(&Value::from(file), &scope)
+            .map_err(|e| {
+                LoadError::new(span, format!("cannot render the playbook name: {}", e)).hint(
+                    "while loading, only extra vars (-e), the import's vars, playbook_dir and inventory_dir are known",
+                )
+            })?;
+        Ok(rendered
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| rendered.to_string()))
     }
 
     fn load_play(&mut self, node: &Node, dir: &Path, imp: &ImportScope) -> LoadResult<Play> {
@@ -377,9 +419,8 @@ impl<'o> Loader<'o> {
                     );
                 }
                 "vars" => {
-                    if !v.is_null() {
-                        v.expect_map("vars")?;
-                        play.vars = keywords::value(v)?;
+                    if let Some(vars) = keywords::vars(v)? {
+                        play.vars = vars;
                     }
                 }
                 "vars_files" => play.vars_files = vars_files(v)?,
@@ -516,6 +557,46 @@ impl<'o> Loader<'o> {
         }
         Ok(())
     }
+}
+
+/// Legacy `k=v` parameters of a playbook import: variables, and `tags`.
+type ImportParams = (Value, Vec<String>);
+
+/// The file an `import_playbook`/playbook-level `include` names, and the legacy k=v parameters
+/// after it (`include: other.yml some_var=value tags=x`): variables for the imported plays, and
+/// `tags` added to theirs, as Ansible 2.x took them.
+fn import_target(val: &Node) -> LoadResult<(String, Option<ImportParams>)> {
+    let text = val.expect_scalar_string("the playbook to import")?;
+    keywords::check_template_str(&text, &val.span, val.unsafe_str)?;
+    let free = crate::modules::FreeForm::Yes {
+        keys: None,
+        required: true,
+    };
+    let parsed = super::kv::parse(&text, free)
+        .map_err(|e| LoadError::new(&val.span, format!("import_playbook: {}", e)))?;
+    if parsed.args.is_empty() {
+        return Ok((text.trim().to_string(), None));
+    }
+    let file = parsed.raw.ok_or_else(|| {
+        LoadError::new(
+            &val.span,
+            "import_playbook needs a file name before its parameters",
+        )
+    })?;
+    let mut tags = Vec::new();
+    let mut vars = Vec::new();
+    for (k, v) in parsed.args {
+        if k == "tags" {
+            tags.extend(
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty()),
+            );
+        } else {
+            vars.push((k, Value::from(v)));
+        }
+    }
+    Ok((file, Some((Value::from_pairs(vars), tags))))
 }
 
 /// Maps merged left to right (later keys win).

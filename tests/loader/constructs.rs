@@ -2,7 +2,7 @@
 //! argument aliases, playbook-level includes, `vars` lists, `module_defaults`, `vars_prompt`,
 //! roles found where Ansible finds them. Each test loads a playbook that uses the construct.
 
-use super::{arg, fixture, tasks};
+use super::{arg, fixture, named, tasks};
 use minijinja::Value;
 use rmesos::plan::*;
 
@@ -83,4 +83,76 @@ fn every_ansible_argument_alias_of_a_supported_argument_loads() {
     }
     assert!(used > 20, "only {used} aliases tried");
     assert!(refused.is_empty(), "{}", refused.join("\n"));
+}
+
+fn with_extra(pairs: &[(&str, &str)]) -> LoadOptions {
+    LoadOptions {
+        extra_vars: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+        inventory: Some(fixture("constructs/inv/hosts")),
+        ..LoadOptions::default()
+    }
+}
+
+#[test]
+fn templated_import_playbook_names_use_what_is_known_while_loading() {
+    let opts = with_extra(&[("which", "first")]);
+    let pb = match load_playbook(&fixture("constructs/imports.yml"), &opts) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    };
+    let names: Vec<&str> = pb.plays.iter().map(|p| p.name.as_str()).collect();
+    // playbook_dir, -e, inventory_dir, the import's vars, legacy include k=v, a nested import
+    // whose playbook_dir is its own directory.
+    assert_eq!(
+        names,
+        ["first", "first", "first", "second", "second", "first"]
+    );
+    let legacy = &pb.plays[4];
+    assert_eq!(text(legacy.vars.get_attr("some_var").unwrap()), "value");
+    assert!(legacy.kw.tags.contains(&"legacy".to_string()));
+    assert!(
+        pb.plays[3]
+            .vars
+            .get_attr("some_var")
+            .unwrap()
+            .is_undefined()
+    );
+}
+
+#[test]
+fn an_unknown_variable_in_a_playbook_name_is_a_located_error() {
+    let e = match load_playbook(&fixture("constructs/imports.yml"), &with_extra(&[])) {
+        Ok(_) => panic!("loaded without `which`"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("imports.yml:2:"), "{e}");
+    assert!(e.contains("which"), "{e}");
+    assert!(e.contains("extra vars (-e)"), "{e}");
+}
+
+#[test]
+fn vars_as_a_list_of_mappings_and_legacy_include_params() {
+    let pb = match load_playbook(
+        &fixture("constructs/vars_lists.yml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    };
+    let play = &pb.plays[0];
+    assert_eq!(play.vars.get_attr("a").unwrap(), Value::from(3));
+    assert_eq!(play.vars.get_attr("b").unwrap(), Value::from(2));
+    let role_task = &tasks(&play.roles)[0];
+    assert_eq!(role_task.kw.vars[0].get_attr("r").unwrap(), Value::from(1));
+    let t = named(&play.tasks, "task vars");
+    let layers: Vec<String> = t.kw.vars.iter().map(|v| v.to_string()).collect();
+    assert_eq!(layers, ["{'blk': 1}", "{'t': 2}"]);
+    let inc = named(&play.tasks, "included");
+    assert_eq!(
+        text(inc.kw.vars.last().unwrap().get_attr("inc_var").unwrap()),
+        "value"
+    );
 }
