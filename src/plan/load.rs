@@ -394,6 +394,8 @@ impl<'o> Loader<'o> {
             strategy: Strategy::Linear,
             max_fail_percentage: None,
             any_errors_fatal: false,
+            templated: Vec::new(),
+            vars_prompt: Vec::new(),
             force_handlers: false,
             kw: Keywords::default(),
             pre_tasks: Vec::new(),
@@ -438,7 +440,7 @@ impl<'o> Loader<'o> {
                     );
                 }
                 "user" => own.remote_user = Some(keywords::scalar(v, "user")?),
-                "serial" => play.serial = serial(v)?,
+                "serial" => play_rule(&mut play, RuleKey::Serial, v)?,
                 "strategy" => {
                     play.strategy = match v.as_str() {
                         Some("linear") => Strategy::Linear,
@@ -452,7 +454,8 @@ impl<'o> Loader<'o> {
                         }
                     }
                 }
-                "max_fail_percentage" => play.max_fail_percentage = Some(percentage(v)?),
+                "max_fail_percentage" => play_rule(&mut play, RuleKey::MaxFailPercentage, v)?,
+                "any_errors_fatal" => play_rule(&mut play, RuleKey::AnyErrorsFatal, v)?,
                 "force_handlers" => {
                     play.force_handlers = keywords::literal_bool(v, "force_handlers")?
                 }
@@ -498,7 +501,6 @@ impl<'o> Loader<'o> {
         };
         play.name = name.unwrap_or_else(|| hosts.clone());
         play.hosts = hosts;
-        play.any_errors_fatal = own.any_errors_fatal.unwrap_or(false);
         if !imp.vars.is_empty() {
             play.vars = merge_maps(std::iter::once(&play.vars).chain(imp.vars.iter().rev()));
         }
@@ -633,52 +635,38 @@ fn vars_files(node: &Node) -> LoadResult<Vec<(Vec<String>, Span)>> {
     Ok(out)
 }
 
-fn serial(node: &Node) -> LoadResult<Vec<Serial>> {
-    let one = |n: &Node| -> LoadResult<Serial> {
-        let bad = || {
-            LoadError::new(
-                &n.span,
-                format!(
-                    "serial must be a number or a percentage, found {}",
-                    n.type_name()
-                ),
-            )
-            .hint("write `serial: 2`, `serial: \"30%\"` or a list such as [1, 5, \"50%\"]")
-        };
-        match &n.kind {
-            NodeKind::Int(i) if *i >= 0 => Ok(Serial::Count(*i as usize)),
-            NodeKind::Str(s) => {
-                let s = s.trim();
-                if let Some(p) = s.strip_suffix('%') {
-                    p.trim()
-                        .parse::<f64>()
-                        .map(Serial::Percent)
-                        .map_err(|_| bad())
-                } else {
-                    s.parse::<usize>().map(Serial::Count).map_err(|_| bad())
-                }
-            }
-            _ => Err(bad()),
-        }
-    };
-    match &node.kind {
-        NodeKind::Null => Ok(vec![]),
-        NodeKind::Seq(items) => items.iter().map(one).collect(),
-        _ => Ok(vec![one(node)?]),
+/// `serial`, `max_fail_percentage` or `any_errors_fatal` of a play: read now when literal,
+/// kept for [`Play::rules`] when any string in it is a template.
+fn play_rule(play: &mut Play, key: RuleKey, node: &Node) -> LoadResult<()> {
+    keywords::check_templates(node)?;
+    if has_template(node) {
+        play.templated.retain(|t| t.key != key);
+        play.templated.push(TemplatedRule {
+            key,
+            value: node.to_value(),
+            span: node.span.clone(),
+        });
+        return Ok(());
     }
+    let v = node.to_value();
+    let at = |msg: String| LoadError::new(&node.span, msg);
+    match key {
+        RuleKey::Serial => play.serial = super::rules::serial(&v).map_err(at)?,
+        RuleKey::MaxFailPercentage => {
+            play.max_fail_percentage = Some(super::rules::percentage(&v).map_err(at)?)
+        }
+        RuleKey::AnyErrorsFatal => {
+            play.any_errors_fatal = super::rules::boolean(&v, "any_errors_fatal").map_err(at)?
+        }
+    }
+    Ok(())
 }
 
-fn percentage(node: &Node) -> LoadResult<f64> {
-    let v = match &node.kind {
-        NodeKind::Int(i) => Some(*i as f64),
-        NodeKind::Float(f) => Some(*f),
-        NodeKind::Str(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
-        _ => None,
-    };
-    v.filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
-        LoadError::new(
-            &node.span,
-            "max_fail_percentage must be a number from 0 to 100",
-        )
-    })
+fn has_template(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Str(s) => !node.unsafe_str && is_template(s),
+        NodeKind::Seq(items) => items.iter().any(has_template),
+        NodeKind::Map(entries) => entries.iter().any(|(_, v)| has_template(v)),
+        _ => false,
+    }
 }

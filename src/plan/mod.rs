@@ -17,6 +17,7 @@ pub mod kv;
 pub mod load;
 pub mod model;
 mod role;
+mod rules;
 mod task;
 
 pub use load::{LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file};
