@@ -80,6 +80,7 @@ pub fn inherit(outer: &Keywords, inner: &Keywords) -> Keywords {
         vars: [outer.vars.clone(), inner.vars.clone()].concat(),
         timeout: pick(&outer.timeout, &inner.timeout),
         throttle: pick(&outer.throttle, &inner.throttle),
+        module_defaults: [outer.module_defaults.clone(), inner.module_defaults.clone()].concat(),
     }
 }
 
@@ -154,10 +155,7 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
             return Err(LoadError::new(&val.span, "`debugger` is not supported")
                 .hint("remove it; rerun with -v for task details"));
         }
-        "module_defaults" => {
-            return Err(LoadError::new(&val.span, "`module_defaults` is not supported")
-                .hint("write the arguments on each task (a YAML anchor and `<<: *defaults` can share them)"));
-        }
+        "module_defaults" => kw.module_defaults.extend(super::defaults::parse(val)?),
         "collections" => collections(val)?,
         _ => return Ok(false),
     }

@@ -12,6 +12,7 @@
 //! Knows YAML, the module registry (to check arguments) and the templar (to check template
 //! syntax). Knows nothing of hosts, connections or SSH.
 
+mod defaults;
 mod keywords;
 pub mod kv;
 pub mod load;

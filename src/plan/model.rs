@@ -178,6 +178,9 @@ pub struct Keywords {
     pub throttle: Option<Value>,
     /// The `port` keyword (play, block, task). As in Ansible, a host's `ansible_port` wins.
     pub port: Option<Value>,
+    /// `module_defaults` mappings (module name → arguments), outermost first; already merged
+    /// into each module task's arguments, kept for tasks loaded at run time.
+    pub module_defaults: Vec<Value>,
 }
 
 /// A role as one of its tasks sees it.

@@ -249,7 +249,9 @@ impl Loader<'_> {
         }
         match spec.kind {
             ActionKind::Module(m) => {
-                let args = module_args(m, &spec, d.args)?;
+                let layers = [&scope.kw.module_defaults[..], &own.module_defaults[..]].concat();
+                let defaults = super::defaults::for_module(m.name(), &layers);
+                let args = module_args(m, &spec, d.args, defaults)?;
                 let task = self.task(node, &spec.name, Action::Module(m), args, d, own, scope);
                 out.push(task);
                 Ok(())
@@ -1055,6 +1057,7 @@ fn module_args(
     m: &'static dyn DynModule,
     spec: &ActionSpec<'_>,
     args_kw: Option<&Node>,
+    defaults: Vec<(String, Value)>,
 ) -> LoadResult<Value> {
     let mut b = ArgsBuilder {
         args: Vec::new(),
@@ -1063,6 +1066,11 @@ fn module_args(
             whole: spec.key.span.clone(),
         },
     };
+    // `module_defaults` below everything the task writes.
+    let default_keys: Vec<String> = defaults.iter().map(|(k, _)| k.clone()).collect();
+    for (k, v) in defaults {
+        b.put(k, v, &spec.key.span, &spec.key.span);
+    }
     // `args:` first: inline arguments win over it, as in Ansible's ModuleArgsParser.
     if let Some(a) = args_kw
         && !a.is_null()
@@ -1109,6 +1117,7 @@ fn module_args(
             }
         }
     }
+    super::defaults::drop_shadowed(m, &default_keys, &mut b.args);
     // Text that is not key=value, given to a module that takes none, loads as Ansible loads it;
     // the module refuses it if a host reaches the task (`modules::raw_params_refused`).
     let checked: Vec<_> = b

@@ -14,6 +14,14 @@ fn load_text(text: &str, name: &str, opts: &LoadOptions) -> Playbook {
     }
 }
 
+/// Loads the fixture file `name`.
+fn load_file(name: &str, opts: &LoadOptions) -> Playbook {
+    match load_playbook(&fixture(name), opts) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    }
+}
+
 fn text(v: Value) -> String {
     v.as_str()
         .map(str::to_string)
@@ -99,10 +107,7 @@ fn with_extra(pairs: &[(&str, &str)]) -> LoadOptions {
 #[test]
 fn templated_import_playbook_names_use_what_is_known_while_loading() {
     let opts = with_extra(&[("which", "first")]);
-    let pb = match load_playbook(&fixture("constructs/imports.yml"), &opts) {
-        Ok(pb) => pb,
-        Err(e) => panic!("{e}"),
-    };
+    let pb = load_file("constructs/imports.yml", &opts);
     let names: Vec<&str> = pb.plays.iter().map(|p| p.name.as_str()).collect();
     // playbook_dir, -e, inventory_dir, the import's vars, legacy include k=v, a nested import
     // whose playbook_dir is its own directory.
@@ -135,13 +140,7 @@ fn an_unknown_variable_in_a_playbook_name_is_a_located_error() {
 
 #[test]
 fn vars_as_a_list_of_mappings_and_legacy_include_params() {
-    let pb = match load_playbook(
-        &fixture("constructs/vars_lists.yml"),
-        &LoadOptions::default(),
-    ) {
-        Ok(pb) => pb,
-        Err(e) => panic!("{e}"),
-    };
+    let pb = load_file("constructs/vars_lists.yml", &LoadOptions::default());
     let play = &pb.plays[0];
     assert_eq!(play.vars.get_attr("a").unwrap(), Value::from(3));
     assert_eq!(play.vars.get_attr("b").unwrap(), Value::from(2));
@@ -155,4 +154,31 @@ fn vars_as_a_list_of_mappings_and_legacy_include_params() {
         text(inc.kw.vars.last().unwrap().get_attr("inc_var").unwrap()),
         "value"
     );
+}
+
+#[test]
+fn module_defaults_fill_in_what_the_task_leaves_out() {
+    let pb = load_file("constructs/module_defaults.yml", &LoadOptions::default());
+    let play = &pb.plays[0];
+    let path = |t: &Task| text(arg(t, "path"));
+    // `path` is required: the defaults satisfy the load-time check too.
+    assert_eq!(path(&named(&play.tasks, "play default")), "/from/play");
+    assert_eq!(
+        text(arg(&named(&play.tasks, "play default"), "mode")),
+        "0750"
+    );
+    assert_eq!(path(&tasks(&play.roles)[0]), "/from/role");
+    assert_eq!(path(&named(&play.tasks, "block default")), "/from/block");
+    // An inner entry replaces the outer one for that module whole: no `mode` from the play.
+    let t = named(&play.tasks, "task default");
+    assert_eq!(path(&t), "{{ dir }}/t");
+    assert!(t.args.get_attr("mode").unwrap().is_undefined());
+    let apt = named(&play.tasks, "task wins");
+    assert_eq!(text(arg(&apt, "update_cache")), "no");
+    assert_eq!(arg(&apt, "cache_valid_time"), Value::from(3600));
+    let alias = named(&play.tasks, "alias wins");
+    assert_eq!(text(arg(&alias, "pkg")), "y");
+    assert!(alias.args.get_attr("name").unwrap().is_undefined());
+    assert_eq!(arg(&alias, "update_cache"), Value::from(true));
+    assert_eq!(path(&play.handlers[0].task), "/from/play");
 }
