@@ -521,9 +521,9 @@ fn bad_vars_prompt() {
     let e = at(
         "bad/vars_prompt.yml",
         "vars_prompt.yml",
-        2,
-        3,
-        "vars_prompt",
+        4,
+        7,
+        "`encrypt` is not supported",
     );
     assert!(e.hint.unwrap().contains("-e"));
 }

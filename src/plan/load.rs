@@ -468,10 +468,7 @@ impl<'o> Loader<'o> {
                         .hint("hosts are always taken in inventory order"));
                     }
                 }
-                "vars_prompt" => {
-                    return Err(LoadError::new(&k.span, "`vars_prompt` is not supported")
-                        .hint("rmesos never stops to ask: pass the values with -e NAME=VALUE"));
-                }
+                "vars_prompt" => play.vars_prompt = super::prompt::vars_prompt(v)?,
                 k_ if NOT_ON_PLAYS.contains(&k_) => {
                     return Err(LoadError::new(
                         &k.span,

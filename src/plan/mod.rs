@@ -17,6 +17,7 @@ mod keywords;
 pub mod kv;
 pub mod load;
 pub mod model;
+mod prompt;
 mod role;
 mod rules;
 mod task;
