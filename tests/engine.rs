@@ -777,3 +777,21 @@ fn ansible_cfg_in_a_world_writable_directory_is_ignored() {
         r.context()
     );
 }
+
+#[test]
+fn vars_prompt_without_a_terminal_uses_defaults_and_names_what_to_pass_with_e() {
+    // The binary's stdin is not a terminal here.
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "vars_prompt.yml", &[]);
+    assert_eq!(r.code, 1, "{}", r.context());
+    assert!(
+        r.stderr.contains("vars_prompt `nodef` needs an answer"),
+        "{}",
+        r.context()
+    );
+    assert!(r.stderr.contains("-e nodef=VALUE"), "{}", r.context());
+    assert!(r.results("Answers").is_empty(), "no host is touched");
+    let r = engine(out.path(), "vars_prompt.yml", &["-e", "nodef=given"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(r.results("Answers")[0]["result"]["msg"], "dflt / given");
+}

@@ -268,7 +268,10 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = tmp.path().canonicalize().map_err(|e| e.to_string())?;
     write_case_files(&dir, case).map_err(|e| e.to_string())?;
-    let opts = run_options(&case.options);
+    let mut opts = run_options(&case.options);
+    // What the loader knows as `rmesos play -i hosts -e ...` gives it.
+    opts.load.extra_vars = opts.extra_vars.clone();
+    opts.load.inventory = Some(dir.join("hosts"));
     let pb = rmesos::plan::load_playbook(&dir.join("site.yml"), &opts.load)
         .map_err(|e| format!("the playbook does not load: {e}"))?;
     let mut inv = rmesos::inventory::Inventory::load(&[dir.join("hosts")])

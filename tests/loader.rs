@@ -317,6 +317,7 @@ fn run_time_role_and_task_file() {
 fn roles_path_is_searched() {
     let opts = LoadOptions {
         roles_path: vec![fixture("roles")],
+        ..LoadOptions::default()
     };
     let (info, _, _) = load_role(
         "dup",
@@ -520,9 +521,9 @@ fn bad_vars_prompt() {
     let e = at(
         "bad/vars_prompt.yml",
         "vars_prompt.yml",
-        2,
-        3,
-        "vars_prompt",
+        4,
+        7,
+        "`encrypt` is not supported",
     );
     assert!(e.hint.unwrap().contains("-e"));
 }

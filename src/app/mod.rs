@@ -17,6 +17,7 @@ pub mod lab;
 mod listing;
 pub mod options;
 mod play;
+mod prompt;
 mod run;
 pub mod session;
 

@@ -90,10 +90,17 @@ impl Options {
     /// Merges the flags with ansible.cfg; asks for the passwords the flags say to ask for.
     /// `adhoc`: report as the `ansible` command does (one line per host).
     pub fn new(c: &CommonArgs, cfg: &AnsibleCfg, adhoc: bool) -> Result<Options, AppError> {
+        let sources = inventory_sources(&c.inventory, cfg);
+        let mut run = run_options(c, cfg)?;
+        // `inventory_dir` while loading playbooks: the first inventory file or directory.
+        run.load.inventory = sources.iter().find_map(|s| match s {
+            Source::Path(p) if p.exists() => Some(p.clone()),
+            _ => None,
+        });
         Ok(Options {
-            run: run_options(c, cfg)?,
+            run,
             hosts: Hosts {
-                sources: inventory_sources(&c.inventory, cfg),
+                sources,
                 flush_cache: c.flush_cache,
             },
             report: Report {
@@ -153,7 +160,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         forks: c.forks.or(cfg.forks).unwrap_or(50),
         tags: TagFilter::default(),
         limit: c.limit.clone(),
-        extra_vars,
+        extra_vars: extra_vars.clone(),
         start_at_task: None,
         verbosity: c.verbose,
         become_: BecomeDefaults {
@@ -171,7 +178,11 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
             timeout: c.timeout.or(cfg.timeout),
             password: ssh_password,
         },
-        load: LoadOptions { roles_path },
+        load: LoadOptions {
+            roles_path,
+            extra_vars,
+            inventory: None,
+        },
         retry_file: None,
     })
 }

@@ -6,6 +6,7 @@ use super::error::AppError;
 use super::exit::Exit;
 use super::listing::{self, Listing};
 use super::options::{CommonArgs, Options, split_list};
+use super::prompt;
 use super::session::SessionBuilder;
 use crate::exec::TagFilter;
 use clap::Args;
@@ -85,13 +86,20 @@ pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
         }
         return Ok(Exit::Ok);
     }
-    let pb_dir = plays.books().first().map(|b| b.dir.clone());
-    let session = plays.with_inventory(opts.hosts.load(pb_dir.as_deref())?);
     let listing = Listing {
         hosts: a.list_hosts,
         tasks: a.list_tasks,
         tags: a.list_tags,
     };
+    if !listing.any() {
+        let mut tty = prompt::terminal();
+        plays.answer_prompts(|p| match tty.as_mut() {
+            Some(read) => prompt::answer(p, Some(read)),
+            None => prompt::answer(p, None),
+        })?;
+    }
+    let pb_dir = plays.books().first().map(|b| b.dir.clone());
+    let session = plays.with_inventory(opts.hosts.load(pb_dir.as_deref())?);
     if listing.any() {
         listing::list(&session, listing)?;
         return Ok(Exit::Ok);

@@ -8,8 +8,9 @@ use super::options::Output;
 use crate::error::LoadResult;
 use crate::exec::{self, DefaultConnector, RunOptions};
 use crate::inventory::{DynamicSource, Inventory, InventoryOptions, Source};
-use crate::plan::{self, Playbook};
+use crate::plan::{self, Playbook, VarPrompt};
 use crate::report::{self, Sink};
+use minijinja::Value;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -121,6 +122,26 @@ impl SessionBuilder {
 
     pub fn books(&self) -> &[Playbook] {
         &self.books
+    }
+
+    /// Answers every play's `vars_prompt` that the extra vars do not: `ask` gives the answer,
+    /// which joins the play's vars.
+    pub fn answer_prompts(
+        &mut self,
+        mut ask: impl FnMut(&VarPrompt) -> Result<Value, AppError>,
+    ) -> Result<(), AppError> {
+        for play in self.books.iter_mut().flat_map(|b| b.plays.iter_mut()) {
+            let mut answers = Vec::new();
+            for p in &play.vars_prompt {
+                if !self.opts.extra_vars.contains_key(&p.name) {
+                    answers.push((p.name.clone(), ask(p)?));
+                }
+            }
+            if !answers.is_empty() {
+                play.add_vars(answers);
+            }
+        }
+        Ok(())
     }
 
     /// The hosts to run on: the session is complete.

@@ -8,7 +8,7 @@
 
 use super::runner::Runner;
 use super::state::HostStatus;
-use crate::plan::{Handler, Play, RoleInfo, Strategy};
+use crate::plan::{Handler, Play, PlayRules, RoleInfo, Strategy};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::sync::{Arc, RwLock};
@@ -52,7 +52,13 @@ pub struct PlayCtx {
 impl PlayCtx {
     /// The context of `play` on `hosts`, whose roles are `roles`; `hostvars` is the play's
     /// `hostvars` object.
-    pub fn new(play: &Play, roles: &[&Arc<RoleInfo>], hosts: &[String], hostvars: Value) -> Self {
+    pub fn new(
+        play: &Play,
+        rules: &PlayRules,
+        roles: &[&Arc<RoleInfo>],
+        hosts: &[String],
+        hostvars: Value,
+    ) -> Self {
         let handlers = play.handlers.iter().map(|h| {
             Arc::new(Handler {
                 task: h.task.clone(),
@@ -66,8 +72,8 @@ impl PlayCtx {
             all_role_vars: merge_maps(roles.iter().map(|r| r.vars.clone())),
             hosts_all: names_value(hosts),
             hostvars,
-            any_errors_fatal: play.any_errors_fatal,
-            max_fail_percentage: play.max_fail_percentage,
+            any_errors_fatal: rules.any_errors_fatal,
+            max_fail_percentage: rules.max_fail_percentage,
             force_handlers: play.force_handlers,
             strategy: play.strategy,
             batch: RwLock::new(vec![]),

@@ -11,7 +11,7 @@ use super::runner::Runner;
 use super::scope::hostvars_scope;
 use super::state::HostStatus;
 use crate::error::{LoadError, Span};
-use crate::plan::{Play, RoleInfo, Serial, TaskNode};
+use crate::plan::{Play, PlayRules, RoleInfo, Serial, TaskNode};
 use crate::report::Event;
 use crate::vars::{self, TemplateError};
 use minijinja::Value;
@@ -35,6 +35,13 @@ pub async fn run_play(r: &Arc<Runner>, play: &Play) -> bool {
             return false;
         }
     };
+    let rules = match play_rules(r, play) {
+        Ok(rules) => rules,
+        Err(e) => {
+            r.emit(Event::Warning(e.to_string()));
+            return false;
+        }
+    };
     r.emit(Event::PlayStart {
         name: play.name.clone(),
         hosts: hosts.clone(),
@@ -47,8 +54,8 @@ pub async fn run_play(r: &Arc<Runner>, play: &Play) -> bool {
     for h in &hosts {
         r.with_host(h, |s| s.start_play());
     }
-    let ctx = play_ctx(r, play, &hosts);
-    for batch in batches(&hosts, &play.serial) {
+    let ctx = play_ctx(r, play, &hosts, &rules);
+    for batch in batches(&hosts, &rules.serial) {
         ctx.set_batch(r, batch.clone());
         if run_batch(r, play, &ctx, &batch).await == Flow::Abort {
             return false;
@@ -66,12 +73,7 @@ pub async fn run_play(r: &Arc<Runner>, play: &Play) -> bool {
 /// The play's hosts and its rendered pattern. Hosts that failed or went unreachable in an
 /// earlier play sit out the rest.
 fn select_hosts(r: &Runner, play: &Play) -> Result<(Vec<String>, String), HostsError> {
-    // The host pattern may use extra vars and play vars.
-    let pattern_scope = vars::scope(
-        r.templar(),
-        vec![play.vars.clone(), r.extra_vars().clone()],
-        Value::from_pairs([("groups".to_string(), r.groups().clone())]),
-    );
+    let pattern_scope = play_scope(r, play);
     let pattern = r
         .templar()
         .template_value(&Value::from(play.hosts.as_str()), &pattern_scope)
@@ -89,8 +91,30 @@ fn select_hosts(r: &Runner, play: &Play) -> Result<(Vec<String>, String), HostsE
     Ok((hosts, pattern))
 }
 
+/// What a play's own keywords (hosts, serial...) are rendered with: extra vars and play vars.
+fn play_scope(r: &Runner, play: &Play) -> Value {
+    vars::scope(
+        r.templar(),
+        vec![play.vars.clone(), r.extra_vars().clone()],
+        Value::from_pairs([("groups".to_string(), r.groups().clone())]),
+    )
+}
+
+/// `serial`, `max_fail_percentage` and `any_errors_fatal`, the templated ones rendered now.
+fn play_rules(r: &Runner, play: &Play) -> Result<PlayRules, LoadError> {
+    if play.templated.is_empty() {
+        return play.rules(|v| Ok(v.clone()));
+    }
+    let scope = play_scope(r, play);
+    play.rules(|v| {
+        r.templar()
+            .template_value(v, &scope)
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// The play's context; its `hostvars` resolves hosts through the context itself.
-fn play_ctx(r: &Arc<Runner>, play: &Play, hosts: &[String]) -> Arc<PlayCtx> {
+fn play_ctx(r: &Arc<Runner>, play: &Play, hosts: &[String], rules: &PlayRules) -> Arc<PlayCtx> {
     let mut roles = Vec::new();
     for section in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
         collect_roles(section, &mut roles);
@@ -108,7 +132,7 @@ fn play_ctx(r: &Arc<Runner>, play: &Play, hosts: &[String]) -> Arc<PlayCtx> {
             let (r, ctx) = (runner.upgrade()?, me.upgrade()?);
             hostvars_scope(&r, &ctx, h)
         });
-        PlayCtx::new(play, &roles, hosts, vars::hostvars(resolver, names))
+        PlayCtx::new(play, rules, &roles, hosts, vars::hostvars(resolver, names))
     })
 }
 
@@ -146,7 +170,9 @@ pub fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
     while i < n {
         let spec = &serial[k.min(serial.len() - 1)];
         let size = match spec {
-            Serial::Count(c) => (*c).max(1),
+            // Ansible: a count of 0 is every (remaining) host at once.
+            Serial::Count(0) => n,
+            Serial::Count(c) => *c,
             Serial::Percent(p) => (((n as f64) * p / 100.0) as usize).max(1),
         };
         let end = (i + size).min(n);
@@ -169,5 +195,9 @@ mod tests {
         let b = batches(&hosts, &[Serial::Percent(40.0)]);
         assert_eq!(b.iter().map(|x| x.len()).collect::<Vec<_>>(), vec![2, 2, 1]);
         assert_eq!(batches(&hosts, &[]).len(), 1);
+        // Ansible's pct_to_int: 0 is every host, a percentage is at least one host.
+        assert_eq!(batches(&hosts, &[Serial::Count(0)]).len(), 1);
+        let b = batches(&hosts, &[Serial::Percent(1.0)]);
+        assert_eq!(b.len(), 5);
     }
 }

@@ -80,6 +80,7 @@ pub fn inherit(outer: &Keywords, inner: &Keywords) -> Keywords {
         vars: [outer.vars.clone(), inner.vars.clone()].concat(),
         timeout: pick(&outer.timeout, &inner.timeout),
         throttle: pick(&outer.throttle, &inner.throttle),
+        module_defaults: [outer.module_defaults.clone(), inner.module_defaults.clone()].concat(),
     }
 }
 
@@ -143,12 +144,7 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
             }
         }
         "when" => kw.when.extend(conds(val)?),
-        "vars" => {
-            if !val.is_null() {
-                val.expect_map("vars")?;
-                kw.vars.push(value(val)?);
-            }
-        }
+        "vars" => kw.vars.extend(vars(val)?),
         "timeout" => kw.timeout = Some(scalar(val, key)?),
         "throttle" => kw.throttle = Some(scalar(val, key)?),
         "async" | "poll" => {
@@ -159,10 +155,7 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
             return Err(LoadError::new(&val.span, "`debugger` is not supported")
                 .hint("remove it; rerun with -v for task details"));
         }
-        "module_defaults" => {
-            return Err(LoadError::new(&val.span, "`module_defaults` is not supported")
-                .hint("write the arguments on each task (a YAML anchor and `<<: *defaults` can share them)"));
-        }
+        "module_defaults" => kw.module_defaults.extend(super::defaults::parse(val)?),
         "collections" => collections(val)?,
         _ => return Ok(false),
     }
@@ -185,6 +178,37 @@ fn collections(val: &Node) -> LoadResult<()> {
         }
     }
     Ok(())
+}
+
+/// `vars:` of a play, block, task, role entry or import: a mapping, or (as older Ansible took
+/// it; 2.19 refuses it) a list of mappings merged in order, later keys winning. `None` when empty.
+pub fn vars(node: &Node) -> LoadResult<Option<Value>> {
+    match &node.kind {
+        NodeKind::Null => Ok(None),
+        NodeKind::Seq(items) => {
+            let mut maps = Vec::new();
+            for item in items.iter().filter(|i| !i.is_null()) {
+                if item.as_map().is_none() {
+                    return Err(vars_shape(item));
+                }
+                maps.push(value(item)?);
+            }
+            Ok(Some(super::load::merge_maps(maps.iter())))
+        }
+        NodeKind::Map(_) => Ok(Some(value(node)?)),
+        _ => Err(vars_shape(node)),
+    }
+}
+
+fn vars_shape(node: &Node) -> LoadError {
+    LoadError::new(
+        &node.span,
+        format!(
+            "vars must be a mapping (or a list of mappings), found {}",
+            node.type_name()
+        ),
+    )
+    .hint("write `vars: {name: value}`")
 }
 
 /// A value kept raw for run-time templating; its strings' template syntax is checked now.

@@ -6,6 +6,7 @@ use super::model::*;
 use crate::error::{LoadError, LoadResult, Span};
 use crate::vocab::is_template;
 use crate::yaml::{Node, NodeKind};
+use indexmap::IndexMap;
 use minijinja::Value;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,10 @@ pub struct LoadOptions {
     /// `roles_path` from ansible.cfg / ANSIBLE_ROLES_PATH; `roles/` beside the playbook is
     /// always searched first.
     pub roles_path: Vec<PathBuf>,
+    /// Extra vars (`-e`): known while loading, for templated `import_playbook` names.
+    pub extra_vars: IndexMap<String, Value>,
+    /// The first inventory source, for `inventory_dir`/`inventory_file` while loading.
+    pub inventory: Option<PathBuf>,
 }
 
 /// Loads a playbook and everything it imports; any error stops before a host is touched.
@@ -305,12 +310,7 @@ impl<'o> Loader<'o> {
             match name.as_str() {
                 n if IMPORT_PLAYBOOK.contains(&n) => {}
                 "name" => {}
-                "vars" => {
-                    if !v.is_null() {
-                        v.expect_map("vars")?;
-                        vars.push(keywords::value(v)?);
-                    }
-                }
+                "vars" => vars.extend(keywords::vars(v)?),
                 "when" | "tags" => {
                     keywords::common(&name, v, &mut own)?;
                 }
@@ -323,13 +323,16 @@ impl<'o> Loader<'o> {
                 }
             }
         }
-        let file = val.expect_scalar_string("the playbook to import")?;
-        if is_template(&file) {
-            return Err(
-                LoadError::new(&val.span, "import_playbook needs a literal file name")
-                    .hint("playbooks are imported while loading, before any variable is known"),
-            );
+        let (file, params) = import_target(val)?;
+        if let Some((params, tags)) = params {
+            vars.push(params);
+            own.tags.extend(tags);
         }
+        let file = if is_template(&file) {
+            self.render_import(&file, &vars, dir, &val.span)?
+        } else {
+            file
+        };
         let path = dir.join(&file);
         if !path.is_file() {
             return Err(LoadError::new(
@@ -350,6 +353,45 @@ impl<'o> Loader<'o> {
         self.load_playbook_file(&path, &imp, Some(&val.span), plays)
     }
 
+    /// A templated playbook name, rendered with what Ansible knows while loading: the
+    /// import's own `vars` (and k=v parameters), the extra vars, `playbook_dir` (the directory
+    /// of the playbook holding the import) and `inventory_dir`/`inventory_file`.
+    fn render_import(
+        &self,
+        file: &str,
+        vars: &[Value],
+        dir: &Path,
+        span: &Span,
+    ) -> LoadResult<String> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut magic = vec![("playbook_dir", Value::from(abs(dir).display().to_string()))];
+        if let Some(inv) = &self.opts.inventory {
+            let inv = abs(inv);
+            let inv_dir = if inv.is_dir() {
+                inv.clone()
+            } else {
+                parent_dir(&inv)
+            };
+            magic.push(("inventory_dir", Value::from(inv_dir.display().to_string())));
+            magic.push(("inventory_file", Value::from(inv.display().to_string())));
+        }
+        let mut layers = vars.to_vec();
+        layers.push(Value::from_pairs(self.opts.extra_vars.clone()));
+        let templar = crate::vars::Templar::new();
+        let scope = crate::vars::scope(&templar, layers, Value::from_pairs(magic));
+        let rendered = templar
+            .template_value(&Value::from(file), &scope)
+            .map_err(|e| {
+                LoadError::new(span, format!("cannot render the playbook name: {}", e)).hint(
+                    "while loading, only extra vars (-e), the import's vars, playbook_dir and inventory_dir are known",
+                )
+            })?;
+        Ok(rendered
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| rendered.to_string()))
+    }
+
     fn load_play(&mut self, node: &Node, dir: &Path, imp: &ImportScope) -> LoadResult<Play> {
         self.play = PlayState::default();
         let map = node.expect_map("a play")?;
@@ -366,6 +408,8 @@ impl<'o> Loader<'o> {
             strategy: Strategy::Linear,
             max_fail_percentage: None,
             any_errors_fatal: false,
+            templated: Vec::new(),
+            vars_prompt: Vec::new(),
             force_handlers: false,
             kw: Keywords::default(),
             pre_tasks: Vec::new(),
@@ -391,9 +435,8 @@ impl<'o> Loader<'o> {
                     );
                 }
                 "vars" => {
-                    if !v.is_null() {
-                        v.expect_map("vars")?;
-                        play.vars = keywords::value(v)?;
+                    if let Some(vars) = keywords::vars(v)? {
+                        play.vars = vars;
                     }
                 }
                 "vars_files" => play.vars_files = vars_files(v)?,
@@ -411,7 +454,7 @@ impl<'o> Loader<'o> {
                     );
                 }
                 "user" => own.remote_user = Some(keywords::scalar(v, "user")?),
-                "serial" => play.serial = serial(v)?,
+                "serial" => play_rule(&mut play, RuleKey::Serial, v)?,
                 "strategy" => {
                     play.strategy = match v.as_str() {
                         Some("linear") => Strategy::Linear,
@@ -425,7 +468,8 @@ impl<'o> Loader<'o> {
                         }
                     }
                 }
-                "max_fail_percentage" => play.max_fail_percentage = Some(percentage(v)?),
+                "max_fail_percentage" => play_rule(&mut play, RuleKey::MaxFailPercentage, v)?,
+                "any_errors_fatal" => play_rule(&mut play, RuleKey::AnyErrorsFatal, v)?,
                 "force_handlers" => {
                     play.force_handlers = keywords::literal_bool(v, "force_handlers")?
                 }
@@ -438,10 +482,7 @@ impl<'o> Loader<'o> {
                         .hint("hosts are always taken in inventory order"));
                     }
                 }
-                "vars_prompt" => {
-                    return Err(LoadError::new(&k.span, "`vars_prompt` is not supported")
-                        .hint("rmesos never stops to ask: pass the values with -e NAME=VALUE"));
-                }
+                "vars_prompt" => play.vars_prompt = super::prompt::vars_prompt(v)?,
                 k_ if NOT_ON_PLAYS.contains(&k_) => {
                     return Err(LoadError::new(
                         &k.span,
@@ -471,7 +512,6 @@ impl<'o> Loader<'o> {
         };
         play.name = name.unwrap_or_else(|| hosts.clone());
         play.hosts = hosts;
-        play.any_errors_fatal = own.any_errors_fatal.unwrap_or(false);
         if !imp.vars.is_empty() {
             play.vars = merge_maps(std::iter::once(&play.vars).chain(imp.vars.iter().rev()));
         }
@@ -532,6 +572,46 @@ impl<'o> Loader<'o> {
     }
 }
 
+/// Legacy `k=v` parameters of a playbook import: variables, and `tags`.
+type ImportParams = (Value, Vec<String>);
+
+/// The file an `import_playbook`/playbook-level `include` names, and the legacy k=v parameters
+/// after it (`include: other.yml some_var=value tags=x`): variables for the imported plays, and
+/// `tags` added to theirs, as Ansible 2.x took them.
+fn import_target(val: &Node) -> LoadResult<(String, Option<ImportParams>)> {
+    let text = val.expect_scalar_string("the playbook to import")?;
+    keywords::check_template_str(&text, &val.span, val.unsafe_str)?;
+    let free = crate::modules::FreeForm::Yes {
+        keys: None,
+        required: true,
+    };
+    let parsed = super::kv::parse(&text, free)
+        .map_err(|e| LoadError::new(&val.span, format!("import_playbook: {}", e)))?;
+    if parsed.args.is_empty() {
+        return Ok((text.trim().to_string(), None));
+    }
+    let file = parsed.raw.ok_or_else(|| {
+        LoadError::new(
+            &val.span,
+            "import_playbook needs a file name before its parameters",
+        )
+    })?;
+    let mut tags = Vec::new();
+    let mut vars = Vec::new();
+    for (k, v) in parsed.args {
+        if k == "tags" {
+            tags.extend(
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty()),
+            );
+        } else {
+            vars.push((k, Value::from(v)));
+        }
+    }
+    Ok((file, Some((Value::from_pairs(vars), tags))))
+}
+
 /// Maps merged left to right (later keys win).
 pub(super) fn merge_maps<'a>(maps: impl Iterator<Item = &'a Value>) -> Value {
     let mut out: Vec<(Value, Value)> = Vec::new();
@@ -566,52 +646,38 @@ fn vars_files(node: &Node) -> LoadResult<Vec<(Vec<String>, Span)>> {
     Ok(out)
 }
 
-fn serial(node: &Node) -> LoadResult<Vec<Serial>> {
-    let one = |n: &Node| -> LoadResult<Serial> {
-        let bad = || {
-            LoadError::new(
-                &n.span,
-                format!(
-                    "serial must be a number or a percentage, found {}",
-                    n.type_name()
-                ),
-            )
-            .hint("write `serial: 2`, `serial: \"30%\"` or a list such as [1, 5, \"50%\"]")
-        };
-        match &n.kind {
-            NodeKind::Int(i) if *i >= 0 => Ok(Serial::Count(*i as usize)),
-            NodeKind::Str(s) => {
-                let s = s.trim();
-                if let Some(p) = s.strip_suffix('%') {
-                    p.trim()
-                        .parse::<f64>()
-                        .map(Serial::Percent)
-                        .map_err(|_| bad())
-                } else {
-                    s.parse::<usize>().map(Serial::Count).map_err(|_| bad())
-                }
-            }
-            _ => Err(bad()),
-        }
-    };
-    match &node.kind {
-        NodeKind::Null => Ok(vec![]),
-        NodeKind::Seq(items) => items.iter().map(one).collect(),
-        _ => Ok(vec![one(node)?]),
+/// `serial`, `max_fail_percentage` or `any_errors_fatal` of a play: read now when literal,
+/// kept for [`Play::rules`] when any string in it is a template.
+fn play_rule(play: &mut Play, key: RuleKey, node: &Node) -> LoadResult<()> {
+    keywords::check_templates(node)?;
+    if has_template(node) {
+        play.templated.retain(|t| t.key != key);
+        play.templated.push(TemplatedRule {
+            key,
+            value: node.to_value(),
+            span: node.span.clone(),
+        });
+        return Ok(());
     }
+    let v = node.to_value();
+    let at = |msg: String| LoadError::new(&node.span, msg);
+    match key {
+        RuleKey::Serial => play.serial = super::rules::serial(&v).map_err(at)?,
+        RuleKey::MaxFailPercentage => {
+            play.max_fail_percentage = Some(super::rules::percentage(&v).map_err(at)?)
+        }
+        RuleKey::AnyErrorsFatal => {
+            play.any_errors_fatal = super::rules::boolean(&v, "any_errors_fatal").map_err(at)?
+        }
+    }
+    Ok(())
 }
 
-fn percentage(node: &Node) -> LoadResult<f64> {
-    let v = match &node.kind {
-        NodeKind::Int(i) => Some(*i as f64),
-        NodeKind::Float(f) => Some(*f),
-        NodeKind::Str(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
-        _ => None,
-    };
-    v.filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
-        LoadError::new(
-            &node.span,
-            "max_fail_percentage must be a number from 0 to 100",
-        )
-    })
+fn has_template(node: &Node) -> bool {
+    match &node.kind {
+        NodeKind::Str(s) => !node.unsafe_str && is_template(s),
+        NodeKind::Seq(items) => items.iter().any(has_template),
+        NodeKind::Map(entries) => entries.iter().any(|(_, v)| has_template(v)),
+        _ => false,
+    }
 }

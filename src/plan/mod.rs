@@ -12,12 +12,15 @@
 //! Knows YAML, the module registry (to check arguments) and the templar (to check template
 //! syntax). Knows nothing of hosts, connections or SSH.
 
+mod defaults;
 mod foreign;
 mod keywords;
 pub mod kv;
 pub mod load;
 pub mod model;
+mod prompt;
 mod role;
+mod rules;
 mod task;
 
 pub use load::{LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file};

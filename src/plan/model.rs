@@ -32,10 +32,17 @@ pub struct Play {
     pub vars: Value,
     /// `vars_files` entries (each a path, possibly templated, or a list of alternatives: first found).
     pub vars_files: Vec<(Vec<String>, Span)>,
+    /// `serial`, `max_fail_percentage` and `any_errors_fatal` as written literally; those
+    /// written as templates are in `templated` and win (see [`Play::rules`]).
     pub serial: Vec<Serial>,
     pub strategy: Strategy,
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
+    /// Play keywords among `serial`, `max_fail_percentage`, `any_errors_fatal` given as
+    /// templates: rendered when the play starts, with its vars and the extra vars.
+    pub templated: Vec<TemplatedRule>,
+    /// `vars_prompt`: what to ask before the play runs (the app asks; see [`VarPrompt`]).
+    pub vars_prompt: Vec<VarPrompt>,
     pub force_handlers: bool,
     /// Play-level keywords (become, remote_user, connection, environment...): used for fact
     /// gathering; already folded into every task.
@@ -49,10 +56,87 @@ pub struct Play {
     pub handlers: Vec<Handler>,
 }
 
+/// A play keyword written as a template (`serial: "{{ batch | default(1) }}"`).
+#[derive(Clone, Debug)]
+pub struct TemplatedRule {
+    pub key: RuleKey,
+    /// The raw value (a string or a list holding templates).
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleKey {
+    Serial,
+    MaxFailPercentage,
+    AnyErrorsFatal,
+}
+
+/// How a play splits its hosts and when it stops, as the play runs them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlayRules {
+    pub serial: Vec<Serial>,
+    pub max_fail_percentage: Option<f64>,
+    pub any_errors_fatal: bool,
+}
+
+/// One `vars_prompt` entry. Without an answer (no terminal, nothing given with `-e`) the
+/// default is used, as in Ansible; with neither, the run cannot start.
+#[derive(Clone, Debug)]
+pub struct VarPrompt {
+    pub name: String,
+    /// The question (`prompt:`, else the name).
+    pub prompt: String,
+    /// Do not echo the answer (Ansible's default: yes).
+    pub private: bool,
+    pub default: Option<Value>,
+    /// Ask twice; the answers must match.
+    pub confirm: bool,
+    /// `unsafe: yes`: the answer is never templated.
+    pub unsafe_: bool,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Serial {
     Count(usize),
     Percent(f64),
+}
+
+impl Play {
+    /// `serial`, `max_fail_percentage` and `any_errors_fatal` with the templated ones rendered
+    /// by `render` (the play's vars and the extra vars) and read as Ansible reads them.
+    pub fn rules(
+        &self,
+        render: impl Fn(&Value) -> Result<Value, String>,
+    ) -> Result<PlayRules, crate::error::LoadError> {
+        let mut rules = PlayRules {
+            serial: self.serial.clone(),
+            max_fail_percentage: self.max_fail_percentage,
+            any_errors_fatal: self.any_errors_fatal,
+        };
+        for t in &self.templated {
+            let at = |msg: String| crate::error::LoadError::new(&t.span, msg);
+            let v = render(&t.value).map_err(at)?;
+            match t.key {
+                RuleKey::Serial => rules.serial = super::rules::serial(&v).map_err(at)?,
+                RuleKey::MaxFailPercentage => {
+                    rules.max_fail_percentage = Some(super::rules::percentage(&v).map_err(at)?)
+                }
+                RuleKey::AnyErrorsFatal => {
+                    rules.any_errors_fatal =
+                        super::rules::boolean(&v, "any_errors_fatal").map_err(at)?
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Adds play vars (answers to `vars_prompt`): they override the play's own.
+    pub fn add_vars(&mut self, vars: Vec<(String, Value)>) {
+        let extra = Value::from_pairs(vars);
+        self.vars = super::load::merge_maps([&self.vars, &extra].into_iter());
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -102,6 +186,9 @@ pub struct Keywords {
     pub throttle: Option<Value>,
     /// The `port` keyword (play, block, task). As in Ansible, a host's `ansible_port` wins.
     pub port: Option<Value>,
+    /// `module_defaults` mappings (module name → arguments), outermost first; already merged
+    /// into each module task's arguments, kept for tasks loaded at run time.
+    pub module_defaults: Vec<Value>,
 }
 
 /// A role as one of its tasks sees it.

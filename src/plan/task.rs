@@ -252,7 +252,9 @@ impl Loader<'_> {
         }
         match spec.kind {
             ActionKind::Module(m) => {
-                let (action, args) = match module_args(m, &spec, d.args) {
+                let layers = [&scope.kw.module_defaults[..], &own.module_defaults[..]].concat();
+                let defaults = super::defaults::for_module(m.name(), &layers);
+                let (action, args) = match module_args(m, &spec, d.args, defaults) {
                     Ok(args) => (Action::Module(m), args),
                     // In a dynamically included file, as in Ansible, bad arguments fail the
                     // host that runs the task (a RedHat-only task's `enablerepo`...).
@@ -1118,6 +1120,7 @@ fn module_args(
     m: &'static dyn DynModule,
     spec: &ActionSpec<'_>,
     args_kw: Option<&Node>,
+    defaults: Vec<(String, Value)>,
 ) -> LoadResult<Value> {
     let mut b = ArgsBuilder {
         args: Vec::new(),
@@ -1126,6 +1129,11 @@ fn module_args(
             whole: spec.key.span.clone(),
         },
     };
+    // `module_defaults` below everything the task writes.
+    let default_keys: Vec<String> = defaults.iter().map(|(k, _)| k.clone()).collect();
+    for (k, v) in defaults {
+        b.put(k, v, &spec.key.span, &spec.key.span);
+    }
     // `args:` first: inline arguments win over it, as in Ansible's ModuleArgsParser.
     if let Some(a) = args_kw
         && !a.is_null()
@@ -1172,6 +1180,7 @@ fn module_args(
             }
         }
     }
+    super::defaults::drop_shadowed(m, &default_keys, &mut b.args);
     // Text that is not key=value, given to a module that takes none, loads as Ansible loads it;
     // the module refuses it if a host reaches the task (`modules::raw_params_refused`).
     let checked: Vec<_> = b

@@ -2,13 +2,21 @@
 //! argument aliases, playbook-level includes, `vars` lists, `module_defaults`, `vars_prompt`,
 //! roles found where Ansible finds them. Each test loads a playbook that uses the construct.
 
-use super::{arg, fixture, tasks};
+use super::{arg, fixture, named, tasks};
 use minijinja::Value;
 use rmesos::plan::*;
 
 /// Loads `text` as a playbook standing for `fixture(name)`.
 fn load_text(text: &str, name: &str, opts: &LoadOptions) -> Playbook {
     match load_playbook_text(text, &fixture(name), opts) {
+        Ok(pb) => pb,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Loads the fixture file `name`.
+fn load_file(name: &str, opts: &LoadOptions) -> Playbook {
+    match load_playbook(&fixture(name), opts) {
         Ok(pb) => pb,
         Err(e) => panic!("{e}"),
     }
@@ -83,4 +91,94 @@ fn every_ansible_argument_alias_of_a_supported_argument_loads() {
     }
     assert!(used > 20, "only {used} aliases tried");
     assert!(refused.is_empty(), "{}", refused.join("\n"));
+}
+
+fn with_extra(pairs: &[(&str, &str)]) -> LoadOptions {
+    LoadOptions {
+        extra_vars: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect(),
+        inventory: Some(fixture("constructs/inv/hosts")),
+        ..LoadOptions::default()
+    }
+}
+
+#[test]
+fn templated_import_playbook_names_use_what_is_known_while_loading() {
+    let opts = with_extra(&[("which", "first")]);
+    let pb = load_file("constructs/imports.yml", &opts);
+    let names: Vec<&str> = pb.plays.iter().map(|p| p.name.as_str()).collect();
+    // playbook_dir, -e, inventory_dir, the import's vars, legacy include k=v, a nested import
+    // whose playbook_dir is its own directory.
+    assert_eq!(
+        names,
+        ["first", "first", "first", "second", "second", "first"]
+    );
+    let legacy = &pb.plays[4];
+    assert_eq!(text(legacy.vars.get_attr("some_var").unwrap()), "value");
+    assert!(legacy.kw.tags.contains(&"legacy".to_string()));
+    assert!(
+        pb.plays[3]
+            .vars
+            .get_attr("some_var")
+            .unwrap()
+            .is_undefined()
+    );
+}
+
+#[test]
+fn an_unknown_variable_in_a_playbook_name_is_a_located_error() {
+    let e = match load_playbook(&fixture("constructs/imports.yml"), &with_extra(&[])) {
+        Ok(_) => panic!("loaded without `which`"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("imports.yml:2:"), "{e}");
+    assert!(e.contains("which"), "{e}");
+    assert!(e.contains("extra vars (-e)"), "{e}");
+}
+
+#[test]
+fn vars_as_a_list_of_mappings_and_legacy_include_params() {
+    let pb = load_file("constructs/vars_lists.yml", &LoadOptions::default());
+    let play = &pb.plays[0];
+    assert_eq!(play.vars.get_attr("a").unwrap(), Value::from(3));
+    assert_eq!(play.vars.get_attr("b").unwrap(), Value::from(2));
+    let role_task = &tasks(&play.roles)[0];
+    assert_eq!(role_task.kw.vars[0].get_attr("r").unwrap(), Value::from(1));
+    let t = named(&play.tasks, "task vars");
+    let layers: Vec<String> = t.kw.vars.iter().map(|v| v.to_string()).collect();
+    assert_eq!(layers, ["{'blk': 1}", "{'t': 2}"]);
+    let inc = named(&play.tasks, "included");
+    assert_eq!(
+        text(inc.kw.vars.last().unwrap().get_attr("inc_var").unwrap()),
+        "value"
+    );
+}
+
+#[test]
+fn module_defaults_fill_in_what_the_task_leaves_out() {
+    let pb = load_file("constructs/module_defaults.yml", &LoadOptions::default());
+    let play = &pb.plays[0];
+    let path = |t: &Task| text(arg(t, "path"));
+    // `path` is required: the defaults satisfy the load-time check too.
+    assert_eq!(path(&named(&play.tasks, "play default")), "/from/play");
+    assert_eq!(
+        text(arg(&named(&play.tasks, "play default"), "mode")),
+        "0750"
+    );
+    assert_eq!(path(&tasks(&play.roles)[0]), "/from/role");
+    assert_eq!(path(&named(&play.tasks, "block default")), "/from/block");
+    // An inner entry replaces the outer one for that module whole: no `mode` from the play.
+    let t = named(&play.tasks, "task default");
+    assert_eq!(path(&t), "{{ dir }}/t");
+    assert!(t.args.get_attr("mode").unwrap().is_undefined());
+    let apt = named(&play.tasks, "task wins");
+    assert_eq!(text(arg(&apt, "update_cache")), "no");
+    assert_eq!(arg(&apt, "cache_valid_time"), Value::from(3600));
+    let alias = named(&play.tasks, "alias wins");
+    assert_eq!(text(arg(&alias, "pkg")), "y");
+    assert!(alias.args.get_attr("name").unwrap().is_undefined());
+    assert_eq!(arg(&alias, "update_cache"), Value::from(true));
+    assert_eq!(path(&play.handlers[0].task), "/from/play");
 }
