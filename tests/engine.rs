@@ -795,3 +795,36 @@ fn vars_prompt_without_a_terminal_uses_defaults_and_names_what_to_pass_with_e() 
     assert_eq!(r.code, 0, "{}", r.context());
     assert_eq!(r.results("Answers")[0]["result"]["msg"], "dflt / given");
 }
+
+/// `no_log` hides secrets on every channel: loop item labels (Ansible prints `item=None`),
+/// diffs, messages and results, in human output at -vvvv and in JSON events.
+#[test]
+fn no_log_secrets_appear_on_no_channel() {
+    let out = tempfile::tempdir().unwrap();
+    let json = engine(out.path(), "no_log.yml", &["--diff"]);
+    assert_eq!(json.code, 0, "{}", json.context());
+    std::fs::remove_file(out.path().join("secret.conf")).unwrap();
+    let human = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(fixture("engine"))
+        .args(["play", "-i", "hosts", "no_log.yml", "--diff", "-vvvv", "-e"])
+        .arg(format!("out_dir={}", out.path().display()))
+        .output()
+        .unwrap();
+    let human = format!(
+        "{}{}",
+        String::from_utf8_lossy(&human.stdout),
+        String::from_utf8_lossy(&human.stderr)
+    );
+    for secret in ["S3cretXYZ", "An0therSecret"] {
+        assert!(!json.stdout.contains(secret), "{}", json.context());
+        assert!(!json.stderr.contains(secret), "{}", json.context());
+        assert!(!human.contains(secret), "{human}");
+    }
+    assert!(human.contains("(item=None)"), "{human}");
+    assert_eq!(json.results("Secret items")[0]["item"], "None");
+    let file = std::fs::read_to_string(out.path().join("secret.conf")).unwrap();
+    assert_eq!(
+        file, "password=S3cretXYZ\n",
+        "the work is done, only hidden"
+    );
+}

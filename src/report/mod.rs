@@ -94,6 +94,36 @@ pub enum Event {
     },
 }
 
+/// What a `no_log` result shows instead of its content.
+pub const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+impl HostResult {
+    /// The result as every sink may see it: for `no_log`, the item label becomes `None`, as
+    /// Ansible prints it, and the message, result and diffs are replaced or dropped, so no
+    /// sink (human, JSON, a future one, any verbosity) can show a secret by mistake.
+    pub fn censored(mut self) -> HostResult {
+        if self.no_log {
+            self.item = self.item.map(|_| "None".to_string());
+            self.msg = None;
+            self.result = Value::from_pairs([("censored", CENSORED)]);
+            self.diff.clear();
+        }
+        self
+    }
+}
+
+impl Event {
+    /// The event with [`HostResult::censored`] applied: the one masking point between the
+    /// executor and the sinks.
+    pub fn censored(self) -> Event {
+        match self {
+            Event::HostResult(r) => Event::HostResult(Box::new(r.censored())),
+            other => other,
+        }
+    }
+}
+
 /// A place events go.
 pub trait Sink: Send {
     fn event(&mut self, ev: &Event);
