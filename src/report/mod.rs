@@ -34,6 +34,20 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
+impl HostStats {
+    /// Nothing was counted for the host.
+    pub fn is_empty(&self) -> bool {
+        self.ok
+            + self.changed
+            + self.unreachable
+            + self.failed
+            + self.skipped
+            + self.rescued
+            + self.ignored
+            == 0
+    }
+}
+
 /// One host's result for one task (or one loop item of it).
 #[derive(Clone, Debug)]
 pub struct HostResult {
