@@ -8,9 +8,12 @@
 
 mod node;
 mod parse;
+mod repair;
 
-pub use node::{Node, NodeKind};
-pub use parse::{load_file, load_str, resolve_plain_scalar};
+pub use node::{Node, NodeKind, Warning, take_warnings};
+pub use parse::{
+    load_file, load_file_with_warnings, load_str, load_str_with_warnings, resolve_plain_scalar,
+};
 
 /// Marks a string as `!unsafe`: the templar returns it untouched. (minijinja's "safe string"
 /// flag is free for this: rmesos never auto-escapes HTML.) YAML owns the tag; templating reads
