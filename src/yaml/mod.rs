@@ -4,7 +4,9 @@
 //! false` are booleans (but `y`/`n` are strings), `0644` is octal, `1_000` is an int, `1.10` is a
 //! float (modules that want a string get `"1.1"` back, as in Ansible; quote versions). Merge keys
 //! (`<<`) and anchors/aliases are expanded here. Tags: `!unsafe` keeps a string from ever being
-//! templated; `!vault` is refused with a hint. Owns only syntax: it knows nothing of playbooks.
+//! templated; `!vault` values and whole vault-encrypted files are decrypted here with the
+//! process's keyring (`vault`), so a wrong or missing password is a located load error. Owns
+//! only syntax: it knows nothing of playbooks.
 
 mod node;
 mod parse;

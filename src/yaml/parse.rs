@@ -26,6 +26,14 @@ pub fn load_file_with_warnings(path: &Path) -> (LoadResult<Vec<Node>>, Vec<Warni
             return (Err(LoadError::plain(msg)), Vec::new());
         }
     };
+    let bytes = if crate::vault::is_vault(&bytes) {
+        match decrypt_file(&bytes, &name) {
+            Ok(plain) => plain,
+            Err(e) => return (Err(e), Vec::new()),
+        }
+    } else {
+        bytes
+    };
     match String::from_utf8(bytes) {
         Ok(text) => load_str_with_warnings(&text, &name),
         Err(e) => (
@@ -33,6 +41,59 @@ pub fn load_file_with_warnings(path: &Path) -> (LoadResult<Vec<Node>>, Vec<Warni
             Vec::new(),
         ),
     }
+}
+
+/// A whole vault-encrypted file, decrypted with the process's keyring; its strings become
+/// secrets the output censors.
+fn decrypt_file(bytes: &[u8], name: &str) -> LoadResult<Vec<u8>> {
+    let text = String::from_utf8_lossy(bytes);
+    let plain = crate::vault::installed()
+        .decrypt(&text)
+        .map_err(|e| vault_error(&Span::new(name, 1, 1), "this vault-encrypted file", e))?;
+    let decrypted = String::from_utf8_lossy(&plain).into_owned();
+    if let (Ok(docs), _) = load_str_with_warnings(&decrypted, name) {
+        docs.iter().for_each(register_strings);
+    }
+    Ok(plain)
+}
+
+fn register_strings(n: &Node) {
+    match &n.kind {
+        // Short values of a vault file (`app`, `5432`) would censor ordinary words all over the
+        // output; a `!vault` value is registered whatever its length.
+        NodeKind::Str(s) if s.trim().chars().count() >= 6 => crate::vault::register_secret(s),
+        NodeKind::Seq(items) => items.iter().for_each(register_strings),
+        NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| register_strings(v)),
+        _ => {}
+    }
+}
+
+/// A vault failure at `span`, saying how to give the password.
+fn vault_error(span: &Span, what: &str, e: crate::vault::VaultError) -> LoadError {
+    use crate::vault::VaultError;
+    let hint = match e {
+        VaultError::NoPassword => {
+            "give the vault password: --vault-password-file FILE, --ask-vault-pass or --vault-id LABEL@SOURCE"
+        }
+        VaultError::WrongPassword(_) => "check the vault password (or the --vault-id label)",
+        _ => "re-create it with `rmesos vault encrypt` or ansible-vault",
+    };
+    LoadError::new(span, format!("cannot decrypt {what}: {e}")).hint(hint)
+}
+
+/// An inline `!vault` value, decrypted; the plaintext is registered as a secret.
+fn decrypt_scalar(text: &str, span: &Span) -> LoadResult<NodeKind> {
+    let plain = crate::vault::installed()
+        .decrypt(text)
+        .map_err(|e| vault_error(span, "this !vault value", e))?;
+    let plain = String::from_utf8(plain).map_err(|_| {
+        LoadError::new(
+            span,
+            "the !vault value decrypts to bytes that are not UTF-8",
+        )
+    })?;
+    crate::vault::register_secret(&plain);
+    Ok(NodeKind::Str(plain))
 }
 
 /// Where the first byte that is not UTF-8 sits, as file:line:col (the column counts characters).
@@ -170,8 +231,7 @@ impl Builder {
         let name = format!("{}{}", tag.handle, tag.suffix);
         match name.as_str() {
             "!unsafe" => Ok(Some(name)),
-            "!vault" => Err(LoadError::new(span, "!vault values are not supported")
-                .hint("keep secrets out of the playbook: use lookup('env', 'NAME') or lookup('file', PATH) in a vars file")),
+            "!vault" | "!vault-encrypted" => Ok(Some("!vault".to_string())),
             n if n.starts_with("tag:yaml.org,2002:") || n.starts_with("!!") => Ok(Some(name)),
             _ => Err(LoadError::new(span, format!("unsupported YAML tag {}", name))
                 .hint("remove the tag; only !unsafe and the core !!str/!!int/!!float/!!bool/!!null tags are understood")),
@@ -214,7 +274,11 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = self.check_tag(&tag, &span)?;
-                let mut n = Node::new(scalar_kind(&text, style, tag.as_deref(), &span)?, span);
+                let kind = match tag.as_deref() {
+                    Some("!vault") => decrypt_scalar(&text, &span)?,
+                    t => scalar_kind(&text, style, t, &span)?,
+                };
+                let mut n = Node::new(kind, span);
                 n.unsafe_str = tag.as_deref() == Some("!unsafe");
                 (n, anchor)
             }
@@ -638,9 +702,14 @@ mod tests {
     }
 
     #[test]
-    fn vault_refused() {
-        let e = load_str("a: !vault |\n  $ANSIBLE\n", "v.yml").unwrap_err();
-        assert!(e.msg.contains("vault"));
+    fn vault_value_without_password_is_located() {
+        let e = load_str(
+            "a: 1\nb: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3132\n",
+            "v.yml",
+        )
+        .unwrap_err();
+        assert!(e.msg.contains("!vault"), "{e}");
+        assert_eq!(e.span.map(|s| (s.line, s.col)), Some((2, 4)));
     }
 
     #[test]
