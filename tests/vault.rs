@@ -299,3 +299,52 @@ fn a_wrong_or_missing_password_stops_before_any_host_naming_the_place() {
     assert!(!String::from_utf8_lossy(&r.stdout).contains("host_result"));
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn inventory_reads_vaulted_group_vars_and_hides_their_values() {
+    let out = rmesos(
+        &fixture(""),
+        &[
+            "inventory",
+            "-i",
+            "hosts",
+            "--host",
+            "v1",
+            "--vault-id",
+            "prod@prod-pass.txt",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"api_token\": \"********\""), "{stdout}");
+}
+
+#[test]
+fn vault_edit_runs_the_editor_and_encrypts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yml");
+    std::fs::copy(fixture("secret_1_2.yml"), &file).unwrap();
+    let pass = format!("prod@{}", fixture("prod-pass.txt").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .args(["vault", "edit", "--vault-id", &pass])
+        .arg(&file)
+        .env("EDITOR", "sed -i s/tok-9f8e7d-prod/edited-token/")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("$ANSIBLE_VAULT;1.2;AES256;prod\n"),
+        "{text}"
+    );
+    let keys = Keyring::new(vec![secret("prod", "prod-pass.txt")]);
+    assert_eq!(keys.decrypt(&text).unwrap(), b"api_token: edited-token\n");
+}
