@@ -12,6 +12,12 @@ Run it with the ansible-core venv when a fixture changes, and commit the JSON:
 
     /var/tmp/ansible-venv/bin/python scripts/yaml-oracle.py
 
+To hold the loader to Ansible on content that is not ours (a corpus of roles and playbooks),
+write one JSON map of every YAML file under some directories, then let the Rust test compare:
+
+    /var/tmp/ansible-venv/bin/python scripts/yaml-oracle.py --corpus OUT.json DIR...
+    YAML_CORPUS=OUT.json cargo test --test yaml_conformance corpus
+
 JSON shape: {"documents": [...]} or {"error": "..."} when Ansible refuses the file; plus
 "warnings" (duplicate keys). Values: strings, ints, floats, booleans and null as JSON; mappings
 as JSON objects in Ansible's key order (a key that is not a string is written "!int 1",
@@ -106,7 +112,27 @@ def load_ansible(text, warnings):
         _constructor.display.warning = original
 
 
+def corpus(out_path, dirs):
+    out = {}
+    for d in dirs:
+        for path in sorted(pathlib.Path(d).resolve().rglob("*")):
+            if path.suffix not in (".yml", ".yaml") or not path.is_file():
+                continue
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            try:
+                out[str(path)] = {"documents": [encode(d) for d in load_ansible(text, [])]}
+            except yaml.YAMLError as e:
+                out[str(path)] = {"error": " ".join(str(e).split())}
+    pathlib.Path(out_path).write_text(json.dumps(out, ensure_ascii=False))
+    print(f"{len(out)} files, {sum('error' in v for v in out.values())} refused by Ansible")
+
+
 def main():
+    if sys.argv[1:2] == ["--corpus"]:
+        return corpus(sys.argv[2], sys.argv[3:])
     names = sys.argv[1:] or sorted(p.name for p in FIXTURES.glob("*.yml"))
     for name in names:
         path = FIXTURES / name
