@@ -727,3 +727,19 @@ fn an_unknown_module_in_a_static_import_is_still_refused() {
         "`frobnicate_widgets`",
     );
 }
+
+/// A role's defaults with a double-quoted Jinja block whose lines sit left of the value (what
+/// issue 11 found refused): loads, folded as PyYAML folds it.
+#[test]
+fn role_defaults_with_a_multiline_quoted_jinja_block() {
+    let play = main_play();
+    let web = named(&play.roles, "web task");
+    let role = web.role.as_ref().unwrap();
+    assert_eq!(
+        role.defaults.get_attr("web_upstreams").unwrap(),
+        Value::from(
+            "{% if web_backends is defined %} {% for b in web_backends %} server {{ b }}; \
+             {% endfor %} {% else %} server 127.0.0.1:8080; {% endif %}"
+        )
+    );
+}

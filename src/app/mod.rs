@@ -1,4 +1,4 @@
-//! The application: the commands (`play`, `run`, `inventory`, `doc`, `ec2`, `lab`), ansible.cfg,
+//! The application: the commands (`play`, `run`, `inventory`, `doc`, `ec2`, `lab`, `vault`), ansible.cfg,
 //! and the session every play-running command goes through (options → inventory → loaded
 //! playbooks → reporter → runtime → run). The top layer: it may use every other one, and none
 //! uses it. The only layer that prints, besides the report sinks it chooses.
@@ -20,6 +20,7 @@ mod play;
 mod prompt;
 mod run;
 pub mod session;
+pub mod vault;
 
 pub use error::AppError;
 pub use exit::Exit;
@@ -54,6 +55,8 @@ pub enum Command {
     Ec2(Box<ec2::Ec2Args>),
     /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
     Lab(lab::LabArgs),
+    /// Encrypt, decrypt, view, edit and rekey vault files; encrypt strings (as ansible-vault).
+    Vault(vault::VaultCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -66,6 +69,7 @@ pub fn main() -> i32 {
         #[cfg(feature = "ec2")]
         Command::Ec2(a) => ec2::main(*a),
         Command::Lab(a) => lab::main(a),
+        Command::Vault(a) => vault::main(a),
     };
     outcome.unwrap_or_else(|e| e.report()).code()
 }
