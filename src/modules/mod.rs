@@ -176,6 +176,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &databases::postgresql_db::PostgresqlDb,
     &databases::postgresql_user::PostgresqlUser,
     &databases::postgresql_privs::PostgresqlPrivs,
+    &files::git::Git,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
