@@ -17,6 +17,7 @@ pub mod context;
 pub mod databases;
 pub mod doc;
 pub mod files;
+pub mod jobs;
 pub mod packages;
 pub mod remote;
 pub mod services;
@@ -177,6 +178,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &databases::postgresql_user::PostgresqlUser,
     &databases::postgresql_privs::PostgresqlPrivs,
     &files::git::Git,
+    &utilities::async_status::AsyncStatus,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
