@@ -179,6 +179,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &databases::postgresql_privs::PostgresqlPrivs,
     &files::git::Git,
     &utilities::async_status::AsyncStatus,
+    &system::alternatives::Alternatives,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -200,6 +201,7 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
     (
         "community.general",
         &[
+            "alternatives",
             "ini_file",
             "locale_gen",
             "modprobe",
