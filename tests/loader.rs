@@ -561,14 +561,23 @@ fn bad_listen_outside_handlers() {
 }
 
 #[test]
-fn bad_async_refused() {
-    at(
-        "bad/async.yml",
-        "async.yml",
-        4,
-        14,
-        "`async` is not supported",
+fn async_and_poll_are_task_keywords() {
+    let play = load("async.yml").plays.remove(0);
+    let t = tasks(&play.tasks);
+    assert_eq!(
+        t[0].kw.async_.as_ref().map(|v| v.to_string()),
+        Some("10".into())
     );
+    assert_eq!(
+        t[0].kw.poll.as_ref().map(|v| v.to_string()),
+        Some("0".into())
+    );
+    let polled = named(&play.tasks, "polled");
+    assert_eq!(
+        polled.kw.async_.as_ref().map(|v| v.to_string()),
+        Some("{{ limit }}".into())
+    );
+    assert!(polled.kw.poll.is_none());
 }
 
 // ---- playbooks given as text ----

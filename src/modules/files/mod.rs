@@ -1,5 +1,5 @@
 //! Files: modules that put, edit, inspect or fetch files on the host (copy, template, file,
-//! lineinfile, blockinfile, replace, ini_file, stat, fetch, get_url, unarchive).
+//! lineinfile, blockinfile, replace, ini_file, stat, fetch, get_url, unarchive, git).
 //!
 //! [`filekit`] is what they share: the one-script probe of a path (type, attributes, checksum,
 //! content), the owner/group/mode comparison and fix, converging to new content (the atomic
@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod file;
 pub mod filekit;
 pub mod get_url;
+pub mod git;
 pub mod ini_file;
 pub mod lineinfile;
 pub mod replace;
