@@ -12,6 +12,7 @@ mod doc;
 pub mod ec2;
 pub mod error;
 pub mod exit;
+mod galaxy;
 mod inventory;
 pub mod lab;
 mod listing;
@@ -54,6 +55,8 @@ pub enum Command {
     Ec2(Box<ec2::Ec2Args>),
     /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
     Lab(lab::LabArgs),
+    /// Install roles from local directories and tarballs (as ansible-galaxy install -r).
+    Galaxy(galaxy::GalaxyArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -66,6 +69,7 @@ pub fn main() -> i32 {
         #[cfg(feature = "ec2")]
         Command::Ec2(a) => ec2::main(*a),
         Command::Lab(a) => lab::main(a),
+        Command::Galaxy(a) => galaxy::main(a),
     };
     outcome.unwrap_or_else(|e| e.report()).code()
 }

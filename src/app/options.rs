@@ -13,7 +13,7 @@ use crate::yaml::{self, NodeKind};
 use clap::{Args, ValueEnum};
 use indexmap::IndexMap;
 use minijinja::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Output {
@@ -138,18 +138,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         .then(|| ask("BECOME password: "))
         .transpose()?;
     let ssh_password = c.ask_pass.then(|| ask("SSH password: ")).transpose()?;
-    let roles_path = cfg
-        .roles_path
-        .iter()
-        .cloned()
-        .chain(
-            std::env::var("ANSIBLE_ROLES_PATH")
-                .ok()
-                .into_iter()
-                .flat_map(|v| v.split(':').map(str::to_string).collect::<Vec<_>>()),
-        )
-        .map(PathBuf::from)
-        .collect();
+    let roles_path = cfg.roles_path();
     let host_key_checking = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
         .ok()
         .and_then(|v| crate::vocab::rendered_boolean(&v))
@@ -180,6 +169,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         },
         load: LoadOptions {
             roles_path,
+            collections_path: cfg.collections_path(),
             extra_vars,
             inventory: None,
         },

@@ -17,6 +17,9 @@ pub struct LoadOptions {
     /// `roles_path` from ansible.cfg / ANSIBLE_ROLES_PATH; `roles/` beside the playbook is
     /// always searched first.
     pub roles_path: Vec<PathBuf>,
+    /// Where collections live (`ansible_collections/NS/NAME/roles/ROLE`), for roles named
+    /// `ns.collection.role`; `collections/` beside the playbook is searched first.
+    pub collections_path: Vec<PathBuf>,
     /// Extra vars (`-e`): known while loading, for templated `import_playbook` names.
     pub extra_vars: IndexMap<String, Value>,
     /// The first inventory source, for `inventory_dir`/`inventory_file` while loading.

@@ -182,3 +182,41 @@ fn module_defaults_fill_in_what_the_task_leaves_out() {
     assert_eq!(arg(&alias, "update_cache"), Value::from(true));
     assert_eq!(path(&play.handlers[0].task), "/from/play");
 }
+
+#[test]
+fn roles_are_found_in_roles_path_galaxy_directories_and_collections() {
+    let opts = LoadOptions {
+        roles_path: vec![fixture("constructs/nowhere"), fixture("constructs/rp")],
+        collections_path: vec![fixture("constructs/colls")],
+        ..LoadOptions::default()
+    };
+    let pb = load_file("constructs/roles_search.yml", &opts);
+    let play = &pb.plays[0];
+    let roles: Vec<(String, String)> = tasks(&play.roles)
+        .iter()
+        .chain(tasks(&play.tasks).iter())
+        .map(|t| {
+            let r = t.role.as_ref().expect("a role task");
+            (r.name.clone(), text(arg(t, "msg")))
+        })
+        .collect();
+    let want = [
+        ("acme.java", "java"),
+        ("acme.stack.zk", "zk"),
+        ("acme.local.web", "web"),
+        ("acme.stack.zk", "zk"),
+    ];
+    assert_eq!(
+        roles,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+    );
+    let e = match load_playbook(
+        &fixture("constructs/roles_search.yml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(_) => panic!("found acme.java without its roles path"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("role `acme.java` not found"), "{e}");
+    assert!(e.contains("rmesos galaxy install"), "{e}");
+}
