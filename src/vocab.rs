@@ -28,6 +28,14 @@ pub fn rendered_boolean(s: &str) -> Option<bool> {
     })
 }
 
+/// A number of seconds as keywords write it (`5`, `0.5`, `"2"`): finite, not negative, and small
+/// enough for a [`Duration`](std::time::Duration). Anything else (`-1`, `.nan`, `1e20`, `abc`)
+/// is not a duration: the caller says so with the keyword's location instead of panicking.
+pub fn seconds(s: &str) -> Option<std::time::Duration> {
+    let secs: f64 = s.trim().parse().ok()?;
+    std::time::Duration::try_from_secs_f64(secs).ok()
+}
+
 /// Whether a string is (or contains) a Jinja template (`{{ }}`, `{% %}` or a `{# #}` comment),
 /// and so must be rendered before it is used.
 pub fn is_template(s: &str) -> bool {

@@ -35,9 +35,15 @@ fn free_port() -> u16 {
 
 impl Moto {
     fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// moto_server with settings of its own (`MOTO_…` variables).
+    fn start_with(env: &[(&str, &str)]) -> Moto {
         let port = free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -131,6 +137,17 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Makes the key pair `ops` the launches name, and returns an AMI moto has.
+async fn key_pair_and_ami(ec2: &Ec2) -> String {
+    ec2.client
+        .create_key_pair()
+        .key_name("ops")
+        .send()
+        .await
+        .unwrap();
+    some_ami(ec2).await
+}
+
 async fn some_ami(ec2: &Ec2) -> String {
     let imgs = ec2.client.describe_images().send().await.unwrap();
     imgs.images()[0].image_id().unwrap().to_string()
@@ -145,8 +162,9 @@ fn tags_of(t: &[Tag]) -> Vec<(String, String)> {
     v
 }
 
-fn launch_args<'a>(cluster: &'a str, ami: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
+/// `ec2 launch CLUSTER` with the AMI, key pair and SSH source every test uses.
+fn launch_cmd<'a>(cluster: &'a str, ami: &'a str) -> Vec<&'a str> {
+    vec![
         "ec2",
         "launch",
         cluster,
@@ -156,8 +174,13 @@ fn launch_args<'a>(cluster: &'a str, ami: &'a str, extra: &[&'a str]) -> Vec<&'a
         "ops",
         "--ssh-from",
         "203.0.113.7/32",
-        "--no-deploy",
-    ];
+    ]
+}
+
+/// [`launch_cmd`] without the deploy, and `extra`.
+fn launch_args<'a>(cluster: &'a str, ami: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = launch_cmd(cluster, ami);
+    v.push("--no-deploy");
     v.extend_from_slice(extra);
     v
 }
@@ -211,13 +234,7 @@ fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
     let moto = Moto::start();
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        ec2.client
-            .create_key_pair()
-            .key_name("ops")
-            .send()
-            .await
-            .unwrap();
-        let ami = some_ami(&ec2).await;
+        let ami = key_pair_and_ami(&ec2).await;
         ok(&moto.rmesos(
             &launch_args(
                 "alpha",
@@ -343,13 +360,7 @@ fn fault_tolerant_launch_adds_zookeeper_nodes_and_their_group() {
     let moto = Moto::start();
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        ec2.client
-            .create_key_pair()
-            .key_name("ops")
-            .send()
-            .await
-            .unwrap();
-        let ami = some_ami(&ec2).await;
+        let ami = key_pair_and_ami(&ec2).await;
         ok(&moto.rmesos(
             &launch_args(
                 "ha",
@@ -405,13 +416,7 @@ fn relaunch_is_refused_and_resume_continues_an_interrupted_launch() {
     let moto = Moto::start();
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        ec2.client
-            .create_key_pair()
-            .key_name("ops")
-            .send()
-            .await
-            .unwrap();
-        let ami = some_ami(&ec2).await;
+        let ami = key_pair_and_ami(&ec2).await;
         let out = ok(&moto.rmesos(
             &launch_args("beta", &ami, &["--slaves", "2", "--stop-after", "groups"]),
             "",
@@ -472,13 +477,7 @@ fn stop_start_and_destroy_touch_only_their_cluster() {
     let moto = Moto::start();
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        ec2.client
-            .create_key_pair()
-            .key_name("ops")
-            .send()
-            .await
-            .unwrap();
-        let ami = some_ami(&ec2).await;
+        let ami = key_pair_and_ami(&ec2).await;
         ok(&moto.rmesos(&launch_args("one", &ami, &[]), ""));
         ok(&moto.rmesos(&launch_args("two", &ami, &[]), ""));
         let running = |n: usize| {
@@ -859,13 +858,7 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
     let compose = "ansible_host=tags['ssh-address']";
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        ec2.client
-            .create_key_pair()
-            .key_name("ops")
-            .send()
-            .await
-            .unwrap();
-        let ami = some_ami(&ec2).await;
+        let ami = key_pair_and_ami(&ec2).await;
         ok(&moto.rmesos(&launch_args("gamma", &ami, &[]), ""));
         // Point each instance at a container (master → host1, slave → host2).
         let out = ec2
@@ -904,16 +897,8 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
                 .await
                 .unwrap();
         }
-        let resume = [
-            "ec2",
-            "launch",
-            "gamma",
-            "--ami",
-            &ami,
-            "--key-name",
-            "ops",
-            "--ssh-from",
-            "203.0.113.7/32",
+        let mut resume = launch_cmd("gamma", &ami);
+        resume.extend([
             "--resume",
             "--identity-file",
             key,
@@ -925,7 +910,7 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
             playbook.to_str().unwrap(),
             "--ssh-timeout",
             "120",
-        ];
+        ]);
         let out = ok(&moto.rmesos(&resume, ""));
         assert!(
             out.contains("cluster gamma: 2 instance(s), 2 running"),
@@ -963,4 +948,58 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
             "ran\n"
         );
     }
+}
+
+/// Every check that can fail runs before anything is paid for: a deploy playbook that does not
+/// exist stops `launch` before a security group or an instance is made.
+#[test]
+fn launch_with_a_broken_deploy_creates_nothing() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = some_ami(&ec2).await;
+        let mut args = launch_cmd("epsilon", &ami);
+        args.extend(["--playbook", "no/such/playbook.yml"]);
+        let out = moto.rmesos(&args, "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no/such/playbook.yml"), "{err}");
+        assert!(cluster_states(&ec2, "epsilon").await.is_empty());
+        assert!(group_names(&ec2, "epsilon").await.is_empty());
+    });
+}
+
+/// The slaves' RunInstances is refused after the master started (moto validates instance
+/// types when asked to): by default the launch removes what it started; with
+/// --keep-on-failure the master stays, tagged, for --resume.
+#[test]
+fn a_launch_refused_half_way_leaves_no_running_instance_unless_kept() {
+    let moto = Moto::start_with(&[("MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION", "true")]);
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = key_pair_and_ami(&ec2).await;
+        let half = [
+            "--instance-type",
+            "bogus.huge",
+            "--master-instance-type",
+            "m5.large",
+        ];
+        let out = moto.rmesos(&launch_args("delta", &ami, &half), "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("1 instance(s) terminated"), "{err}");
+        assert!(cluster_states(&ec2, "delta").await.is_empty(), "{err}");
+        assert!(group_names(&ec2, "delta").await.is_empty(), "{err}");
+
+        let mut kept = half.to_vec();
+        kept.push("--keep-on-failure");
+        let out = moto.rmesos(&launch_args("delta", &ami, &kept), "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--resume"), "{err}");
+        assert_eq!(
+            cluster_states(&ec2, "delta").await,
+            vec![("master".to_string(), "running".to_string())]
+        );
+    });
 }

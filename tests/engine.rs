@@ -614,6 +614,35 @@ fn syntax_check_names_the_playbook() {
 }
 
 #[test]
+fn syntax_check_warns_about_dynamic_includes_and_passes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loader/lazy"))
+        .args(["play", "--syntax-check", "site.yml"])
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[WARNING]"))
+        .collect();
+    // The unknown module of the FreeBSD-only file, the bad argument of broken.yml (once,
+    // though two includes name it), the missing file; pkgng and pacman are not problems.
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    assert!(warnings[0].contains("setup-FreeBSD.yml:5:3"), "{stderr}");
+    assert!(warnings[0].contains("frobnicate_widgets"), "{stderr}");
+    assert!(warnings[1].contains("broken.yml:4:5"), "{stderr}");
+    assert!(
+        warnings[2].contains("site.yml:11:7: include_tasks tasks/missing.yml"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("pkgng") && !stderr.contains("pacman"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn list_hosts_shows_the_play_pattern_and_hosts() {
     let text = listing("--list-hosts");
     assert!(
@@ -728,4 +757,41 @@ fn vars_prompt_without_a_terminal_uses_defaults_and_names_what_to_pass_with_e() 
     let r = engine(out.path(), "vars_prompt.yml", &["-e", "nodef=given"]);
     assert_eq!(r.code, 0, "{}", r.context());
     assert_eq!(r.results("Answers")[0]["result"]["msg"], "dflt / given");
+}
+
+/// An ansible.cfg in a world-writable directory could have been planted by anyone: as Ansible
+/// does, it is ignored with a warning (here it would have made the run fail: `forks = many`),
+/// and used again once the directory is not world-writable.
+#[test]
+fn ansible_cfg_in_a_world_writable_directory_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("shared");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("ansible.cfg"), "[defaults]\nforks = many\n").unwrap();
+    std::fs::write(dir.join("hosts"), "localhost ansible_connection=local\n").unwrap();
+    std::fs::write(
+        dir.join("p.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run_with_mode = |mode: u32| {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        play(&dir, &out, &["-i", "hosts", "p.yml"])
+    };
+    let r = run_with_mode(0o1777);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert!(
+        r.stderr.contains("world writable directory"),
+        "{}",
+        r.context()
+    );
+    let r = run_with_mode(0o755);
+    assert_ne!(r.code, 0, "the trusted config is read: {}", r.context());
+    assert!(
+        r.stderr.contains("forks must be a number"),
+        "{}",
+        r.context()
+    );
 }

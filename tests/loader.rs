@@ -256,7 +256,7 @@ fn imports_and_includes() {
     assert_eq!(includes[0].kw.tags, vec!["play", "inc"]);
     assert_eq!(when(&includes[0].kw), vec!["z"]);
     assert!(kw.when.is_empty());
-    let pre = tasks(preloaded.as_ref().unwrap());
+    let pre = tasks(preloaded.as_ref().unwrap().as_ref().unwrap());
     assert_eq!(pre[0].kw.tags, vec!["play", "applied"]);
     assert!(pre[0].kw.when.is_empty());
     let Action::IncludeTasks { preloaded, .. } = &includes[1].action else {
@@ -615,3 +615,115 @@ fn text_playbook_errors_show_their_line_from_the_text() {
 // ---- constructs of content written elsewhere (issue 11): tests/loader/constructs.rs ----
 #[path = "loader/constructs.rs"]
 mod constructs;
+
+#[test]
+fn bad_loop_pause_too_large_for_a_duration() {
+    // 1e20 seconds used to panic when the loop paused; it is refused where it is written.
+    at(
+        "bad/pause_huge.yml",
+        "pause_huge.yml",
+        6,
+        16,
+        "loop_control.pause must be a number of seconds",
+    );
+}
+
+// ---- dynamic includes are read lazily (issue 11) ----
+
+fn lazy_tasks() -> (Playbook, Vec<Arc<Task>>) {
+    let pb = load("lazy/site.yml");
+    let all = pb.plays[0]
+        .tasks
+        .iter()
+        .filter_map(|n| match n {
+            TaskNode::Task(t) => Some(t.clone()),
+            TaskNode::Block(_) => None,
+        })
+        .collect();
+    (pb, all)
+}
+
+fn preloaded(t: &Task) -> &rmesos::plan::Preloaded {
+    match &t.action {
+        Action::IncludeTasks { preloaded, .. } => preloaded,
+        _ => panic!("{} is not an include", t.display_name()),
+    }
+}
+
+#[test]
+fn foreign_and_unknown_modules_in_a_dynamic_include_fail_only_when_reached() {
+    let (_, all) = lazy_tasks();
+    let Some(Ok(nodes)) = preloaded(&all[0]) else {
+        panic!("the FreeBSD file loads");
+    };
+    let inner = tasks(nodes);
+    for (t, words) in inner.iter().zip(["`pkgng`", "`frobnicate_widgets`"]) {
+        let Action::Unavailable(e) = &t.action else {
+            panic!("{} should be unavailable", t.display_name());
+        };
+        let text = e.to_string();
+        assert!(text.contains("setup-FreeBSD.yml:"), "{text}");
+        assert!(text.contains(words), "{text}");
+        assert!(e.hint.is_some(), "{text}");
+    }
+}
+
+#[test]
+fn a_dynamic_include_that_does_not_load_is_kept_as_its_error_and_a_warning() {
+    let (pb, all) = lazy_tasks();
+    let Some(Err(e)) = preloaded(&all[2]) else {
+        panic!("the missing file's include keeps its error");
+    };
+    assert!(e.to_string().contains("task file not found"), "{e}");
+    // A task with bad arguments in a dynamically included file fails only where it runs.
+    for i in [1, 3] {
+        let Some(Ok(nodes)) = preloaded(&all[i]) else {
+            panic!("task {i}: the file loads");
+        };
+        let inner = tasks(nodes);
+        let Action::Unavailable(e) = &inner[0].action else {
+            panic!("task {i}: the bad task is unavailable");
+        };
+        assert!(
+            e.to_string().contains("unsupported argument `bogus`"),
+            "{e}"
+        );
+    }
+    // Each problem once: the unknown module, the bad argument, the missing file.
+    let w = &pb.warnings;
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(w[0].contains("frobnicate_widgets"), "{}", w[0]);
+    assert!(w[1].contains("broken.yml:4:5"), "{}", w[1]);
+    assert!(w[2].contains("lazy/site.yml:11:7"), "{}", w[2]);
+    assert!(w[2].contains("task file not found"), "{}", w[2]);
+}
+
+#[test]
+fn foreign_modules_load_even_in_static_content() {
+    let (_, all) = lazy_tasks();
+    assert!(matches!(all[4].action, Action::Unavailable(_)));
+}
+
+#[test]
+fn an_argument_that_is_a_template_is_checked_once_rendered() {
+    let (_, all) = lazy_tasks();
+    assert_eq!(all[5].action_name, "package");
+    at(
+        "bad/literal_unknown_arg.yml",
+        "literal_unknown_arg.yml",
+        4,
+        16,
+        "unsupported argument `enablerepo`",
+    );
+}
+
+#[test]
+fn an_unknown_module_in_a_static_import_is_still_refused() {
+    at(
+        "bad/unknown_module_in_import.yml",
+        "setup-FreeBSD.yml",
+        5,
+        3,
+        "`frobnicate_widgets`",
+    );
+}

@@ -1,5 +1,9 @@
 //! ansible.cfg: found as Ansible finds it (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg,
 //! /etc/ansible/ansible.cfg; the first that exists wins), keys compat.md lists.
+//!
+//! As Ansible does, `./ansible.cfg` is not trusted when the current directory is world-writable:
+//! anyone on the machine could have planted it (one `host_key_checking = False` line there would
+//! switch off host key checks). It is skipped with a warning and the search goes on.
 
 use crate::error::{LoadError, LoadResult, Span};
 use std::path::{Path, PathBuf};
@@ -25,6 +29,16 @@ pub struct AnsibleCfg {
     pub retry_files_save_path: Option<String>,
     /// Keys we read but do not act on, and unknown keys, for `-v` warnings.
     pub ignored: Vec<String>,
+    /// Config files skipped while searching, and why (always shown).
+    pub warnings: Vec<String>,
+}
+
+/// The current directory, when anyone may write to it (mode o+w).
+fn world_writable_cwd() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::current_dir().ok()?;
+    let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
+    (mode & 0o002 != 0).then_some(dir)
 }
 
 impl AnsibleCfg {
@@ -121,6 +135,25 @@ fn cfg_bool(v: &str) -> Option<bool> {
 }
 
 impl AnsibleCfg {
+    /// [`AnsibleCfg::discover`], then the warnings on stderr and, at `-v` and above, which file
+    /// was used and the keys rmesos does not act on.
+    pub fn load(verbose: u8) -> LoadResult<AnsibleCfg> {
+        let cfg = AnsibleCfg::discover()?;
+        for w in &cfg.warnings {
+            eprintln!("[WARNING]: {w}");
+        }
+        if verbose > 0 {
+            match &cfg.path {
+                Some(p) => eprintln!("Using {} as config file", p.display()),
+                None => eprintln!("No config file found; using defaults"),
+            }
+            for k in &cfg.ignored {
+                eprintln!("[WARNING]: ansible.cfg key not used by rmesos: {}", k);
+            }
+        }
+        Ok(cfg)
+    }
+
     /// Finds and reads the config file, if any.
     pub fn discover() -> LoadResult<AnsibleCfg> {
         let mut candidates: Vec<PathBuf> = vec![];
@@ -132,12 +165,29 @@ impl AnsibleCfg {
             candidates.push(Path::new(&home).join(".ansible.cfg"));
         }
         candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
+        let mut warnings = Vec::new();
         for c in candidates {
-            if c.is_file() {
-                return AnsibleCfg::read(&c);
+            if !c.is_file() {
+                continue;
             }
+            if c.as_os_str() == "ansible.cfg"
+                && let Some(dir) = world_writable_cwd()
+            {
+                warnings.push(format!(
+                    "rmesos is being run in a world writable directory ({}), ignoring its \
+                     ansible.cfg (anyone could have written it); set ANSIBLE_CONFIG to use it",
+                    dir.display()
+                ));
+                continue;
+            }
+            let mut cfg = AnsibleCfg::read(&c)?;
+            cfg.warnings = warnings;
+            return Ok(cfg);
         }
-        Ok(AnsibleCfg::default())
+        Ok(AnsibleCfg {
+            warnings,
+            ..AnsibleCfg::default()
+        })
     }
 
     pub fn read(path: &Path) -> LoadResult<AnsibleCfg> {

@@ -36,8 +36,9 @@ pub fn main(a: DocArgs) -> Result<Exit, AppError> {
             Some(m) => {
                 let d = m.doc();
                 println!("{} - {}\n", m.name(), d.summary);
-                if !m.aliases().is_empty() {
-                    println!("Also known as: {}\n", m.aliases().join(", "));
+                let others = modules::other_names(m);
+                if !others.is_empty() {
+                    println!("Also known as: {}\n", others.join(", "));
                 }
                 println!("ARGUMENTS:");
                 for arg in d.args {

@@ -32,7 +32,7 @@ pub struct InventoryArgs {
 }
 
 pub fn main(a: InventoryArgs) -> Result<Exit, AppError> {
-    let cfg = AnsibleCfg::discover()?;
+    let cfg = AnsibleCfg::load(0)?;
     let hosts = Hosts {
         sources: inventory_sources(&a.inventory, &cfg),
         flush_cache: a.flush_cache,

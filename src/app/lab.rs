@@ -62,6 +62,10 @@ pub struct UpArgs {
     /// Hosts in mesos-slave (Spark workers).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=20))]
     pub slaves: u8,
+    /// Add a Linux capability to every host (repeatable), as `docker run --cap-add`:
+    /// `NET_ADMIN` for roles that set iptables rules.
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
 }
 
 #[derive(Args)]
@@ -138,6 +142,7 @@ fn up(a: &UpArgs) -> Result<(), LabError> {
     }
     let mut spec = LabSpec::new(name.as_str(), lab_dir(name), image.tag);
     spec.hosts = stack_hosts(a.masters, a.slaves);
+    spec.cap_add = a.cap_add.clone();
     let lab = Lab::up(&spec)?;
     println!("lab `{name}` is up:");
     for h in lab.hosts() {

@@ -34,10 +34,12 @@ fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a crate::plan::Task>) {
             TaskNode::Task(t) => {
                 out.push(t);
                 if let Action::IncludeTasks {
-                    preloaded: Some(p), ..
+                    preloaded: Some(Ok(p)),
+                    ..
                 }
                 | Action::IncludeRole {
-                    preloaded: Some(p), ..
+                    preloaded: Some(Ok(p)),
+                    ..
                 } = &t.action
                 {
                     walk(p, out);

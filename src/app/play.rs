@@ -60,15 +60,7 @@ impl PlayArgs {
 }
 
 pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
-    let cfg = AnsibleCfg::discover()?;
-    if a.common.verbose > 0 {
-        if let Some(p) = &cfg.path {
-            println!("Using {} as config file", p.display());
-        }
-        for k in &cfg.ignored {
-            eprintln!("[WARNING]: ansible.cfg key not used by rmesos: {}", k);
-        }
-    }
+    let cfg = AnsibleCfg::load(a.common.verbose)?;
     let mut opts = Options::new(&a.common, &cfg, false)?;
     opts.run.tags = TagFilter {
         only: split_list(&a.tags),
@@ -86,6 +78,10 @@ pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
     }
     if a.syntax_check {
         for pb in plays.books() {
+            // Dynamic includes are read when a host reaches them: their problems are warnings.
+            for w in &pb.warnings {
+                eprintln!("[WARNING]: {}", w);
+            }
             println!("\nplaybook: {}", pb.path.display());
         }
         return Ok(Exit::Ok);

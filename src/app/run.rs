@@ -26,7 +26,7 @@ pub fn main(a: RunArgs) -> Result<Exit, AppError> {
     let Some(module) = modules::lookup(&a.module) else {
         return Err(AppError::UnknownAdHocModule(a.module));
     };
-    let cfg = AnsibleCfg::discover()?;
+    let cfg = AnsibleCfg::load(a.common.verbose)?;
     let opts = Options::new(&a.common, &cfg, true)?;
     let text = format!(
         "- name: Ad hoc {module}\n  hosts: {pattern}\n  gather_facts: false\n  tasks:\n    - {module}: {args}\n",

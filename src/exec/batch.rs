@@ -7,7 +7,7 @@
 
 use super::ctx::{Flow, PlayCtx};
 use super::eval::text;
-use super::nodes::{flush_handlers, run_nodes, run_task_node};
+use super::nodes::{Guard, flush_handlers, run_nodes, run_task_node};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
 use super::state::HostStatus;
@@ -54,24 +54,48 @@ pub async fn run_batch(r: &Runner, play: &Play, ctx: &PlayCtx, batch: &[String])
             return flow;
         }
     }
-    for (i, section) in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks]
-        .into_iter()
-        .enumerate()
-    {
-        let flow = run_section(r, ctx, section, batch).await;
-        if flow == Flow::Abort {
+    // Handlers run after pre_tasks, after roles+tasks, and after post_tasks.
+    let groups: [&[&[TaskNode]]; 3] = [
+        &[&play.pre_tasks],
+        &[&play.roles, &play.tasks],
+        &[&play.post_tasks],
+    ];
+    for group in groups {
+        let flow = run_sections(r, ctx, group, batch).await;
+        if flow != Flow::Continue {
             return flow;
         }
-        // Handlers run after pre_tasks, after roles+tasks, and after post_tasks.
-        if i != 1 || flow != Flow::Continue {
-            let hf = flush_handlers(r, ctx, batch).await;
-            if hf == Flow::Abort {
-                return hf;
-            }
+    }
+    Flow::Continue
+}
+
+/// Sections then a handler flush. Under `force_handlers` the sections owe their failed hosts
+/// the flush (Ansible wraps them in a block whose `always` flushes), so hosts failing there
+/// run their handlers, and whether every host has failed is checked after the flush.
+async fn run_sections(r: &Runner, ctx: &PlayCtx, group: &[&[TaskNode]], batch: &[String]) -> Flow {
+    let force = ctx.force_handlers;
+    let mut guard = Guard::new(r, batch, force);
+    let mut flow = Flow::Continue;
+    for section in group {
+        flow = run_section(r, ctx, section, batch).await;
+        if flow != Flow::Continue {
+            break;
         }
-        if flow == Flow::EndBatch {
-            return Flow::EndBatch;
-        }
+    }
+    guard.release();
+    if flow == Flow::Abort && !force {
+        return flow;
+    }
+    let hf = flush_handlers(r, ctx, batch).await;
+    if hf == Flow::Abort || flow != Flow::Continue {
+        return if hf == Flow::Abort { hf } else { flow };
+    }
+    if force {
+        let step = Step::Recovered {
+            ran_on: batch,
+            any_errors_fatal: ctx.any_errors_fatal,
+        };
+        return after_step(r, ctx, step);
     }
     Flow::Continue
 }

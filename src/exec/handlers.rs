@@ -67,8 +67,8 @@ impl<'a> Flush<'a> {
         }
     }
 
-    /// The next handler to run and the hosts to run it on (their notification is consumed and
-    /// a failed host forced to run it is active again), or None when the flush is over.
+    /// The next handler to run and the hosts to run it on (their notification is consumed; a
+    /// failed host among them is there by `force_handlers`), or None when the flush is over.
     pub fn next(&mut self, r: &Runner) -> Option<(Arc<Task>, Vec<String>)> {
         loop {
             if self.current.is_none() {
@@ -90,7 +90,6 @@ impl<'a> Flush<'a> {
                 for t in &targets {
                     r.with_host(t, |s| {
                         s.notified.shift_remove(&i);
-                        s.clear_failure();
                     });
                 }
                 self.ran_any = true;

@@ -23,6 +23,7 @@ use crate::modules::{DynModule, ModuleError, Outcome, TaskContext};
 use crate::plan::{Action, Task};
 use crate::report::Status;
 use crate::vars::{self, TemplateError};
+use crate::vocab;
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::sync::Arc;
@@ -43,6 +44,14 @@ pub enum InputError {
     Keyword(#[from] EvalError),
     #[error("environment: {0}")]
     Environment(TemplateError),
+    /// A numeric keyword (`retries`, `delay`, `timeout`) that renders to something unusable.
+    #[error("{span}: {keyword}: expected {want}, got '{got}'")]
+    Number {
+        span: Span,
+        keyword: &'static str,
+        want: &'static str,
+        got: String,
+    },
 }
 
 /// ` ('name' is undefined)` when the error is about an undefined name it does not quote.
@@ -66,7 +75,7 @@ struct Inputs {
 /// `until` / `retries` / `delay`, and the name the result is judged under.
 struct Retry {
     max: u32,
-    delay: f64,
+    delay: Duration,
     register: String,
 }
 
@@ -158,7 +167,7 @@ impl<'a> HostTask<'a> {
             if let Some(p) = task.loop_control.pause
                 && i + 1 < n
             {
-                tokio::time::sleep(Duration::from_secs_f64(p)).await;
+                tokio::time::sleep(p).await;
             }
         }
         results
@@ -221,7 +230,10 @@ impl<'a> HostTask<'a> {
             cx: &cx,
             magic,
             delegated_to: conn.delegated_to.clone(),
-            retry: self.retry(scope),
+            retry: match self.retry(scope) {
+                Ok(r) => r,
+                Err(e) => return ItemResult::failed(e.to_string()),
+            },
         };
         self.attempts(call).await
     }
@@ -257,13 +269,13 @@ impl<'a> HostTask<'a> {
                 }
             }
         }
-        let timeout = match tmpl_str(templar, &task.kw.timeout, scope) {
-            Ok(Some(s)) => s
-                .parse::<u64>()
-                .ok()
-                .filter(|t| *t > 0)
-                .map(Duration::from_secs),
-            _ => None,
+        let timeout = match tmpl_str(templar, &task.kw.timeout, scope)? {
+            Some(s) => match s.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(t) => Some(Duration::from_secs(t)),
+                Err(_) => return Err(self.bad_number("timeout", "a whole number of seconds", s)),
+            },
+            None => None,
         };
         Ok(Inputs {
             args,
@@ -311,36 +323,49 @@ impl<'a> HostTask<'a> {
         super::connect::become_spec(input, conn_vars, &self.r.opts().become_)
     }
 
-    fn retry(&self, scope: &Value) -> Retry {
+    fn bad_number(&self, keyword: &'static str, want: &'static str, got: String) -> InputError {
+        InputError::Number {
+            span: self.task.span.clone(),
+            keyword,
+            want,
+            got,
+        }
+    }
+
+    /// `retries` (a whole number, 3 by default) and `delay` (seconds, 5 by default) when the
+    /// task has `until`; a value that is not one fails the item rather than being guessed.
+    fn retry(&self, scope: &Value) -> Result<Retry, InputError> {
         let (templar, task) = (self.r.templar(), self.task);
         let max = if task.until.is_empty() {
             1
         } else {
-            let n = tmpl_str(templar, &task.retries, scope)
-                .ok()
-                .flatten()
-                .and_then(|s| s.parse::<u32>().ok())
-                .unwrap_or(3);
+            let n = match tmpl_str(templar, &task.retries, scope)? {
+                Some(s) => s.trim().parse::<u32>().map_err(|_| {
+                    self.bad_number("retries", "a whole number of retries", s.clone())
+                })?,
+                None => 3,
+            };
             if task.retries.is_some() {
-                n.max(1) + 1
+                n.max(1).saturating_add(1)
             } else {
                 n + 1
             }
         };
-        let delay = tmpl_str(templar, &task.delay, scope)
-            .ok()
-            .flatten()
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(5.0);
+        let delay = match tmpl_str(templar, &task.delay, scope)? {
+            Some(s) => vocab::seconds(&s).ok_or_else(|| {
+                self.bad_number("delay", "a number of seconds (0 or more)", s.clone())
+            })?,
+            None => Duration::from_secs(5),
+        };
         let register = task
             .register
             .clone()
             .unwrap_or_else(|| "_rmesos_result".into());
-        Retry {
+        Ok(Retry {
             max,
             delay,
             register,
-        }
+        })
     }
 
     /// Calls the module until `until` holds or the retries run out.
@@ -368,7 +393,7 @@ impl<'a> HostTask<'a> {
                 Err(e) => return ItemResult::failed(e.to_string()),
                 Ok(true) => return res,
                 Ok(false) if attempt < call.retry.max => {
-                    tokio::time::sleep(Duration::from_secs_f64(call.retry.delay)).await;
+                    tokio::time::sleep(call.retry.delay).await;
                 }
                 Ok(false) => {
                     res.exhausted(attempt);
@@ -436,8 +461,12 @@ impl<'a> HostTask<'a> {
         if verdict.status == Status::Changed && !task.notify.is_empty() {
             handlers::notify(r, self.ctx, task, host);
         }
+        let changed = verdict
+            .registered
+            .get_attr("changed")
+            .is_ok_and(|c| c.is_true());
         r.with_host(host, |s| {
-            s.record(verdict.status, self.flags.forgive, || {
+            s.record(verdict.status, self.flags.forgive, changed, || {
                 let failed_task = Value::from_pairs([
                     ("name".to_string(), Value::from(task.display_name())),
                     ("action".to_string(), Value::from(task.action_name.as_str())),

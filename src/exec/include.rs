@@ -11,7 +11,7 @@ use super::loops::loop_items;
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
 use crate::error::{LoadError, Span};
-use crate::plan::{Action, Keywords, Task, TaskNode};
+use crate::plan::{Action, Keywords, Preloaded, Task, TaskNode};
 use minijinja::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -24,19 +24,22 @@ pub enum IncludeError {
     Load(#[from] LoadError),
     #[error("{span}: could not find the included task file {target:?}")]
     NotFound { span: Span, target: String },
+    /// What the include names did not load with the playbook.
+    #[error("{0}")]
+    Preload(Arc<LoadError>),
 }
 
 /// What an include task names.
 enum Source<'a> {
     Tasks {
         file: &'a str,
-        preloaded: Option<&'a Arc<Vec<TaskNode>>>,
+        preloaded: &'a Preloaded,
         kw: &'a Keywords,
     },
     Role {
         name: &'a str,
         tasks_from: Option<&'a str>,
-        preloaded: Option<&'a Arc<Vec<TaskNode>>>,
+        preloaded: &'a Preloaded,
         kw: &'a Keywords,
     },
 }
@@ -50,7 +53,7 @@ impl<'a> Source<'a> {
                 kw,
             } => Some(Source::Tasks {
                 file,
-                preloaded: preloaded.as_ref(),
+                preloaded,
                 kw,
             }),
             Action::IncludeRole {
@@ -61,7 +64,7 @@ impl<'a> Source<'a> {
             } => Some(Source::Role {
                 name,
                 tasks_from: tasks_from.as_deref(),
-                preloaded: preloaded.as_ref(),
+                preloaded,
                 kw,
             }),
             _ => None,
@@ -76,10 +79,10 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// The tasks loaded with the playbook when the name is static.
-    fn preloaded(&self) -> Option<&'a Arc<Vec<TaskNode>>> {
+    /// What loaded with the playbook when the name is static.
+    fn preloaded(&self) -> &'a Preloaded {
         match self {
-            Source::Tasks { preloaded, .. } | Source::Role { preloaded, .. } => *preloaded,
+            Source::Tasks { preloaded, .. } | Source::Role { preloaded, .. } => preloaded,
         }
     }
 }
@@ -178,7 +181,7 @@ impl<'a> Include<'a> {
         if let Some(p) = self.source.preloaded()
             && g.target == self.source.name()
         {
-            return Ok(p.clone());
+            return p.clone().map_err(IncludeError::Preload);
         }
         match self.source {
             Source::Tasks { kw, .. } => {

@@ -8,10 +8,13 @@ use super::eval::text;
 use super::runner::Runner;
 use crate::error::Span;
 use crate::plan::{LoopSource, Task};
-use crate::vars::TemplateError;
+use crate::vars::{FirstFound, TemplateError};
 use minijinja::Value;
 use minijinja::value::ValueKind;
 use std::path::Path;
+
+/// The most items `with_sequence` makes: a loop that long is a typo, and each item is a task.
+const MAX_SEQUENCE_ITEMS: i128 = 1_000_000;
 
 /// Why a task's loop gave no items.
 #[derive(Debug, thiserror::Error)]
@@ -74,8 +77,10 @@ pub enum LookupError {
     NoEnd,
     #[error("with_sequence: stride must not be 0")]
     ZeroStride,
+    #[error("with_sequence: {0} items is more than the {MAX_SEQUENCE_ITEMS} a loop may have")]
+    SequenceTooLong(i128),
     #[error(
-        "with_{0} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, indexed_items, flattened, lines, random_choice); use loop: with a filter instead"
+        "with_{0} is not supported (supported: items, list, dict, together, nested, subelements, sequence, fileglob, first_found, indexed_items, flattened, lines, random_choice); use loop: with a filter instead"
     )]
     Unsupported(String),
 }
@@ -115,18 +120,40 @@ pub fn loop_items(r: &Runner, task: &Task, scope: &Value) -> Result<Option<Vec<V
                         name: name.clone(),
                         source,
                     })?;
-            let arg = if name == "fileglob" {
-                resolve_fileglob(r, task, &arg)
-            } else {
-                arg
+            let lookup = match name.as_str() {
+                "fileglob" => with_lookup(name, &resolve_fileglob(r, task, &arg)),
+                "first_found" => first_found(r, task, &arg),
+                _ => with_lookup(name, &arg),
             };
-            with_lookup(name, &arg).map_err(|source| LoopError::Lookup {
+            lookup.map_err(|source| LoopError::Lookup {
                 span: span.clone(),
                 source,
             })?
         }
     };
     Ok(Some(items))
+}
+
+/// `with_first_found`: the first file that exists, as the only item (none, with `skip`).
+/// Relative names are looked for as Ansible does: under the action's own folder of the role
+/// and of the playbook (`vars/` for include_vars, `templates/` for template, else `files/`),
+/// then in the role and playbook folders themselves.
+fn first_found(r: &Runner, task: &Task, arg: &Value) -> Result<Vec<Value>, LookupError> {
+    let action = task.action_name.as_str();
+    let sub = ["template", "var", "file"]
+        .into_iter()
+        .find(|s| action.contains(s))
+        .unwrap_or("file");
+    let search: Vec<_> = r
+        .search_paths(task)
+        .into_iter()
+        .flat_map(|d| [d.join(format!("{sub}s")), d])
+        .collect();
+    let found = FirstFound::from_terms(std::slice::from_ref(arg))?.find(&search)?;
+    Ok(found
+        .map(|p| Value::from(p.display().to_string()))
+        .into_iter()
+        .collect())
 }
 
 /// with_fileglob patterns are relative to the role's or playbook's `files/`.
@@ -397,11 +424,18 @@ fn sequence(arg: &Value) -> Result<Vec<Value>, LookupError> {
     let end = match (end, count) {
         (Some(_), Some(_)) => return Err(LookupError::EndAndCount),
         (Some(e), None) => e,
-        (None, Some(c)) => start + (c - 1) * stride,
+        (None, Some(c)) => (c - 1)
+            .checked_mul(stride)
+            .and_then(|span| start.checked_add(span))
+            .ok_or(LookupError::SequenceTooLong(i128::from(c)))?,
         (None, None) => return Err(LookupError::NoEnd),
     };
     if stride == 0 {
         return Err(LookupError::ZeroStride);
+    }
+    let items = (i128::from(end) - i128::from(start)) / i128::from(stride) + 1;
+    if items > MAX_SEQUENCE_ITEMS {
+        return Err(LookupError::SequenceTooLong(items));
     }
     let mut out = Vec::new();
     let mut i = start;
@@ -410,7 +444,10 @@ fn sequence(arg: &Value) -> Result<Vec<Value>, LookupError> {
             Some(f) => printf_int(f, i),
             None => i.to_string(),
         }));
-        i += stride;
+        match i.checked_add(stride) {
+            Some(next) => i = next,
+            None => break,
+        }
     }
     Ok(out)
 }
@@ -452,6 +489,22 @@ mod tests {
             Value::from(3),
         ]);
         assert_eq!(strs(with_lookup("items", &v).unwrap()), vec!["1", "2", "3"]);
+    }
+
+    #[test]
+    fn sequence_too_long_is_an_error_not_an_allocation() {
+        let e = with_lookup("sequence", &Value::from("end=99999999999999")).unwrap_err();
+        assert!(e.to_string().contains("more than the 1000000"), "{e}");
+        assert!(with_lookup("sequence", &Value::from("count=3 stride=-1")).is_ok());
+        assert!(
+            with_lookup(
+                "sequence",
+                &Value::from("count=9223372036854775807 stride=9")
+            )
+            .is_err()
+        );
+        let top = format!("start={} end={}", i64::MAX - 1, i64::MAX);
+        assert_eq!(with_lookup("sequence", &Value::from(top)).unwrap().len(), 2);
     }
 
     #[test]

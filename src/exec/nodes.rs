@@ -13,9 +13,11 @@ use super::meta;
 use super::runner::Runner;
 use super::state::HostStatus;
 use super::tags;
-use super::task;
+use super::task::{self, Step, after_step};
 use crate::connection::BoxFuture;
+use crate::error::LoadError;
 use crate::plan::{Action, Block, Meta, Task, TaskNode};
+use crate::report::Event;
 use minijinja::Value;
 
 /// Runs nodes on hosts (linear: each task on all hosts before the next).
@@ -64,20 +66,58 @@ pub fn run_task_node<'a>(
                 run_include(r, ctx, task, &active).await
             }
             Action::Module(_) => task::run_task(r, ctx, task, active, handler).await,
+            Action::Unavailable(e) => run_unavailable(r, ctx, task, e, &active, handler),
         }
     })
 }
 
-/// Runs notified handlers, in definition order, on the hosts that notified them.
+/// Runs notified handlers, in definition order, on the hosts that notified them. A failed host
+/// that `force_handlers` runs them on is failed again after each.
 pub async fn flush_handlers(r: &Runner, ctx: &PlayCtx, hosts: &[String]) -> Flow {
     let mut flush = Flush::new(ctx, hosts);
     while let Some((handler, targets)) = flush.next(r) {
+        let forced = r.with_status(&targets, HostStatus::Failed);
+        for h in &forced {
+            r.with_host(h, |s| s.clear_failure());
+        }
         let flow = run_task_node(r, ctx, &handler, &targets, true).await;
+        for h in &forced {
+            r.with_host(h, |s| s.restore_failure());
+        }
         if flow != Flow::Continue {
             return flow;
         }
     }
     Flow::Continue
+}
+
+/// A task whose module cannot run here fails the hosts where its `when` holds.
+fn run_unavailable(
+    r: &Runner,
+    ctx: &PlayCtx,
+    task: &Task,
+    e: &LoadError,
+    active: &[String],
+    handler: bool,
+) -> Flow {
+    let reached = meta::hosts(r, ctx, task, active);
+    if reached.is_empty() {
+        return Flow::Continue;
+    }
+    r.emit(Event::TaskStart {
+        name: task.display_name(),
+        handler,
+        location: task.span.to_string(),
+    });
+    for h in &reached {
+        r.fail_host(h, "unavailable", e);
+    }
+    let any_errors_fatal = task.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal);
+    let step = Step::Task {
+        ran_on: &reached,
+        any_errors_fatal,
+    };
+    after_step(r, ctx, step)
 }
 
 /// meta honours `when` per host; flush_handlers, end_play, end_batch and clear_host_errors then
@@ -118,25 +158,74 @@ async fn run_include(r: &Runner, ctx: &PlayCtx, task: &Task, active: &[String]) 
     Flow::Continue
 }
 
+/// The hosts a section owes a rescue or always: while the guard holds, a host that fails is
+/// not out of the play (see `HostState::guard`). Released once, by hand or when dropped.
+pub struct Guard<'a> {
+    r: &'a Runner,
+    hosts: Vec<String>,
+}
+
+impl<'a> Guard<'a> {
+    /// Guards `hosts` when `on`; a guard that is not on holds nothing.
+    pub fn new(r: &'a Runner, hosts: &[String], on: bool) -> Self {
+        let hosts = if on { hosts.to_vec() } else { vec![] };
+        for h in &hosts {
+            r.with_host(h, |s| s.guard(true));
+        }
+        Guard { r, hosts }
+    }
+
+    pub fn release(&mut self) {
+        for h in self.hosts.drain(..) {
+            self.r.with_host(&h, |s| s.guard(false));
+        }
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// A block on the hosts that enter it (the active ones): failed hosts run `rescue`, every
-/// host that entered runs `always`.
+/// host that entered runs `always`. Until those ran, the hosts that failed are not out of the
+/// play, so a block whose every host fails still rescues them; whether every host has failed
+/// is checked when the block is over.
 async fn run_block(r: &Runner, ctx: &PlayCtx, b: &Block, hosts: &[String]) -> Flow {
     let entered = r.active(hosts);
+    let owes = !b.rescue.is_empty() || !b.always.is_empty();
+    let mut guard = Guard::new(r, &entered, owes);
     let flow = run_nodes(r, ctx, &b.block, entered.clone()).await;
     if flow == Flow::Abort {
         return flow;
     }
     if !b.rescue.is_empty() && flow == Flow::Continue {
+        if b.always.is_empty() {
+            guard.release();
+        }
         let rf = run_rescue(r, ctx, b, &entered).await;
         if rf == Flow::Abort {
             return rf;
         }
     }
+    guard.release();
     if !b.always.is_empty() {
         let af = run_always(r, ctx, b, &entered).await;
         if af != Flow::Continue {
             return af;
         }
+    }
+    if owes && flow == Flow::Continue {
+        let any_errors_fatal = b.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal);
+        return after_step(
+            r,
+            ctx,
+            Step::Recovered {
+                ran_on: &entered,
+                any_errors_fatal,
+            },
+        );
     }
     flow
 }

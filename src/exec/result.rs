@@ -195,9 +195,8 @@ impl Judging {
             self.result
                 .entry("msg".to_string())
                 .or_insert(Value::from("failed_when condition was true"));
-        } else {
-            self.result.shift_remove("msg");
         }
+        // Not failed: the module's own msg stays, as in Ansible ("non-zero return code").
         self.result
             .insert("failed_when_result".into(), Value::from(failed));
     }

@@ -74,6 +74,10 @@ pub struct HostState {
     /// The last task that failed on the host and its result, for a rescue's
     /// `ansible_failed_task` / `ansible_failed_result`.
     pub last_failure: Option<(Value, Value)>,
+    /// How many enclosing sections still owe the host a `rescue` or `always` (blocks, and the
+    /// sections `force_handlers` wraps): while above zero a failed host is not yet out of the
+    /// play, as Ansible's iterator does not count it failed before those ran.
+    guards: u32,
 }
 
 impl Default for HostState {
@@ -89,6 +93,7 @@ impl Default for HostState {
             notified: IndexSet::new(),
             stats: HostStats::default(),
             last_failure: None,
+            guards: 0,
         }
     }
 }
@@ -113,6 +118,25 @@ impl HostState {
         &self.stats
     }
 
+    /// A section that owes the host a rescue or always starts (`on`) or ends.
+    pub fn guard(&mut self, on: bool) {
+        if on {
+            self.guards += 1;
+        } else {
+            self.guards = self.guards.saturating_sub(1);
+        }
+    }
+
+    /// The host is out of the play: unreachable, or failed with no rescue or always left to
+    /// run (the hosts "NO MORE HOSTS LEFT" counts).
+    pub fn is_out(&self) -> bool {
+        match self.status {
+            HostStatus::Unreachable => true,
+            HostStatus::Failed => self.guards == 0,
+            HostStatus::Active | HostStatus::Ended => false,
+        }
+    }
+
     /// The host enters a play: active again (unless it failed earlier, the caller's rule), with
     /// no vars_files, notifications or include layers from the last play.
     pub fn start_play(&mut self) {
@@ -120,6 +144,7 @@ impl HostState {
         self.vars_files.clear();
         self.notified.clear();
         self.include_stack.clear();
+        self.guards = 0;
     }
 
     /// The host failed: it leaves the play and counts one failure.
@@ -170,11 +195,14 @@ impl HostState {
 
     /// Counts a task's result on the host and applies what it implies: a failure not forgiven
     /// fails the host and remembers `failure()` (the failed task and its result) for a rescue;
-    /// an unreachable host not forgiven leaves the play.
+    /// an unreachable host not forgiven leaves the play. As Ansible counts them, a forgiven
+    /// failure is `ok` and `ignored` (and `changed` when its result says so), a forgiven
+    /// unreachable `ok` and `ignored`.
     pub fn record(
         &mut self,
         status: Status,
         forgive: Forgive,
+        changed: bool,
         failure: impl FnOnce() -> (Value, Value),
     ) {
         match status {
@@ -187,12 +215,16 @@ impl HostState {
             Status::Failed if forgive.errors => {
                 self.stats.ignored += 1;
                 self.stats.ok += 1;
+                self.stats.changed += u32::from(changed);
             }
             Status::Failed => {
                 self.fail();
                 self.last_failure = Some(failure());
             }
-            Status::Unreachable if forgive.unreachable => self.stats.skipped += 1,
+            Status::Unreachable if forgive.unreachable => {
+                self.stats.ignored += 1;
+                self.stats.ok += 1;
+            }
             Status::Unreachable => self.unreachable(),
         }
     }

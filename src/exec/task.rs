@@ -10,7 +10,6 @@ use super::eval::tmpl_bool;
 use super::host_task::HostTask;
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
-use super::state::HostStatus;
 use crate::plan::Task;
 use crate::report::Event;
 use minijinja::Value;
@@ -109,20 +108,34 @@ pub enum Step<'a> {
         ran_on: &'a [String],
         any_errors_fatal: bool,
     },
+    /// A section that owed its failed hosts a rescue or always (a block, or a section under
+    /// `force_handlers`) is over: its hosts still failed are out now, and fatal under
+    /// `any_errors_fatal`.
+    Recovered {
+        ran_on: &'a [String],
+        any_errors_fatal: bool,
+    },
     /// The play's vars_files were loaded: only `max_fail_percentage` applies.
     VarsFiles,
 }
 
-/// After a step: `any_errors_fatal` (a host the task ran on failed: the batch ends and the
-/// playbook stops), `max_fail_percentage` over the batch, and "every host has failed".
+/// After a step: `any_errors_fatal` (a host the step ran on failed: the batch ends and the
+/// playbook stops), `max_fail_percentage` over the batch, and "every host has failed". A failed
+/// host that a block still owes a rescue or always is not out yet (Ansible checks "no hosts
+/// left" only after those had their chance).
 pub fn after_step(r: &Runner, ctx: &PlayCtx, step: Step<'_>) -> Flow {
-    let gone = |h: &String| matches!(r.status(h), HostStatus::Failed | HostStatus::Unreachable);
+    let out = |h: &String| r.with_host(h, |s| s.is_out());
     if let Step::Task {
+        ran_on,
+        any_errors_fatal: true,
+    }
+    | Step::Recovered {
         ran_on,
         any_errors_fatal: true,
     } = step
     {
-        let newly_failed: Vec<String> = ran_on.iter().filter(|h| gone(h)).cloned().collect();
+        // A failure that a rescue or always is still owed is not fatal yet.
+        let newly_failed: Vec<String> = ran_on.iter().filter(|h| out(h)).cloned().collect();
         if !newly_failed.is_empty() {
             for h in &ctx.batch() {
                 r.with_host(h, |s| s.end_if_active());
@@ -136,7 +149,7 @@ pub fn after_step(r: &Runner, ctx: &PlayCtx, step: Step<'_>) -> Flow {
     ctx.refresh_play_hosts(r);
     let batch = ctx.batch();
     if let Some(pct) = ctx.max_fail_percentage {
-        let failed = batch.iter().filter(|h| gone(h)).count();
+        let failed = batch.iter().filter(|h| out(h)).count();
         if !batch.is_empty() && (failed as f64) * 100.0 / (batch.len() as f64) > pct {
             r.emit(Event::PlayAborted {
                 reason: format!(
@@ -149,7 +162,7 @@ pub fn after_step(r: &Runner, ctx: &PlayCtx, step: Step<'_>) -> Flow {
             return Flow::Abort;
         }
     }
-    if matches!(step, Step::Task { .. }) && batch.iter().all(gone) {
+    if !matches!(step, Step::VarsFiles) && batch.iter().all(out) {
         r.emit(Event::PlayAborted {
             reason: "every host has failed".into(),
         });

@@ -26,7 +26,13 @@ pub enum HostNameError {
     Order(String),
     #[error("host range [{0}] must be numbers (01:10) or single letters (a:f)")]
     Kind(String),
+    #[error("host range in '{0}' names more than {MAX_RANGE_HOSTS} hosts")]
+    TooMany(String),
 }
+
+/// The most hosts one name's ranges may expand to: far above any real inventory, far below
+/// what would exhaust the controller's memory (`node[0:99999999999]` is a typo, not a fleet).
+pub const MAX_RANGE_HOSTS: u64 = 1_000_000;
 
 /// Why a line cannot be split into shell words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -104,10 +110,22 @@ fn labels_end_well(host: &str) -> bool {
     host.split('.').all(|l| !l.ends_with(['-', '_']))
 }
 
-/// Expands the first `[begin:end(:step)]` range, then the rest recursively.
+/// Expands every `[begin:end(:step)]` range of a name, at most [`MAX_RANGE_HOSTS`] names.
 pub fn expand_ranges(name: &str) -> Result<Vec<String>, HostNameError> {
+    let mut out = Vec::new();
+    expand_into(name, name, &mut out)?;
+    Ok(out)
+}
+
+/// Expands the first range of `name`, then the rest recursively, into `out`.
+fn expand_into(whole: &str, name: &str, out: &mut Vec<String>) -> Result<(), HostNameError> {
+    let too_many = || HostNameError::TooMany(whole.to_string());
     let Some(open) = name.find('[') else {
-        return Ok(vec![name.to_string()]);
+        if out.len() as u64 >= MAX_RANGE_HOSTS {
+            return Err(too_many());
+        }
+        out.push(name.to_string());
+        return Ok(());
     };
     let Some(close) = name[open..].find(']').map(|c| open + c) else {
         return Err(HostNameError::Unclosed(name.to_string()));
@@ -156,17 +174,19 @@ pub fn expand_ranges(name: &str) -> Result<Vec<String>, HostNameError> {
             let (Ok(b), Ok(e)) = (begin.parse::<u64>(), end.parse::<u64>()) else {
                 return Err(HostNameError::Kind(spec.to_string()));
             };
+            if e.saturating_sub(b) / step as u64 >= MAX_RANGE_HOSTS {
+                return Err(too_many());
+            }
             (b..=e)
                 .step_by(step)
                 .map(|i| format!("{i:0width$}"))
                 .collect()
         }
     };
-    let mut out = Vec::new();
     for item in items {
-        out.extend(expand_ranges(&format!("{head}{item}{tail}"))?);
+        expand_into(whole, &format!("{head}{item}{tail}"), out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Python's `string.ascii_letters`, the order letter ranges follow.
@@ -255,6 +275,16 @@ mod tests {
             ["slave01", "slave02", "slave03", "slave04"]
         );
         assert_eq!(expand("n[8:10]").unwrap().0, ["n8", "n9", "n10"]);
+    }
+
+    #[test]
+    fn a_range_too_large_is_refused_not_allocated() {
+        let e = expand_ranges("node[0:99999999999]").unwrap_err();
+        assert_eq!(e, HostNameError::TooMany("node[0:99999999999]".into()));
+        // Two ranges that each fit but multiply past the limit.
+        let e = expand_ranges("n[0:9999]x[0:9999]").unwrap_err();
+        assert!(matches!(e, HostNameError::TooMany(_)), "{e}");
+        assert_eq!(expand_ranges("n[0:999]").unwrap().len(), 1000);
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct LabSpec {
     pub hosts: Vec<HostSpec>,
     /// How long each host may take to answer SSH.
     pub ssh_timeout: Duration,
+    /// Linux capabilities added to every container (`docker run --cap-add`), for roles that act
+    /// on the kernel: `NET_ADMIN` lets iptables change the container's own network namespace.
+    /// None by default: a lab host is an ordinary container.
+    pub cap_add: Vec<String>,
 }
 
 impl LabSpec {
@@ -59,6 +63,7 @@ impl LabSpec {
             image: image.into(),
             hosts: Vec::new(),
             ssh_timeout: Duration::from_secs(60),
+            cap_add: Vec::new(),
         }
     }
 }
@@ -345,9 +350,13 @@ fn start(spec: &LabSpec, public_key: &str) -> Result<Vec<LabHost>, LabError> {
             let container = format!("rmesos-{}-{}", spec.name, h.name);
             let host_label = format!("{HOST_LABEL}={}", h.name);
             let groups_label = format!("{GROUPS_LABEL}={}", h.groups.join(","));
-            let child = Command::new("docker")
+            let mut run = Command::new("docker");
+            run.arg("run");
+            for cap in &spec.cap_add {
+                run.args(["--cap-add", cap]);
+            }
+            let child = run
                 .args([
-                    "run",
                     "--detach",
                     // Lab images are built here; a missing one must not become a registry pull.
                     "--pull",

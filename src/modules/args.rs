@@ -427,6 +427,25 @@ impl<'de> de::MapAccess<'de> for MapDe {
     }
 }
 
+/// The `state: present|absent` most modules take.
+#[derive(serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    #[default]
+    Present,
+    Absent,
+}
+
+impl Presence {
+    /// The `state` a result reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Presence::Present => "present",
+            Presence::Absent => "absent",
+        }
+    }
+}
+
 /// A file mode as Ansible takes it: an int (YAML `0644` is octal already), an octal string
 /// (`"0644"`, `"644"`), a symbolic mode (`u=rw,g=r,o=r`, `u+x`) or `preserve`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Modules: one file each, grouped by category ([`files`], [`packages`], [`services`], [`system`],
-//! [`commands`], [`utilities`], each with the helpers its modules share beside them), registered
+//! [`commands`], [`databases`], [`utilities`], each with the helpers its modules share beside them), registered
 //! once in [`REGISTRY`]. What every category shares sits here: the contract ([`Module`],
 //! [`context`]), argument decoding ([`args`]), argument docs ([`doc`]) and the shell building
 //! blocks ([`remote`]). A module gets its arguments as a typed
@@ -14,6 +14,7 @@
 pub mod args;
 pub mod commands;
 pub mod context;
+pub mod databases;
 pub mod doc;
 pub mod files;
 pub mod packages;
@@ -26,7 +27,7 @@ pub mod testutil;
 mod testutil_misc;
 pub mod utilities;
 
-pub use args::{ArgError, DecodeMode, FileMode, decode};
+pub use args::{ArgError, DecodeMode, FileMode, Presence, decode};
 pub use context::{FileDiff, ModuleError, Outcome, TaskContext, Templating, TemplatingError};
 pub use doc::{ArgDoc, ModuleDoc};
 
@@ -53,7 +54,7 @@ pub enum FreeForm {
 pub trait Module: Send + Sync + 'static {
     /// The short name; `ansible.builtin.NAME` and `ansible.legacy.NAME` resolve to it as well.
     const NAME: &'static str;
-    /// Other names (other collections' FQCNs, legacy names).
+    /// Other names (legacy names such as `dnf5`); collection FQCNs go in [`COLLECTIONS`].
     const ALIASES: &'static [&'static str] = &[];
     const FREE_FORM: FreeForm = FreeForm::No;
     /// False for modules that run on the controller only (debug, set_fact, ...): they need no
@@ -188,9 +189,61 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &system::group::Group,
     &system::user::User,
     &system::authorized_key::AuthorizedKey,
+    &system::timezone::Timezone,
+    &system::locale_gen::LocaleGen,
+    &services::service_facts::ServiceFacts,
+    &packages::package_facts::PackageFacts,
+    &databases::postgresql_db::PostgresqlDb,
+    &databases::postgresql_user::PostgresqlUser,
+    &databases::postgresql_privs::PostgresqlPrivs,
 ];
 
-/// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, or alias.
+/// The collections whose modules we implement under their short names, with the modules each
+/// holds: `COLLECTION.NAME` resolves to our `NAME` (as `ansible.builtin.NAME` does for every
+/// module). One table, so that a collection's FQCNs are only the ones that collection really
+/// has (`community.general.copy` stays unknown).
+pub static COLLECTIONS: &[(&str, &[&str])] = &[
+    (
+        "ansible.posix",
+        &[
+            "authorized_key",
+            "mount",
+            "seboolean",
+            "selinux",
+            "synchronize",
+            "sysctl",
+        ],
+    ),
+    (
+        "community.general",
+        &[
+            "ini_file",
+            "locale_gen",
+            "modprobe",
+            "pam_limits",
+            "supervisorctl",
+            "timezone",
+        ],
+    ),
+    (
+        "community.postgresql",
+        &["postgresql_db", "postgresql_privs", "postgresql_user"],
+    ),
+];
+
+/// The names a module is also known by: its aliases, then its collection FQCNs.
+pub fn other_names(m: &dyn DynModule) -> Vec<String> {
+    let mut names: Vec<String> = m.aliases().iter().map(|a| a.to_string()).collect();
+    for (collection, members) in COLLECTIONS {
+        if members.contains(&m.name()) {
+            names.push(format!("{collection}.{}", m.name()));
+        }
+    }
+    names
+}
+
+/// Finds a module by short name, `ansible.builtin.`/`ansible.legacy.` name, collection FQCN
+/// ([`COLLECTIONS`]) or alias.
 pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
     static INDEX: OnceLock<HashMap<String, &'static dyn DynModule>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
@@ -201,6 +254,13 @@ pub fn lookup(name: &str) -> Option<&'static dyn DynModule> {
             m.insert(format!("ansible.legacy.{}", module.name()), *module);
             for alias in module.aliases() {
                 m.insert(alias.to_string(), *module);
+            }
+        }
+        for (collection, names) in COLLECTIONS {
+            for name in *names {
+                if let Some(module) = m.get(*name).copied() {
+                    m.insert(format!("{collection}.{name}"), module);
+                }
             }
         }
         m
@@ -235,6 +295,22 @@ mod registry_tests {
                 }
             }
         }
+    }
+
+    /// Every module a collection lists is registered, and its FQCN finds it.
+    #[test]
+    fn collection_fqcns_resolve() {
+        for (collection, names) in COLLECTIONS {
+            for name in *names {
+                let m = lookup(&format!("{collection}.{name}"));
+                assert!(
+                    m.is_some_and(|m| m.name() == *name || m.aliases().contains(name)),
+                    "{collection}.{name} does not resolve"
+                );
+            }
+        }
+        assert!(lookup("community.general.copy").is_none());
+        assert!(lookup("ansible.posix.sysctl").is_some_and(|m| m.name() == "sysctl"));
     }
 
     #[test]

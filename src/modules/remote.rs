@@ -66,11 +66,20 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// Where a written file's new content comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Content<'a> {
+    /// The next `len` bytes of the script's stdin. Fewer bytes (a stream cut because the
+    /// controller or the connection died) fail the write before the rename: the old file stays.
+    Stdin(usize),
+    /// A file already on the host (copy `remote_src`).
+    HostFile(&'a str),
+}
+
 /// How to write a file's new content.
 pub struct WriteSpec<'a> {
     pub path: &'a str,
-    /// Bytes to take from stdin; `None` takes all of it.
-    pub len: Option<usize>,
+    pub content: Content<'a>,
     pub attrs: Attrs<'a>,
     /// Copy the old file to `path.PID.YYYY-MM-DD@HH:MM:SS~` first.
     pub backup: bool,
@@ -78,8 +87,6 @@ pub struct WriteSpec<'a> {
     pub validate: Option<&'a str>,
     /// Create missing parent directories (lineinfile/blockinfile `create`).
     pub make_parents: bool,
-    /// Take the content from this file on the host instead of stdin (copy `remote_src`).
-    pub from_host_file: Option<&'a str>,
 }
 
 /// Exit code a write script uses when validation fails.
@@ -97,20 +104,19 @@ pub fn write_script(w: &WriteSpec) -> String {
     )
 }
 
-/// [`write_script`] as one step of a larger script: `len` bytes of stdin (all of it when
-/// `None`) become `path` with `attrs`, no backup or validation, the report silenced, and a
+/// [`write_script`] as one step of a larger script: the next `len` bytes of stdin become `path`
+/// with `attrs`, no backup or validation, the report silenced, and a
 /// failed write ends the script with the write's exit code (see [`write_error`]). The apt
 /// source and key files, the crontab file, fstab, authorized_keys, /etc/hostname, sysctl and
 /// SELinux config files are written so.
-pub fn write_step(path: &str, len: Option<usize>, attrs: Attrs, make_parents: bool) -> String {
+pub fn write_step(path: &str, len: usize, attrs: Attrs, make_parents: bool) -> String {
     let mut s = write_script(&WriteSpec {
         path,
-        len,
+        content: Content::Stdin(len),
         attrs,
         backup: false,
         validate: None,
         make_parents,
-        from_host_file: None,
     });
     s.push_str(" >/dev/null || exit $?\n");
     s
@@ -138,10 +144,13 @@ fn write_body(w: &WriteSpec) -> String {
         s.push_str("[ -d \"$d\" ] || mkdir -p \"$d\" || exit 69\n");
     }
     s.push_str("t=$(mktemp \"$d/.rmesos.XXXXXX\") || exit 70\ntrap 'rm -f \"$t\"' EXIT\n");
-    match (w.from_host_file, w.len) {
-        (Some(src), _) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
-        (None, Some(n)) => s.push_str(&format!("head -c {n} > \"$t\" || exit 71\n")),
-        (None, None) => s.push_str("cat > \"$t\" || exit 71\n"),
+    match w.content {
+        Content::HostFile(src) => s.push_str(&format!("cat {} > \"$t\" || exit 71\n", q(src))),
+        // `head` exits 0 on a short stream (end of file when the channel closed early), so
+        // the size is what tells a whole file from a cut one; SSH's MAC vouches for the bytes.
+        Content::Stdin(n) => s.push_str(&format!(
+            "head -c {n} > \"$t\" && [ \"$(wc -c < \"$t\")\" -eq {n} ] || exit 71\n"
+        )),
     }
     // The old file's mode (or the umask's) only matters when no octal mode replaces it.
     let octal = matches!(w.attrs.mode, Some(FileMode::Octal(_)));
@@ -184,7 +193,7 @@ pub fn write_error(out: &ExecOutput) -> String {
     let what = match out.rc {
         69 => "cannot create the parent directory",
         70 => "cannot create a temporary file beside the destination (does its directory exist?)",
-        71 => "cannot write the temporary file",
+        71 => "cannot write the temporary file (or its content arrived cut short)",
         72 => "cannot set owner, group or mode",
         RC_VALIDATE => "failed to validate",
         73 => "cannot move the new file into place",
@@ -228,7 +237,7 @@ mod tests {
         };
         let script = format!(
             "{}echo after\n",
-            write_step(p.to_str().unwrap(), None, attrs, false)
+            write_step(p.to_str().unwrap(), 6, attrs, false)
         );
         let out = sh(&script, b"hello\n");
         assert!(out.status.success(), "{out:?}");
@@ -245,7 +254,7 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, "old").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let script = write_step(p.to_str().unwrap(), Some(3), Attrs::default(), false);
+        let script = write_step(p.to_str().unwrap(), 3, Attrs::default(), false);
         let out = sh(&script, b"newREST");
         assert!(out.status.success(), "{out:?}");
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
@@ -258,14 +267,28 @@ mod tests {
         let p = dir.path().join("missing/f");
         let script = format!(
             "{}echo after\n",
-            write_step(p.to_str().unwrap(), None, Attrs::default(), false)
+            write_step(p.to_str().unwrap(), 1, Attrs::default(), false)
         );
         let out = sh(&script, b"x");
         assert_eq!(out.status.code(), Some(70));
         assert!(out.stdout.is_empty());
         // With make_parents the directory is made.
-        let script = write_step(p.to_str().unwrap(), None, Attrs::default(), true);
+        let script = write_step(p.to_str().unwrap(), 1, Attrs::default(), true);
         assert!(sh(&script, b"x").status.success());
         assert_eq!(std::fs::read(&p).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_cut_stream_leaves_the_old_file_and_no_temp_file() {
+        // The controller died mid-send: stdin ends early, `head` exits 0 with fewer bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, "the old content").unwrap();
+        let script = write_step(p.to_str().unwrap(), 1000, Attrs::default(), false);
+        let out = sh(&script, b"only part of the new");
+        assert_eq!(out.status.code(), Some(71), "{out:?}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"the old content");
+        let left = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(left, 1, "the temp file is removed");
     }
 }

@@ -57,6 +57,7 @@ pub fn load_tasks_file(
 ) -> LoadResult<Vec<TaskNode>> {
     let dir = parent_dir(path);
     let mut loader = Loader::new(opts, dir.clone());
+    loader.lazy = true;
     let scope = Scope {
         dir,
         role,
@@ -153,6 +154,11 @@ pub(super) struct Loader<'o> {
     pub play: PlayState,
     /// Parsed files, so a role's files are read once however often it is used.
     cache: HashMap<PathBuf, Option<Node>>,
+    /// Reading what only a dynamic include reaches: an unknown module fails the host that
+    /// reaches its task instead of the load (see `foreign.rs`).
+    pub lazy: bool,
+    /// Dynamic includes that did not load, for `Playbook::warnings`.
+    pub warnings: Vec<String>,
 }
 
 /// What an `import_playbook` passes on to the plays it imports.
@@ -202,6 +208,8 @@ impl<'o> Loader<'o> {
             role_stack: Vec::new(),
             play: PlayState::default(),
             cache: HashMap::new(),
+            lazy: false,
+            warnings: Vec::new(),
         }
     }
 
@@ -213,6 +221,12 @@ impl<'o> Loader<'o> {
             path: path.to_path_buf(),
             dir: self.playbook_dir.clone(),
             plays,
+            // A file included twice warns once.
+            warnings: std::mem::take(&mut self.warnings)
+                .into_iter()
+                .collect::<indexmap::IndexSet<String>>()
+                .into_iter()
+                .collect(),
         })
     }
 

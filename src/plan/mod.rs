@@ -13,6 +13,7 @@
 //! syntax). Knows nothing of hosts, connections or SSH.
 
 mod defaults;
+mod foreign;
 mod keywords;
 pub mod kv;
 pub mod load;

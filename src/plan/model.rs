@@ -1,6 +1,6 @@
 //! The plan's types.
 
-use crate::error::Span;
+use crate::error::{LoadError, Span};
 use crate::modules::DynModule;
 use minijinja::Value;
 use std::path::PathBuf;
@@ -11,7 +11,15 @@ pub struct Playbook {
     /// `playbook_dir`: where the top playbook lives (imports keep the top one's).
     pub dir: PathBuf,
     pub plays: Vec<Play>,
+    /// Problems of dynamically included files, which fail only the hosts that reach them
+    /// (`--syntax-check` shows them as warnings), each with the include's location.
+    pub warnings: Vec<String>,
 }
+
+/// The tasks of an include whose name is static, read with the playbook: `Ok` when they
+/// loaded, `Err` (kept, not raised) when they did not: a host that reaches the include fails
+/// with it, a host that does not never sees it, as with Ansible's lazy includes.
+pub type Preloaded = Option<Result<Arc<Vec<TaskNode>>, Arc<LoadError>>>;
 
 pub struct Play {
     pub span: Span,
@@ -227,12 +235,15 @@ pub enum Meta {
 
 pub enum Action {
     Module(&'static dyn DynModule),
+    /// A module that cannot run here (another platform's, or unknown in a dynamically included
+    /// file): the host that reaches the task fails with this error (file:line:col, a hint).
+    Unavailable(Arc<LoadError>),
     Meta(Meta),
     /// `include_tasks` / task-level `include` with a templated name or a loop: loaded at run
-    /// time. `preloaded` holds the tasks when the name is static (checked at load time).
+    /// time. `preloaded` holds the tasks when the name is static (read at load time).
     IncludeTasks {
         file: String,
-        preloaded: Option<Arc<Vec<TaskNode>>>,
+        preloaded: Preloaded,
         /// What the included tasks inherit: the include's keywords without its own `when`
         /// (evaluated once, on the include) and its own `tags` (they select the include
         /// only), plus its `apply:` keywords. Pass it to `load_tasks_file`.
@@ -242,7 +253,7 @@ pub enum Action {
     IncludeRole {
         name: String,
         tasks_from: Option<String>,
-        preloaded: Option<Arc<Vec<TaskNode>>>,
+        preloaded: Preloaded,
         /// As for `IncludeTasks`; pass it to `load_role`.
         kw: Keywords,
     },
@@ -262,7 +273,7 @@ pub struct LoopControl {
     pub loop_var: Option<String>,
     pub index_var: Option<String>,
     pub label: Option<Value>,
-    pub pause: Option<f64>,
+    pub pause: Option<std::time::Duration>,
     pub extended: bool,
 }
 

@@ -53,6 +53,7 @@ pub fn load_role(
     opts: &LoadOptions,
 ) -> LoadResult<(Arc<RoleInfo>, Vec<TaskNode>, Vec<Handler>)> {
     let mut loader = Loader::new(opts, from.to_path_buf());
+    loader.lazy = true;
     let r = RoleRef {
         name: name.to_string(),
         span: Span::none("include_role"),

@@ -2,6 +2,7 @@
 //! Module arguments are assembled from their three forms (mapping, `k=v`, free-form) plus
 //! `args:`, and checked against the module's own argument struct.
 
+use super::foreign;
 use super::keywords::{
     self, COMMON, check_template_str, common, conds, did_you_mean, inherit, key_str, value,
 };
@@ -98,6 +99,8 @@ struct ActionSpec<'n> {
 enum ActionKind {
     Module(&'static dyn DynModule),
     Loader(&'static str),
+    /// A module that cannot run here: the error a host reaching the task fails with.
+    Unavailable(LoadError),
 }
 
 enum ArgSource<'n> {
@@ -236,7 +239,7 @@ impl Loader<'_> {
                 actions.push(entry);
             }
         }
-        let spec = resolve_action(node, &actions)?;
+        let spec = resolve_action(node, &actions, self.lazy)?;
         if d.local_action {
             if let Some(v) = map.iter().find(|(k, _)| k.as_str() == Some("delegate_to")) {
                 return Err(LoadError::new(
@@ -251,13 +254,34 @@ impl Loader<'_> {
             ActionKind::Module(m) => {
                 let layers = [&scope.kw.module_defaults[..], &own.module_defaults[..]].concat();
                 let defaults = super::defaults::for_module(m.name(), &layers);
-                let args = module_args(m, &spec, d.args, defaults)?;
-                let task = self.task(node, &spec.name, Action::Module(m), args, d, own, scope);
-                out.push(task);
+                let (action, args) = match module_args(m, &spec, d.args, defaults) {
+                    Ok(args) => (Action::Module(m), args),
+                    // In a dynamically included file, as in Ansible, bad arguments fail the
+                    // host that runs the task (a RedHat-only task's `enablerepo`...).
+                    Err(e) if self.lazy => (self.unavailable(e), Value::from(())),
+                    Err(e) => return Err(e),
+                };
+                out.push(self.task(node, &spec.name, action, args, d, own, scope));
                 Ok(())
             }
             ActionKind::Loader(a) => self.loader_action(a, node, spec, d, own, scope, out),
+            ActionKind::Unavailable(e) => {
+                let action = if foreign::is_foreign(&spec.name) {
+                    Action::Unavailable(Arc::new(e))
+                } else {
+                    self.unavailable(e)
+                };
+                out.push(self.task(node, &spec.name, action, Value::from(()), d, own, scope));
+                Ok(())
+            }
         }
+    }
+
+    /// A task of a dynamically included file that cannot run: it fails the hosts that reach
+    /// it, and `--syntax-check` warns about it.
+    fn unavailable(&mut self, e: LoadError) -> Action {
+        self.warnings.push(e.to_string());
+        Action::Unavailable(Arc::new(e))
     }
 
     /// Reads one task-only keyword into `d`; false when `key` is not one.
@@ -510,7 +534,7 @@ impl Loader<'_> {
             "include" => {
                 // Legacy: static (an import) when nothing about it is decided at run time.
                 let inc = include_spec(val, action)?;
-                if is_template(&inc.file) || d.loop_.is_some() {
+                if is_template(&inc.file) || d.loop_.is_some() || !own.when.is_empty() {
                     self.include_tasks(node, &spec, inc, d, own, scope, out)
                 } else {
                     self.import_tasks(&spec, inc, d, own, scope, out)
@@ -538,18 +562,19 @@ impl Loader<'_> {
                     if is_template(&r.name) || r.tasks_from.as_deref().is_some_and(is_template) {
                         None
                     } else {
-                        let mut handlers = Vec::new();
-                        let mut blocks = Vec::new();
-                        self.load_role_instance(
-                            &r,
-                            &child,
-                            &scope.dir,
-                            false,
-                            &mut blocks,
-                            &mut handlers,
-                        )?;
-                        self.play.task_role_handlers.append(&mut handlers);
-                        Some(Arc::new(blocks))
+                        self.preload(&spec, &r.name, |l| {
+                            let (mut handlers, mut blocks) = (Vec::new(), Vec::new());
+                            l.load_role_instance(
+                                &r,
+                                &child,
+                                &scope.dir,
+                                false,
+                                &mut blocks,
+                                &mut handlers,
+                            )?;
+                            l.play.task_role_handlers.append(&mut handlers);
+                            Ok(blocks)
+                        })
                     };
                 let args = node_args(val);
                 let action = Action::IncludeRole {
@@ -625,24 +650,17 @@ impl Loader<'_> {
             None => Keywords::default(),
         };
         let child = child_keywords(scope, &own, &apply);
-        let preloaded = if is_template(&inc.file) {
-            None
-        } else {
-            let path = self.task_file(&inc.file, &inc.span, scope)?;
-            if self.is_loading(&path) {
-                // A file including itself (under a condition) is legal at run time.
-                None
-            } else {
+        let preloaded = match self.task_file(&inc.file, &inc.span, scope) {
+            _ if is_template(&inc.file) => None,
+            // A file including itself (under a condition) is legal at run time.
+            Ok(path) if self.is_loading(&path) => None,
+            found => self.preload(spec, &inc.file, |l| {
                 let inner = Scope {
                     kw: child.clone(),
                     ..scope.clone()
                 };
-                Some(Arc::new(self.load_task_file(
-                    &path,
-                    &inner,
-                    Some(&inc.span),
-                )?))
-            }
+                l.load_task_file(&found?, &inner, Some(&inc.span))
+            }),
         };
         let args = Value::from_pairs([("file", Value::from(inc.file.as_str()))]);
         let action = Action::IncludeTasks {
@@ -652,6 +670,34 @@ impl Loader<'_> {
         };
         out.push(self.task(node, &spec.name, action, args, d, own, scope));
         Ok(())
+    }
+
+    /// Reads what a dynamic include with a static name names, as Ansible would only when a
+    /// host reaches it: unknown modules in it become unavailable tasks, and an error is kept
+    /// for the hosts that reach the include (and `--syntax-check`'s warnings), not raised.
+    fn preload(
+        &mut self,
+        spec: &ActionSpec<'_>,
+        name: &str,
+        load: impl FnOnce(&mut Self) -> LoadResult<Vec<TaskNode>>,
+    ) -> Preloaded {
+        let (stack, roles, lazy) = (self.stack.len(), self.role_stack.len(), self.lazy);
+        self.lazy = true;
+        let loaded = load(self);
+        self.lazy = lazy;
+        match loaded {
+            Ok(nodes) => Some(Ok(Arc::new(nodes))),
+            Err(e) => {
+                // An error may leave the files and roles it was in on the stacks.
+                self.stack.truncate(stack);
+                self.role_stack.truncate(roles);
+                self.warnings.push(format!(
+                    "{}: {} {}: a host that reaches it will fail: {}",
+                    spec.key.span, spec.name, name, e
+                ));
+                Some(Err(Arc::new(e)))
+            }
+        }
     }
 
     /// Resolves a task file named by an include: beside the including file, then the role's
@@ -856,13 +902,16 @@ fn loop_control(v: &Node) -> LoadResult<LoopControl> {
             "label" => lc.label = Some(value(val)?),
             "pause" => {
                 let p = match &val.kind {
-                    NodeKind::Int(i) => Some(*i as f64),
-                    NodeKind::Float(f) => Some(*f),
-                    NodeKind::Str(s) => s.trim().parse().ok(),
+                    NodeKind::Int(i) => crate::vocab::seconds(&i.to_string()),
+                    NodeKind::Float(f) => crate::vocab::seconds(&f.to_string()),
+                    NodeKind::Str(s) => crate::vocab::seconds(s),
                     _ => None,
                 };
-                lc.pause = Some(p.filter(|p| *p >= 0.0).ok_or_else(|| {
-                    LoadError::new(&val.span, "loop_control.pause must be a number of seconds")
+                lc.pause = Some(p.ok_or_else(|| {
+                    LoadError::new(
+                        &val.span,
+                        "loop_control.pause must be a number of seconds, 0 or more",
+                    )
                 })?);
             }
             "extended" => lc.extended = keywords::literal_bool(val, "extended")?,
@@ -900,12 +949,16 @@ fn meta(v: &Node) -> LoadResult<Meta> {
 }
 
 /// Finds the one action among the task's non-keyword keys.
-fn resolve_action<'n>(task: &'n Node, keys: &[&'n (Node, Node)]) -> LoadResult<ActionSpec<'n>> {
+fn resolve_action<'n>(
+    task: &'n Node,
+    keys: &[&'n (Node, Node)],
+    lazy: bool,
+) -> LoadResult<ActionSpec<'n>> {
     let mut found: Vec<ActionSpec<'n>> = Vec::new();
     for (k, v) in keys.iter().map(|e| (&e.0, &e.1)) {
         let name = key_str(k)?;
         let spec = if name == "action" || name == "local_action" {
-            action_spec(k, v)?
+            action_spec(k, v, lazy)?
         } else if let Some(a) = loader_action(&name) {
             ActionSpec {
                 key: k,
@@ -918,6 +971,13 @@ fn resolve_action<'n>(task: &'n Node, keys: &[&'n (Node, Node)]) -> LoadResult<A
                 key: k,
                 name,
                 kind: ActionKind::Module(m),
+                args: ArgSource::Node(v),
+            }
+        } else if let Some(e) = foreign::unavailable(&name, &k.span, lazy) {
+            ActionSpec {
+                key: k,
+                name,
+                kind: ActionKind::Unavailable(e),
                 args: ArgSource::Node(v),
             }
         } else {
@@ -953,7 +1013,7 @@ fn unknown_action(k: &Node, name: &str) -> LoadError {
 }
 
 /// `action:`/`local_action:`: `copy src=a dest=b`, or a mapping with `module:`.
-fn action_spec<'n>(k: &'n Node, v: &'n Node) -> LoadResult<ActionSpec<'n>> {
+fn action_spec<'n>(k: &'n Node, v: &'n Node, lazy: bool) -> LoadResult<ActionSpec<'n>> {
     let (name, args, name_span) = match &v.kind {
         NodeKind::Map(entries) => {
             let Some((_, m)) = entries.iter().find(|(ek, _)| ek.as_str() == Some("module")) else {
@@ -991,17 +1051,20 @@ fn action_spec<'n>(k: &'n Node, v: &'n Node) -> LoadResult<ActionSpec<'n>> {
     let kind = match crate::modules::lookup(&name) {
         Some(m) => ActionKind::Module(m),
         None if loader_action(&name) == Some("meta") => ActionKind::Loader("meta"),
-        None => {
-            return Err(
-                LoadError::new(&name_span, format!("unknown module `{}`", name)).hint(
-                    did_you_mean(
-                        strip_collection(&name),
-                        REGISTRY.iter().map(|m| m.name()),
-                        "`rmesos doc` lists the supported modules",
+        None => match foreign::unavailable(&name, &name_span, lazy) {
+            Some(e) => ActionKind::Unavailable(e),
+            None => {
+                return Err(
+                    LoadError::new(&name_span, format!("unknown module `{}`", name)).hint(
+                        did_you_mean(
+                            strip_collection(&name),
+                            REGISTRY.iter().map(|m| m.name()),
+                            "`rmesos doc` lists the supported modules",
+                        ),
                     ),
-                ),
-            );
-        }
+                );
+            }
+        },
     };
     Ok(ActionSpec {
         key: k,
@@ -1126,18 +1189,40 @@ fn module_args(
         .filter(|(k, _)| !(k == "_raw_params" && m.free_form() == FreeForm::No))
         .cloned()
         .collect();
-    m.check_args(&Value::from_pairs(checked))
-        .map_err(|e| arg_error(m, e, &b.spans))?;
+    check_rendered_later(m, checked).map_err(|e| arg_error(m, e, &b.spans))?;
     Ok(Value::from_pairs(b.args))
+}
+
+/// Checks a module's arguments, except an argument the module does not take whose value is a
+/// template: it may render to `omit` (`enablerepo: "{{ x | default(omit) }}"`), and Ansible
+/// drops omitted keys before the module sees them, so it is checked once rendered, at run time.
+fn check_rendered_later(m: &dyn DynModule, mut args: Vec<(String, Value)>) -> Result<(), ArgError> {
+    loop {
+        let Err(e) = m.check_args(&Value::from_pairs(args.clone())) else {
+            return Ok(());
+        };
+        let templated = unsupported_name(&e).and_then(|n| {
+            args.iter()
+                .position(|(k, v)| *k == n && v.as_str().is_some_and(is_template))
+        });
+        match templated {
+            Some(i) => {
+                args.remove(i);
+            }
+            None => return Err(e),
+        }
+    }
+}
+
+/// The argument an "unsupported argument `x`" error names (serde names it only in its message).
+fn unsupported_name(e: &ArgError) -> Option<String> {
+    let rest = e.msg.strip_prefix("unsupported argument `")?;
+    Some(rest.split('`').next()?.to_string())
 }
 
 /// Places an [`ArgError`] on the argument it is about.
 fn arg_error(m: &dyn DynModule, e: ArgError, spans: &ArgSpans) -> LoadError {
-    let named = e.path.first().cloned().or_else(|| {
-        // serde names an unknown argument only in its message: "unsupported argument `x`".
-        let rest = e.msg.strip_prefix("unsupported argument `")?;
-        Some(rest.split('`').next()?.to_string())
-    });
+    let named = e.path.first().cloned().or_else(|| unsupported_name(&e));
     let span = named
         .as_ref()
         .and_then(|n| spans.entries.iter().find(|(k, _, _)| k == n))

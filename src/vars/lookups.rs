@@ -235,80 +235,112 @@ fn shell(cmd: &str) -> Result<String, Error> {
 }
 
 fn first_found(state: &State, terms: &[Value], kwargs: &Kwargs) -> Result<Vec<Value>, Error> {
-    let skip = kwargs.get::<Option<bool>>("skip")?.unwrap_or(false);
-    let mut files: Vec<String> = Vec::new();
-    let mut paths: Vec<String> = Vec::new();
-    let collect =
-        |v: &Value, files: &mut Vec<String>, paths: &mut Vec<String>| -> Result<(), Error> {
-            if v.kind() == ValueKind::Map {
-                // `{files: [...], paths: [...]}`; strings inside may list several, split on , ; :
-                for (key, into) in [("files", &mut *files), ("paths", &mut *paths)] {
-                    let given = v.get_attr(key)?;
-                    if !given.is_undefined() {
-                        for s in term_strings(state, &[given])? {
-                            into.extend(
-                                s.split([',', ';', ':'])
-                                    .map(|x| x.trim().to_string())
-                                    .filter(|x| !x.is_empty()),
-                            );
-                        }
-                    }
-                }
-                let skip_here = v.get_attr("skip")?;
-                if skip_here.is_true() {
-                    files.push(String::new());
+    for t in terms {
+        defined(state, t)?;
+    }
+    let mut ff = FirstFound::from_terms(terms)?;
+    ff.skip |= kwargs.get::<Option<bool>>("skip")?.unwrap_or(false);
+    if let Some(f) = kwargs.get::<Option<Value>>("files")? {
+        ff.files.extend(term_strings(state, &[f])?);
+    }
+    if let Some(p) = kwargs.get::<Option<Value>>("paths")? {
+        ff.paths.extend(term_strings(state, &[p])?);
+    }
+    match ff.find(&search_dirs(state, "files"))? {
+        Some(path) => Ok(vec![Value::from(path.display().to_string())]),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A `first_found` lookup's terms (already templated): the candidate files, the directories
+/// to try them in, and whether finding none is fine. `with_first_found` uses it too, with the
+/// search directories of the task's action (`vars/` for include_vars, `templates/`...).
+#[derive(Debug, Default)]
+pub struct FirstFound {
+    pub files: Vec<String>,
+    pub paths: Vec<String>,
+    pub skip: bool,
+}
+
+impl FirstFound {
+    /// Strings, lists of them, or `{files: [...], paths: [...], skip: bool}` mappings, whose
+    /// strings may list several names split on `,`, `;` or `:`.
+    pub fn from_terms(terms: &[Value]) -> Result<FirstFound, Error> {
+        let mut ff = FirstFound::default();
+        for t in terms {
+            if t.kind() == ValueKind::Seq {
+                for item in t.try_iter()? {
+                    ff.add_term(&item)?;
                 }
             } else {
-                files.extend(term_strings(state, std::slice::from_ref(v))?);
+                ff.add_term(t)?;
             }
-            Ok(())
-        };
-    for t in terms {
-        if t.kind() == ValueKind::Seq {
-            for item in t.try_iter()? {
-                collect(&item, &mut files, &mut paths)?;
-            }
-        } else {
-            collect(t, &mut files, &mut paths)?;
         }
+        Ok(ff)
     }
-    let kw_files: Option<Value> = kwargs.get("files")?;
-    let kw_paths: Option<Value> = kwargs.get("paths")?;
-    if let Some(f) = kw_files {
-        files.extend(term_strings(state, &[f])?);
+
+    fn add_term(&mut self, v: &Value) -> Result<(), Error> {
+        if v.kind() != ValueKind::Map {
+            self.files.push(crate::vocab::python_str(v));
+            return Ok(());
+        }
+        for (key, into) in [("files", &mut self.files), ("paths", &mut self.paths)] {
+            let given = v.get_attr(key)?;
+            if given.is_undefined() {
+                continue;
+            }
+            let strings: Vec<String> = match given.kind() {
+                ValueKind::Seq | ValueKind::Iterable => given
+                    .try_iter()?
+                    .map(|x| crate::vocab::python_str(&x))
+                    .collect(),
+                _ => vec![crate::vocab::python_str(&given)],
+            };
+            for s in strings {
+                into.extend(
+                    s.split([',', ';', ':'])
+                        .map(|x| x.trim().to_string())
+                        .filter(|x| !x.is_empty()),
+                );
+            }
+        }
+        self.skip |= v.get_attr("skip")?.is_true();
+        Ok(())
     }
-    if let Some(p) = kw_paths {
-        paths.extend(term_strings(state, &[p])?);
-    }
-    // An empty entry marks `skip: true` given inside a mapping term.
-    let skip = skip || files.iter().any(String::is_empty);
-    for f in files.iter().filter(|f| !f.is_empty()) {
-        let found = if paths.is_empty() || Path::new(f).is_absolute() {
-            find(state, f, "files")
-        } else {
-            paths
-                .iter()
-                .map(|p| Path::new(&expand_user(p)).join(f))
-                .map(|c| {
+
+    /// The first candidate that exists: absolute names as they are, names under `paths`
+    /// (relative paths there resolve against `search`), else names against `search`. None
+    /// found is an error unless `skip`.
+    pub fn find(&self, search: &[PathBuf]) -> Result<Option<PathBuf>, Error> {
+        let in_search = |rel: &Path| search.iter().map(|d| d.join(rel)).find(|c| c.exists());
+        for f in &self.files {
+            let f = PathBuf::from(expand_user(f));
+            let found = if f.is_absolute() {
+                f.exists().then(|| f.clone())
+            } else if self.paths.is_empty() {
+                in_search(&f)
+            } else {
+                self.paths.iter().find_map(|p| {
+                    let c = PathBuf::from(expand_user(p)).join(&f);
                     if c.is_absolute() {
-                        Some(c)
+                        c.exists().then_some(c)
                     } else {
-                        find(state, &c.display().to_string(), "files")
+                        in_search(&c)
                     }
                 })
-                .find_map(|c| c.filter(|c| c.exists()))
-        };
-        if let Some(path) = found {
-            return Ok(vec![Value::from(path.display().to_string())]);
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
         }
+        if self.skip {
+            return Ok(None);
+        }
+        Err(fail(format!(
+            "first_found: no file was found among {}",
+            self.files.join(", ")
+        )))
     }
-    if skip {
-        return Ok(Vec::new());
-    }
-    Err(fail(format!(
-        "first_found: no file was found among {}",
-        files.join(", ")
-    )))
 }
 
 /// `password`: reads the password stored at the path, or generates one and stores it there

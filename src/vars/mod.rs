@@ -22,6 +22,7 @@ mod unit_tests;
 use minijinja::Value;
 use std::sync::Arc;
 
+pub use lookups::FirstFound;
 pub use scope::{HostResolver, hostvars, lazy_map};
 
 /// The value of the `omit` variable: the executor drops module arguments equal to it.

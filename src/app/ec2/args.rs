@@ -158,6 +158,10 @@ pub struct LaunchArgs {
     /// Continue a launch of an existing cluster.
     #[arg(long)]
     pub resume: bool,
+    /// When the launch fails after instances were started, keep them (tagged, for `--resume`)
+    /// instead of terminating them and deleting the groups this launch created.
+    #[arg(long = "keep-on-failure")]
+    pub keep_on_failure: bool,
     /// Debugging aid: end the launch after this step.
     #[arg(long = "stop-after", value_enum)]
     pub stop_after: Option<Step>,

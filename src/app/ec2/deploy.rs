@@ -94,6 +94,12 @@ impl Ctx {
         Ok(SessionBuilder::new(opts, Report::new(Output::Human, false)))
     }
 
+    /// Loads the deploy's playbook (and `-e`) as the deploy will, touching nothing.
+    pub(super) fn check_playbook(&self, d: &DeployArgs) -> Result<(), Ec2Failure> {
+        self.plays(d)?.playbook(&d.playbook)?;
+        Ok(())
+    }
+
     /// Waits for SSH on every node, then runs the playbook against the cluster's inventory.
     pub(super) async fn deploy(&self, cluster: &str, d: &DeployArgs, ssh_only: bool) -> Ec2Outcome {
         let inv = self.load_inventory(cluster, d)?;

@@ -3,13 +3,18 @@
 
 use super::{Ctx, Ec2Failure, Ec2Outcome, LaunchArgs, progress_printer};
 use crate::app::exit::Exit;
+use crate::ec2::client::Ec2Error;
 use crate::ec2::cluster::{self, LaunchSpec, Step};
 use std::time::Duration;
 
 impl Ctx {
     pub(super) async fn launch(&self, a: LaunchArgs) -> Ec2Outcome {
         let spec = launch_spec(&a)?;
-        if cluster::exists(&self.ec2, &a.cluster).await? && !a.resume {
+        if !a.no_deploy {
+            self.preflight(&a.cluster, &a.deploy)?;
+        }
+        let existed = cluster::exists(&self.ec2, &a.cluster).await?;
+        if existed && !a.resume {
             return Err(Ec2Failure::Exists {
                 cluster: a.cluster,
                 region: self.ec2.region.clone(),
@@ -18,12 +23,18 @@ impl Ctx {
         let stop_after = a.stop_after.unwrap_or(Step::Deploy);
         let wait = Duration::from_secs(a.wait_timeout);
         let printer = progress_printer();
-        let done = cluster::launch(&self.ec2, &spec, stop_after, wait, &printer)
-            .await
-            .map_err(|source| Ec2Failure::PartlyLaunched {
-                cluster: a.cluster.clone(),
-                source,
-            })?;
+        let launched = cluster::launch(&self.ec2, &spec, stop_after, wait, &printer).await;
+        let done = match launched {
+            Ok(done) => done,
+            // A resumed cluster holds instances an earlier launch started: never ours to remove.
+            Err(source) if a.keep_on_failure || existed => {
+                return Err(Ec2Failure::PartlyLaunched {
+                    cluster: a.cluster.clone(),
+                    source,
+                });
+            }
+            Err(source) => return Err(self.roll_back(&a.cluster, source, wait).await),
+        };
         if done < Step::Running {
             println!("stopped after step {:?} (--stop-after)", done);
             return Ok(Exit::Ok);
@@ -39,6 +50,34 @@ impl Ctx {
         };
         self.summary(&a.cluster).await;
         Ok(exit)
+    }
+
+    /// Every check of the deploy that can fail before anything is paid for: the playbook
+    /// loads, `-e` and `--compose` parse, the identity file is readable.
+    fn preflight(&self, cluster: &str, d: &super::DeployArgs) -> Result<(), Ec2Failure> {
+        if let Some(key) = &d.identity_file {
+            std::fs::File::open(key).map_err(|e| Ec2Failure::IdentityFile(key.clone(), e))?;
+        }
+        self.inventory_source(cluster, d)?;
+        self.check_playbook(d)
+    }
+
+    /// Terminates what a failed launch started and deletes the groups it made.
+    async fn roll_back(&self, cluster: &str, source: Ec2Error, wait: Duration) -> Ec2Failure {
+        eprintln!("* launch failed: removing what it started in cluster {cluster}");
+        let printer = progress_printer();
+        match cluster::destroy(&self.ec2, cluster, true, wait, &printer).await {
+            Ok(gone) => Ec2Failure::RolledBack {
+                cluster: cluster.to_string(),
+                source,
+                terminated: gone.instances.len(),
+            },
+            Err(cleanup) => Ec2Failure::RollbackFailed {
+                cluster: cluster.to_string(),
+                source,
+                cleanup,
+            },
+        }
     }
 
     /// Waits for the cluster's instances to run, then deploys unless told not to.

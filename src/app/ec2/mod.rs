@@ -49,6 +49,27 @@ pub enum Ec2Failure {
          continues, `rmesos ec2 destroy {cluster}` removes it"
     )]
     PartlyLaunched { cluster: String, source: Ec2Error },
+    #[error(
+        "{source}\nthe launch of cluster {cluster} failed, so what it had started was removed \
+         ({terminated} instance(s) terminated, its security groups deleted); \
+         --keep-on-failure keeps a failed launch for --resume"
+    )]
+    RolledBack {
+        cluster: String,
+        source: Ec2Error,
+        terminated: usize,
+    },
+    #[error(
+        "{source}\nthe launch of cluster {cluster} failed, and removing what it had started \
+         failed too: {cleanup}\n`rmesos ec2 destroy {cluster}` removes it"
+    )]
+    RollbackFailed {
+        cluster: String,
+        source: Ec2Error,
+        cleanup: Ec2Error,
+    },
+    #[error("--identity-file {0}: {1}")]
+    IdentityFile(std::path::PathBuf, std::io::Error),
     #[error("no instances of cluster {cluster} in {region}")]
     NoInstances { cluster: String, region: String },
     #[error("cluster {0} has no running master")]

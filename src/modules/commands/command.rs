@@ -132,6 +132,48 @@ pub(super) fn skipped_by_guard(msg: String) -> Outcome {
         .with("stdout_lines", Value::from(Vec::<Value>::new()))
 }
 
+/// Why the command module did not run its command.
+enum NotRun<'a> {
+    Creates(&'a str),
+    Removes(&'a str),
+    CheckMode,
+}
+
+/// The result of a command that did not run, shaped as Ansible's (ansible-core 2.19): every
+/// key a later task may read (`stdout`, `stdout_lines`, `stderr`, `rc`...), empty, and no
+/// timing; in check mode without a guard it is skipped.
+fn not_run(why: NotRun<'_>, check_mode: bool, cmd: Value) -> Outcome {
+    let would = if check_mode { "Would" } else { "Did" };
+    let (msg, stdout) = match why {
+        NotRun::Creates(p) => (
+            format!("{would} not run command since '{p}' exists"),
+            format!("skipped, since {p} exists"),
+        ),
+        NotRun::Removes(p) => (
+            format!("{would} not run command since '{p}' does not exist"),
+            format!("skipped, since {p} does not exist"),
+        ),
+        NotRun::CheckMode => (
+            "Command would have run if not in check mode".to_string(),
+            String::new(),
+        ),
+    };
+    let lines = Value::from(stdout.lines().map(Value::from).collect::<Vec<_>>());
+    let mut o = Outcome::ok()
+        .msg(msg)
+        .with("cmd", cmd)
+        .with("rc", 0)
+        .with("stdout_lines", lines)
+        .with("stderr_lines", Value::from(Vec::<Value>::new()))
+        .with("stdout", stdout)
+        .with("stderr", "")
+        .with("start", Value::from(()))
+        .with("end", Value::from(()))
+        .with("delta", Value::from(()));
+    o.skipped = matches!(why, NotRun::CheckMode);
+    o
+}
+
 fn strip_ends(s: String, strip: bool) -> String {
     if strip {
         s.trim_end_matches(['\n', '\r']).to_string()
@@ -164,6 +206,18 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
     let display_cmd = match &args.argv {
         Some(argv) => argv.join(" "),
         None => args.cmd.clone().unwrap_or_default(),
+    };
+    // What Ansible's result says for a command that did not run: the words, or the shell line.
+    let cmd_value = match (&args.argv, shell) {
+        (_, true) => Value::from(display_cmd.as_str()),
+        (Some(argv), false) => Value::from(argv.iter().map(Value::from).collect::<Vec<_>>()),
+        (None, false) => Value::from(
+            sh_split(&display_cmd)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>(),
+        ),
     };
 
     // Guards and the command in one script: exit 200 = skipped by creates, 201 = by removes.
@@ -199,16 +253,12 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
     let delta = start.elapsed();
     match out.rc {
         200 => {
-            return Ok(skipped_by_guard(format!(
-                "skipped, since {} exists",
-                args.creates.unwrap_or_default()
-            )));
+            let why = NotRun::Creates(args.creates.as_deref().unwrap_or_default());
+            return Ok(not_run(why, cx.check_mode, cmd_value));
         }
         201 => {
-            return Ok(skipped_by_guard(format!(
-                "skipped, since {} does not exist",
-                args.removes.unwrap_or_default()
-            )));
+            let why = NotRun::Removes(args.removes.as_deref().unwrap_or_default());
+            return Ok(not_run(why, cx.check_mode, cmd_value));
         }
         202 => {
             return Ok(Outcome::fail(format!(
@@ -216,11 +266,7 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
                 args.chdir.unwrap_or_default()
             )));
         }
-        203 => {
-            let mut o = Outcome::changed(true).msg("command would have run (check mode)");
-            o.skipped = true;
-            return Ok(o);
-        }
+        203 => return Ok(not_run(NotRun::CheckMode, true, cmd_value)),
         _ => {}
     }
     let stdout = strip_ends(out.stdout_str(), args.strip_empty_ends);

@@ -88,7 +88,8 @@ impl Module for Script {
                 )));
             }
             RC_CHECK => {
-                let mut o = Outcome::changed(true).msg("the script would have run (check mode)");
+                // As Ansible: a script's changes cannot be predicted, so check mode skips it.
+                let mut o = Outcome::ok().msg("Check mode is not supported for this task.");
                 o.skipped = true;
                 return Ok(o);
             }
@@ -181,7 +182,8 @@ mod tests {
         let h = Harness::new();
         h.write("role/files/fail.sh", "#!/bin/sh\necho no >&2\nexit 3\n");
         let r = h.run(&Script, json!({"cmd": "fail.sh"}), true, false).await;
-        assert!(r.outcome.skipped && r.outcome.changed);
+        // As Ansible: skipped, not changed (a script's changes cannot be predicted).
+        assert!(r.outcome.skipped && !r.outcome.changed);
         let r = h
             .run(
                 &Script,

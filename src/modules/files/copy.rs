@@ -9,7 +9,7 @@ use super::filekit::{
 };
 use crate::modules::doc::{aka, arg, dflt, req};
 use crate::modules::remote::{
-    Attrs, WriteSpec, host_error, parse_kv, q, write_error, write_script,
+    Attrs, Content, WriteSpec, host_error, parse_kv, q, write_error, write_script,
 };
 use crate::modules::{ArgDoc, FileMode, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
 use minijinja::Value;
@@ -397,12 +397,11 @@ async fn tree(
             changed = true;
             apply.push_str(&write_script(&WriteSpec {
                 path: &f.dest,
-                len: Some(f.data.len()),
+                content: Content::Stdin(f.data.len()),
                 attrs,
                 backup: a.backup,
                 validate: a.validate.as_deref(),
                 make_parents: false,
-                from_host_file: None,
             }));
             apply.push_str(" || exit $?\n");
             stdin.extend_from_slice(&f.data);

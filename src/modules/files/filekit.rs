@@ -8,7 +8,7 @@
 //! module calls it beyond the options it is given.
 
 use crate::modules::remote::{
-    Attrs, WriteSpec, host_error, parse_kv, q, stat_to_s, write_error, write_script,
+    Attrs, Content, WriteSpec, host_error, parse_kv, q, stat_to_s, write_error, write_script,
     write_script_at_p,
 };
 use crate::modules::{FileDiff, FileMode, ModuleError, Outcome, TaskContext};
@@ -555,12 +555,14 @@ pub async fn converge(cx: &TaskContext<'_>, c: Converge<'_>) -> Result<Outcome, 
         if !cx.check_mode {
             let w = WriteSpec {
                 path,
-                len: None,
+                content: match host_file {
+                    Some(f) => Content::HostFile(f),
+                    None => Content::Stdin(stdin.len()),
+                },
                 attrs: c.attrs,
                 backup: c.backup,
                 validate: c.validate,
                 make_parents: c.make_parents,
-                from_host_file: host_file,
             };
             let r = cx.run(&write_script(&w), stdin).await?;
             if r.rc != 0 {
@@ -676,12 +678,11 @@ async fn put_inline(
     };
     let write = write_script_at_p(&WriteSpec {
         path: "",
-        len: None,
+        content: Content::Stdin(p.data.len()),
         attrs: p.attrs,
         backup: p.backup,
         validate: p.validate,
         make_parents: false,
-        from_host_file: None,
     });
     let script = format!(
         "{probe_sh}if [ -d \"$p\" ]; then exit 0; fi\n\
@@ -912,15 +913,14 @@ async fn try_guess(
         ..Default::default()
     };
     let then = match &g.new {
-        Some(_) => {
+        Some(new) => {
             let write = write_script_at_p(&WriteSpec {
                 path: "",
-                len: None,
+                content: Content::Stdin(new.len()),
                 attrs: spec.attrs,
                 backup: spec.backup,
                 validate: spec.validate,
                 make_parents: spec.create,
-                from_host_file: None,
             });
             format!("{write} || exit $?\necho wrote=1\n")
         }

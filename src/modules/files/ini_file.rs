@@ -114,7 +114,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for IniFile {
     const NAME: &'static str = "ini_file";
-    const ALIASES: &'static [&'static str] = &["community.general.ini_file"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set, add or remove an option or a section in an INI file.",
         args: ARGS,

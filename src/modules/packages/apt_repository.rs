@@ -144,7 +144,7 @@ impl Module for AptRepository {
                         mode: is_target.then_some(&mode),
                         ..Attrs::default()
                     };
-                    script.push_str(&write_step(path, Some(text.len()), attrs, true));
+                    script.push_str(&write_step(path, text.len(), attrs, true));
                     stdin.extend_from_slice(text.as_bytes());
                 }
                 None => script.push_str(&format!("rm -f {}\n", q(path))),

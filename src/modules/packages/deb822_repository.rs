@@ -212,7 +212,7 @@ impl Module for Deb822Repository {
                         mode: Some(&mode),
                         ..Attrs::default()
                     };
-                    script.push_str(&write_step(&path, Some(text.len()), attrs, true));
+                    script.push_str(&write_step(&path, text.len(), attrs, true));
                     stdin.extend_from_slice(text.as_bytes());
                 }
                 if let Some(k) = key_ref.filter(|_| url.is_some()) {

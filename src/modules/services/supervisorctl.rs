@@ -75,7 +75,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Supervisorctl {
     const NAME: &'static str = "supervisorctl";
-    const ALIASES: &'static [&'static str] = &["community.general.supervisorctl"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Manage programs of a running supervisord through supervisorctl.",
         args: ARGS,

@@ -73,7 +73,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for AuthorizedKey {
     const NAME: &'static str = "authorized_key";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.authorized_key"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Add or remove SSH public keys in a user's authorized_keys.",
         args: ARGS,
@@ -149,7 +148,7 @@ impl Module for AuthorizedKey {
             group: Some(gid),
             mode: Some(&FileMode::Octal(0o600)),
         };
-        script.push_str(&write_step(&path, None, attrs, false));
+        script.push_str(&write_step(&path, new.len(), attrs, false));
         let out = cx.run(&script, new.as_bytes()).await?;
         if out.rc != 0 {
             return Ok(Outcome::fail(host_error(

@@ -214,7 +214,7 @@ impl Module for Cron {
         if changed && !cx.check_mode {
             let w = cx
                 .run(
-                    &write_script(&a, remove_file, a.backup),
+                    &write_script(&a, remove_file, a.backup, new_text.len()),
                     new_text.as_bytes(),
                 )
                 .await?;
@@ -397,7 +397,7 @@ fn read_script(a: &CronArgs) -> String {
     }
 }
 
-fn write_script(a: &CronArgs, remove_file: bool, backup: bool) -> String {
+fn write_script(a: &CronArgs, remove_file: bool, backup: bool, len: usize) -> String {
     let mut s = String::new();
     if backup {
         s.push_str("b=$(mktemp /tmp/crontab.XXXXXX) || exit 1\n");
@@ -421,7 +421,7 @@ fn write_script(a: &CronArgs, remove_file: bool, backup: bool) -> String {
                 mode: Some(&FileMode::Octal(0o644)),
                 ..Attrs::default()
             };
-            s.push_str(&write_step(&p, None, attrs, false));
+            s.push_str(&write_step(&p, len, attrs, false));
         }
         None => {
             let u = a

@@ -8,23 +8,7 @@ use serde::Deserialize;
 
 pub struct Group;
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Presence {
-    #[default]
-    Present,
-    Absent,
-}
-
-impl Presence {
-    /// The `state` a result reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Presence::Present => "present",
-            Presence::Absent => "absent",
-        }
-    }
-}
+pub use crate::modules::args::Presence;
 
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]

@@ -93,7 +93,12 @@ impl Module for Hostname {
         } else {
             let mut s = String::new();
             if permanent.trim() != name {
-                s.push_str(&write_step("/etc/hostname", None, Attrs::default(), false));
+                s.push_str(&write_step(
+                    "/etc/hostname",
+                    name.len() + 1,
+                    Attrs::default(),
+                    false,
+                ));
             }
             if current != name {
                 s.push_str(&format!("hostname {} || exit 81\n", q(name)));

@@ -1,5 +1,5 @@
 //! System: modules for the host's own settings (users, groups, SSH keys, cron, sysctl,
-//! pam_limits, mounts, hostname, SELinux, kernel modules) and fact gathering (setup).
+//! pam_limits, mounts, hostname, time zone, locales, SELinux, kernel modules) and fact gathering (setup).
 //!
 //! [`syskit`] is what the config-file editors among them share: line splitting and joining.
 
@@ -7,6 +7,7 @@ pub mod authorized_key;
 pub mod cron;
 pub mod group;
 pub mod hostname;
+pub mod locale_gen;
 pub mod modprobe;
 pub mod mount;
 pub mod pam_limits;
@@ -14,4 +15,5 @@ pub mod selinux;
 pub mod setup;
 pub mod sysctl;
 pub mod syskit;
+pub mod timezone;
 pub mod user;

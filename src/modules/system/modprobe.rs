@@ -41,7 +41,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Modprobe {
     const NAME: &'static str = "modprobe";
-    const ALIASES: &'static [&'static str] = &["community.general.modprobe"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Load or unload a kernel module.",
         args: ARGS,

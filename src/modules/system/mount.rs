@@ -75,7 +75,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Mount {
     const NAME: &'static str = "mount";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.mount"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Keep fstab entries and mounted filesystems in step.",
         args: ARGS,
@@ -128,7 +127,8 @@ impl Module for Mount {
                     f = q(&a.fstab)
                 ));
             }
-            script.push_str(&write_step(&a.fstab, None, Attrs::default(), false));
+            let len = join_lines(&new_lines).len();
+            script.push_str(&write_step(&a.fstab, len, Attrs::default(), false));
         }
         let qp = q(path);
         // mount reads the fstab given with -T when it is not the system one.

@@ -116,7 +116,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for PamLimits {
     const NAME: &'static str = "pam_limits";
-    const ALIASES: &'static [&'static str] = &["community.general.pam_limits"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Keep PAM limits (limits.conf lines) for a user or group.",
         args: ARGS,

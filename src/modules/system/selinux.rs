@@ -68,7 +68,6 @@ const SELINUX_ARGS: &[ArgDoc] = &[
 
 impl Module for Selinux {
     const NAME: &'static str = "selinux";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.selinux"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set the SELinux mode and policy (ok with a message on hosts without SELinux unless enforcing is asked for).",
         args: SELINUX_ARGS,
@@ -146,7 +145,12 @@ impl Module for Selinux {
         }
         let mut s = String::new();
         if file_changes {
-            s.push_str(&write_step(&a.configfile, None, Attrs::default(), true));
+            s.push_str(&write_step(
+                &a.configfile,
+                join_lines(&new).len(),
+                Attrs::default(),
+                true,
+            ));
         }
         if set_runtime && let Some(w) = want_enforce {
             s.push_str(&format!("setenforce {w} || exit 81\n"));
@@ -220,7 +224,6 @@ const SEBOOLEAN_ARGS: &[ArgDoc] = &[
 
 impl Module for Seboolean {
     const NAME: &'static str = "seboolean";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.seboolean"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set an SELinux boolean (ok with a message on hosts without SELinux).",
         args: SEBOOLEAN_ARGS,

@@ -93,7 +93,6 @@ const ARGS: &[ArgDoc] = &[
 
 impl Module for Sysctl {
     const NAME: &'static str = "sysctl";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.sysctl"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Keep kernel parameters in a sysctl file and optionally in the running kernel.",
         args: ARGS,
@@ -158,7 +157,12 @@ impl Module for Sysctl {
         if !cx.check_mode && res.changed {
             let mut s = String::new();
             if file_changes {
-                s.push_str(&write_step(&a.sysctl_file, None, Attrs::default(), false));
+                s.push_str(&write_step(
+                    &a.sysctl_file,
+                    new_text.len(),
+                    Attrs::default(),
+                    false,
+                ));
             }
             if set_live && let Some(w) = &want {
                 s.push_str(&format!(

@@ -25,7 +25,6 @@ impl<'de> Deserialize<'de> for SynchronizeArgs {
 
 impl Module for Synchronize {
     const NAME: &'static str = "synchronize";
-    const ALIASES: &'static [&'static str] = &["ansible.posix.synchronize"];
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Not supported (refused while loading): use copy with a directory src instead.",
         args: &[arg(

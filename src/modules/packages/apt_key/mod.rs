@@ -118,7 +118,7 @@ impl Module for AptKey {
                         mode: Some(&mode),
                         ..Attrs::default()
                     };
-                    script.push_str(&write_step(path, Some(b.len()), attrs, true));
+                    script.push_str(&write_step(path, b.len(), attrs, true));
                     stdin.extend_from_slice(b);
                 }
                 None => script.push_str(&format!("rm -f {}\n", q(path))),
