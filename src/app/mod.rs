@@ -1,6 +1,7 @@
-//! The application: the commands (`play`, `run`, `inventory`, `doc`, `ec2`, `lab`), ansible.cfg,
-//! and the session every play-running command goes through (options → inventory → loaded
-//! playbooks → reporter → runtime → run). The top layer: it may use every other one, and none
+//! The application: the commands (`play`, `run`, `inventory`, `doc`, `galaxy`, `ec2`, `lab`),
+//! ansible.cfg, `vars_prompt` questions (asked before any host is touched), and the session
+//! every play-running command goes through (options → inventory → loaded playbooks →
+//! reporter → runtime → run). The top layer: it may use every other one, and none
 //! uses it. The only layer that prints, besides the report sinks it chooses.
 //!
 //! Each command returns `Result<Exit, AppError>`; [`main`] turns an error into its message and
