@@ -220,3 +220,41 @@ fn roles_are_found_in_roles_path_galaxy_directories_and_collections() {
     assert!(e.contains("role `acme.java` not found"), "{e}");
     assert!(e.contains("rmesos galaxy install"), "{e}");
 }
+
+#[test]
+fn templated_play_rules_wait_for_the_play_and_literal_ones_are_checked_now() {
+    let pb = load_text(
+        "- hosts: all\n  serial: \"{{ batch | default(1) }}\"\n  max_fail_percentage: 20\n  any_errors_fatal: \"{{ fatal }}\"\n  tasks: []\n",
+        "rules.yml",
+        &LoadOptions::default(),
+    );
+    let play = &pb.plays[0];
+    assert_eq!(play.templated.len(), 2);
+    // What the executor does when the play starts: render, then read as Ansible reads them.
+    let rules = play
+        .rules(|v| {
+            Ok(Value::from(match v.as_str() {
+                Some(s) if s.contains("batch") => "30%",
+                _ => "yes",
+            }))
+        })
+        .unwrap();
+    assert_eq!(rules.serial, vec![Serial::Percent(30.0)]);
+    assert_eq!(rules.max_fail_percentage, Some(20.0));
+    assert!(rules.any_errors_fatal);
+    let e = play
+        .rules(|_| Ok(Value::from("two")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rules.yml:2:11"), "{e}");
+    assert!(e.contains("serial must be a number or a percentage"), "{e}");
+    let e = match load_playbook_text(
+        "- hosts: all\n  serial: two\n",
+        &fixture("bad_rules.yml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(_) => panic!("serial: two loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("bad_rules.yml:2:11: serial must be"), "{e}");
+}
