@@ -8,7 +8,7 @@ use super::session::{Hosts, Report};
 use crate::error::{LoadError, LoadResult, Span};
 use crate::exec::{BecomeDefaults, ConnDefaults, RunOptions, TagFilter};
 use crate::inventory::Source;
-use crate::plan::LoadOptions;
+use crate::plan::{InventoryPlace, LoadOptions};
 use crate::yaml::{self, NodeKind};
 use clap::{Args, ValueEnum};
 use indexmap::IndexMap;
@@ -94,7 +94,7 @@ impl Options {
         let mut run = run_options(c, cfg)?;
         // `inventory_dir` while loading playbooks: the first inventory file or directory.
         run.load.inventory = sources.iter().find_map(|s| match s {
-            Source::Path(p) if p.exists() => Some(p.clone()),
+            Source::Path(p) if p.exists() => Some(inventory_place(p)),
             _ => None,
         });
         Ok(Options {
@@ -109,6 +109,19 @@ impl Options {
                 ..Report::new(c.output, c.no_color)
             },
         })
+    }
+}
+
+/// `inventory_dir`/`inventory_file` of an inventory file or directory (absolute).
+fn inventory_place(p: &Path) -> InventoryPlace {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = match abs.parent() {
+        Some(parent) if !abs.is_dir() => parent.to_path_buf(),
+        _ => abs.clone(),
+    };
+    InventoryPlace {
+        dir: dir.display().to_string(),
+        file: abs.display().to_string(),
     }
 }
 

@@ -99,7 +99,10 @@ fn with_extra(pairs: &[(&str, &str)]) -> LoadOptions {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
             .collect(),
-        inventory: Some(fixture("constructs/inv/hosts")),
+        inventory: Some(InventoryPlace {
+            dir: fixture("constructs/inv").display().to_string(),
+            file: fixture("constructs/inv/hosts").display().to_string(),
+        }),
         ..LoadOptions::default()
     }
 }
