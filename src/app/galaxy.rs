@@ -78,8 +78,13 @@ pub fn main(a: GalaxyArgs) -> Result<Exit, AppError> {
         .as_deref()
         .and_then(Path::parent)
         .unwrap_or(Path::new("."));
-    for r in &reqs {
-        install(r, base, &dest, a.force)?;
+    // Every source is found before anything is installed: a bad entry changes nothing.
+    let found = reqs
+        .iter()
+        .map(|r| locate(r, base).map(|p| (r, p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (r, path) in found {
+        install(r, &path, &dest, a.force)?;
     }
     Ok(Exit::Ok)
 }
@@ -194,14 +199,14 @@ fn network(src: &str, span: &Span) -> LoadError {
     )
 }
 
-/// Installs one role into `dest/NAME`; a relative source is taken from `base` (the
+/// Where a role's source is on this machine: a relative one is taken from `base` (the
 /// requirements file's directory), then from the current directory.
-fn install(r: &Requirement, base: &Path, dest: &Path, force: bool) -> Result<(), AppError> {
+fn locate(r: &Requirement, base: &Path) -> Result<PathBuf, LoadError> {
     let src = r.src.strip_prefix("file://").unwrap_or(&r.src);
     if src.contains("://") || src.starts_with("git+") || src.starts_with("git@") {
-        return Err(network(&r.src, &r.span).into());
+        return Err(network(&r.src, &r.span));
     }
-    let path = [base.join(src), PathBuf::from(src)]
+    [base.join(src), PathBuf::from(src)]
         .into_iter()
         .find(|p| p.exists())
         .ok_or_else(|| {
@@ -211,7 +216,11 @@ fn install(r: &Requirement, base: &Path, dest: &Path, force: bool) -> Result<(),
                 "a bare name is a Galaxy role, which needs the network: download it and point `src:` at the file".to_string()
             };
             LoadError::new(&r.span, format!("role source not found: {}", r.src)).hint(hint)
-        })?;
+        })
+}
+
+/// Installs one role from `path` into `dest/NAME`.
+fn install(r: &Requirement, path: &Path, dest: &Path, force: bool) -> Result<(), AppError> {
     let target = dest.join(&r.name);
     let label = match &r.version {
         Some(v) => format!("{} ({})", r.name, v),
@@ -228,11 +237,11 @@ fn install(r: &Requirement, base: &Path, dest: &Path, force: bool) -> Result<(),
     // Unpack next to the target so that the final move is a rename.
     let tmp = tempfile::tempdir_in(dest).map_err(|e| fail("cannot unpack", &e))?;
     let root = if path.is_dir() {
-        copy_dir(&path, &tmp.path().join("role")).map_err(|e| fail("cannot copy", &e))?;
+        copy_dir(path, &tmp.path().join("role")).map_err(|e| fail("cannot copy", &e))?;
         tmp.path().join("role")
     } else {
         println!("- extracting {} to {}", r.name, target.display());
-        unpack(&path, tmp.path()).map_err(|e| fail("cannot unpack", &e))?
+        unpack(path, tmp.path()).map_err(|e| fail("cannot unpack", &e))?
     };
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(|e| fail("cannot replace", &e))?;
@@ -324,12 +333,12 @@ mod tests {
         assert_eq!(names, ["acme.zookeeper", "java", "zk-1.0"]);
         let dest = d.join("installed");
         for r in &reqs {
-            install(r, d, &dest, false).unwrap();
+            install(r, &locate(r, d).unwrap(), &dest, false).unwrap();
         }
         assert!(dest.join("acme.zookeeper/meta/main.yml").is_file());
         assert!(dest.join("java/tasks/main.yml").is_file());
         // Installed already: skipped, not replaced.
-        install(&reqs[0], d, &dest, false).unwrap();
+        install(&reqs[0], &d.join("zk-1.0.tar.gz"), &dest, false).unwrap();
         write(
             &d.join("play/site.yml"),
             "- hosts: all\n  roles: [acme.zookeeper, java]\n",
@@ -353,15 +362,13 @@ mod tests {
     #[test]
     fn network_sources_are_refused_with_what_to_do() {
         let r = spec_string("geerlingguy.java", &Span::none("cli")).unwrap();
-        let e = install(&r, Path::new("/nonexistent"), Path::new("/tmp"), false)
+        let e = locate(&r, Path::new("/nonexistent"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("needs the network"), "{e}");
         let r = spec_string("https://example.com/r.tar.gz,1.0,r", &Span::none("cli")).unwrap();
         assert_eq!((r.name.as_str(), r.version.as_deref()), ("r", Some("1.0")));
-        let e = install(&r, Path::new("."), Path::new("/tmp"), false)
-            .unwrap_err()
-            .to_string();
+        let e = locate(&r, Path::new(".")).unwrap_err().to_string();
         assert!(e.contains("needs the network"), "{e}");
     }
 }
