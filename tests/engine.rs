@@ -741,24 +741,6 @@ fn adhoc_errors_point_at_the_command_line_with_exit_5() {
     );
 }
 
-#[test]
-fn vars_prompt_without_a_terminal_uses_defaults_and_names_what_to_pass_with_e() {
-    // The binary's stdin is not a terminal here.
-    let out = tempfile::tempdir().unwrap();
-    let r = engine(out.path(), "vars_prompt.yml", &[]);
-    assert_eq!(r.code, 1, "{}", r.context());
-    assert!(
-        r.stderr.contains("vars_prompt `nodef` needs an answer"),
-        "{}",
-        r.context()
-    );
-    assert!(r.stderr.contains("-e nodef=VALUE"), "{}", r.context());
-    assert!(r.results("Answers").is_empty(), "no host is touched");
-    let r = engine(out.path(), "vars_prompt.yml", &["-e", "nodef=given"]);
-    assert_eq!(r.code, 0, "{}", r.context());
-    assert_eq!(r.results("Answers")[0]["result"]["msg"], "dflt / given");
-}
-
 /// An ansible.cfg in a world-writable directory could have been planted by anyone: as Ansible
 /// does, it is ignored with a warning (here it would have made the run fail: `forks = many`),
 /// and used again once the directory is not world-writable.
@@ -793,5 +775,56 @@ fn ansible_cfg_in_a_world_writable_directory_is_ignored() {
         r.stderr.contains("forks must be a number"),
         "{}",
         r.context()
+    );
+}
+
+#[test]
+fn vars_prompt_without_a_terminal_uses_defaults_and_names_what_to_pass_with_e() {
+    // The binary's stdin is not a terminal here.
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "vars_prompt.yml", &[]);
+    assert_eq!(r.code, 1, "{}", r.context());
+    assert!(
+        r.stderr.contains("vars_prompt `nodef` needs an answer"),
+        "{}",
+        r.context()
+    );
+    assert!(r.stderr.contains("-e nodef=VALUE"), "{}", r.context());
+    assert!(r.results("Answers").is_empty(), "no host is touched");
+    let r = engine(out.path(), "vars_prompt.yml", &["-e", "nodef=given"]);
+    assert_eq!(r.code, 0, "{}", r.context());
+    assert_eq!(r.results("Answers")[0]["result"]["msg"], "dflt / given");
+}
+
+/// `no_log` hides secrets on every channel: loop item labels (Ansible prints `item=None`),
+/// diffs, messages and results, in human output at -vvvv and in JSON events.
+#[test]
+fn no_log_secrets_appear_on_no_channel() {
+    let out = tempfile::tempdir().unwrap();
+    let json = engine(out.path(), "no_log.yml", &["--diff"]);
+    assert_eq!(json.code, 0, "{}", json.context());
+    std::fs::remove_file(out.path().join("secret.conf")).unwrap();
+    let human = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(fixture("engine"))
+        .args(["play", "-i", "hosts", "no_log.yml", "--diff", "-vvvv", "-e"])
+        .arg(format!("out_dir={}", out.path().display()))
+        .output()
+        .unwrap();
+    let human = format!(
+        "{}{}",
+        String::from_utf8_lossy(&human.stdout),
+        String::from_utf8_lossy(&human.stderr)
+    );
+    for secret in ["S3cretXYZ", "An0therSecret"] {
+        assert!(!json.stdout.contains(secret), "{}", json.context());
+        assert!(!json.stderr.contains(secret), "{}", json.context());
+        assert!(!human.contains(secret), "{human}");
+    }
+    assert!(human.contains("(item=None)"), "{human}");
+    assert_eq!(json.results("Secret items")[0]["item"], "None");
+    let file = std::fs::read_to_string(out.path().join("secret.conf")).unwrap();
+    assert_eq!(
+        file, "password=S3cretXYZ\n",
+        "the work is done, only hidden"
     );
 }

@@ -93,9 +93,16 @@ pub struct ScopeTemplating<'a> {
 }
 
 impl Templating for ScopeTemplating<'_> {
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String, TemplatingError> {
+    fn render_text(
+        &self,
+        text: &str,
+        origin: &Path,
+        extra: &Value,
+    ) -> Result<String, TemplatingError> {
+        // The first map that has a name wins.
+        let scope = minijinja::value::merge_maps([extra.clone(), self.scope.clone()]);
         self.templar
-            .render_text(text, &origin.display().to_string(), self.scope)
+            .render_text(text, &origin.display().to_string(), &scope)
             .map_err(templating_error)
     }
     fn eval(&self, expr: &str) -> Result<Value, TemplatingError> {

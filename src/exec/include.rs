@@ -7,15 +7,18 @@
 
 use super::ctx::PlayCtx;
 use super::eval::{cond_holds, tmpl_str};
-use super::loops::loop_items;
+use super::loops::{loop_items, loop_label};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
+use super::state::Forgive;
 use crate::error::{LoadError, Span};
 use crate::plan::{Action, Keywords, Preloaded, Task, TaskNode};
+use crate::report::{Event, HostResult, Status};
 use minijinja::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a group's tasks could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -113,12 +116,21 @@ impl Group {
     }
 }
 
+/// What the include itself did on a host (for one loop item, labelled), as Ansible reports
+/// and counts it: ok where it includes, skipped where its `when` is false.
+struct Outcome {
+    host: String,
+    item: Option<String>,
+    status: Status,
+}
+
 /// An include task resolved on its hosts.
 pub struct Include<'a> {
     task: &'a Task,
     source: Source<'a>,
     /// In order of first appearance.
     pub groups: Vec<Group>,
+    outcomes: Vec<Outcome>,
 }
 
 impl<'a> Include<'a> {
@@ -133,6 +145,7 @@ impl<'a> Include<'a> {
             .unwrap_or_else(|| "item".into());
         // (host, (target, item index), include layer)
         let mut picks: Vec<(String, (String, Option<usize>), Value)> = vec![];
+        let mut outcomes = vec![];
         for h in hosts {
             let scope_of = |magic| {
                 let extras = ScopeExtras {
@@ -150,14 +163,19 @@ impl<'a> Include<'a> {
                 }
             };
             let Some(items) = items else {
-                if let Some(t) = pick(r, task, source.name(), h, &task_scope) {
+                let picked = pick(r, task, source.name(), h, &task_scope);
+                outcomes.extend(Outcome::of(h, None, &picked));
+                if let Ok(Some(t)) = picked {
                     picks.push((h.clone(), (t, None), Value::from(())));
                 }
                 continue;
             };
             for (i, item) in items.into_iter().enumerate() {
                 let s = scope_of(vec![(loop_var.clone(), item.clone())]);
-                if let Some(t) = pick(r, task, source.name(), h, &s) {
+                let picked = pick(r, task, source.name(), h, &s);
+                let label = loop_label(r, task, &item, &s);
+                outcomes.extend(Outcome::of(h, Some(label), &picked));
+                if let Ok(Some(t)) = picked {
                     let layer = Value::from_pairs([(loop_var.clone(), item)]);
                     picks.push((h.clone(), (t, Some(i)), layer));
                 }
@@ -167,7 +185,37 @@ impl<'a> Include<'a> {
             task,
             source,
             groups: group(picks),
+            outcomes,
         })
+    }
+
+    /// Reports the include itself on each host, and counts it, as Ansible does: the task, then
+    /// ok (per loop item) where it includes, skipped where its `when` is false; a loop ends
+    /// with a summary line per host (not counted).
+    pub fn report(&self, r: &Runner) {
+        if self.outcomes.is_empty() {
+            return;
+        }
+        r.emit(Event::TaskStart {
+            name: self.task.display_name(),
+            handler: false,
+            location: self.task.span.to_string(),
+        });
+        for (i, o) in self.outcomes.iter().enumerate() {
+            r.with_host(&o.host, |s| {
+                s.record(o.status, Forgive::default(), false, Default::default)
+            });
+            r.emit(include_result(&o.host, o.item.clone(), o.status, false));
+            let last_of_host = self.outcomes.get(i + 1).is_none_or(|n| n.host != o.host);
+            if o.item.is_some() && last_of_host {
+                let any_ok = self
+                    .outcomes
+                    .iter()
+                    .any(|x| x.host == o.host && x.status == Status::Ok);
+                let status = if any_ok { Status::Ok } else { Status::Skipped };
+                r.emit(include_result(&o.host, None, status, true));
+            }
+        }
     }
 
     /// The tasks a group includes.
@@ -215,21 +263,60 @@ impl<'a> Include<'a> {
     }
 }
 
-/// The file or role `host` includes, when the include's `when` holds there.
-fn pick(r: &Runner, task: &Task, name: &str, host: &str, scope: &Value) -> Option<String> {
+/// The result event of an include on a host (an item, or a loop's summary).
+fn include_result(host: &str, item: Option<String>, status: Status, summary: bool) -> Event {
+    let mut result = vec![("changed", Value::from(false))];
+    if status == Status::Skipped {
+        result.push(("skipped", Value::from(true)));
+    }
+    Event::HostResult(Box::new(HostResult {
+        host: host.to_string(),
+        delegated_to: None,
+        status,
+        item,
+        msg: None,
+        result: Value::from_pairs(result),
+        diff: vec![],
+        ignored: false,
+        no_log: false,
+        loop_summary: summary,
+        duration: Duration::ZERO,
+    }))
+}
+
+impl Outcome {
+    /// What a pick comes to: ok (it includes), skipped (its `when` is false), or nothing to
+    /// report (it failed the host, which was reported then).
+    fn of(host: &str, item: Option<String>, picked: &Result<Option<String>, ()>) -> Option<Self> {
+        let status = match picked {
+            Ok(Some(_)) => Status::Ok,
+            Ok(None) => Status::Skipped,
+            Err(()) => return None,
+        };
+        Some(Outcome {
+            host: host.to_string(),
+            item,
+            status,
+        })
+    }
+}
+
+/// The file or role `host` includes, None when the include's `when` is false there; Err when
+/// the `when` or the name cannot be evaluated (the host has failed).
+fn pick(
+    r: &Runner,
+    task: &Task,
+    name: &str,
+    host: &str,
+    scope: &Value,
+) -> Result<Option<String>, ()> {
     let holds = cond_holds(r.templar(), &task.kw.when, scope);
     let target = match holds {
         Ok(true) => tmpl_str(r.templar(), &Some(Value::from(name)), scope),
-        Ok(false) => return None,
+        Ok(false) => return Ok(None),
         Err(e) => Err(e),
     };
-    match target {
-        Ok(t) => t,
-        Err(e) => {
-            r.fail_host(host, "include", &e);
-            None
-        }
-    }
+    target.map_err(|e| r.fail_host(host, "include", &e))
 }
 
 /// Groups hosts by what they include, keeping first-seen order.

@@ -104,6 +104,11 @@ fn recap(r: &Runner) -> RunSummary {
     let (mut any_failed, mut any_unreachable) = (false, false);
     for h in r.seen_hosts() {
         let s = r.with_host(&h, |s| s.stats().clone());
+        // As Ansible's recap: only hosts something was counted for (a later batch that never
+        // ran, hosts a run_once failure ended, are not listed).
+        if s.is_empty() {
+            continue;
+        }
         if s.failed > 0 {
             any_failed = true;
             failed_hosts.push(h.clone());

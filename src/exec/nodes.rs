@@ -138,6 +138,7 @@ async fn run_include(r: &Runner, ctx: &PlayCtx, task: &Task, active: &[String]) 
     let Some(include) = Include::resolve(r, ctx, task, active) else {
         return Flow::Continue;
     };
+    include.report(r);
     for group in &include.groups {
         let nodes = match include.load(r, ctx, group) {
             Ok(n) => n,

@@ -97,6 +97,19 @@ impl ItemResult {
         Value::from_pairs(self.result.iter().map(|(k, v)| (k.clone(), v.clone())))
     }
 
+    /// The result as `register` stores it: a result that ran says `failed: false` too, as
+    /// Ansible's does (`when: not r.failed` reads it); keys for the output only (`_verbosity`)
+    /// are left out.
+    pub fn registered(&self) -> Value {
+        let mut result = self.result.clone();
+        result.shift_remove("_verbosity");
+        // A task its `when` skipped did not run (it has a skip_reason instead).
+        if !result.contains_key("skip_reason") && !result.contains_key("failed") {
+            result.insert("failed".into(), Value::from(false));
+        }
+        Value::from_pairs(result)
+    }
+
     /// A loop item's result names its item and loop variable.
     pub fn set_loop_var(&mut self, loop_var: &str, item: Value) {
         self.result.insert(loop_var.to_string(), item);
@@ -244,7 +257,7 @@ impl Verdict {
         match res {
             Some(res) => Verdict {
                 status: res.status,
-                registered: res.value(),
+                registered: res.registered(),
                 msg: res.msg.clone(),
             },
             None => Verdict {
@@ -281,7 +294,7 @@ impl Verdict {
             Status::Skipped if results.is_empty() => "No items in the list",
             _ => "All items completed",
         };
-        let list: Vec<Value> = results.iter().map(|x| x.value()).collect();
+        let list: Vec<Value> = results.iter().map(|x| x.registered()).collect();
         let mut reg = vec![
             ("results".to_string(), Value::from(list)),
             ("changed".to_string(), Value::from(changed)),
@@ -290,9 +303,7 @@ impl Verdict {
         if failed {
             reg.push(("failed".into(), Value::from(true)));
         }
-        if status == Status::Skipped {
-            reg.push(("skipped".into(), Value::from(true)));
-        }
+        reg.push(("skipped".into(), Value::from(status == Status::Skipped)));
         Verdict {
             status,
             registered: Value::from_pairs(reg),

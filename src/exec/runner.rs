@@ -118,7 +118,9 @@ impl Runner {
         &self.forks
     }
 
+    /// Hands an event to the sink, censored (`no_log`) first: nothing reaches output otherwise.
     pub fn emit(&self, ev: Event) {
+        let ev = ev.censored();
         let mut s = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         s.event(&ev);
     }

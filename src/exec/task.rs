@@ -41,21 +41,21 @@ pub async fn run_task(
         active.truncate(1);
     }
     let results = run_hosts(r, ctx, task, &active).await;
-    if run_once {
-        // The one result stands for every host: register lands on all of them.
-        if let Some((_, reg)) = results.first()
-            && let Some(name) = &task.register
-        {
-            for h in all_hosts.iter().skip(1) {
-                r.with_host(h, |s| s.set_facts.set(name, reg.clone()));
-            }
-        }
+    if run_once && let Some((_, reg)) = results.first() {
+        share_run_once(r, task, reg, &all_hosts[1..]);
     }
     r.emit(Event::TaskTiming {
         name: task.display_name(),
         elapsed: started.elapsed(),
     });
-    let any_errors_fatal = task.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal);
+    // As Ansible's linear strategy: a run_once task's failure is fatal to the batch (its one
+    // result stands for every host), unless errors are ignored.
+    let ignored = tmpl_bool(r.templar(), &task.kw.ignore_errors, &first)
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    let any_errors_fatal =
+        task.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal) || (run_once && !ignored);
     after_step(
         r,
         ctx,
@@ -64,6 +64,35 @@ pub async fn run_task(
             any_errors_fatal,
         },
     )
+}
+
+/// The one result of a run_once task stands for every host: register, and the facts it set
+/// (set_fact's at its precedence, a module's as facts), land on the others too, as in Ansible.
+fn share_run_once(r: &Runner, task: &Task, reg: &Value, others: &[String]) {
+    let facts: Vec<(String, Value)> = reg
+        .get_attr("ansible_facts")
+        .ok()
+        .and_then(|f| {
+            let keys = f.try_iter().ok()?;
+            Some(
+                keys.filter_map(|k| Some((k.as_str()?.to_string(), f.get_item(&k).ok()?)))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let set_fact = task.action_name.rsplit('.').next() == Some("set_fact");
+    for h in others {
+        r.with_host(h, |s| {
+            if let Some(name) = &task.register {
+                s.set_facts.set(name, reg.clone());
+            }
+            if set_fact {
+                s.set_facts.extend(facts.clone());
+            } else if !facts.is_empty() {
+                s.add_facts(facts.iter().cloned().collect());
+            }
+        });
+    }
 }
 
 /// Runs the task on each host, `forks` at a time; the registered value of each.

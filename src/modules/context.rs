@@ -8,8 +8,14 @@ use std::time::Duration;
 
 /// Templating as a module may use it (the executor implements it over the task's variables).
 pub trait Templating: Send + Sync {
-    /// Renders a whole template file's text (the `template` module, `lookup('template')`).
-    fn render_text(&self, text: &str, origin: &Path) -> Result<String, TemplatingError>;
+    /// Renders a whole template file's text (the `template` module), with `extra` (a map)
+    /// shadowing the task's variables: the template's own (`ansible_managed`, `template_path`...).
+    fn render_text(
+        &self,
+        text: &str,
+        origin: &Path,
+        extra: &Value,
+    ) -> Result<String, TemplatingError>;
     /// Evaluates a Jinja expression (`debug: var=`, `assert: that=`).
     fn eval(&self, expr: &str) -> Result<Value, TemplatingError>;
     /// Evaluates a condition as `when:` does.

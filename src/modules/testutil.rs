@@ -37,7 +37,12 @@ pub struct LiteralTemplating {
 }
 
 impl Templating for LiteralTemplating {
-    fn render_text(&self, text: &str, _origin: &Path) -> Result<String, TemplatingError> {
+    fn render_text(
+        &self,
+        text: &str,
+        _origin: &Path,
+        _extra: &Value,
+    ) -> Result<String, TemplatingError> {
         let mut out = text.to_string();
         for (k, v) in &self.vars {
             out = out.replace(&format!("{{{{ {k} }}}}"), v);

@@ -31,7 +31,12 @@ impl Connection for CountingConn {
 pub struct NoTemplating;
 
 impl Templating for NoTemplating {
-    fn render_text(&self, _: &str, _: &Path) -> Result<String, TemplatingError> {
+    fn render_text(
+        &self,
+        _: &str,
+        _: &Path,
+        _: &minijinja::Value,
+    ) -> Result<String, TemplatingError> {
         Err(TemplatingError::new(
             "templating is not available in this test",
         ))

@@ -34,6 +34,20 @@ pub struct HostStats {
     pub ignored: u32,
 }
 
+impl HostStats {
+    /// Nothing was counted for the host.
+    pub fn is_empty(&self) -> bool {
+        self.ok
+            + self.changed
+            + self.unreachable
+            + self.failed
+            + self.skipped
+            + self.rescued
+            + self.ignored
+            == 0
+    }
+}
+
 /// One host's result for one task (or one loop item of it).
 #[derive(Clone, Debug)]
 pub struct HostResult {
@@ -92,6 +106,36 @@ pub enum Event {
         name: String,
         elapsed: Duration,
     },
+}
+
+/// What a `no_log` result shows instead of its content.
+pub const CENSORED: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+impl HostResult {
+    /// The result as every sink may see it: for `no_log`, the item label becomes `None`, as
+    /// Ansible prints it, and the message, result and diffs are replaced or dropped, so no
+    /// sink (human, JSON, a future one, any verbosity) can show a secret by mistake.
+    pub fn censored(mut self) -> HostResult {
+        if self.no_log {
+            self.item = self.item.map(|_| "None".to_string());
+            self.msg = None;
+            self.result = Value::from_pairs([("censored", CENSORED)]);
+            self.diff.clear();
+        }
+        self
+    }
+}
+
+impl Event {
+    /// The event with [`HostResult::censored`] applied: the one masking point between the
+    /// executor and the sinks.
+    pub fn censored(self) -> Event {
+        match self {
+            Event::HostResult(r) => Event::HostResult(Box::new(r.censored())),
+            other => other,
+        }
+    }
 }
 
 /// A place events go.

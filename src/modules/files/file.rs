@@ -761,6 +761,10 @@ async fn run_one_exec(
         result.diff.push(d);
     }
     result = result.with("path", path).with("state", state_after);
+    if matches!(state_after, "link" | "hard") || matches!(a.state, Some(FileStateArg::Touch)) {
+        // Ansible names the path `dest` for these states.
+        result = result.with("dest", path);
+    }
     let mut st = FileState::default();
     if state_after != "absent" {
         let found = kv
@@ -774,14 +778,21 @@ async fn run_one_exec(
     Ok(result)
 }
 
-/// What a result reports of a path that is there after the task (mode, owner, group), and the
-/// link's `src`.
+/// What a result reports of a path that is there after the task (mode, owner, group, uid,
+/// gid, size, as Ansible's file module does), and the link's `src`.
 fn with_final_attrs(mut result: Outcome, st: Option<&FileState>, src: Option<&str>) -> Outcome {
     if let Some(st) = st {
+        let id = |s: &str| {
+            s.parse::<i64>()
+                .map_or(minijinja::Value::from(s), minijinja::Value::from)
+        };
         result = result
             .with("mode", format!("{:04o}", st.mode & 0o7777))
             .with("owner", st.owner.as_str())
-            .with("group", st.group.as_str());
+            .with("group", st.group.as_str())
+            .with("uid", id(&st.uid))
+            .with("gid", id(&st.gid))
+            .with("size", st.size);
     }
     if let Some(src) = src {
         result = result.with("src", src);
@@ -813,6 +824,25 @@ mod tests {
         let r = h.run(&File, args, false, false).await;
         assert!(!r.outcome.changed);
         assert_eq!(r.execs, 1);
+    }
+
+    /// The keys a later task reads, as Ansible's file module returns them (ansible-core 2.19:
+    /// directory: path, state, mode, owner, group, uid, gid, size; touch: dest too).
+    #[tokio::test]
+    async fn result_keys_are_ansibles() {
+        let h = Harness::new();
+        let args = json!({"path": h.path("d"), "state": "directory"});
+        let r = h.run(&File, args, false, false).await;
+        for k in [
+            "path", "state", "mode", "owner", "group", "uid", "gid", "size",
+        ] {
+            assert!(!r.get(k).is_undefined(), "directory result lacks {k}");
+        }
+        assert!(r.get("uid").as_i64().is_some());
+        let args = json!({"path": h.path("d/f"), "state": "touch"});
+        let r = h.run(&File, args, false, false).await;
+        assert_eq!(r.get("dest").as_str(), Some(h.path("d/f").as_str()));
+        assert_eq!(r.get("size").as_i64(), Some(0));
     }
 
     /// The one-exec script decides on the host what the planner decides on the controller

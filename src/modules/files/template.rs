@@ -99,6 +99,39 @@ const ARGS: &[ArgDoc] = &[
     ),
 ];
 
+/// What Ansible's `template` adds to the task's variables: `ansible_managed` (Ansible's
+/// default text; the `ansible_managed` key of ansible.cfg is not read), `template_path`,
+/// `template_fullpath`, `template_destpath`, `template_host` and `template_uid`. The times
+/// (`template_mtime`, `template_run_date`) are left out: a file that embeds them changes on
+/// every run.
+fn template_vars(src: &str, local: &Path, dest: &str) -> Value {
+    use std::os::unix::fs::MetadataExt;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let uid = std::fs::metadata(local).map(|m| m.uid()).unwrap_or(0);
+    let user = user_name(uid).unwrap_or_else(|| uid.to_string());
+    Value::from_pairs([
+        ("ansible_managed", Value::from("Ansible managed")),
+        ("template_path", Value::from(src)),
+        (
+            "template_fullpath",
+            Value::from(local.display().to_string()),
+        ),
+        ("template_destpath", Value::from(dest)),
+        ("template_host", Value::from(host.trim())),
+        ("template_uid", Value::from(user)),
+    ])
+}
+
+/// The login name of `uid` on the controller, from /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+    })
+}
+
 impl Module for Template {
     const NAME: &'static str = "template";
     const DOC: ModuleDoc = ModuleDoc {
@@ -118,9 +151,10 @@ impl Module for Template {
         let local = cx.find_file("templates", &a.src)?;
         let text = std::fs::read_to_string(&local)
             .map_err(|e| ModuleError::Failed(format!("cannot read {}: {}", local.display(), e)))?;
+        let own = template_vars(&a.src, &local, &a.dest);
         let rendered = cx
             .templating
-            .render_text(&text, &local)
+            .render_text(&text, &local, &own)
             .map_err(|e| ModuleError::Failed(format!("{}: {}", local.display(), e)))?;
         let rendered = match a.newline_sequence {
             NewlineSequence::Lf => rendered,

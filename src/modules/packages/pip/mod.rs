@@ -108,6 +108,39 @@ const ARGS: &[ArgDoc] = &[
     ),
 ];
 
+/// The requirements a task names: `name` entries, with `version` appended to the only one.
+fn requested(a: &PipArgs) -> Result<Vec<String>, ModuleError> {
+    let fail = ModuleError::Failed;
+    let mut names: Vec<String> = a
+        .name
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    // An empty version is no version, as Ansible's `if version:` reads it (roles write
+    // `version: "{{ x_version | default(omit) }}"` with `x_version: ''`).
+    if let Some(v) = a
+        .version
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        if names.len() != 1 {
+            return Err(fail("version needs exactly one name".into()));
+        }
+        if split_requirement(&names[0]).is_some_and(|(_, s)| !s.is_empty()) {
+            return Err(fail(
+                "give the version either in name or in version, not both".into(),
+            ));
+        }
+        names[0] = format!("{}=={}", names[0], v);
+    }
+    if names.is_empty() && a.requirements.is_none() {
+        return Err(fail("one of name or requirements is required".into()));
+    }
+    Ok(names)
+}
+
 impl Module for Pip {
     const NAME: &'static str = "pip";
     const DOC: ModuleDoc = ModuleDoc {
@@ -118,26 +151,7 @@ impl Module for Pip {
     type Args = PipArgs;
     async fn run(&self, a: PipArgs, cx: &TaskContext<'_>) -> Result<Outcome, ModuleError> {
         let fail = ModuleError::Failed;
-        let mut names: Vec<String> = a
-            .name
-            .iter()
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty())
-            .collect();
-        if let Some(v) = &a.version {
-            if names.len() != 1 {
-                return Err(fail("version needs exactly one name".into()));
-            }
-            if split_requirement(&names[0]).is_some_and(|(_, s)| !s.is_empty()) {
-                return Err(fail(
-                    "give the version either in name or in version, not both".into(),
-                ));
-            }
-            names[0] = format!("{}=={}", names[0], v);
-        }
-        if names.is_empty() && a.requirements.is_none() {
-            return Err(fail("one of name or requirements is required".into()));
-        }
+        let names = requested(&a)?;
         if a.virtualenv.is_some() && a.executable.is_some() {
             return Err(fail(
                 "virtualenv and executable are mutually exclusive".into(),
@@ -405,6 +419,14 @@ mod tests {
         assert!(p.opaque && p.install == ["six"]);
         let a = args(serde_json::json!({"name": "git+https://example.invalid/x.git"}));
         assert!(plan(&a, &a.name, &inst).opaque);
+    }
+
+    #[test]
+    fn an_empty_version_is_no_version() {
+        let a = args(serde_json::json!({"name": "supervisor", "version": ""}));
+        assert_eq!(requested(&a).unwrap(), ["supervisor"]);
+        let a = args(serde_json::json!({"name": "supervisor", "version": "4.2.5"}));
+        assert_eq!(requested(&a).unwrap(), ["supervisor==4.2.5"]);
     }
 
     #[test]
