@@ -271,7 +271,10 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     let mut opts = run_options(&case.options);
     // What the loader knows as `rmesos play -i hosts -e ...` gives it.
     opts.load.extra_vars = opts.extra_vars.clone();
-    opts.load.inventory = Some(dir.join("hosts"));
+    opts.load.inventory = Some(rmesos::plan::InventoryPlace {
+        dir: dir.display().to_string(),
+        file: dir.join("hosts").display().to_string(),
+    });
     let pb = rmesos::plan::load_playbook(&dir.join("site.yml"), &opts.load)
         .map_err(|e| format!("the playbook does not load: {e}"))?;
     let mut inv = rmesos::inventory::Inventory::load(&[dir.join("hosts")])

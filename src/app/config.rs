@@ -17,6 +17,8 @@ pub struct AnsibleCfg {
     pub forks: Option<usize>,
     pub host_key_checking: Option<bool>,
     pub roles_path: Vec<String>,
+    /// `collections_path` (or the older `collections_paths`), for collection roles.
+    pub collections_path: Vec<String>,
     pub timeout: Option<u64>,
     pub ssh_args: Option<String>,
     pub become_: Option<bool>,
@@ -39,6 +41,95 @@ fn world_writable_cwd() -> Option<PathBuf> {
     let dir = std::env::current_dir().ok()?;
     let mode = std::fs::metadata(&dir).ok()?.permissions().mode();
     (mode & 0o002 != 0).then_some(dir)
+}
+
+impl AnsibleCfg {
+    /// Where roles are searched (after `roles/` beside the playbook) and where `galaxy install`
+    /// puts them, as Ansible's DEFAULT_ROLES_PATH: `ANSIBLE_ROLES_PATH` (relative paths from
+    /// the current directory), else ansible.cfg's `roles_path` (relative to the file), else
+    /// `~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles`; `~` expanded.
+    pub fn roles_path(&self) -> Vec<PathBuf> {
+        self.search_path(
+            &["ANSIBLE_ROLES_PATH"],
+            &self.roles_path,
+            &[
+                "{home}/roles",
+                "/usr/share/ansible/roles",
+                "/etc/ansible/roles",
+            ],
+        )
+    }
+
+    /// Where collections (`ansible_collections/NS/NAME`) are searched, as Ansible's
+    /// COLLECTIONS_PATHS, resolved like [`AnsibleCfg::roles_path`].
+    pub fn collections_path(&self) -> Vec<PathBuf> {
+        self.search_path(
+            &["ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"],
+            &self.collections_path,
+            &["{home}/collections", "/usr/share/ansible/collections"],
+        )
+    }
+
+    fn search_path(&self, env: &[&str], cfg: &[String], defaults: &[&str]) -> Vec<PathBuf> {
+        let home = std::env::var("HOME").unwrap_or_default();
+        let dirs = Dirs {
+            ansible_home: std::env::var("ANSIBLE_HOME")
+                .unwrap_or_else(|_| format!("{home}/.ansible")),
+            home,
+        };
+        let env = env.iter().find_map(|e| std::env::var(e).ok());
+        let cfg_dir = self.path.as_deref().and_then(Path::parent);
+        search_path(env.as_deref(), cfg, cfg_dir, defaults, &dirs)
+    }
+}
+
+/// The home directories a search path may start from.
+struct Dirs {
+    home: String,
+    /// `ANSIBLE_HOME`, else `~/.ansible`.
+    ansible_home: String,
+}
+
+/// A colon-separated search path from the environment (relative to the current directory),
+/// else ansible.cfg's value (relative to the file's directory), else the defaults.
+fn search_path(
+    env: Option<&str>,
+    cfg: &[String],
+    cfg_dir: Option<&Path>,
+    defaults: &[&str],
+    dirs: &Dirs,
+) -> Vec<PathBuf> {
+    let expand = |p: &str, base: Option<&Path>| -> PathBuf {
+        let p = match p.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{}{rest}", dirs.home)
+            }
+            _ => p.to_string(),
+        };
+        let p = PathBuf::from(p);
+        match base {
+            Some(b) if p.is_relative() => b.join(p),
+            _ => p,
+        }
+    };
+    if let Some(v) = env {
+        return v
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(|p| expand(p, None))
+            .collect();
+    }
+    if !cfg.is_empty() {
+        return cfg
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| expand(p, cfg_dir))
+            .collect();
+    }
+    defaults
+        .iter()
+        .map(|d| expand(&d.replace("{home}", &dirs.ansible_home), None))
+        .collect()
 }
 
 fn cfg_bool(v: &str) -> Option<bool> {
@@ -148,6 +239,9 @@ impl AnsibleCfg {
                 ("defaults", "roles_path") => {
                     cfg.roles_path = v.split(':').map(str::to_string).collect()
                 }
+                ("defaults", "collections_path" | "collections_paths") => {
+                    cfg.collections_path = v.split(':').map(str::to_string).collect()
+                }
                 ("defaults", "timeout") => {
                     cfg.timeout = Some(
                         v.parse()
@@ -173,5 +267,32 @@ impl AnsibleCfg {
             }
         }
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_path_env_then_cfg_relative_to_its_file_then_defaults() {
+        let dirs = Dirs {
+            home: "/home/u".into(),
+            ansible_home: "/home/u/.ansible".into(),
+        };
+        let cfg = vec!["roles".to_string(), "~/shared".to_string()];
+        let dflt = ["{home}/roles", "/etc/ansible/roles"];
+        let got = search_path(Some("a:/b:~/c"), &cfg, Some(Path::new("/p")), &dflt, &dirs);
+        assert_eq!(got, [PathBuf::from("a"), "/b".into(), "/home/u/c".into()]);
+        let got = search_path(None, &cfg, Some(Path::new("/p")), &dflt, &dirs);
+        assert_eq!(got, [PathBuf::from("/p/roles"), "/home/u/shared".into()]);
+        let got = search_path(None, &[], None, &dflt, &dirs);
+        assert_eq!(
+            got,
+            [
+                PathBuf::from("/home/u/.ansible/roles"),
+                "/etc/ansible/roles".into()
+            ]
+        );
     }
 }

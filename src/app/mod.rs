@@ -1,6 +1,7 @@
-//! The application: the commands (`play`, `run`, `inventory`, `doc`, `ec2`, `lab`, `vault`), ansible.cfg,
-//! and the session every play-running command goes through (options → inventory → loaded
-//! playbooks → reporter → runtime → run). The top layer: it may use every other one, and none
+//! The application: the commands (`play`, `run`, `inventory`, `doc`, `galaxy`, `vault`, `ec2`,
+//! `lab`), ansible.cfg, `vars_prompt` questions (asked before any host is touched), and the
+//! session every play-running command goes through (options → inventory → loaded playbooks →
+//! reporter → runtime → run). The top layer: it may use every other one, and none
 //! uses it. The only layer that prints, besides the report sinks it chooses.
 //!
 //! Each command returns `Result<Exit, AppError>`; [`main`] turns an error into its message and
@@ -12,6 +13,7 @@ mod doc;
 pub mod ec2;
 pub mod error;
 pub mod exit;
+mod galaxy;
 mod inventory;
 pub mod lab;
 mod listing;
@@ -57,6 +59,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Encrypt, decrypt, view, edit and rekey vault files; encrypt strings (as ansible-vault).
     Vault(vault::VaultCommand),
+    /// Install roles from local directories and tarballs (as ansible-galaxy install -r).
+    Galaxy(galaxy::GalaxyArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -70,6 +74,7 @@ pub fn main() -> i32 {
         Command::Ec2(a) => ec2::main(*a),
         Command::Lab(a) => lab::main(a),
         Command::Vault(a) => vault::main(a),
+        Command::Galaxy(a) => galaxy::main(a),
     };
     outcome.unwrap_or_else(|e| e.report()).code()
 }

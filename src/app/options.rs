@@ -8,12 +8,12 @@ use super::session::{Hosts, Report};
 use crate::error::{LoadError, LoadResult, Span};
 use crate::exec::{BecomeDefaults, ConnDefaults, RunOptions, TagFilter};
 use crate::inventory::Source;
-use crate::plan::LoadOptions;
+use crate::plan::{InventoryPlace, LoadOptions};
 use crate::yaml::{self, NodeKind};
 use clap::{Args, ValueEnum};
 use indexmap::IndexMap;
 use minijinja::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum Output {
@@ -96,7 +96,7 @@ impl Options {
         let mut run = run_options(c, cfg)?;
         // `inventory_dir` while loading playbooks: the first inventory file or directory.
         run.load.inventory = sources.iter().find_map(|s| match s {
-            Source::Path(p) if p.exists() => Some(p.clone()),
+            Source::Path(p) if p.exists() => Some(inventory_place(p)),
             _ => None,
         });
         Ok(Options {
@@ -111,6 +111,19 @@ impl Options {
                 ..Report::new(c.output, c.no_color)
             },
         })
+    }
+}
+
+/// `inventory_dir`/`inventory_file` of an inventory file or directory (absolute).
+fn inventory_place(p: &Path) -> InventoryPlace {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = match abs.parent() {
+        Some(parent) if !abs.is_dir() => parent.to_path_buf(),
+        _ => abs.clone(),
+    };
+    InventoryPlace {
+        dir: dir.display().to_string(),
+        file: abs.display().to_string(),
     }
 }
 
@@ -142,18 +155,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         .then(|| ask("BECOME password: "))
         .transpose()?;
     let ssh_password = c.ask_pass.then(|| ask("SSH password: ")).transpose()?;
-    let roles_path = cfg
-        .roles_path
-        .iter()
-        .cloned()
-        .chain(
-            std::env::var("ANSIBLE_ROLES_PATH")
-                .ok()
-                .into_iter()
-                .flat_map(|v| v.split(':').map(str::to_string).collect::<Vec<_>>()),
-        )
-        .map(PathBuf::from)
-        .collect();
+    let roles_path = cfg.roles_path();
     let host_key_checking = std::env::var("ANSIBLE_HOST_KEY_CHECKING")
         .ok()
         .and_then(|v| crate::vocab::rendered_boolean(&v))
@@ -184,6 +186,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         },
         load: LoadOptions {
             roles_path,
+            collections_path: cfg.collections_path(),
             extra_vars,
             inventory: None,
         },

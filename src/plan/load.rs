@@ -17,10 +17,20 @@ pub struct LoadOptions {
     /// `roles_path` from ansible.cfg / ANSIBLE_ROLES_PATH; `roles/` beside the playbook is
     /// always searched first.
     pub roles_path: Vec<PathBuf>,
+    /// Where collections live (`ansible_collections/NS/NAME/roles/ROLE`), for roles named
+    /// `ns.collection.role`; `collections/` beside the playbook is searched first.
+    pub collections_path: Vec<PathBuf>,
     /// Extra vars (`-e`): known while loading, for templated `import_playbook` names.
     pub extra_vars: IndexMap<String, Value>,
-    /// The first inventory source, for `inventory_dir`/`inventory_file` while loading.
-    pub inventory: Option<PathBuf>,
+    /// `inventory_dir` and `inventory_file` while loading (the first inventory source's).
+    pub inventory: Option<InventoryPlace>,
+}
+
+/// Where the inventory is, as the magic variables say it: values the caller works out.
+#[derive(Clone, Debug, Default)]
+pub struct InventoryPlace {
+    pub dir: String,
+    pub file: String,
 }
 
 /// Loads a playbook and everything it imports; any error stops before a host is touched.
@@ -366,14 +376,8 @@ impl<'o> Loader<'o> {
         let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let mut magic = vec![("playbook_dir", Value::from(abs(dir).display().to_string()))];
         if let Some(inv) = &self.opts.inventory {
-            let inv = abs(inv);
-            let inv_dir = if inv.is_dir() {
-                inv.clone()
-            } else {
-                parent_dir(&inv)
-            };
-            magic.push(("inventory_dir", Value::from(inv_dir.display().to_string())));
-            magic.push(("inventory_file", Value::from(inv.display().to_string())));
+            magic.push(("inventory_dir", Value::from(inv.dir.as_str())));
+            magic.push(("inventory_file", Value::from(inv.file.as_str())));
         }
         let mut layers = vars.to_vec();
         layers.push(Value::from_pairs(self.opts.extra_vars.clone()));

@@ -23,6 +23,8 @@ mod role;
 mod rules;
 mod task;
 
-pub use load::{LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file};
+pub use load::{
+    InventoryPlace, LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file,
+};
 pub use model::*;
 pub use role::load_role;

@@ -178,13 +178,16 @@ impl Loader<'_> {
         Ok(Some(info))
     }
 
-    /// Searches `roles/NAME` beside the including file and the playbook, then `roles_path`,
-    /// then siblings of the role being loaded, then NAME as a path.
+    /// Where a role lives, searched as Ansible searches (docs/compat.md, "Roles"): a
+    /// collection's role for `ns.collection.role`; then `roles/NAME` beside the including file
+    /// and the playbook, `roles_path`, siblings of the role being loaded, the playbook's
+    /// directory, and NAME as a path. A galaxy-style `namespace.name` is a directory name.
     fn find_role(&self, name: &str, span: &Span, from: &Path) -> LoadResult<PathBuf> {
-        let mut tried: Vec<PathBuf> = vec![
+        let mut tried: Vec<PathBuf> = self.collection_role_dirs(name);
+        tried.extend([
             from.join("roles").join(name),
             self.playbook_dir.join("roles").join(name),
-        ];
+        ]);
         tried.extend(self.opts.roles_path.iter().map(|d| d.join(name)));
         if let Some(parent) = self.role_stack.last().and_then(|r| r.parent()) {
             tried.push(parent.join(name));
@@ -194,17 +197,46 @@ impl Loader<'_> {
         if let Some(found) = tried.iter().find(|p| p.is_dir()) {
             return Ok(found.clone());
         }
-        tried.dedup();
+        let mut shown: Vec<String> = Vec::new();
+        for p in &tried {
+            let p = p.display().to_string();
+            if !shown.contains(&p) {
+                shown.push(p);
+            }
+        }
         Err(
             LoadError::new(span, format!("role `{}` not found", name)).hint(format!(
-                "looked in {}",
-                tried
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "looked in {} (install roles with `rmesos galaxy install -r requirements.yml`)",
+                shown.join(", ")
             )),
         )
+    }
+
+    /// `ns.collection.role`: `ansible_collections/ns/collection/roles/role` under
+    /// `collections/` beside the playbook, then under each collections path.
+    fn collection_role_dirs(&self, name: &str) -> Vec<PathBuf> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let valid = |p: &str| {
+            p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let [ns, coll, role] = parts[..] else {
+            return vec![];
+        };
+        if !parts.iter().all(|p| valid(p)) {
+            return vec![];
+        }
+        let rel = Path::new("ansible_collections")
+            .join(ns)
+            .join(coll)
+            .join("roles")
+            .join(role);
+        std::iter::once(self.playbook_dir.join("collections"))
+            .chain(self.opts.collections_path.iter().cloned())
+            .map(|base| base.join(&rel))
+            .collect()
     }
 
     fn role_meta(&mut self, path: &Path) -> LoadResult<RoleMeta> {

@@ -99,7 +99,10 @@ fn with_extra(pairs: &[(&str, &str)]) -> LoadOptions {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::from(*v)))
             .collect(),
-        inventory: Some(fixture("constructs/inv/hosts")),
+        inventory: Some(InventoryPlace {
+            dir: fixture("constructs/inv").display().to_string(),
+            file: fixture("constructs/inv/hosts").display().to_string(),
+        }),
         ..LoadOptions::default()
     }
 }
@@ -181,4 +184,80 @@ fn module_defaults_fill_in_what_the_task_leaves_out() {
     assert!(alias.args.get_attr("name").unwrap().is_undefined());
     assert_eq!(arg(&alias, "update_cache"), Value::from(true));
     assert_eq!(path(&play.handlers[0].task), "/from/play");
+}
+
+#[test]
+fn roles_are_found_in_roles_path_galaxy_directories_and_collections() {
+    let opts = LoadOptions {
+        roles_path: vec![fixture("constructs/nowhere"), fixture("constructs/rp")],
+        collections_path: vec![fixture("constructs/colls")],
+        ..LoadOptions::default()
+    };
+    let pb = load_file("constructs/roles_search.yml", &opts);
+    let play = &pb.plays[0];
+    let roles: Vec<(String, String)> = tasks(&play.roles)
+        .iter()
+        .chain(tasks(&play.tasks).iter())
+        .map(|t| {
+            let r = t.role.as_ref().expect("a role task");
+            (r.name.clone(), text(arg(t, "msg")))
+        })
+        .collect();
+    let want = [
+        ("acme.java", "java"),
+        ("acme.stack.zk", "zk"),
+        ("acme.local.web", "web"),
+        ("acme.stack.zk", "zk"),
+    ];
+    assert_eq!(
+        roles,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+    );
+    let e = match load_playbook(
+        &fixture("constructs/roles_search.yml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(_) => panic!("found acme.java without its roles path"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("role `acme.java` not found"), "{e}");
+    assert!(e.contains("rmesos galaxy install"), "{e}");
+}
+
+#[test]
+fn templated_play_rules_wait_for_the_play_and_literal_ones_are_checked_now() {
+    let pb = load_text(
+        "- hosts: all\n  serial: \"{{ batch | default(1) }}\"\n  max_fail_percentage: 20\n  any_errors_fatal: \"{{ fatal }}\"\n  tasks: []\n",
+        "rules.yml",
+        &LoadOptions::default(),
+    );
+    let play = &pb.plays[0];
+    assert_eq!(play.templated.len(), 2);
+    // What the executor does when the play starts: render, then read as Ansible reads them.
+    let rules = play
+        .rules(|v| {
+            Ok(Value::from(match v.as_str() {
+                Some(s) if s.contains("batch") => "30%",
+                _ => "yes",
+            }))
+        })
+        .unwrap();
+    assert_eq!(rules.serial, vec![Serial::Percent(30.0)]);
+    assert_eq!(rules.max_fail_percentage, Some(20.0));
+    assert!(rules.any_errors_fatal);
+    let e = play
+        .rules(|_| Ok(Value::from("two")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rules.yml:2:11"), "{e}");
+    assert!(e.contains("serial must be a number or a percentage"), "{e}");
+    let e = match load_playbook_text(
+        "- hosts: all\n  serial: two\n",
+        &fixture("bad_rules.yml"),
+        &LoadOptions::default(),
+    ) {
+        Ok(_) => panic!("serial: two loaded"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("bad_rules.yml:2:11: serial must be"), "{e}");
 }

@@ -9,7 +9,12 @@ pub struct SetFact;
 
 impl Module for SetFact {
     const NAME: &'static str = "set_fact";
-    const FREE_FORM: FreeForm = FreeForm::No;
+    // As in Ansible (set_fact is one of its raw-param actions): text that is not k=v becomes
+    // the fact `_raw_params` rather than an error.
+    const FREE_FORM: FreeForm = FreeForm::Yes {
+        keys: None,
+        required: false,
+    };
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
         summary: "Set variables on the host for the rest of the run (every key is a variable)",
