@@ -180,6 +180,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &files::git::Git,
     &utilities::async_status::AsyncStatus,
     &system::alternatives::Alternatives,
+    &system::iptables::Iptables,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
