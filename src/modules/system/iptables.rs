@@ -404,17 +404,7 @@ mod tests {
         ] {
             let mut j = rule.clone();
             j["state"] = state.into();
-            let cx = TaskContext {
-                host: "localhost",
-                conn: &h.conn,
-                become_: None,
-                environment: &[],
-                timeout: None,
-                check_mode: check,
-                diff: false,
-                search_paths: &h.search,
-                templating: &h.templating,
-            };
+            let cx = h.cx(check);
             let o = run_with(&ipt, args(j), &cx).await.unwrap();
             assert!(!o.failed, "{state}: {:?}", o.msg);
             seen.push(o.changed);
