@@ -181,6 +181,7 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &utilities::async_status::AsyncStatus,
     &system::alternatives::Alternatives,
     &system::iptables::Iptables,
+    &system::ufw::Ufw,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -209,6 +210,7 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
             "pam_limits",
             "supervisorctl",
             "timezone",
+            "ufw",
         ],
     ),
     (
