@@ -1,8 +1,10 @@
-//! Modules: one file each, grouped by category ([`files`], [`packages`], [`services`], [`system`],
-//! [`commands`], [`databases`], [`utilities`], each with the helpers its modules share beside them), registered
-//! once in [`REGISTRY`]. What every category shares sits here: the contract ([`Module`],
-//! [`context`]), argument decoding ([`args`]), argument docs ([`doc`]) and the shell building
-//! blocks ([`remote`]). A module gets its arguments as a typed
+//! Modules: one file each, grouped by category ([`files`], [`packages`], [`services`],
+//! [`system`], [`commands`], [`databases`], [`utilities`], each with the helpers its modules
+//! share beside them), registered once in [`REGISTRY`] (and under their collections' FQCNs in
+//! [`COLLECTIONS`]). What every category shares sits here: the contract ([`Module`],
+//! [`context`]), argument decoding ([`args`]), argument docs ([`doc`]), the shell building
+//! blocks ([`remote`]) and async jobs ([`jobs`]: any module's scripts run detached from the
+//! session, for `async`/`poll` and `async_status`). A module gets its arguments as a typed
 //! struct (decoded by [`args::decode`] with Ansible's coercions), finds out what the host looks
 //! like (one script, one round trip), changes only what differs (a second round trip when it
 //! must), and says what it did in an [`Outcome`].
@@ -200,6 +202,8 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &files::git::Git,
     &utilities::async_status::AsyncStatus,
     &system::alternatives::Alternatives,
+    &system::iptables::Iptables,
+    &system::ufw::Ufw,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -228,6 +232,7 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
             "pam_limits",
             "supervisorctl",
             "timezone",
+            "ufw",
         ],
     ),
     (

@@ -146,6 +146,22 @@ impl Harness {
         std::fs::set_permissions(self.path(name), std::fs::Permissions::from_mode(mode)).unwrap();
     }
 
+    /// A task context on this harness's connection (for modules tested through an inner
+    /// function that takes extra test-only parameters).
+    pub fn cx(&self, check: bool) -> TaskContext<'_> {
+        TaskContext {
+            host: "localhost",
+            conn: &self.conn,
+            become_: None,
+            environment: &[],
+            timeout: None,
+            check_mode: check,
+            diff: true,
+            search_paths: &self.search,
+            templating: &self.templating,
+        }
+    }
+
     /// Runs module `m` with arguments given as JSON; checks they also pass the load-time check.
     pub async fn run<M: Module>(
         &self,
@@ -158,15 +174,8 @@ impl Harness {
         decode::<M::Args>(&v, DecodeMode::LoadTime).unwrap();
         let a = decode::<M::Args>(&v, DecodeMode::RunTime).unwrap();
         let cx = TaskContext {
-            host: "localhost",
-            conn: &self.conn,
-            become_: None,
-            environment: &[],
-            timeout: None,
-            check_mode: check,
             diff,
-            search_paths: &self.search,
-            templating: &self.templating,
+            ..self.cx(check)
         };
         let before = self.conn.count.load(Ordering::SeqCst);
         let outcome = match m.run(a, &cx).await {

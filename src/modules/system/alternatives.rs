@@ -254,17 +254,7 @@ mod tests {
             h.path("admin"),
             h.path("log")
         );
-        let cx = TaskContext {
-            host: "localhost",
-            conn: &h.conn,
-            become_: None,
-            environment: &[],
-            timeout: None,
-            check_mode: false,
-            diff: false,
-            search_paths: &h.search,
-            templating: &h.templating,
-        };
+        let cx = h.cx(false);
         let args = |path: &str, state: &str| AlternativesArgs {
             name: "rmesos-test".into(),
             path: Some(h.path(path)),

@@ -1,5 +1,5 @@
 //! System: modules for the host's own settings (users, groups, SSH keys, cron, sysctl,
-//! pam_limits, mounts, hostname, time zone, locales, alternatives, SELinux, kernel modules) and fact gathering (setup).
+//! pam_limits, mounts, hostname, time zone, locales, alternatives, iptables, ufw, SELinux, kernel modules) and fact gathering (setup).
 //!
 //! [`syskit`] is what the config-file editors among them share: line splitting and joining.
 
@@ -8,6 +8,7 @@ pub mod authorized_key;
 pub mod cron;
 pub mod group;
 pub mod hostname;
+pub mod iptables;
 pub mod locale_gen;
 pub mod modprobe;
 pub mod mount;
@@ -17,4 +18,5 @@ pub mod setup;
 pub mod sysctl;
 pub mod syskit;
 pub mod timezone;
+pub mod ufw;
 pub mod user;

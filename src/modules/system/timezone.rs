@@ -193,17 +193,7 @@ mod tests {
             name: Some(name.into()),
             hwclock: None,
         };
-        let cx = TaskContext {
-            host: "localhost",
-            conn: &h.conn,
-            become_: None,
-            environment: &[],
-            timeout: None,
-            check_mode: check,
-            diff: true,
-            search_paths: &h.search,
-            templating: &h.templating,
-        };
+        let cx = h.cx(check);
         match run_at(&root, a, &cx).await {
             Ok(o) => o,
             Err(e) => Outcome::fail(e.to_string()),
