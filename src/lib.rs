@@ -3,8 +3,8 @@
 //! and roles over SSH, and the cluster tooling (EC2, local lab) around it.
 //!
 //! Layers, top to bottom (arrows point down only): `app` → `ec2`, `lab`, `testbed` → `exec` →
-//! `plan`, `report` → `modules`, `inventory` → `vars` → `yaml`, `connection` → `vocab`,
-//! `error`. The table tests/layers.rs enforces is in
+//! `plan`, `report` → `modules`, `inventory` → `vars` → `yaml`, `connection` → `vault`,
+//! `vocab`, `error`. The table tests/layers.rs enforces is in
 //! ARCHITECTURE.md.
 
 pub mod app;
@@ -20,5 +20,6 @@ pub mod plan;
 pub mod report;
 pub mod testbed;
 pub mod vars;
+pub mod vault;
 pub mod vocab;
 pub mod yaml;

@@ -561,14 +561,23 @@ fn bad_listen_outside_handlers() {
 }
 
 #[test]
-fn bad_async_refused() {
-    at(
-        "bad/async.yml",
-        "async.yml",
-        4,
-        14,
-        "`async` is not supported",
+fn async_and_poll_are_task_keywords() {
+    let play = load("async.yml").plays.remove(0);
+    let t = tasks(&play.tasks);
+    assert_eq!(
+        t[0].kw.async_.as_ref().map(|v| v.to_string()),
+        Some("10".into())
     );
+    assert_eq!(
+        t[0].kw.poll.as_ref().map(|v| v.to_string()),
+        Some("0".into())
+    );
+    let polled = named(&play.tasks, "polled");
+    assert_eq!(
+        polled.kw.async_.as_ref().map(|v| v.to_string()),
+        Some("{{ limit }}".into())
+    );
+    assert!(polled.kw.poll.is_none());
 }
 
 // ---- playbooks given as text ----
@@ -725,5 +734,21 @@ fn an_unknown_module_in_a_static_import_is_still_refused() {
         5,
         3,
         "`frobnicate_widgets`",
+    );
+}
+
+/// A role's defaults with a double-quoted Jinja block whose lines sit left of the value (what
+/// issue 11 found refused): loads, folded as PyYAML folds it.
+#[test]
+fn role_defaults_with_a_multiline_quoted_jinja_block() {
+    let play = main_play();
+    let web = named(&play.roles, "web task");
+    let role = web.role.as_ref().unwrap();
+    assert_eq!(
+        role.defaults.get_attr("web_upstreams").unwrap(),
+        Value::from(
+            "{% if web_backends is defined %} {% for b in web_backends %} server {{ b }}; \
+             {% endfor %} {% else %} server 127.0.0.1:8080; {% endif %}"
+        )
     );
 }

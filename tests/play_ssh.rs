@@ -1000,3 +1000,99 @@ fn each_task_costs_one_script_and_the_run_one_session_per_host_needs_root() {
     assert_eq!(run.wire("h4"), (5, 5));
     assert_eq!(off, 20);
 }
+
+const ASYNC_PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Start
+      shell: sleep 2; echo finished
+      async: 30
+      poll: 0
+      register: job
+    - name: Collect
+      async_status:
+        jid: \"{{ job.ansible_job_id }}\"
+      register: st
+      until: st.finished
+      retries: 30
+      delay: 1
+    - name: Polled
+      command: echo polled
+      async: 20
+      poll: 1
+    - name: Too long
+      command: sleep 3091
+      async: 2
+      poll: 1
+";
+
+const FIRE_AND_FORGET: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Detach
+      shell: sleep 3; echo survived > {{ work }}/survived
+      async: 60
+      poll: 0
+";
+
+#[test]
+fn async_jobs_poll_collect_time_out_and_outlive_the_session_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 91], 1)).unwrap();
+    let scratch = Scratch::new();
+    let work = scratch.work().display().to_string();
+    let inv = ssh_host("h", &sshd, sshd.addrs()[0], &format!("work={work}"));
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write("async.yml", ASYNC_PLAY);
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 2, "{}", run.dump());
+    let start = &run.result("Start", "h")["result"];
+    assert_eq!(start["finished"], 0, "{}", run.dump());
+    assert_eq!(start["started"], 1);
+    assert!(
+        start["ansible_job_id"]
+            .as_str()
+            .is_some_and(|j| j.starts_with('j'))
+    );
+    let got = &run.result("Collect", "h")["result"];
+    assert_eq!(got["finished"], 1, "{}", run.dump());
+    assert_eq!(got["stdout"], "finished");
+    assert_eq!(got["rc"], 0);
+    let polled = &run.result("Polled", "h")["result"];
+    assert_eq!(
+        (polled["stdout"].as_str(), polled["finished"].as_i64()),
+        (Some("polled"), Some(1))
+    );
+    let late = run.result("Too long", "h");
+    assert_eq!(late["status"], "failed", "{}", run.dump());
+    let msg = late["result"]["msg"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("did not complete within the requested time - 2s"),
+        "{msg}"
+    );
+    assert!(
+        !process_running(&["sleep", "3091"]),
+        "the timed-out job still runs"
+    );
+
+    // poll: 0 returns at once; the job goes on after rmesos has closed its session.
+    let pb = scratch.write("detach.yml", FIRE_AND_FORGET);
+    let t0 = Instant::now();
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "poll: 0 waited for the job"
+    );
+    let out = scratch.work().join("survived");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !out.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the job did not outlive the session"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(std::fs::read_to_string(out).unwrap(), "survived\n");
+}

@@ -435,25 +435,19 @@ fn get_url_through_the_controller_when_the_host_has_no_curl() {
     assert_eq!(statuses(&play("host2", &tasks, &[])), ["ok"]);
 }
 
-fn synchronize_is_refused_before_any_host_is_touched() {
+fn synchronize_pushes_a_tree_and_then_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let pb = dir.path().join("play.yml");
-    std::fs::write(
-        &pb,
-        "- hosts: host1\n  tasks:\n    - ansible.posix.synchronize: {src: conf/, dest: /etc/conf/}\n",
-    )
-    .unwrap();
-    let out = Command::new(rmesos_bin())
-        .arg("play")
-        .arg(&pb)
-        .arg("-i")
-        .arg(with_lab(|l| l.inventory_path()))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("play.yml:3:"), "{err}");
-    assert!(err.contains("use copy: src=dir/ dest="), "{err}");
+    std::fs::create_dir_all(dir.path().join("files/conf/sub")).unwrap();
+    std::fs::write(dir.path().join("files/conf/a.conf"), "a=1\n").unwrap();
+    std::fs::write(dir.path().join("files/conf/sub/b.conf"), "b=2\n").unwrap();
+    let tasks = "- ansible.posix.synchronize: {src: conf/, dest: /etc/rmesos-sync/, delete: yes}";
+    let first = play_in(dir.path(), "host1", tasks, &[]);
+    assert_eq!(statuses(&first), ["changed"], "{}", first[0].msg);
+    assert_eq!(sh("host1", "cat /etc/rmesos-sync/sub/b.conf"), "b=2\n");
+    assert_eq!(statuses(&play_in(dir.path(), "host1", tasks, &[])), ["ok"]);
+    let check = play_in(dir.path(), "host3", tasks, &["--check"]);
+    assert_eq!(statuses(&check), ["changed"]);
+    assert_ne!(sh_rc("host3", "test -e /etc/rmesos-sync"), 0);
 }
 
 #[test]
@@ -488,8 +482,8 @@ fn system_settings_and_downloads_on_container_hosts_needs_docker() {
             get_url_through_the_controller_when_the_host_has_no_curl,
         ),
         (
-            "synchronize_is_refused_before_any_host_is_touched",
-            synchronize_is_refused_before_any_host_is_touched,
+            "synchronize_pushes_a_tree_and_then_changes_nothing",
+            synchronize_pushes_a_tree_and_then_changes_nothing,
         ),
     ];
     // Every part runs even when one fails, so one run shows every broken module.

@@ -27,6 +27,8 @@ pub struct AnsibleCfg {
     pub become_flags: Option<String>,
     pub retry_files_enabled: Option<bool>,
     pub retry_files_save_path: Option<String>,
+    /// `[defaults] vault_password_file`.
+    pub vault_password_file: Option<String>,
     /// Keys we read but do not act on, and unknown keys, for `-v` warnings.
     pub ignored: Vec<String>,
     /// Config files skipped while searching, and why (always shown).
@@ -250,6 +252,7 @@ impl AnsibleCfg {
                     cfg.retry_files_enabled = Some(cfg_bool(&v).ok_or_else(bad_bool)?)
                 }
                 ("defaults", "retry_files_save_path") => cfg.retry_files_save_path = Some(v),
+                ("defaults", "vault_password_file") => cfg.vault_password_file = Some(v),
                 ("ssh_connection", "ssh_args") => cfg.ssh_args = Some(v),
                 ("privilege_escalation", "become") => {
                     cfg.become_ = Some(cfg_bool(&v).ok_or_else(bad_bool)?)

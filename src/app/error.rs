@@ -35,6 +35,11 @@ pub enum AppError {
     NoInventoryView,
     #[error("cannot read the password: {0}")]
     Password(std::io::Error),
+    /// A vault password that cannot be read, or vault data that cannot be decrypted.
+    #[error("vault: {0}")]
+    Vault(crate::vault::VaultError),
+    #[error("{}: {}", .0.display(), .1)]
+    VaultFile(PathBuf, String),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -72,6 +77,7 @@ impl AppError {
             ExtraVars(_) | Pattern(_) | PlaybookNotFound(_) | NoSuchHost(_) | NoSuchGroup(_) => {
                 (Exit::Failed, Prefix::Plain)
             }
+            Vault(_) | VaultFile(..) => (Exit::Failed, Prefix::Plain),
             UnknownAdHocModule(_) | UnknownModule(_) | NoInventoryView | Password(_) => {
                 (Exit::BadOptions, Prefix::Plain)
             }

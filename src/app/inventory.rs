@@ -29,10 +29,13 @@ pub struct InventoryArgs {
     /// Refresh the cache of dynamic inventory sources (aws_ec2).
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
+    #[command(flatten)]
+    pub vault: super::vault::VaultArgs,
 }
 
 pub fn main(a: InventoryArgs) -> Result<Exit, AppError> {
     let cfg = AnsibleCfg::load(0)?;
+    super::vault::install_keyring(&a.vault, &cfg)?;
     let hosts = Hosts {
         sources: inventory_sources(&a.inventory, &cfg),
         flush_cache: a.flush_cache,
@@ -50,24 +53,25 @@ pub fn main(a: InventoryArgs) -> Result<Exit, AppError> {
                 )
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+        // Vault-decrypted values stay hidden here too (ansible-inventory shows the ciphertext).
+        let text = serde_json::to_string_pretty(&m).unwrap_or_default();
+        println!("{}", crate::vault::censor(&text));
     } else if a.graph {
         if let Some(g) = &a.group
             && !inv.groups.contains_key(g)
         {
             return Err(AppError::NoSuchGroup(g.clone()));
         }
-        let text = inv.graph(a.group.as_deref(), a.vars);
+        let graph = inv.graph(a.group.as_deref(), a.vars);
+        let text = crate::vault::censor(&graph);
         if text.ends_with('\n') {
             print!("{}", text);
         } else {
             println!("{}", text);
         }
     } else if a.list {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&inv.to_list_json()).unwrap_or_default();
+        println!("{}", crate::vault::censor(&text));
     } else {
         return Err(AppError::NoInventoryView);
     }

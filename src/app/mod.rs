@@ -1,6 +1,6 @@
-//! The application: the commands (`play`, `run`, `inventory`, `doc`, `galaxy`, `ec2`, `lab`),
-//! ansible.cfg, `vars_prompt` questions (asked before any host is touched), and the session
-//! every play-running command goes through (options → inventory → loaded playbooks →
+//! The application: the commands (`play`, `run`, `inventory`, `doc`, `galaxy`, `ec2`, `lab`,
+//! `vault`), ansible.cfg, `vars_prompt` questions (asked before any host is touched), and the
+//! session every play-running command goes through (options → inventory → loaded playbooks →
 //! reporter → runtime → run). The top layer: it may use every other one, and none
 //! uses it. The only layer that prints, besides the report sinks it chooses.
 //!
@@ -22,6 +22,7 @@ mod play;
 mod prompt;
 mod run;
 pub mod session;
+pub mod vault;
 
 pub use error::AppError;
 pub use exit::Exit;
@@ -58,6 +59,8 @@ pub enum Command {
     Lab(lab::LabArgs),
     /// Install roles from local directories and tarballs (as ansible-galaxy install -r).
     Galaxy(galaxy::GalaxyArgs),
+    /// Encrypt, decrypt, view, edit and rekey vault files; encrypt strings (as ansible-vault).
+    Vault(vault::VaultCommand),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -71,6 +74,7 @@ pub fn main() -> i32 {
         Command::Ec2(a) => ec2::main(*a),
         Command::Lab(a) => lab::main(a),
         Command::Galaxy(a) => galaxy::main(a),
+        Command::Vault(a) => vault::main(a),
     };
     outcome.unwrap_or_else(|e| e.report()).code()
 }

@@ -74,6 +74,8 @@ pub struct CommonArgs {
     /// Refresh the cache of dynamic inventory sources (aws_ec2).
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
+    #[command(flatten)]
+    pub vault: super::vault::VaultArgs,
 }
 
 /// What the common flags and ansible.cfg ask of a run, merged once.
@@ -144,6 +146,8 @@ fn ask(prompt: &str) -> Result<String, AppError> {
 
 /// The executor's options from the common flags and ansible.cfg.
 fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError> {
+    // Before anything is loaded: `-e @file`, inventories and playbooks may be vault-encrypted.
+    super::vault::install_keyring(&c.vault, cfg)?;
     // A bad -e value or vars file is bad input like a bad playbook, located the same way.
     let extra_vars = parse_extra_vars(&c.extra_vars).map_err(AppError::ExtraVars)?;
     let become_password = c

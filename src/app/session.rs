@@ -184,6 +184,14 @@ impl Session {
 
     /// [`Session::run`] from async code (a command that already has a runtime).
     pub async fn execute(&self) -> Exit {
+        // What the YAML loader warned about while loading (duplicate keys), shown once.
+        let warnings = crate::yaml::take_warnings();
+        if !warnings.is_empty() {
+            let mut sink = self.report.sink();
+            for w in warnings {
+                sink.event(&crate::report::Event::Warning(w.to_string()));
+            }
+        }
         let mut worst = Exit::Ok;
         for pb in &self.books {
             let summary = exec::run_playbook(

@@ -16,10 +16,10 @@ use super::result::{Flags, ItemResult, Judging, Verdict};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, hostvars_scope, scope};
 use super::state::Forgive;
-use crate::connection::BecomeSpec;
 use crate::connection::local::LocalConnection;
+use crate::connection::{BecomeSpec, BoxFuture};
 use crate::error::Span;
-use crate::modules::{DynModule, ModuleError, Outcome, TaskContext};
+use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, jobs};
 use crate::plan::{Action, Task};
 use crate::report::Status;
 use crate::vars::{self, TemplateError};
@@ -70,6 +70,8 @@ struct Inputs {
     diff: bool,
     environment: Vec<(String, String)>,
     timeout: Option<Duration>,
+    /// `async` seconds and `poll` seconds, when the task runs as a job.
+    job: Option<(u64, u64)>,
 }
 
 /// `until` / `retries` / `delay`, and the name the result is judged under.
@@ -87,6 +89,7 @@ struct Call<'c> {
     magic: &'c Magic,
     delegated_to: Option<String>,
     retry: Retry,
+    job: Option<(u64, u64)>,
 }
 
 /// One run of a task on a host.
@@ -234,6 +237,7 @@ impl<'a> HostTask<'a> {
                 Ok(r) => r,
                 Err(e) => return ItemResult::failed(e.to_string()),
             },
+            job: inputs.job.filter(|_| module.needs_host()),
         };
         self.attempts(call).await
     }
@@ -277,12 +281,21 @@ impl<'a> HostTask<'a> {
             },
             None => None,
         };
+        let secs = |v: &Option<Value>| -> Result<Option<u64>, InputError> {
+            Ok(tmpl_str(templar, v, scope)?.and_then(|s| s.trim().parse::<u64>().ok()))
+        };
+        // As Ansible: `async: 0` (or none) runs the task in the session; poll defaults to 15.
+        let job = secs(&task.kw.async_)?
+            .filter(|a| *a > 0)
+            .map(|a| Ok::<_, InputError>((a, secs(&task.kw.poll)?.unwrap_or(15))))
+            .transpose()?;
         Ok(Inputs {
             args,
             check,
             diff,
             environment,
             timeout,
+            job,
         })
     }
 
@@ -374,7 +387,17 @@ impl<'a> HostTask<'a> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = match call.module.run_dyn(call.args, call.cx).await {
+            let run: BoxFuture<'_, Result<Outcome, ModuleError>> = match call.job {
+                Some((limit, poll)) => Box::pin(jobs::run_async(
+                    call.module,
+                    call.args,
+                    call.cx,
+                    limit,
+                    poll,
+                )),
+                None => call.module.run_dyn(call.args, call.cx),
+            };
+            let outcome = match run.await {
                 Ok(o) => o,
                 Err(ModuleError::Failed(m)) => Outcome::fail(m),
                 Err(ModuleError::Unreachable(m)) => {

@@ -17,6 +17,7 @@ pub mod context;
 pub mod databases;
 pub mod doc;
 pub mod files;
+pub mod jobs;
 pub mod packages;
 pub mod remote;
 pub mod services;
@@ -196,6 +197,9 @@ pub static REGISTRY: &[&dyn DynModule] = &[
     &databases::postgresql_db::PostgresqlDb,
     &databases::postgresql_user::PostgresqlUser,
     &databases::postgresql_privs::PostgresqlPrivs,
+    &files::git::Git,
+    &utilities::async_status::AsyncStatus,
+    &system::alternatives::Alternatives,
 ];
 
 /// The collections whose modules we implement under their short names, with the modules each
@@ -217,6 +221,7 @@ pub static COLLECTIONS: &[(&str, &[&str])] = &[
     (
         "community.general",
         &[
+            "alternatives",
             "ini_file",
             "locale_gen",
             "modprobe",

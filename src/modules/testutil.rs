@@ -86,6 +86,11 @@ impl Run {
     pub fn diff(&self) -> &FileDiff {
         &self.outcome.diff[0]
     }
+    /// Whether the run changed something; a failed run fails the test with its message.
+    pub fn changed(&self) -> bool {
+        assert!(!self.outcome.failed, "failed: {:?}", self.outcome.msg);
+        self.outcome.changed
+    }
     pub fn get(&self, key: &str) -> Value {
         self.outcome.result.get(key).cloned().unwrap_or_default()
     }

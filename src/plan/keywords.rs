@@ -79,6 +79,8 @@ pub fn inherit(outer: &Keywords, inner: &Keywords) -> Keywords {
         when: [outer.when.clone(), inner.when.clone()].concat(),
         vars: [outer.vars.clone(), inner.vars.clone()].concat(),
         timeout: pick(&outer.timeout, &inner.timeout),
+        async_: pick(&outer.async_, &inner.async_),
+        poll: pick(&outer.poll, &inner.poll),
         throttle: pick(&outer.throttle, &inner.throttle),
         module_defaults: [outer.module_defaults.clone(), inner.module_defaults.clone()].concat(),
     }
@@ -147,10 +149,8 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
         "vars" => kw.vars.extend(vars(val)?),
         "timeout" => kw.timeout = Some(scalar(val, key)?),
         "throttle" => kw.throttle = Some(scalar(val, key)?),
-        "async" | "poll" => {
-            return Err(LoadError::new(&val.span, format!("`{}` is not supported", key))
-                .hint("rmesos runs every task to completion; drop async/poll (use `timeout:` to bound a task)"));
-        }
+        "async" => kw.async_ = Some(scalar(val, key)?),
+        "poll" => kw.poll = Some(scalar(val, key)?),
         "debugger" => {
             return Err(LoadError::new(&val.span, "`debugger` is not supported")
                 .hint("remove it; rerun with -v for task details"));

@@ -184,6 +184,10 @@ pub struct Keywords {
     /// Per-task `timeout` in seconds.
     pub timeout: Option<Value>,
     pub throttle: Option<Value>,
+    /// `async`: run the task's scripts as jobs detached from the session, limited to this
+    /// many seconds; `poll`: check every this many seconds (0: start and go on).
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     /// The `port` keyword (play, block, task). As in Ansible, a host's `ansible_port` wins.
     pub port: Option<Value>,
     /// `module_defaults` mappings (module name → arguments), outermost first; already merged

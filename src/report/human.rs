@@ -6,7 +6,9 @@ use console::{Style, Term};
 use std::io::Write;
 
 pub struct Human<W: Write + Send> {
-    out: W,
+    /// One event's text, censored (vault secrets) before it reaches `sink`.
+    out: Vec<u8>,
+    sink: W,
     colour: bool,
     verbosity: u8,
     /// Show the live progress line (stderr is a terminal).
@@ -22,7 +24,8 @@ pub struct Human<W: Write + Send> {
 impl<W: Write + Send> Human<W> {
     pub fn new(out: W, colour: bool, verbosity: u8) -> Self {
         Human {
-            out,
+            out: Vec::new(),
+            sink: out,
             colour,
             verbosity,
             progress: colour && Term::stderr().is_term(),
@@ -202,6 +205,20 @@ pub fn unified_diff(path: &str, before: &str, after: &str) -> String {
 
 impl<W: Write + Send> Sink for Human<W> {
     fn event(&mut self, ev: &Event) {
+        self.render(ev);
+        if self.out.is_empty() {
+            return;
+        }
+        let text = String::from_utf8_lossy(&self.out);
+        // A closed stdout (piped into `head`) must not kill the run.
+        let _ = self.sink.write_all(crate::vault::censor(&text).as_bytes());
+        let _ = self.sink.flush();
+        self.out.clear();
+    }
+}
+
+impl<W: Write + Send> Human<W> {
+    fn render(&mut self, ev: &Event) {
         if self.adhoc {
             match ev {
                 Event::HostResult(r) if !r.loop_summary || r.status == Status::Failed => {

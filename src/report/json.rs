@@ -14,13 +14,28 @@ impl<W: Write + Send> JsonLines<W> {
     }
 }
 
+/// Replaces vault secrets in every string of the event (before escaping, so a secret with a
+/// quote in it is found too).
+fn censor(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(c) = crate::vault::censor(s) {
+                *s = c;
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(censor),
+        serde_json::Value::Object(m) => m.values_mut().for_each(censor),
+        _ => {}
+    }
+}
+
 fn to_json(v: &minijinja::Value) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 impl<W: Write + Send> Sink for JsonLines<W> {
     fn event(&mut self, ev: &Event) {
-        let line = match ev {
+        let mut line = match ev {
             Event::PlaybookStart { path } => json!({"event": "playbook_start", "path": path}),
             Event::PlayStart { name, hosts } => {
                 json!({"event": "play_start", "name": name, "hosts": hosts})
@@ -59,6 +74,7 @@ impl<W: Write + Send> Sink for JsonLines<W> {
                 json!({"event": "task_timing", "name": name, "elapsed_ms": elapsed.as_millis() as u64})
             }
         };
+        censor(&mut line);
         // A closed stdout (piped into `head`) must not kill the run.
         let _ = writeln!(self.out, "{}", line);
         let _ = self.out.flush();

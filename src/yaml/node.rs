@@ -155,3 +155,38 @@ impl Node {
         }
     }
 }
+
+/// Something the loader accepted but Ansible warns about (a duplicate key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Warning {
+    pub span: Span,
+    pub msg: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.span, self.msg)
+    }
+}
+
+/// Warnings of every file loaded by this process, until `app` takes them to show. A queue
+/// rather than a return value because files are loaded from a dozen places (plays, roles,
+/// inventories, vars files at run time) whose signatures carry no warnings.
+static WARNINGS: std::sync::Mutex<Vec<Warning>> = std::sync::Mutex::new(Vec::new());
+
+pub(super) fn queue_warnings(w: Vec<Warning>) {
+    if w.is_empty() {
+        return;
+    }
+    if let Ok(mut q) = WARNINGS.lock() {
+        q.extend(w);
+    }
+}
+
+/// Takes the queued warnings (each is shown once).
+pub fn take_warnings() -> Vec<Warning> {
+    WARNINGS
+        .lock()
+        .map(|mut q| std::mem::take(&mut *q))
+        .unwrap_or_default()
+}

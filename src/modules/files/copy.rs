@@ -140,9 +140,7 @@ impl Module for Copy {
                 if local.is_dir() {
                     return tree(cx, &a, &dest, src, &local).await;
                 }
-                let data = std::fs::read(&local).map_err(|e| {
-                    ModuleError::Failed(format!("cannot read {}: {}", local.display(), e))
-                })?;
+                let data = super::read_local(&local)?;
                 let local_mode = std::fs::metadata(&local)
                     .map(|m| m.permissions().mode() & 0o7777)
                     .ok();
@@ -316,8 +314,7 @@ async fn tree(
     let mut files = Vec::new();
     for r in &rel_files {
         let p = local.join(r);
-        let data = std::fs::read(&p)
-            .map_err(|e| ModuleError::Failed(format!("cannot read {}: {}", p.display(), e)))?;
+        let data = super::read_local(&p)?;
         let mode = std::fs::metadata(&p)
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644);

@@ -149,8 +149,9 @@ impl Module for Template {
             ));
         }
         let local = cx.find_file("templates", &a.src)?;
-        let text = std::fs::read_to_string(&local)
-            .map_err(|e| ModuleError::Failed(format!("cannot read {}: {}", local.display(), e)))?;
+        let text = String::from_utf8(super::read_local(&local)?).map_err(|_| {
+            ModuleError::Failed(format!("{}: the template is not UTF-8", local.display()))
+        })?;
         let own = template_vars(&a.src, &local, &a.dest);
         let rendered = cx
             .templating
