@@ -621,6 +621,7 @@ impl Loader<'_> {
         if let Some(v) = inc.vars {
             own.vars.push(v);
         }
+        own.tags.extend(inc.tags);
         let path = self.task_file(&inc.file, &inc.span, scope)?;
         let inner = Scope {
             kw: inherit(&scope.kw, &own),
@@ -645,6 +646,7 @@ impl Loader<'_> {
         if let Some(v) = inc.vars {
             own.vars.push(v);
         }
+        own.tags.extend(inc.tags);
         let apply = match inc.apply {
             Some(a) => apply_map(a)?,
             None => Keywords::default(),
@@ -1238,6 +1240,8 @@ struct IncludeSpec<'n> {
     span: Span,
     /// Legacy `include: file.yml a=1 b=2`: variables for the included tasks.
     vars: Option<Value>,
+    /// Legacy `include: file.yml tags=a,b`: tags of the include, as Ansible 2.x took them.
+    tags: Vec<String>,
     apply: Option<&'n Node>,
 }
 
@@ -1269,6 +1273,7 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
                 file,
                 span,
                 vars: None,
+                tags: Vec::new(),
                 apply,
             })
         }
@@ -1284,10 +1289,17 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
             )
             .map_err(|e| LoadError::new(&v.span, format!("{}: {}", action, e)))?;
             let mut vars: Vec<(String, Value)> = Vec::new();
+            let mut tags = Vec::new();
             let mut file = parsed.raw;
             for (k, val) in parsed.args {
                 if k == "file" && file.is_none() {
                     file = Some(val);
+                } else if action == "include" && k == "tags" {
+                    tags.extend(
+                        val.split(',')
+                            .map(|t| t.trim().to_string())
+                            .filter(|t| !t.is_empty()),
+                    );
                 } else if action == "include" {
                     vars.push((k, Value::from(val)));
                 } else {
@@ -1304,6 +1316,7 @@ fn include_spec<'n>(v: &'n Node, action: &str) -> LoadResult<IncludeSpec<'n>> {
                 file,
                 span: v.span.clone(),
                 vars: (!vars.is_empty()).then(|| Value::from_pairs(vars)),
+                tags,
                 apply: None,
             })
         }

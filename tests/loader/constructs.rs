@@ -157,6 +157,12 @@ fn vars_as_a_list_of_mappings_and_legacy_include_params() {
         text(inc.kw.vars.last().unwrap().get_attr("inc_var").unwrap()),
         "value"
     );
+    // `tags=` among an include's parameters tags the included tasks (Ansible 2.x).
+    let inc = named(&play.tasks, "included with tags");
+    assert_eq!(inc.kw.tags, ["legacy", "old"]);
+    let last = inc.kw.vars.last().unwrap();
+    assert_eq!(text(last.get_attr("other").unwrap()), "1");
+    assert!(last.get_attr("tags").unwrap().is_undefined());
 }
 
 #[test]
