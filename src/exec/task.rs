@@ -11,7 +11,7 @@ use super::host_task::HostTask;
 use super::result::{Flags, ItemResult};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
-use super::state::Forgive;
+use super::state::{Forgive, HostStatus};
 use crate::error::LoadError;
 use crate::plan::Task;
 use crate::report::{Event, Status};
@@ -204,8 +204,17 @@ pub fn after_step(r: &Runner, ctx: &PlayCtx, step: Step<'_>) -> Flow {
         any_errors_fatal: true,
     } = step
     {
-        // A failure that a rescue or always is still owed is not fatal yet.
+        // A failure that a rescue or always is still owed is not fatal yet: the other hosts
+        // in such a block go through it too, as Ansible marks them failed with it.
         let newly_failed: Vec<String> = ran_on.iter().filter(|h| out(h)).cloned().collect();
+        let owed = ran_on
+            .iter()
+            .any(|h| r.status(h) == HostStatus::Failed && !out(h));
+        if owed && newly_failed.is_empty() {
+            for h in ran_on {
+                r.with_host(h, |s| s.fail_quietly());
+            }
+        }
         if !newly_failed.is_empty() {
             for h in &ctx.batch() {
                 r.with_host(h, |s| s.end_if_active());
