@@ -10,6 +10,7 @@ use super::ctx::{Flow, PlayCtx};
 use super::handlers::Flush;
 use super::include::Include;
 use super::meta;
+use super::result::{Flags, ItemResult};
 use super::runner::Runner;
 use super::state::HostStatus;
 use super::tags;
@@ -93,6 +94,17 @@ pub async fn flush_handlers(r: &Runner, ctx: &PlayCtx, hosts: &[String]) -> Flow
 /// act on the whole batch.
 async fn run_meta(r: &Runner, ctx: &PlayCtx, task: &Task, m: Meta, active: &[String]) -> Flow {
     let hosts = meta::hosts(r, ctx, task, active);
+    // As Ansible: a meta task shows a skipped line where its `when` is false (not counted).
+    let skipped: Vec<&String> = active
+        .iter()
+        .filter(|h| !hosts.contains(h) && r.status(h) == HostStatus::Active)
+        .collect();
+    if !skipped.is_empty() {
+        task::task_start(r, task, false);
+        for h in skipped {
+            r.emit(ItemResult::skipped(&task.kw.when).event(h, None, Flags::default()));
+        }
+    }
     if hosts.is_empty() {
         return Flow::Continue;
     }
