@@ -27,7 +27,8 @@ for r in "$corpus"/*/; do ln -sfn "${r%/}" "$work/roles/$(basename "$r")"; done
 cp "$here"/playbooks/*.yml "$work/"
 
 cd "$repo"
-if ! "$RMESOS" lab status --name corpus 2>/dev/null | grep -q slave8; then
+# Reuse a corpus lab that is up (KEEP=1 left it): its inventory is there.
+if [ ! -f "$repo/.rmesos/lab/corpus/inventory.ini" ]; then
   "$RMESOS" lab up --name corpus --masters 1 --slaves 8 --cap-add NET_ADMIN || exit 1
 fi
 inv="$repo/.rmesos/lab/corpus/inventory.ini"

@@ -201,10 +201,15 @@ impl<'a> HostTask<'a> {
                 Err(e) => return ItemResult::failed(e.to_string()),
             }
         } else {
+            // No connection, but a delegate still names where facts go (delegate_facts) and
+            // what the result shows, as in Ansible.
+            let delegated_to = tmpl_str(self.r.templar(), &self.task.kw.delegate_to, scope)
+                .ok()
+                .flatten();
             TaskConnection {
                 conn: Arc::new(LocalConnection),
                 vars: IndexMap::new(),
-                delegated_to: None,
+                delegated_to,
             }
         };
         let become_ = match self.become_spec(scope, &conn.vars) {
@@ -517,8 +522,9 @@ impl<'a> HostTask<'a> {
                     .with_host(fact_host, |s| s.add_facts(res.facts.clone()));
             }
             if !res.set_facts.is_empty() {
+                // As Ansible: with delegate_facts, set_fact's facts go to the delegate too.
                 self.r
-                    .with_host(self.host, |s| s.set_facts.extend(res.set_facts.clone()));
+                    .with_host(fact_host, |s| s.set_facts.extend(res.set_facts.clone()));
             }
             if !res.include_vars.is_empty() {
                 self.r.with_host(self.host, |s| {

@@ -11,6 +11,7 @@ use super::loops::{loop_items, loop_label};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
 use super::state::Forgive;
+use super::task::task_start;
 use crate::error::{LoadError, Span};
 use crate::plan::{Action, Keywords, Preloaded, Task, TaskNode};
 use crate::report::{Event, HostResult, Status};
@@ -196,11 +197,7 @@ impl<'a> Include<'a> {
         if self.outcomes.is_empty() {
             return;
         }
-        r.emit(Event::TaskStart {
-            name: self.task.display_name(),
-            handler: false,
-            location: self.task.span.to_string(),
-        });
+        task_start(r, self.task, false);
         for (i, o) in self.outcomes.iter().enumerate() {
             r.with_host(&o.host, |s| {
                 s.record(o.status, Forgive::default(), false, Default::default)

@@ -10,14 +10,13 @@ use super::ctx::{Flow, PlayCtx};
 use super::handlers::Flush;
 use super::include::Include;
 use super::meta;
+use super::result::{Flags, ItemResult};
 use super::runner::Runner;
 use super::state::HostStatus;
 use super::tags;
 use super::task::{self, Step, after_step};
 use crate::connection::BoxFuture;
-use crate::error::LoadError;
 use crate::plan::{Action, Block, Meta, Task, TaskNode};
-use crate::report::Event;
 use minijinja::Value;
 
 /// Runs nodes on hosts (linear: each task on all hosts before the next).
@@ -66,7 +65,7 @@ pub fn run_task_node<'a>(
                 run_include(r, ctx, task, &active).await
             }
             Action::Module(_) => task::run_task(r, ctx, task, active, handler).await,
-            Action::Unavailable(e) => run_unavailable(r, ctx, task, e, &active, handler),
+            Action::Unavailable(e) => task::run_unavailable(r, ctx, task, e, &active, handler),
         }
     })
 }
@@ -91,39 +90,21 @@ pub async fn flush_handlers(r: &Runner, ctx: &PlayCtx, hosts: &[String]) -> Flow
     Flow::Continue
 }
 
-/// A task whose module cannot run here fails the hosts where its `when` holds.
-fn run_unavailable(
-    r: &Runner,
-    ctx: &PlayCtx,
-    task: &Task,
-    e: &LoadError,
-    active: &[String],
-    handler: bool,
-) -> Flow {
-    let reached = meta::hosts(r, ctx, task, active);
-    if reached.is_empty() {
-        return Flow::Continue;
-    }
-    r.emit(Event::TaskStart {
-        name: task.display_name(),
-        handler,
-        location: task.span.to_string(),
-    });
-    for h in &reached {
-        r.fail_host(h, "unavailable", e);
-    }
-    let any_errors_fatal = task.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal);
-    let step = Step::Task {
-        ran_on: &reached,
-        any_errors_fatal,
-    };
-    after_step(r, ctx, step)
-}
-
 /// meta honours `when` per host; flush_handlers, end_play, end_batch and clear_host_errors then
 /// act on the whole batch.
 async fn run_meta(r: &Runner, ctx: &PlayCtx, task: &Task, m: Meta, active: &[String]) -> Flow {
     let hosts = meta::hosts(r, ctx, task, active);
+    // As Ansible: a meta task shows a skipped line where its `when` is false (not counted).
+    let skipped: Vec<&String> = active
+        .iter()
+        .filter(|h| !hosts.contains(h) && r.status(h) == HostStatus::Active)
+        .collect();
+    if !skipped.is_empty() {
+        task::task_start(r, task, false);
+        for h in skipped {
+            r.emit(ItemResult::skipped(&task.kw.when).event(h, None, Flags::default()));
+        }
+    }
     if hosts.is_empty() {
         return Flow::Continue;
     }

@@ -78,6 +78,9 @@ pub struct HostState {
     /// sections `force_handlers` wraps): while above zero a failed host is not yet out of the
     /// play, as Ansible's iterator does not count it failed before those ran.
     guards: u32,
+    /// Failed without a failure of its own (`any_errors_fatal` sent it to a rescue with the
+    /// host that failed): nothing was counted, so a rescue counts nothing either.
+    quiet_failure: bool,
 }
 
 impl Default for HostState {
@@ -94,6 +97,7 @@ impl Default for HostState {
             stats: HostStats::default(),
             last_failure: None,
             guards: 0,
+            quiet_failure: false,
         }
     }
 }
@@ -162,8 +166,23 @@ impl HostState {
     /// A block's rescue takes the host back: its failure counts as rescued instead.
     pub fn rescue(&mut self) {
         self.status = HostStatus::Active;
+        if std::mem::take(&mut self.quiet_failure) {
+            return;
+        }
         self.stats.failed = self.stats.failed.saturating_sub(1);
         self.stats.rescued += 1;
+    }
+
+    /// `any_errors_fatal` while a block owes the host a rescue or always: as Ansible, the host
+    /// is failed along with the one that failed, without a failure counted, and goes through
+    /// the block's rescue/always. False when it is not in such a block (or not active).
+    pub fn fail_quietly(&mut self) -> bool {
+        if self.status != HostStatus::Active || self.guards == 0 {
+            return false;
+        }
+        self.status = HostStatus::Failed;
+        self.quiet_failure = true;
+        true
     }
 
     /// A failed host runs on without its failure being undone in the counters

@@ -6,16 +6,28 @@
 //! (`host_task.rs`), tag selection, meta, includes or blocks (`nodes.rs` dispatches).
 
 use super::ctx::{Flow, PlayCtx};
-use super::eval::tmpl_bool;
+use super::eval::{cond_holds, tmpl_bool};
 use super::host_task::HostTask;
+use super::result::{Flags, ItemResult};
 use super::runner::Runner;
 use super::scope::{ScopeExtras, scope};
+use super::state::{Forgive, HostStatus};
+use crate::error::LoadError;
 use crate::plan::Task;
-use crate::report::Event;
+use crate::report::{Event, Status};
 use minijinja::Value;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The event a task's results follow (module tasks, includes, unavailable modules).
+pub fn task_start(r: &Runner, task: &Task, handler: bool) {
+    r.emit(Event::TaskStart {
+        name: task.display_name(),
+        handler,
+        location: task.span.to_string(),
+    });
+}
 
 /// Runs a module task on `active` (the hosts still active, at least one).
 pub async fn run_task(
@@ -25,11 +37,7 @@ pub async fn run_task(
     mut active: Vec<String>,
     handler: bool,
 ) -> Flow {
-    r.emit(Event::TaskStart {
-        name: task.display_name(),
-        handler,
-        location: task.span.to_string(),
-    });
+    task_start(r, task, handler);
     let started = Instant::now();
     let first = scope(r, ctx, &active[0], ScopeExtras::default());
     let run_once = tmpl_bool(r.templar(), &task.kw.run_once, &first)
@@ -64,6 +72,39 @@ pub async fn run_task(
             any_errors_fatal,
         },
     )
+}
+
+/// A task whose module cannot run here: skipped (and counted) where its `when` is false, as
+/// any task; where it holds, the host fails with `e` (file:line:col, what to write instead).
+pub fn run_unavailable(
+    r: &Runner,
+    ctx: &PlayCtx,
+    task: &Task,
+    e: &LoadError,
+    active: &[String],
+    handler: bool,
+) -> Flow {
+    task_start(r, task, handler);
+    for h in active {
+        let scope = scope(r, ctx, h, ScopeExtras::task(task));
+        match cond_holds(r.templar(), &task.kw.when, &scope) {
+            Ok(true) => r.fail_host(h, "unavailable", e),
+            Ok(false) => {
+                let skipped = ItemResult::skipped(&task.kw.when);
+                r.emit(skipped.event(h, None, Flags::default()));
+                r.with_host(h, |s| {
+                    s.record(Status::Skipped, Forgive::default(), false, Default::default)
+                });
+            }
+            Err(err) => r.fail_host(h, "when", &err),
+        }
+    }
+    let any_errors_fatal = task.kw.any_errors_fatal.unwrap_or(ctx.any_errors_fatal);
+    let step = Step::Task {
+        ran_on: active,
+        any_errors_fatal,
+    };
+    after_step(r, ctx, step)
 }
 
 /// The one result of a run_once task stands for every host: register, and the facts it set
@@ -163,8 +204,17 @@ pub fn after_step(r: &Runner, ctx: &PlayCtx, step: Step<'_>) -> Flow {
         any_errors_fatal: true,
     } = step
     {
-        // A failure that a rescue or always is still owed is not fatal yet.
+        // A failure that a rescue or always is still owed is not fatal yet: the other hosts
+        // in such a block go through it too, as Ansible marks them failed with it.
         let newly_failed: Vec<String> = ran_on.iter().filter(|h| out(h)).cloned().collect();
+        let owed = ran_on
+            .iter()
+            .any(|h| r.status(h) == HostStatus::Failed && !out(h));
+        if owed && newly_failed.is_empty() {
+            for h in ran_on {
+                r.with_host(h, |s| s.fail_quietly());
+            }
+        }
         if !newly_failed.is_empty() {
             for h in &ctx.batch() {
                 r.with_host(h, |s| s.end_if_active());

@@ -146,6 +146,7 @@ impl Module for File {
         result = result
             .with("path", a.path.as_str())
             .with("state", plan.state_after.as_str());
+        result = with_dest(result, &a, &plan.state_after);
         if plan.state_after != "absent" {
             let mut st = if plan.state_after == "link" {
                 found.link.clone().unwrap_or_default()
@@ -760,11 +761,11 @@ async fn run_one_exec(
         d.after.insert_str(0, &format!("path: {path}\n"));
         result.diff.push(d);
     }
-    result = result.with("path", path).with("state", state_after);
-    if matches!(state_after, "link" | "hard") || matches!(a.state, Some(FileStateArg::Touch)) {
-        // Ansible names the path `dest` for these states.
-        result = result.with("dest", path);
-    }
+    result = with_dest(
+        result.with("path", path).with("state", state_after),
+        a,
+        state_after,
+    );
     let mut st = FileState::default();
     if state_after != "absent" {
         let found = kv
@@ -776,6 +777,15 @@ async fn run_one_exec(
         result = with_final_attrs(result, found.then_some(&st), a.src.as_deref());
     }
     Ok(result)
+}
+
+/// Ansible names the path `dest` for touch, link and hard.
+fn with_dest(result: Outcome, a: &FileArgs, state_after: &str) -> Outcome {
+    if matches!(state_after, "link" | "hard") || matches!(a.state, Some(FileStateArg::Touch)) {
+        result.with("dest", a.path.as_str())
+    } else {
+        result
+    }
 }
 
 /// What a result reports of a path that is there after the task (mode, owner, group, uid,
