@@ -29,6 +29,7 @@ pub enum Collector {
     User,
     DateTime,
     Selinux,
+    Fips,
     Cpu,
     Memory,
     Uptime,
@@ -51,6 +52,7 @@ const SUBSETS: &[(&str, &[Collector])] = &[
     ("user", &[C::User]),
     ("date_time", &[C::DateTime]),
     ("selinux", &[C::Selinux]),
+    ("fips", &[C::Fips]),
     (
         "hardware",
         &[C::Cpu, C::Memory, C::Uptime, C::Devices, C::Mounts],
@@ -73,6 +75,7 @@ const MIN: &[Collector] = &[
     C::User,
     C::DateTime,
     C::Selinux,
+    C::Fips,
 ];
 
 const ALL: &[Collector] = &[
@@ -85,6 +88,7 @@ const ALL: &[Collector] = &[
     C::User,
     C::DateTime,
     C::Selinux,
+    C::Fips,
     C::Cpu,
     C::Memory,
     C::Uptime,
@@ -202,6 +206,7 @@ impl Module for Setup {
                     "user",
                     "date_time",
                     "selinux",
+                    "fips",
                     "devices",
                     "mounts",
                     "interfaces",

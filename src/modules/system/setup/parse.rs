@@ -62,6 +62,10 @@ pub fn facts(sections: &HashMap<String, String>, selected: &[Collector]) -> Fact
             Collector::Selinux => {
                 f.insert("selinux".into(), selinux(sec("selinux")));
             }
+            // Ansible's `fips`: the kernel runs in FIPS mode (roles pick hash methods by it).
+            Collector::Fips => {
+                f.insert("fips".into(), json!(sec("fips").trim() == "1"));
+            }
             Collector::Cpu => cpu(&mut f, sec("cpuinfo"), sec("nproc")),
             Collector::Memory => memory(&mut f, sec("meminfo")),
             Collector::Uptime => {

@@ -65,6 +65,9 @@ pub fn build(selected: &[Collector]) -> String {
              date -u '+%Y-%m-%dT%H:%M:%SZ|%Y%m%dT%H%M%S'\n",
         );
     }
+    if has(Collector::Fips) {
+        s.push_str("S fips; cat /proc/sys/crypto/fips_enabled 2>/dev/null\n");
+    }
     if has(Collector::Selinux) {
         s.push_str(
             "S selinux; grep -sH '' /sys/fs/selinux/enforce /sys/fs/selinux/policyvers /etc/selinux/config\n",

@@ -162,6 +162,9 @@ async fn local_facts_match_the_machine_in_one_exec() {
             Some("disabled")
         );
     }
+    let fips = std::fs::read_to_string("/proc/sys/crypto/fips_enabled").unwrap_or_default();
+    assert_eq!(f["fips"].is_true(), fips.trim() == "1");
+    assert!(f.contains_key("fips"));
     assert!(!f.contains_key("python"), "no Python facts are faked");
 }
 
