@@ -100,17 +100,18 @@ const ARGS: &[ArgDoc] = &[
 ];
 
 /// What Ansible's `template` adds to the task's variables: `ansible_managed` (Ansible's
-/// default text; the `ansible_managed` key of ansible.cfg is not read), `template_path`,
+/// default text, unless `managed` is false: the user set one; the `ansible_managed` key of
+/// ansible.cfg is not read), `template_path`,
 /// `template_fullpath`, `template_destpath`, `template_host` and `template_uid`. The times
 /// (`template_mtime`, `template_run_date`) are left out: a file that embeds them changes on
 /// every run.
-fn template_vars(src: &str, local: &Path, dest: &str) -> Value {
+fn template_vars(src: &str, local: &Path, dest: &str, managed: bool) -> Value {
     use std::os::unix::fs::MetadataExt;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let uid = std::fs::metadata(local).map(|m| m.uid()).unwrap_or(0);
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());
-    Value::from_pairs([
-        ("ansible_managed", Value::from("Ansible managed")),
+    let managed = managed.then(|| ("ansible_managed", Value::from("Ansible managed")));
+    let vars = [
         ("template_path", Value::from(src)),
         (
             "template_fullpath",
@@ -119,7 +120,8 @@ fn template_vars(src: &str, local: &Path, dest: &str) -> Value {
         ("template_destpath", Value::from(dest)),
         ("template_host", Value::from(host.trim())),
         ("template_uid", Value::from(user)),
-    ])
+    ];
+    Value::from_pairs(managed.into_iter().chain(vars))
 }
 
 /// The login name of `uid` on the controller, from /etc/passwd.
@@ -152,7 +154,12 @@ impl Module for Template {
         let text = String::from_utf8(super::read_local(&local)?).map_err(|_| {
             ModuleError::Failed(format!("{}: the template is not UTF-8", local.display()))
         })?;
-        let own = template_vars(&a.src, &local, &a.dest);
+        // As Ansible, an `ansible_managed` the user set is not replaced.
+        let user_managed = cx
+            .templating
+            .eval_bool("ansible_managed is defined")
+            .unwrap_or(false);
+        let own = template_vars(&a.src, &local, &a.dest, !user_managed);
         let rendered = cx
             .templating
             .render_text(&text, &local, &own)
