@@ -933,3 +933,16 @@ fn registered_results_have_ansibles_keys_in_check_mode() {
         ],
     );
 }
+
+#[test]
+fn a_self_including_task_file_fails_the_host_instead_of_overflowing() {
+    let out = tempfile::tempdir().unwrap();
+    let r = engine(out.path(), "self_include.yml", &[]);
+    assert_eq!(r.code, 2, "{}", r.context());
+    assert_eq!(r.stat("h1", "failed"), 1, "{}", r.context());
+    assert!(
+        r.stdout.contains("includes nested more than 100 deep"),
+        "{}",
+        r.context()
+    );
+}

@@ -752,3 +752,22 @@ fn role_defaults_with_a_multiline_quoted_jinja_block() {
         )
     );
 }
+
+#[test]
+fn bad_boolean_and_numeric_keywords_are_refused_where_written() {
+    // `become: maybe` used to be read as false when the task ran, `timeout: -5` as no timeout.
+    at(
+        "bad/become_maybe.yml",
+        "become_maybe.yml",
+        2,
+        11,
+        "become must be a boolean",
+    );
+    at(
+        "bad/timeout_negative.yml",
+        "timeout_negative.yml",
+        4,
+        16,
+        "timeout must be a whole number",
+    );
+}

@@ -91,13 +91,13 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
     let sudo = || Some(Value::from("sudo"));
     let su = || Some(Value::from("su"));
     match key {
-        "become" => kw.become_ = Some(value(val)?),
+        "become" => kw.become_ = Some(bool_value(val, key)?),
         "become_user" => kw.become_user = Some(value(val)?),
         "become_method" => kw.become_method = Some(value(val)?),
         "become_flags" => kw.become_flags = Some(value(val)?),
         // Legacy spellings, mapped as Ansible's _preprocess_become did.
         "sudo" => {
-            kw.become_ = Some(value(val)?);
+            kw.become_ = Some(bool_value(val, key)?);
             kw.become_method = sudo();
         }
         "sudo_user" => {
@@ -105,7 +105,7 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
             kw.become_method = sudo();
         }
         "su" => {
-            kw.become_ = Some(value(val)?);
+            kw.become_ = Some(bool_value(val, key)?);
             kw.become_method = su();
         }
         "su_user" => {
@@ -129,13 +129,13 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
                 kw.environment.push(value(val)?);
             }
         }
-        "check_mode" => kw.check_mode = Some(value(val)?),
-        "diff" => kw.diff = Some(value(val)?),
-        "ignore_errors" => kw.ignore_errors = Some(value(val)?),
-        "ignore_unreachable" => kw.ignore_unreachable = Some(value(val)?),
-        "no_log" => kw.no_log = Some(value(val)?),
+        "check_mode" => kw.check_mode = Some(bool_value(val, key)?),
+        "diff" => kw.diff = Some(bool_value(val, key)?),
+        "ignore_errors" => kw.ignore_errors = Some(bool_value(val, key)?),
+        "ignore_unreachable" => kw.ignore_unreachable = Some(bool_value(val, key)?),
+        "no_log" => kw.no_log = Some(bool_value(val, key)?),
         "any_errors_fatal" => kw.any_errors_fatal = Some(literal_bool(val, key)?),
-        "run_once" => kw.run_once = Some(value(val)?),
+        "run_once" => kw.run_once = Some(bool_value(val, key)?),
         "delegate_to" => kw.delegate_to = Some(scalar(val, key)?),
         "delegate_facts" => kw.delegate_facts = Some(literal_bool(val, key)?),
         "tags" => {
@@ -147,7 +147,7 @@ pub fn common(key: &str, val: &Node, kw: &mut Keywords) -> LoadResult<bool> {
         }
         "when" => kw.when.extend(conds(val)?),
         "vars" => kw.vars.extend(vars(val)?),
-        "timeout" => kw.timeout = Some(scalar(val, key)?),
+        "timeout" => kw.timeout = Some(whole_number(val, key)?),
         "throttle" => kw.throttle = Some(scalar(val, key)?),
         "async" => kw.async_ = Some(scalar(val, key)?),
         "poll" => kw.poll = Some(scalar(val, key)?),
@@ -220,6 +220,34 @@ pub fn value(node: &Node) -> LoadResult<Value> {
 /// A scalar value (string, number, boolean), kept raw.
 pub fn scalar(node: &Node, what: &str) -> LoadResult<Value> {
     node.expect_scalar_string(what)?;
+    value(node)
+}
+
+/// A boolean keyword kept raw for run time: a template, or a value that is a boolean already.
+/// `become: maybe` is refused here rather than read as false when the task runs.
+pub fn bool_value(node: &Node, what: &str) -> LoadResult<Value> {
+    if !node.as_str().is_some_and(is_template) {
+        literal_bool(node, what)?;
+    }
+    value(node)
+}
+
+/// A whole-number keyword (`timeout`) kept raw: a template, or a number of 0 or more.
+pub fn whole_number(node: &Node, what: &str) -> LoadResult<Value> {
+    let ok = match &node.kind {
+        NodeKind::Int(i) => *i >= 0,
+        NodeKind::Str(s) => is_template(s) || s.trim().parse::<u64>().is_ok(),
+        _ => false,
+    };
+    if !ok {
+        return Err(LoadError::new(
+            &node.span,
+            format!(
+                "{what} must be a whole number of 0 or more, found {:?}",
+                node.as_str().unwrap_or(node.type_name())
+            ),
+        ));
+    }
     value(node)
 }
 
