@@ -1,0 +1,394 @@
+//! Fuzz tests: no input may panic or abort (issue 14, item 5).
+//!
+//! Each target feeds generated and mutated inputs to one entry point and asserts it returns
+//! (an `Ok` or an error, either is fine) instead of panicking. Panics are caught with
+//! `catch_unwind`; a failing test lists every input that panicked, so it can be kept in
+//! `tests/fixtures/fuzz/` as a regression case (every input that ever panicked, and every input
+//! of the issue 14 probe, lives there and runs in [`regression_cases_never_panic`]).
+//!
+//! - **Seeds.** A small xorshift PRNG with a fixed seed per target (no crate, no wall clock), so
+//!   a run is reproducible: the same inputs every time. `FUZZ_SEED=N` picks another stream.
+//! - **Inputs.** Real files from `tests/fixtures` (inventories, playbooks) mutated by byte flips,
+//!   insertions of YAML/INI/Jinja punctuation, deletions, truncation and splicing of lines from
+//!   another file; and strings generated from each grammar's tokens (k=v, templates, host
+//!   patterns, ranges).
+//! - **Time bound.** The default iteration counts keep each target to a few seconds in a debug
+//!   build. Run longer with `FUZZ_ITERS=100000 cargo test --release --test fuzz` (every target
+//!   runs that many inputs).
+//!
+//! Templates never call `lookup`/`query` (a `pipe` lookup would run commands); the loader is
+//! given the fixture's own path so relative imports resolve as they would for the file.
+
+use rmesos::inventory::{Inventory, InventoryOptions, Source};
+use rmesos::modules::FreeForm;
+use rmesos::plan::{LoadOptions, kv, load_playbook, load_playbook_text};
+use rmesos::vars::{Templar, check_expr_syntax, check_syntax, scope};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A deterministic xorshift64 stream.
+struct Rng(u64);
+
+impl Rng {
+    fn new(target: u64) -> Rng {
+        let base = std::env::var("FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x9E37_79B9_7F4A_7C15u64);
+        Rng((base ^ target.wrapping_mul(0x2545_F491_4F6C_DD1D)) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// How many inputs a target runs: its default, or `FUZZ_ITERS`.
+fn iters(default: usize) -> usize {
+    std::env::var("FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `f` on every input, collecting the inputs that panicked; fails listing them.
+fn no_panics(target: &str, inputs: impl Iterator<Item = String>, f: impl Fn(&str)) {
+    let mut panicked = Vec::new();
+    for input in inputs {
+        if catch_unwind(AssertUnwindSafe(|| f(&input))).is_err() {
+            panicked.push(input);
+        }
+    }
+    assert!(
+        panicked.is_empty(),
+        "{target}: {} input(s) panicked (keep them in tests/fixtures/fuzz/):\n{}",
+        panicked.len(),
+        panicked
+            .iter()
+            .map(|s| format!("----\n{s:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Files under `dir` (recursively) whose name `keep` accepts, sorted for a stable order.
+fn files(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p, keep));
+        } else if keep(&p) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_yaml(p: &Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e == "yml" || e == "yaml" || e == "json")
+}
+
+/// Punctuation that matters to YAML, INI, k=v and Jinja, plus a few words.
+const ALPHABET: &[u8] = b"-:?[]{},#&*!|>'\"%@` \t\n\r\\=abcz019.~;()<+/";
+
+/// One mutation of `text`: a byte flip, an insertion, a deletion, a truncation, or a splice of
+/// a line range from `other`.
+fn mutate_once(rng: &mut Rng, text: &mut Vec<u8>, other: &[u8]) {
+    let at = rng.below(text.len() + 1);
+    match rng.below(7) {
+        0 if at < text.len() => text[at] ^= 1 << rng.below(8),
+        1 if at < text.len() => text[at] = *rng.pick(ALPHABET),
+        2 if at < text.len() => {
+            text.remove(at);
+        }
+        3 => text.truncate(at),
+        4 => {
+            let lines: Vec<&[u8]> = other.split_inclusive(|b| *b == b'\n').collect();
+            let from = rng.below(lines.len());
+            let to = (from + 1 + rng.below(4)).min(lines.len());
+            let piece: Vec<u8> = lines.get(from..to).unwrap_or(&[]).concat();
+            text.splice(at..at, piece);
+        }
+        5 => {
+            // Duplicate a line (duplicate keys, repeated sections).
+            let start = text[..at]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            let end = text[at..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(text.len(), |i| at + i + 1);
+            let line = text[start..end].to_vec();
+            text.splice(start..start, line);
+        }
+        _ => text.insert(at.min(text.len()), *rng.pick(ALPHABET)),
+    }
+}
+
+/// `n` mutants of the seed files: each a seed with 1 to 8 mutations.
+fn mutants(seeds: &[Vec<u8>], target: u64, n: usize) -> impl Iterator<Item = String> + '_ {
+    assert!(!seeds.is_empty(), "no seed files");
+    let mut rng = Rng::new(target);
+    (0..n).map(move |round| {
+        let mut text = seeds[round % seeds.len()].clone();
+        let other = rng.pick(seeds).clone();
+        for _ in 0..1 + rng.below(8) {
+            mutate_once(&mut rng, &mut text, &other);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    })
+}
+
+/// `n` strings of 0 to `max` tokens drawn from `tokens`.
+fn sentences<'a>(
+    tokens: &'a [&'a str],
+    target: u64,
+    n: usize,
+    max: usize,
+) -> impl Iterator<Item = String> + 'a {
+    let mut rng = Rng::new(target);
+    (0..n).map(move |_| {
+        (0..rng.below(max + 1))
+            .map(|_| *rng.pick(tokens))
+            .collect::<String>()
+    })
+}
+
+fn read_all(paths: &[PathBuf]) -> Vec<Vec<u8>> {
+    paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+}
+
+fn load_inventory(text: &str, origin: &str) -> Option<Inventory> {
+    let src = Source::Text {
+        origin: PathBuf::from(origin),
+        text: text.to_string(),
+    };
+    Inventory::load_with(&[src], &InventoryOptions::default()).ok()
+}
+
+/// Exercises what a loaded inventory offers: listing, graph, every host's variables.
+fn use_inventory(inv: &Inventory) {
+    let _ = inv.to_list_json();
+    let _ = inv.graph(None, true);
+    if let Ok(hosts) = inv.select("all") {
+        for h in hosts.iter().take(50) {
+            let _ = inv.host(h);
+        }
+    }
+}
+
+#[test]
+fn ini_inventory_never_panics() {
+    let inv = fixtures().join("inventory");
+    let seeds = read_all(&files(&inv, &|p| !is_yaml(p) && !p.ends_with("README.md")));
+    no_panics("INI inventory", mutants(&seeds, 1, iters(1500)), |text| {
+        if let Some(inv) = load_inventory(text, "fuzz_hosts") {
+            use_inventory(&inv);
+        }
+    });
+}
+
+#[test]
+fn yaml_inventory_never_panics() {
+    let inv = fixtures().join("inventory");
+    let seeds = read_all(&files(&inv, &|p| is_yaml(p) && !p.ends_with("README.md")));
+    no_panics("YAML inventory", mutants(&seeds, 2, iters(1500)), |text| {
+        if let Some(inv) = load_inventory(text, "fuzz.yml") {
+            use_inventory(&inv);
+        }
+    });
+}
+
+#[rustfmt::skip]
+const RANGE_TOKENS: &[&str] = &[
+    "node", "web", "[", "]", ":", "0", "1", "9", "01", "10", "a", "z", "-", ".", "99999999999",
+    "18446744073709551616", "-1", "x", "é", " ", "[0:3]", "[a:c]", "[1:10:0]", "[3:1]",
+];
+
+#[rustfmt::skip]
+const PATTERN_TOKENS: &[&str] = &[
+    "all", "web", "db", "node1", "*", "?", ":", ",", "&", "!", "~", "(", ")", "[", "]", "0", "-1",
+    "1", "99999999999", "node[0:2]", "~^n.*", "~((", "web[1:]", "[-1]", "\\", " ", "ungrouped",
+    "localhost", "@", ".retry",
+];
+
+#[test]
+fn host_ranges_and_patterns_never_panic() {
+    // Ranges are expanded where an INI line names hosts; patterns by `select`.
+    let ranges = sentences(RANGE_TOKENS, 3, iters(1500), 8);
+    no_panics("host range", ranges, |name| {
+        let text = format!("[web]\n{name} ansible_port=22\n[db]\nnode1\n");
+        if let Some(inv) = load_inventory(&text, "fuzz_hosts") {
+            use_inventory(&inv);
+        }
+    });
+    let base = "[web]\nnode[0:5]\nweb1\n[db]\nnode1\ndb1\n[all:vars]\nx=1\n";
+    let inv = load_inventory(base, "fuzz_hosts").expect("the base inventory loads");
+    let patterns = sentences(PATTERN_TOKENS, 4, iters(3000), 8);
+    no_panics("host pattern", patterns, |p| {
+        let _ = inv.select(p);
+    });
+}
+
+#[rustfmt::skip]
+const KV_TOKENS: &[&str] = &[
+    "a", "b", "=", "==", " ", "  ", "'", "\"", "\\", "\\'", "{{", "}}", "{%", "%}", "{#", "#}",
+    "x=1", "msg=hi", "chdir=/tmp", "creates=", "é", "\t", "\n", "=", "'a b'", "\"c d\"",
+    "_raw_params=",
+];
+
+#[test]
+fn kv_parser_never_panics() {
+    let forms = [
+        FreeForm::No,
+        FreeForm::Yes {
+            keys: None,
+            required: false,
+        },
+        FreeForm::Yes {
+            keys: Some(&["chdir", "creates"]),
+            required: true,
+        },
+    ];
+    no_panics("k=v", sentences(KV_TOKENS, 5, iters(5000), 12), |s| {
+        for f in &forms {
+            let _ = kv::parse(s, *f);
+        }
+    });
+}
+
+#[rustfmt::skip]
+const TEMPLATE_TOKENS: &[&str] = &[
+    "{{", "}}", "{%", "%}", "{#", "#}", " ", "x", "y", "items", "d", "s", "n", "f", "1", "0",
+    "-1", "1e20", "9999999999999999999999", ".5", "'a'", "\"b\"", "(", ")", "[", "]", "{", "}",
+    ",", ":", ".", "|", "+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", ">", " and ",
+    " or ", " not ", " in ", " is ", " if ", " else ", "if ", "endif", "for i in ", "endfor",
+    "set z = ", "range(", "default", "int", "float", "bool", "string", "length", "upper", "lower",
+    "join", "first", "last", "min", "max", "sum", "sort", "unique", "reverse", "list",
+    "dict2items", "items2dict", "combine", "to_json", "from_json", "to_yaml", "from_yaml",
+    "to_nice_yaml", "to_nice_json", "b64encode", "b64decode", "regex_replace", "regex_search",
+    "regex_findall", "replace", "split", "map", "select", "reject", "selectattr", "attribute=",
+    "ternary", "mandatory", "quote", "basename", "dirname", "hash", "password_hash", "random",
+    "shuffle", "flatten", "zip", "product", "subelements", "dictsort", "round", "abs", "trim",
+    "center", "indent", "wordcount", "truncate", "format", "urlsplit", "ipaddr", "version",
+    "defined", "undefined", "none", "match", "search", "omit", "hostvars", "groups",
+    "inventory_hostname", "vars", "lipsum", "namespace", "cycler", "joiner", "\\", "\n", "é",
+    "'(('", "'['", "-9223372036854775808",
+];
+
+#[test]
+fn templates_never_panic() {
+    let templar = Templar::new();
+    let vars = serde_json::json!({
+        "x": 1, "y": "two", "items": [1, "a", null, {"k": "v"}, [1, 2]],
+        "d": {"a": 1, "b": [1, 2], "c": {"d": null}}, "s": "{{ x }}", "n": null, "f": 1.5,
+    });
+    let s = scope(
+        &templar,
+        vec![minijinja::Value::from(minijinja::value::Serde(vars))],
+        minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!({"inventory_hostname": "h1"}),
+        )),
+    );
+    let t: &Arc<Templar> = &templar;
+    no_panics(
+        "template",
+        sentences(TEMPLATE_TOKENS, 6, iters(3000), 12),
+        |src| {
+            let _ = check_syntax(src);
+            let _ = check_expr_syntax(src);
+            let _ = t.template_value(&minijinja::Value::from(src), &s);
+            let _ = t.eval_expr(src, &s);
+            let _ = t.eval_bool(src, &s);
+        },
+    );
+}
+
+/// Playbooks and task files of the loader and executor fixtures (no generated output).
+fn playbook_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut paths = files(&fixtures().join("loader"), &|p| is_yaml(p));
+    let exec: Vec<PathBuf> = files(&fixtures().join("exec"), &|p| is_yaml(p))
+        .into_iter()
+        .step_by(4)
+        .collect();
+    paths.extend(exec);
+    paths
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+        .collect()
+}
+
+#[test]
+fn playbook_loader_never_panics() {
+    let seeds = playbook_seeds();
+    let texts: Vec<Vec<u8>> = seeds.iter().map(|(_, b)| b.clone()).collect();
+    let opts = LoadOptions::default();
+    let n = iters(600);
+    let inputs = mutants(&texts, 7, n)
+        .enumerate()
+        .map(|(i, text)| format!("{}\n{text}", seeds[i % seeds.len()].0.display()));
+    no_panics("playbook", inputs, |input| {
+        // The first line names the seed: the mutant stands for that file, so its imports,
+        // roles and task files resolve beside it.
+        let (path, text) = input.split_once('\n').unwrap_or(("fuzz.yml", input));
+        let _ = load_playbook_text(text, Path::new(path), &opts);
+    });
+}
+
+/// Every input that ever panicked and every input of the issue 14 probe: none may panic, and
+/// each must load (or be refused) as its first comment line says (`# expect: error` or
+/// `# expect: ok`).
+#[test]
+fn regression_cases_never_panic() {
+    let dir = fixtures().join("fuzz");
+    let cases = files(&dir, &|p| {
+        is_yaml(p) || p.extension().is_some_and(|e| e == "ini")
+    });
+    assert!(!cases.is_empty(), "no cases in {}", dir.display());
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let text = std::fs::read_to_string(case).expect("a UTF-8 case");
+        let want_error = text
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("expect: error"));
+        let outcome = catch_unwind(|| {
+            if case.extension().is_some_and(|e| e == "ini") {
+                Inventory::load(std::slice::from_ref(case))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            } else {
+                load_playbook(case, &LoadOptions::default())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        });
+        match outcome {
+            Err(_) => wrong.push(format!("{}: panicked", case.display())),
+            Ok(Ok(())) if want_error => wrong.push(format!("{}: loaded", case.display())),
+            Ok(Err(e)) if !want_error => wrong.push(format!("{}: {e}", case.display())),
+            Ok(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
