@@ -355,9 +355,103 @@ fn playbook_loader_never_panics() {
     });
 }
 
+/// What a regression case must do, from its first comment lines: `# expect: error` (refused
+/// when loaded), `# expect: ok` (loads), or `# expect: run fails` (loads, then the run on
+/// the scripted connector fails, its output containing the `# message:` line's text).
+enum Expect {
+    LoadError,
+    Loads,
+    RunFails(String),
+}
+
+fn expectation(text: &str) -> Expect {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("");
+    let message = lines
+        .next()
+        .and_then(|l| l.strip_prefix("# message: "))
+        .unwrap_or("")
+        .to_string();
+    if first.contains("expect: error") {
+        Expect::LoadError
+    } else if first.contains("expect: run fails") {
+        Expect::RunFails(message)
+    } else {
+        Expect::Loads
+    }
+}
+
+/// A `Write` whose bytes the test reads after the run.
+#[derive(Clone, Default)]
+struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `case` on one scripted host (every command exits 0): its exit code and JSON events.
+fn run(case: &Path) -> Result<(i32, String), String> {
+    let opts = rmesos::exec::RunOptions::default();
+    let pb = load_playbook(case, &opts.load).map_err(|e| e.to_string())?;
+    let inv = Inventory::load_with(
+        &[Source::Text {
+            origin: PathBuf::from("hosts"),
+            text: "localhost\n".into(),
+        }],
+        &InventoryOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let buf = Buffer::default();
+    let sink = Box::new(rmesos::report::json::JsonLines::new(buf.clone()));
+    let host = Box::new(rmesos::testbed::scripted::Scripted::new());
+    let play = rmesos::exec::run_playbook(&pb, Arc::new(inv), opts, sink, host);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let summary = rt.block_on(play);
+    let out = String::from_utf8_lossy(&buf.0.lock().unwrap_or_else(|p| p.into_inner())).into();
+    Ok((summary.exit_code, out))
+}
+
+/// Checks one case; what is wrong with it, if anything.
+fn check_case(case: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(case).expect("a UTF-8 case");
+    let loaded = || {
+        if case.extension().is_some_and(|e| e == "ini") {
+            Inventory::load(&[case.to_path_buf()]).map(|_| ())
+        } else {
+            load_playbook(case, &LoadOptions::default()).map(|_| ())
+        }
+        .map_err(|e| e.to_string())
+    };
+    let wrong = match expectation(&text) {
+        Expect::LoadError => match catch_unwind(loaded) {
+            Err(_) => "panicked".to_string(),
+            Ok(Ok(())) => "loaded".to_string(),
+            Ok(Err(_)) => return None,
+        },
+        Expect::Loads => match catch_unwind(loaded) {
+            Err(_) => "panicked".to_string(),
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => return None,
+        },
+        Expect::RunFails(message) => match catch_unwind(|| run(case)) {
+            Err(_) => "panicked".to_string(),
+            Ok(Err(e)) => e,
+            Ok(Ok((0, _))) => "the run succeeded".to_string(),
+            Ok(Ok((_, out))) if out.contains(&message) => return None,
+            Ok(Ok((_, out))) => format!("no {message:?} in:\n{out}"),
+        },
+    };
+    Some(format!("{}: {wrong}", case.display()))
+}
+
 /// Every input that ever panicked and every input of the issue 14 probe: none may panic, and
-/// each must load (or be refused) as its first comment line says (`# expect: error` or
-/// `# expect: ok`).
+/// each is refused, loads, or fails its run with its message, as its first lines say.
 #[test]
 fn regression_cases_never_panic() {
     let dir = fixtures().join("fuzz");
@@ -365,30 +459,6 @@ fn regression_cases_never_panic() {
         is_yaml(p) || p.extension().is_some_and(|e| e == "ini")
     });
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
-    let mut wrong = Vec::new();
-    for case in &cases {
-        let text = std::fs::read_to_string(case).expect("a UTF-8 case");
-        let want_error = text
-            .lines()
-            .next()
-            .is_some_and(|l| l.contains("expect: error"));
-        let outcome = catch_unwind(|| {
-            if case.extension().is_some_and(|e| e == "ini") {
-                Inventory::load(std::slice::from_ref(case))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                load_playbook(case, &LoadOptions::default())
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        });
-        match outcome {
-            Err(_) => wrong.push(format!("{}: panicked", case.display())),
-            Ok(Ok(())) if want_error => wrong.push(format!("{}: loaded", case.display())),
-            Ok(Err(e)) if !want_error => wrong.push(format!("{}: {e}", case.display())),
-            Ok(_) => {}
-        }
-    }
+    let wrong: Vec<String> = cases.iter().filter_map(|c| check_case(c)).collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
