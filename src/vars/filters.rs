@@ -35,6 +35,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_findall", regex_findall);
     env.add_filter("regex_escape", regex_escape);
     env.add_filter("comment", comment);
+    env.add_filter("indent", indent);
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("splitext", splitext);
@@ -164,16 +165,44 @@ fn join(state: &State, v: Value, sep: Option<String>, kwargs: Kwargs) -> Result<
     Ok(parts.join(sep.as_deref().unwrap_or("")))
 }
 
+/// The widest indentation or repeat count a filter takes: far beyond any real template, far
+/// short of what would exhaust the controller's memory (`indent(10000000000)` aborted the run).
+const MAX_WIDTH: usize = 10_000;
+
+/// `n` when it is at most [`MAX_WIDTH`]; an error naming the filter's `what` otherwise.
+fn width(n: usize, what: &str) -> Result<usize, Error> {
+    if n > MAX_WIDTH {
+        return Err(invalid(format!("{what} {n} is more than {MAX_WIDTH}")));
+    }
+    Ok(n)
+}
+
+/// minijinja's `indent`, with its width bounded.
+fn indent(
+    value: StringInput<'_>,
+    w: Option<usize>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    width(w.or(kwargs.get("width")?).unwrap_or(0), "indent: width")?;
+    minijinja::filters::indent(value, w, first, blank, kwargs)
+}
+
 fn to_json_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let indent: Option<usize> = kwargs.get("indent")?;
+    indent.map(|n| width(n, "to_json: indent")).transpose()?;
     Ok(to_json(&v, &JsonStyle { indent, sort_keys }))
 }
 
 fn to_nice_json(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(4),
+        "to_nice_json: indent",
+    )?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
     Ok(to_json(
         &v,
@@ -645,8 +674,14 @@ fn comment(
     let postfix = get("postfix", affix.trim_end())?;
     // `decoration` in the style table is the per-line prefix; the default params differ.
     let line_decoration = affix.clone();
-    let prefix_count = kwargs.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
-    let postfix_count = kwargs.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    let count = |k: &str| -> Result<usize, Error> {
+        width(
+            kwargs.get::<Option<usize>>(k)?.unwrap_or(1),
+            &format!("comment: {k}"),
+        )
+    };
+    let prefix_count = count("prefix_count")?;
+    let postfix_count = count("postfix_count")?;
     kwargs.assert_all_used()?;
     let mut out = String::new();
     if !beginning.is_empty() {
