@@ -4,7 +4,7 @@
 use super::yaml_out::{JsonStyle, YamlStyle, to_json, to_yaml};
 use crate::vocab::python_str;
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, StringInput, ValueKind};
+use minijinja::value::{Kwargs, Rest, StringInput, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
@@ -36,6 +36,8 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_escape", regex_escape);
     env.add_filter("comment", comment);
     env.add_filter("indent", indent);
+    env.add_filter("slice", slice);
+    env.add_filter("format", format);
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("splitext", splitext);
@@ -187,6 +189,48 @@ fn indent(
 ) -> Result<Value, Error> {
     width(w.or(kwargs.get("width")?).unwrap_or(0), "indent: width")?;
     minijinja::filters::indent(value, w, first, blank, kwargs)
+}
+
+/// minijinja's `slice`, with its count bounded (it reserves `count` slices up front).
+fn slice(state: &State, v: Value, count: usize, fill: Option<Value>) -> Result<Value, Error> {
+    minijinja::filters::slice(state, v, width(count, "slice: count")?, fill)
+}
+
+/// minijinja's `format`, with the widths and precisions its format string asks bounded.
+fn format(state: &mut State, fmt: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    if let Some(text) = fmt.as_str() {
+        for n in format_widths(text) {
+            width(n, "format: width")?;
+        }
+    }
+    minijinja::filters::format(state, fmt, args)
+}
+
+/// The widths and precisions of `%` specs (`%-10.3f`) and `{:>10}` specs in `text`
+/// (saturating: a number too long for usize counts as usize::MAX).
+fn format_widths(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if matches!(bytes[i], b'%' | b':') {
+            i += 1;
+            while i < bytes.len() && !bytes[i].is_ascii_alphabetic() && bytes[i] != b'}' {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i > start {
+                    out.push(text[start..i].parse().unwrap_or(usize::MAX));
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 fn to_json_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
