@@ -13,7 +13,8 @@
 //!   another file; and strings generated from each grammar's tokens (k=v, templates, host
 //!   patterns, ranges).
 //! - **Time bound.** The default iteration counts keep each target to a few seconds in a debug
-//!   build. Run longer with `FUZZ_ITERS=100000 cargo test --release --test fuzz` (every target
+//!   build. `FUZZ_VERBOSE=1` prints each input before it runs (an abort cannot be caught).
+//!   Run longer with `FUZZ_ITERS=100000 cargo test --release --test fuzz` (every target
 //!   runs that many inputs).
 //!
 //! Templates never call `lookup`/`query` (a `pipe` lookup would run commands); the loader is
@@ -63,7 +64,12 @@ fn iters(default: usize) -> usize {
 /// Runs `f` on every input, collecting the inputs that panicked; fails listing them.
 fn no_panics(target: &str, inputs: impl Iterator<Item = String>, f: impl Fn(&str)) {
     let mut panicked = Vec::new();
+    // An abort (a failed allocation) cannot be caught: FUZZ_VERBOSE=1 names each input first.
+    let verbose = std::env::var_os("FUZZ_VERBOSE").is_some();
     for input in inputs {
+        if verbose {
+            eprintln!("{target}: {input:?}");
+        }
         if catch_unwind(AssertUnwindSafe(|| f(&input))).is_err() {
             panicked.push(input);
         }
@@ -296,20 +302,25 @@ const TEMPLATE_TOKENS: &[&str] = &[
     "'(('", "'['", "-9223372036854775808",
 ];
 
-#[test]
-fn templates_never_panic() {
-    let templar = Templar::new();
+/// Variables of every kind for the templates to use (`s` is itself a template).
+fn template_scope(templar: &Arc<Templar>) -> minijinja::Value {
     let vars = serde_json::json!({
         "x": 1, "y": "two", "items": [1, "a", null, {"k": "v"}, [1, 2]],
         "d": {"a": 1, "b": [1, 2], "c": {"d": null}}, "s": "{{ x }}", "n": null, "f": 1.5,
     });
-    let s = scope(
-        &templar,
+    scope(
+        templar,
         vec![minijinja::Value::from(minijinja::value::Serde(vars))],
         minijinja::Value::from(minijinja::value::Serde(
             serde_json::json!({"inventory_hostname": "h1"}),
         )),
-    );
+    )
+}
+
+#[test]
+fn templates_never_panic() {
+    let templar = Templar::new();
+    let s = template_scope(&templar);
     let t: &Arc<Templar> = &templar;
     no_panics(
         "template",
@@ -322,6 +333,56 @@ fn templates_never_panic() {
             let _ = t.eval_bool(src, &s);
         },
     );
+}
+
+#[rustfmt::skip]
+const ATOMS: &[&str] = &[
+    "x", "y", "items", "d", "s", "n", "f", "undefined_var", "'a\\nb'", "'%s-%d'", "'{:>3}'", "''",
+    "[]", "{}", "[1, [2, [3]]]", "{'a': {'b': 1}}", "-1", "0", "1e308", "'10.0.0.1/24'", "'é'",
+    "range(3)", "(1, 2)", "none", "true",
+];
+
+#[rustfmt::skip]
+const FILTERS: &[&str] = &[
+    "indent", "slice", "batch", "format", "center", "truncate", "wordwrap", "round", "int",
+    "float", "string", "list", "first", "last", "join", "split", "replace", "regex_replace",
+    "regex_search", "regex_findall", "to_json", "to_nice_json", "to_yaml", "to_nice_yaml",
+    "from_json", "from_yaml", "b64decode", "b64encode", "comment", "flatten", "combine",
+    "dict2items", "items2dict", "ipaddr", "version", "ternary", "default", "mandatory", "unique",
+    "sort", "map", "select", "selectattr", "sum", "min", "max", "random", "shuffle", "hash",
+    "quote", "basename", "splitext", "subelements", "zip", "union", "difference", "dictsort",
+    "attr", "title", "trim", "urlencode", "tojson", "pprint", "items", "abs", "length",
+];
+
+/// Arguments: ordinary ones and sizes no memory holds (never mid-sized ones that would only
+/// make a test slow).
+#[rustfmt::skip]
+const ARGS: &[&str] = &[
+    "", "0", "1", "2", "-1", "10000000000", "18446744073709551615", "'a'", "'%10000000000s'",
+    "'[('", "x", "items", "d", "width=10000000000", "indent=10000000000", "true", "none",
+    "levels=10000000000", "prefix_count=10000000000", "'b', 'c'",
+];
+
+/// `{{ atom | filter(args) | ... }}` with spaces where Jinja wants them, so most inputs get
+/// past the parser and reach the filters.
+fn filter_chains(target: u64, n: usize) -> impl Iterator<Item = String> {
+    let mut rng = Rng::new(target);
+    (0..n).map(move |_| {
+        let mut expr = rng.pick(ATOMS).to_string();
+        for _ in 0..1 + rng.below(3) {
+            expr = format!("{expr} | {}({})", rng.pick(FILTERS), rng.pick(ARGS));
+        }
+        format!("{{{{ {expr} }}}}")
+    })
+}
+
+#[test]
+fn filter_chains_never_panic() {
+    let templar = Templar::new();
+    let s = template_scope(&templar);
+    no_panics("filter chain", filter_chains(8, iters(3000)), |src| {
+        let _ = templar.template_value(&minijinja::Value::from(src), &s);
+    });
 }
 
 /// Playbooks and task files of the loader and executor fixtures (no generated output).

@@ -37,6 +37,7 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("comment", comment);
     env.add_filter("indent", indent);
     env.add_filter("slice", slice);
+    env.add_filter("tojson", tojson);
     env.add_filter("format", format);
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
@@ -191,6 +192,18 @@ fn indent(
     minijinja::filters::indent(value, w, first, blank, kwargs)
 }
 
+/// minijinja's `tojson`, with a numeric indent bounded.
+fn tojson(v: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let asked = match &indent {
+        Some(i) => Some(i.clone()),
+        None => kwargs.get::<Option<Value>>("indent")?,
+    };
+    if let Some(n) = asked.and_then(|i| usize::try_from(i).ok()) {
+        width(n, "tojson: indent")?;
+    }
+    minijinja::filters::tojson(v, indent, kwargs)
+}
+
 /// minijinja's `slice`, with its count bounded (it reserves `count` slices up front).
 fn slice(state: &State, v: Value, count: usize, fill: Option<Value>) -> Result<Value, Error> {
     minijinja::filters::slice(state, v, width(count, "slice: count")?, fill)
@@ -259,7 +272,10 @@ fn to_nice_json(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error
 
 fn to_yaml_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(2),
+        "to_yaml: indent",
+    )?;
     Ok(to_yaml(
         &v,
         &YamlStyle {
@@ -271,7 +287,10 @@ fn to_yaml_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Err
 
 fn to_nice_yaml(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(4),
+        "to_nice_yaml: indent",
+    )?;
     Ok(to_yaml(
         &v,
         &YamlStyle {

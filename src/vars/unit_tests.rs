@@ -1110,7 +1110,11 @@ fn widths_no_memory_holds_are_errors_not_aborts() {
         "{{ 'a' | indent(10000000000) }}",
         "{{ 'a' | indent(width=10000000000) }}",
         "{{ [1] | to_json(indent=10000000000) }}",
+        "{{ [1] | tojson(indent=10000000000) }}",
+        "{{ [1] | tojson(10000000000) }}",
         "{{ [1] | to_nice_json(indent=10000000000) }}",
+        "{{ {'a': {'b': 1}} | to_nice_yaml(indent=10000000000) }}",
+        "{{ {'a': {'b': 1}} | to_yaml(indent=10000000000) }}",
         "{{ 'x' | comment(postfix_count=10000000000) }}",
         // format and slice reserved what they were asked for, and aborted too.
         "{{ '%10000000000s' | format('x') }}",
