@@ -7,7 +7,7 @@
 //! ([`InputError`]). Must not know: other hosts (run_once, forks and the play's failure rules
 //! are `task.rs`'s), includes, meta or blocks.
 
-use super::connect::{BecomeInput, ConnectError, TaskConnection, TaskOnHost, UnsupportedBecome};
+use super::connect::{BecomeInput, ConnectError, TaskConnection, TaskOnHost};
 use super::ctx::PlayCtx;
 use super::eval::{EvalError, ScopeTemplating, cond_holds, text, tmpl_bool, tmpl_str};
 use super::handlers;
@@ -214,7 +214,7 @@ impl<'a> HostTask<'a> {
         };
         let become_ = match self.become_spec(scope, &conn.vars) {
             Ok(b) => b,
-            Err(e) => return ItemResult::failed(e.to_string()),
+            Err(e) => return ItemResult::failed(e),
         };
         let paths = self.r.search_paths(self.task);
         let templating = ScopeTemplating {
@@ -330,15 +330,19 @@ impl<'a> HostTask<'a> {
         &self,
         scope: &Value,
         conn_vars: &IndexMap<String, Value>,
-    ) -> Result<Option<BecomeSpec>, UnsupportedBecome> {
+    ) -> Result<Option<BecomeSpec>, String> {
         let (templar, kw) = (self.r.templar(), &self.task.kw);
+        // `become: maybe` fails the task as in Ansible, rather than meaning "no".
+        let become_ = tmpl_bool(templar, &kw.become_, scope)
+            .map_err(|e| format!("Error processing keyword 'become': {e}"))?;
         let input = BecomeInput {
-            become_: tmpl_bool(templar, &kw.become_, scope).ok().flatten(),
+            become_,
             user: tmpl_str(templar, &kw.become_user, scope).ok().flatten(),
             method: tmpl_str(templar, &kw.become_method, scope).ok().flatten(),
             flags: tmpl_str(templar, &kw.become_flags, scope).ok().flatten(),
         };
         super::connect::become_spec(input, conn_vars, &self.r.opts().become_)
+            .map_err(|e| e.to_string())
     }
 
     fn bad_number(&self, keyword: &'static str, want: &'static str, got: String) -> InputError {

@@ -31,7 +31,16 @@ pub enum IncludeError {
     /// What the include names did not load with the playbook.
     #[error("{0}")]
     Preload(Arc<LoadError>),
+    /// Includes nested deeper than [`MAX_INCLUDE_DEPTH`]: a file that includes itself with no
+    /// end (each level costs the controller stack; unchecked, it aborts the whole run).
+    #[error(
+        "{span}: includes nested deeper than {MAX_INCLUDE_DEPTH} levels (does {target:?} include itself?)"
+    )]
+    TooDeep { span: Span, target: String },
 }
+
+/// Deeper than any real play nests its includes, well short of exhausting the stack.
+pub const MAX_INCLUDE_DEPTH: usize = 100;
 
 /// What an include task names.
 enum Source<'a> {
@@ -223,6 +232,16 @@ impl<'a> Include<'a> {
         g: &Group,
     ) -> Result<Arc<Vec<TaskNode>>, IncludeError> {
         let task = self.task;
+        let depth = g
+            .hosts
+            .iter()
+            .map(|h| r.with_host(h, |s| s.include_stack.len()));
+        if depth.max().unwrap_or(0) >= MAX_INCLUDE_DEPTH {
+            return Err(IncludeError::TooDeep {
+                span: task.span.clone(),
+                target: g.target.clone(),
+            });
+        }
         if let Some(p) = self.source.preloaded()
             && g.target == self.source.name()
         {

@@ -99,7 +99,9 @@ fn tag_length(s: &str, closer: &str) -> Option<usize> {
     while i < bytes.len() {
         match bytes[i] {
             q @ (b'\'' | b'"') => i = skip_string(bytes, i, q),
-            _ if s[i..].starts_with(closer) => return Some(i),
+            // Compared as bytes: `i` steps through multi-byte characters (`é`), where a
+            // `str` slice would panic.
+            _ if bytes[i..].starts_with(closer.as_bytes()) => return Some(i),
             _ => i += 1,
         }
     }
@@ -315,6 +317,16 @@ mod rewrite {
         assert_eq!(
             rewrite_template("{% raw %}{{ a.b is defined }}{% endraw %}"),
             "{% raw %}{{ a.b is defined }}{% endraw %}"
+        );
+    }
+
+    #[test]
+    fn non_ascii_in_a_tag_is_kept() {
+        // Found by tests/fuzz.rs: a multi-byte character before the closer used to panic.
+        assert_eq!(rewrite_template("{{ é }}"), "{{ é }}");
+        assert_eq!(
+            rewrite_template("{{ 'é' ~ a.b | d('ü') }}é"),
+            "{{ 'é' ~ __rmesos_path(a, 'b') | d('ü') }}é"
         );
     }
 }

@@ -4,7 +4,7 @@
 use super::yaml_out::{JsonStyle, YamlStyle, to_json, to_yaml};
 use crate::vocab::python_str;
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, StringInput, ValueKind};
+use minijinja::value::{Kwargs, Rest, StringInput, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,6 +35,10 @@ pub(super) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_findall", regex_findall);
     env.add_filter("regex_escape", regex_escape);
     env.add_filter("comment", comment);
+    env.add_filter("indent", indent);
+    env.add_filter("slice", slice);
+    env.add_filter("tojson", tojson);
+    env.add_filter("format", format);
     env.add_filter("basename", basename);
     env.add_filter("dirname", dirname);
     env.add_filter("splitext", splitext);
@@ -164,16 +168,98 @@ fn join(state: &State, v: Value, sep: Option<String>, kwargs: Kwargs) -> Result<
     Ok(parts.join(sep.as_deref().unwrap_or("")))
 }
 
+/// The widest indentation or repeat count a filter takes: far beyond any real template, far
+/// short of what would exhaust the controller's memory (`indent(10000000000)` aborted the run).
+const MAX_WIDTH: usize = 10_000;
+
+/// `n` when it is at most [`MAX_WIDTH`]; an error naming the filter's `what` otherwise.
+fn width(n: usize, what: &str) -> Result<usize, Error> {
+    if n > MAX_WIDTH {
+        return Err(invalid(format!("{what} {n} is more than {MAX_WIDTH}")));
+    }
+    Ok(n)
+}
+
+/// minijinja's `indent`, with its width bounded.
+fn indent(
+    value: StringInput<'_>,
+    w: Option<usize>,
+    first: Option<bool>,
+    blank: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    width(w.or(kwargs.get("width")?).unwrap_or(0), "indent: width")?;
+    minijinja::filters::indent(value, w, first, blank, kwargs)
+}
+
+/// minijinja's `tojson`, with a numeric indent bounded.
+fn tojson(v: &Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let asked = match &indent {
+        Some(i) => Some(i.clone()),
+        None => kwargs.get::<Option<Value>>("indent")?,
+    };
+    if let Some(n) = asked.and_then(|i| usize::try_from(i).ok()) {
+        width(n, "tojson: indent")?;
+    }
+    minijinja::filters::tojson(v, indent, kwargs)
+}
+
+/// minijinja's `slice`, with its count bounded (it reserves `count` slices up front).
+fn slice(state: &State, v: Value, count: usize, fill: Option<Value>) -> Result<Value, Error> {
+    minijinja::filters::slice(state, v, width(count, "slice: count")?, fill)
+}
+
+/// minijinja's `format`, with the widths and precisions its format string asks bounded.
+fn format(state: &mut State, fmt: &Value, args: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    if let Some(text) = fmt.as_str() {
+        for n in format_widths(text) {
+            width(n, "format: width")?;
+        }
+    }
+    minijinja::filters::format(state, fmt, args)
+}
+
+/// The widths and precisions of `%` specs (`%-10.3f`) and `{:>10}` specs in `text`
+/// (saturating: a number too long for usize counts as usize::MAX).
+fn format_widths(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if matches!(bytes[i], b'%' | b':') {
+            i += 1;
+            while i < bytes.len() && !bytes[i].is_ascii_alphabetic() && bytes[i] != b'}' {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i > start {
+                    out.push(text[start..i].parse().unwrap_or(usize::MAX));
+                } else {
+                    i += 1;
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 fn to_json_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let indent: Option<usize> = kwargs.get("indent")?;
+    indent.map(|n| width(n, "to_json: indent")).transpose()?;
     Ok(to_json(&v, &JsonStyle { indent, sort_keys }))
 }
 
 fn to_nice_json(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(4),
+        "to_nice_json: indent",
+    )?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
     Ok(to_json(
         &v,
@@ -186,7 +272,10 @@ fn to_nice_json(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error
 
 fn to_yaml_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(2),
+        "to_yaml: indent",
+    )?;
     Ok(to_yaml(
         &v,
         &YamlStyle {
@@ -198,7 +287,10 @@ fn to_yaml_filter(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Err
 
 fn to_nice_yaml(state: &State, v: Value, kwargs: Kwargs) -> Result<String, Error> {
     defined(state, &v)?;
-    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let indent = width(
+        kwargs.get::<Option<usize>>("indent")?.unwrap_or(4),
+        "to_nice_yaml: indent",
+    )?;
     Ok(to_yaml(
         &v,
         &YamlStyle {
@@ -645,8 +737,14 @@ fn comment(
     let postfix = get("postfix", affix.trim_end())?;
     // `decoration` in the style table is the per-line prefix; the default params differ.
     let line_decoration = affix.clone();
-    let prefix_count = kwargs.get::<Option<usize>>("prefix_count")?.unwrap_or(1);
-    let postfix_count = kwargs.get::<Option<usize>>("postfix_count")?.unwrap_or(1);
+    let count = |k: &str| -> Result<usize, Error> {
+        width(
+            kwargs.get::<Option<usize>>(k)?.unwrap_or(1),
+            &format!("comment: {k}"),
+        )
+    };
+    let prefix_count = count("prefix_count")?;
+    let postfix_count = count("postfix_count")?;
     kwargs.assert_all_used()?;
     let mut out = String::new();
     if !beginning.is_empty() {

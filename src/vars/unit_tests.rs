@@ -1102,3 +1102,36 @@ fn bench_simple_expression() {
     let per = start.elapsed().as_nanos() / iterations;
     println!("eval_bool(\"n == 1 and x is defined\"): {per} ns/op");
 }
+
+#[test]
+fn widths_no_memory_holds_are_errors_not_aborts() {
+    // `indent(10000000000)` tried to allocate 10 GB and aborted the run.
+    for src in [
+        "{{ 'a' | indent(10000000000) }}",
+        "{{ 'a' | indent(width=10000000000) }}",
+        "{{ [1] | to_json(indent=10000000000) }}",
+        "{{ [1] | tojson(indent=10000000000) }}",
+        "{{ [1] | tojson(10000000000) }}",
+        "{{ [1] | to_nice_json(indent=10000000000) }}",
+        "{{ {'a': {'b': 1}} | to_nice_yaml(indent=10000000000) }}",
+        "{{ {'a': {'b': 1}} | to_yaml(indent=10000000000) }}",
+        "{{ 'x' | comment(postfix_count=10000000000) }}",
+        // format and slice reserved what they were asked for, and aborted too.
+        "{{ '%10000000000s' | format('x') }}",
+        "{{ '%.10000000000f' | format(1.5) }}",
+        "{{ '{:>10000000000}' | format('x') }}",
+        "{{ [1, 2] | slice(10000000000) | list }}",
+    ] {
+        let e = error(src, json!({}));
+        assert!(e.to_string().contains("is more than 10000"), "{src}: {e}");
+    }
+    assert_eq!(render("{{ 'a\nb' | indent(2) }}", json!({})), "a\n  b");
+    assert_eq!(
+        render("{{ '%-4s|%5.2f' | format('a', 1.5) }}", json!({})),
+        "a   | 1.50"
+    );
+    assert_eq!(
+        render("{{ [1, 2, 3] | slice(2) | list }}", json!({})),
+        "[[1, 2], [3]]"
+    );
+}
