@@ -941,7 +941,7 @@ fn a_self_including_task_file_fails_the_host_instead_of_overflowing() {
     assert_eq!(r.code, 2, "{}", r.context());
     assert_eq!(r.stat("h1", "failed"), 1, "{}", r.context());
     assert!(
-        r.stdout.contains("includes nested more than 100 deep"),
+        r.stdout.contains("includes nested deeper than 100 levels"),
         "{}",
         r.context()
     );

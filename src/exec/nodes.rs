@@ -114,10 +114,6 @@ async fn run_meta(r: &Runner, ctx: &PlayCtx, task: &Task, m: Meta, active: &[Str
     }
 }
 
-/// How deep includes may nest on a host: far beyond real content, well within the stack. An
-/// include that includes itself with no `when` to end it gets here instead of overflowing.
-const MAX_INCLUDE_DEPTH: usize = 100;
-
 /// Runs each group of an include on its hosts, the include's loop item as a variable layer.
 async fn run_include(r: &Runner, ctx: &PlayCtx, task: &Task, active: &[String]) -> Flow {
     let Some(include) = Include::resolve(r, ctx, task, active) else {
@@ -125,21 +121,6 @@ async fn run_include(r: &Runner, ctx: &PlayCtx, task: &Task, active: &[String]) 
     };
     include.report(r);
     for group in &include.groups {
-        let depth = group
-            .hosts
-            .iter()
-            .map(|h| r.with_host(h, |s| s.include_stack.len()));
-        if depth.max().unwrap_or(0) >= MAX_INCLUDE_DEPTH {
-            let e = format!(
-                "{}: includes nested more than {MAX_INCLUDE_DEPTH} deep (does a file include \
-                 itself with no `when` that ends it?)",
-                task.span
-            );
-            for h in &group.hosts {
-                r.fail_host(h, "include", &e);
-            }
-            continue;
-        }
         let nodes = match include.load(r, ctx, group) {
             Ok(n) => n,
             Err(e) => {

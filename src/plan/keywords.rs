@@ -240,12 +240,14 @@ pub fn whole_number(node: &Node, what: &str) -> LoadResult<Value> {
         _ => false,
     };
     if !ok {
+        let found = match &node.kind {
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Str(s) => format!("{s:?}"),
+            _ => node.type_name().to_string(),
+        };
         return Err(LoadError::new(
             &node.span,
-            format!(
-                "{what} must be a whole number of 0 or more, found {:?}",
-                node.as_str().unwrap_or(node.type_name())
-            ),
+            format!("{what} must be a whole number of 0 or more, found {found}"),
         ));
     }
     value(node)
