@@ -348,3 +348,53 @@ fn vault_edit_runs_the_editor_and_encrypts_again() {
     let keys = Keyring::new(vec![secret("prod", "prod-pass.txt")]);
     assert_eq!(keys.decrypt(&text).unwrap(), b"api_token: edited-token\n");
 }
+
+/// Damaged vault text (truncated, bytes changed) is an error, never a panic or a wrong value.
+#[test]
+fn damaged_vault_text_is_refused() {
+    let keys = Keyring::new(vec![secret("default", "pass.txt")]);
+    let good = std::fs::read_to_string(fixture("secret_1_1.yml")).unwrap();
+    let bytes = good.as_bytes();
+    for cut in (0..bytes.len()).step_by(31) {
+        let text = String::from_utf8_lossy(&bytes[..cut]);
+        if text.trim_end() == good.trim_end() {
+            continue;
+        }
+        assert!(keys.decrypt(&text).is_err(), "truncated at {cut}");
+    }
+    let alphabet = b"0123456789abcdef;\nZ ";
+    for (i, at) in (27..bytes.len()).step_by(19).enumerate() {
+        let mut b = bytes.to_vec();
+        let c = alphabet[i % alphabet.len()];
+        if b[at] == c {
+            continue;
+        }
+        b[at] = c;
+        if let Ok(plain) = keys.decrypt(&String::from_utf8_lossy(&b)) {
+            // Only a change the HMAC does not cover (line layout) may still decrypt.
+            assert_eq!(plain, b"db_password: hunter2-from-file\ndb_user: app\n");
+        }
+    }
+}
+
+#[test]
+fn encrypt_reads_stdin_when_no_file_is_named() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .args(["vault", "encrypt", "--vault-password-file"])
+        .arg(fixture("pass.txt"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let keys = Keyring::new(vec![secret("default", "pass.txt")]);
+    assert_eq!(keys.decrypt(&text).unwrap(), b"from stdin\n");
+}
