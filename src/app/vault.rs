@@ -92,6 +92,35 @@ fn prompt(id: &str, text: &str) -> Result<Secret, AppError> {
     })
 }
 
+/// Vault-encrypted `vars_files` (static names) must open with the run's passwords: they are
+/// read per host at run time, and a wrong password must stop the run before any host is
+/// touched, as the loader's own files do.
+pub fn check_vars_files(pb: &crate::plan::Playbook) -> crate::error::LoadResult<()> {
+    for play in &pb.plays {
+        for (alternatives, span) in &play.vars_files {
+            let found = alternatives
+                .iter()
+                .take_while(|a| !crate::vocab::is_template(a))
+                .map(|a| pb.dir.join(a))
+                .find(|p| p.exists());
+            let Some(path) = found else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if !vault::is_vault(&bytes) {
+                continue;
+            }
+            if let Err(e) = vault::installed().decrypt(&String::from_utf8_lossy(&bytes)) {
+                let msg = format!("vars_files: cannot decrypt {}: {e}", path.display());
+                return Err(crate::error::LoadError::new(span, msg).hint(
+                    "give the vault password: --vault-password-file FILE, --ask-vault-pass or --vault-id LABEL@SOURCE",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Args)]
 pub struct VaultCommand {
     #[command(subcommand)]
