@@ -2,8 +2,8 @@
 //! /var/tmp/ansible-venv or ANSIBLE_VAULT_BIN): rmesos decrypts the files ansible-vault wrote
 //! (tests/fixtures/vault: format 1.1, 1.2 with a vault id, an inline `!vault` value), and
 //! ansible-vault decrypts what `rmesos vault` writes. Then a play whose vaulted values reach
-//! the host (vars_files, group_vars, inline, a copy `src`) but never the output, and the
-//! wrong-password refusal before any host is touched.
+//! the host (vars_files, group_vars, role defaults, include_vars, inline, a copy `src`) but
+//! never the output, and the wrong-password refusal before any host is touched.
 
 use rmesos::vault::{self, Keyring, Secret};
 use std::path::{Path, PathBuf};
@@ -256,11 +256,21 @@ fn vaulted_values_reach_the_host_but_never_the_output() {
                 std::fs::read_to_string(out.path().join("secret.conf")).unwrap(),
                 "listen_key = k3y-from-vaulted-src\n"
             );
+            assert_eq!(
+                std::fs::read_to_string(out.path().join("role.txt")).unwrap(),
+                "r0le-default-s3cret\n"
+            );
+            assert_eq!(
+                std::fs::read_to_string(out.path().join("included.txt")).unwrap(),
+                "1nclude-s3cret\n"
+            );
             for secret in [
                 "hunter2-from-file",
                 "inline-s3cr3t-value",
                 "tok-9f8e7d-prod",
                 "k3y-from-vaulted-src",
+                "r0le-default-s3cret",
+                "1nclude-s3cret",
             ] {
                 assert!(
                     !stdout.contains(secret) && !stderr.contains(secret),
@@ -276,13 +286,24 @@ fn vaulted_values_reach_the_host_but_never_the_output() {
 #[test]
 fn a_wrong_or_missing_password_stops_before_any_host_naming_the_place() {
     let out = tempfile::tempdir().unwrap();
-    // Missing: a vars_files file (read per host at run time) is checked at load time too.
+    // Missing: the role's vault-encrypted defaults, when the playbook loads.
     let r = play(&["play.yml"], out.path());
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("play.yml:5:7"), "{stderr}");
-    assert!(stderr.contains("secret_1_1.yml"), "{stderr}");
+    assert!(
+        stderr.contains("roles/sec/defaults/main.yml:1:1"),
+        "{stderr}"
+    );
     assert!(stderr.contains("no vault password was given"), "{stderr}");
+    // A vars_files file (read per host at run time) is checked when the playbook loads too.
+    let r = play(
+        &["vars_only.yml", "--vault-id", "prod@prod-pass.txt"],
+        out.path(),
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("vars_only.yml:5:7"), "{stderr}");
+    assert!(stderr.contains("secret_1_1.yml"), "{stderr}");
     assert!(!String::from_utf8_lossy(&r.stdout).contains("host_result"));
     // Wrong for one vault id: the group_vars file of id `prod`.
     let r = play(
