@@ -430,3 +430,27 @@ fn encrypt_reads_stdin_when_no_file_is_named() {
     let keys = Keyring::new(vec![secret("default", "pass.txt")]);
     assert_eq!(keys.decrypt(&text).unwrap(), b"from stdin\n");
 }
+
+#[test]
+fn a_vault_encrypted_ini_inventory_is_read() {
+    let out = rmesos(
+        &fixture(""),
+        &[
+            "inventory",
+            "-i",
+            "hosts.vault",
+            "--graph",
+            "--vault-password-file",
+            "pass.txt",
+            "--vault-id",
+            "prod@prod-pass.txt",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("v1"), "{stdout}");
+}
