@@ -332,26 +332,19 @@ fn a_wrong_or_missing_password_stops_before_any_host_naming_the_place() {
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
 
+/// `rmesos inventory -i INV ARGS... --vault-id prod@prod-pass.txt` in the fixtures: its stdout.
+fn inventory(inv: &str, args: &[&str]) -> String {
+    let mut all = vec!["inventory", "-i", inv, "--vault-id", "prod@prod-pass.txt"];
+    all.extend_from_slice(args);
+    let out = rmesos(&fixture(""), &all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn inventory_reads_vaulted_group_vars_and_hides_their_values() {
-    let out = rmesos(
-        &fixture(""),
-        &[
-            "inventory",
-            "-i",
-            "hosts",
-            "--host",
-            "v1",
-            "--vault-id",
-            "prod@prod-pass.txt",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = inventory("hosts", &["--host", "v1"]);
     assert!(stdout.contains("\"api_token\": \"********\""), "{stdout}");
 }
 
@@ -433,24 +426,9 @@ fn encrypt_reads_stdin_when_no_file_is_named() {
 
 #[test]
 fn a_vault_encrypted_ini_inventory_is_read() {
-    let out = rmesos(
-        &fixture(""),
-        &[
-            "inventory",
-            "-i",
-            "hosts.vault",
-            "--graph",
-            "--vault-password-file",
-            "pass.txt",
-            "--vault-id",
-            "prod@prod-pass.txt",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = inventory(
+        "hosts.vault",
+        &["--graph", "--vault-password-file", "pass.txt"],
     );
     assert!(stdout.contains("v1"), "{stdout}");
 }
