@@ -2,8 +2,8 @@
 //! /var/tmp/ansible-venv or ANSIBLE_VAULT_BIN): rmesos decrypts the files ansible-vault wrote
 //! (tests/fixtures/vault: format 1.1, 1.2 with a vault id, an inline `!vault` value), and
 //! ansible-vault decrypts what `rmesos vault` writes. Then a play whose vaulted values reach
-//! the host (vars_files, group_vars, inline, a copy `src`) but never the output, and the
-//! wrong-password refusal before any host is touched.
+//! the host (vars_files, group_vars, role defaults, include_vars, inline, a copy `src`) but
+//! never the output, and the wrong-password refusal before any host is touched.
 
 use rmesos::vault::{self, Keyring, Secret};
 use std::path::{Path, PathBuf};
@@ -256,11 +256,21 @@ fn vaulted_values_reach_the_host_but_never_the_output() {
                 std::fs::read_to_string(out.path().join("secret.conf")).unwrap(),
                 "listen_key = k3y-from-vaulted-src\n"
             );
+            assert_eq!(
+                std::fs::read_to_string(out.path().join("role.txt")).unwrap(),
+                "r0le-default-s3cret\n"
+            );
+            assert_eq!(
+                std::fs::read_to_string(out.path().join("included.txt")).unwrap(),
+                "1nclude-s3cret\n"
+            );
             for secret in [
                 "hunter2-from-file",
                 "inline-s3cr3t-value",
                 "tok-9f8e7d-prod",
                 "k3y-from-vaulted-src",
+                "r0le-default-s3cret",
+                "1nclude-s3cret",
             ] {
                 assert!(
                     !stdout.contains(secret) && !stderr.contains(secret),
@@ -276,12 +286,34 @@ fn vaulted_values_reach_the_host_but_never_the_output() {
 #[test]
 fn a_wrong_or_missing_password_stops_before_any_host_naming_the_place() {
     let out = tempfile::tempdir().unwrap();
-    // Missing: the group_vars file is vault-encrypted.
+    // Missing: the role's vault-encrypted defaults, when the playbook loads.
     let r = play(&["play.yml"], out.path());
     let stderr = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("roles/sec/defaults/main.yml:1:1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no vault password was given"), "{stderr}");
+    // A vars_files file (read per host at run time) is checked when the playbook loads too.
+    let r = play(
+        &["vars_only.yml", "--vault-id", "prod@prod-pass.txt"],
+        out.path(),
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("vars_only.yml:5:7"), "{stderr}");
+    assert!(stderr.contains("secret_1_1.yml"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("host_result"));
+    // Wrong for one vault id: the group_vars file of id `prod`.
+    let r = play(
+        &["play.yml", "--vault-password-file", "pass.txt"],
+        out.path(),
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("group_vars/app.yml"), "{stderr}");
-    assert!(stderr.contains("vault"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&r.stdout).contains("host_result"));
     // Wrong: an inline value located at file:line:col.
     let r = play(
         &[
@@ -300,26 +332,19 @@ fn a_wrong_or_missing_password_stops_before_any_host_naming_the_place() {
     assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 }
 
+/// `rmesos inventory -i INV ARGS... --vault-id prod@prod-pass.txt` in the fixtures: its stdout.
+fn inventory(inv: &str, args: &[&str]) -> String {
+    let mut all = vec!["inventory", "-i", inv, "--vault-id", "prod@prod-pass.txt"];
+    all.extend_from_slice(args);
+    let out = rmesos(&fixture(""), &all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
 fn inventory_reads_vaulted_group_vars_and_hides_their_values() {
-    let out = rmesos(
-        &fixture(""),
-        &[
-            "inventory",
-            "-i",
-            "hosts",
-            "--host",
-            "v1",
-            "--vault-id",
-            "prod@prod-pass.txt",
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = inventory("hosts", &["--host", "v1"]);
     assert!(stdout.contains("\"api_token\": \"********\""), "{stdout}");
 }
 
@@ -347,4 +372,63 @@ fn vault_edit_runs_the_editor_and_encrypts_again() {
     );
     let keys = Keyring::new(vec![secret("prod", "prod-pass.txt")]);
     assert_eq!(keys.decrypt(&text).unwrap(), b"api_token: edited-token\n");
+}
+
+/// Damaged vault text (truncated, bytes changed) is an error, never a panic or a wrong value.
+#[test]
+fn damaged_vault_text_is_refused() {
+    let keys = Keyring::new(vec![secret("default", "pass.txt")]);
+    let good = std::fs::read_to_string(fixture("secret_1_1.yml")).unwrap();
+    let bytes = good.as_bytes();
+    for cut in (0..bytes.len()).step_by(31) {
+        let text = String::from_utf8_lossy(&bytes[..cut]);
+        if text.trim_end() == good.trim_end() {
+            continue;
+        }
+        assert!(keys.decrypt(&text).is_err(), "truncated at {cut}");
+    }
+    let alphabet = b"0123456789abcdef;\nZ ";
+    for (i, at) in (27..bytes.len()).step_by(19).enumerate() {
+        let mut b = bytes.to_vec();
+        let c = alphabet[i % alphabet.len()];
+        if b[at] == c {
+            continue;
+        }
+        b[at] = c;
+        if let Ok(plain) = keys.decrypt(&String::from_utf8_lossy(&b)) {
+            // Only a change the HMAC does not cover (line layout) may still decrypt.
+            assert_eq!(plain, b"db_password: hunter2-from-file\ndb_user: app\n");
+        }
+    }
+}
+
+#[test]
+fn encrypt_reads_stdin_when_no_file_is_named() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .args(["vault", "encrypt", "--vault-password-file"])
+        .arg(fixture("pass.txt"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let keys = Keyring::new(vec![secret("default", "pass.txt")]);
+    assert_eq!(keys.decrypt(&text).unwrap(), b"from stdin\n");
+}
+
+#[test]
+fn a_vault_encrypted_ini_inventory_is_read() {
+    let stdout = inventory(
+        "hosts.vault",
+        &["--graph", "--vault-password-file", "pass.txt"],
+    );
+    assert!(stdout.contains("v1"), "{stdout}");
 }

@@ -29,6 +29,8 @@ pub struct AnsibleCfg {
     pub retry_files_save_path: Option<String>,
     /// `[defaults] vault_password_file`.
     pub vault_password_file: Option<String>,
+    /// `[defaults] vault_identity_list` (`label@source`, comma-separated).
+    pub vault_identity_list: Option<String>,
     /// Keys we read but do not act on, and unknown keys, for `-v` warnings.
     pub ignored: Vec<String>,
     /// Config files skipped while searching, and why (always shown).
@@ -253,6 +255,7 @@ impl AnsibleCfg {
                 }
                 ("defaults", "retry_files_save_path") => cfg.retry_files_save_path = Some(v),
                 ("defaults", "vault_password_file") => cfg.vault_password_file = Some(v),
+                ("defaults", "vault_identity_list") => cfg.vault_identity_list = Some(v),
                 ("ssh_connection", "ssh_args") => cfg.ssh_args = Some(v),
                 ("privilege_escalation", "become") => {
                     cfg.become_ = Some(cfg_bool(&v).ok_or_else(bad_bool)?)

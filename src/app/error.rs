@@ -99,10 +99,13 @@ impl AppError {
     /// Prints the error on stderr; returns the exit code it means.
     pub fn report(&self) -> Exit {
         let (exit, prefix) = self.disposition();
+        // A message may quote a value that came out of a vault.
+        let text = self.to_string();
+        let msg = crate::vault::censor(&text);
         match prefix {
-            Prefix::Styled => eprintln!("{} {}", console::style("ERROR!").red().bold(), self),
-            Prefix::Plain => eprintln!("ERROR! {}", self),
-            Prefix::Bare => eprintln!("{}", self),
+            Prefix::Styled => eprintln!("{} {}", console::style("ERROR!").red().bold(), msg),
+            Prefix::Plain => eprintln!("ERROR! {}", msg),
+            Prefix::Bare => eprintln!("{}", msg),
         }
         exit
     }

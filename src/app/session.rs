@@ -105,6 +105,7 @@ impl SessionBuilder {
     /// Loads the playbook file `path` (with the options' roles path).
     pub fn playbook(&mut self, path: &Path) -> LoadResult<&Playbook> {
         let pb = plan::load_playbook(path, &self.opts.load)?;
+        super::vault::check_vars_files(&pb)?;
         Ok(self.push(pb))
     }
 

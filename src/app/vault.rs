@@ -39,7 +39,17 @@ pub fn install_keyring(v: &VaultArgs, cfg: &AnsibleCfg) -> Result<Keyring, AppEr
 
 fn keyring(v: &VaultArgs, cfg: &AnsibleCfg) -> Result<Keyring, AppError> {
     let mut secrets = Vec::new();
-    for spec in &v.vault_id {
+    // `--vault-id`s, then ANSIBLE_VAULT_IDENTITY_LIST or ansible.cfg's `vault_identity_list`.
+    let listed = std::env::var("ANSIBLE_VAULT_IDENTITY_LIST")
+        .ok()
+        .or_else(|| cfg.vault_identity_list.clone())
+        .unwrap_or_default();
+    let listed = listed
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    for spec in v.vault_id.iter().cloned().chain(listed) {
         let (id, source) = spec.split_once('@').unwrap_or((DEFAULT_ID, spec.as_str()));
         secrets.push(secret_from(id, source)?);
     }
@@ -80,6 +90,35 @@ fn prompt(id: &str, text: &str) -> Result<Secret, AppError> {
         id: id.to_string(),
         password: pw.into_bytes(),
     })
+}
+
+/// Vault-encrypted `vars_files` (static names) must open with the run's passwords: they are
+/// read per host at run time, and a wrong password must stop the run before any host is
+/// touched, as the loader's own files do.
+pub fn check_vars_files(pb: &crate::plan::Playbook) -> crate::error::LoadResult<()> {
+    for play in &pb.plays {
+        for (alternatives, span) in &play.vars_files {
+            let found = alternatives
+                .iter()
+                .take_while(|a| !crate::vocab::is_template(a))
+                .map(|a| pb.dir.join(a))
+                .find(|p| p.exists());
+            let Some(path) = found else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            if !vault::is_vault(&bytes) {
+                continue;
+            }
+            if let Err(e) = vault::installed().decrypt(&String::from_utf8_lossy(&bytes)) {
+                let msg = format!("vars_files: cannot decrypt {}: {e}", path.display());
+                return Err(crate::error::LoadError::new(span, msg).hint(
+                    "give the vault password: --vault-password-file FILE, --ask-vault-pass or --vault-id LABEL@SOURCE",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -211,6 +250,21 @@ fn encrypt(plain: &[u8], s: &Secret) -> Result<Vec<u8>, AppError> {
 
 /// Applies `f` to each file (in place, or to `--output`).
 fn each(f: &Files, op: impl Fn(&[u8]) -> Result<Vec<u8>, AppError>) -> Result<Exit, AppError> {
+    if f.files.is_empty() || f.files == [PathBuf::from("-")] {
+        // No file: stdin to stdout (or --output), as ansible-vault does.
+        let mut input = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut input)
+            .map_err(AppError::Password)?;
+        let out = op(&input)?;
+        return match f.output.as_deref() {
+            Some(p) if p != Path::new("-") => write(p, &out).map(|_| Exit::Ok),
+            _ => {
+                let _ = std::io::stdout().write_all(&out);
+                Ok(Exit::Ok)
+            }
+        };
+    }
     for file in &f.files {
         let out = op(&read(file)?).map_err(|e| match e {
             AppError::Vault(v) => named(file, v),

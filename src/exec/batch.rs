@@ -41,14 +41,19 @@ pub async fn run_batch(r: &Runner, play: &Play, ctx: &PlayCtx, batch: &[String])
         }
     }
     if !play.vars_files.is_empty() {
+        let mut warnings: Vec<String> = Vec::new();
         for h in batch {
             if r.status(h) != HostStatus::Active {
                 continue;
             }
-            if let Err(e) = load_vars_files(r, play, ctx, h) {
-                r.fail_host(h, "vars_files", &e);
+            match load_vars_files(r, play, ctx, h) {
+                Ok(w) => warnings.extend(w.iter().map(|w| w.to_string())),
+                Err(e) => r.fail_host(h, "vars_files", &e),
             }
         }
+        // A file's warnings (duplicate keys) once, not once per host that read it.
+        warnings.dedup();
+        warnings.into_iter().for_each(|w| r.emit(Event::Warning(w)));
         let flow = after_step(r, ctx, Step::VarsFiles);
         if flow != Flow::Continue {
             return flow;
@@ -168,11 +173,14 @@ fn load_vars_files(
     play: &Play,
     ctx: &PlayCtx,
     host: &str,
-) -> Result<(), VarsFileError> {
+) -> Result<Vec<yaml::Warning>, VarsFileError> {
     let scope = scope(r, ctx, host, ScopeExtras::default());
+    let mut warnings = Vec::new();
     for (alternatives, span) in &play.vars_files {
         let path = find_vars_file(r, &scope, alternatives, span)?;
-        for doc in yaml::load_file(&path)? {
+        let (docs, w) = yaml::load_file_with_warnings(&path);
+        warnings.extend(w);
+        for doc in docs? {
             if doc.is_null() {
                 continue;
             }
@@ -184,7 +192,7 @@ fn load_vars_files(
             r.with_host(host, |s| s.vars_files.extend(items));
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// The first of `alternatives` (templated; relative to the playbook) that exists.

@@ -31,7 +31,7 @@ mod yaml;
 
 pub use source::{DynamicGroup, DynamicInventory, DynamicSource, InventoryOptions, Source};
 
-use crate::error::{LoadError, LoadResult};
+use crate::error::{LoadError, LoadResult, Span};
 use data::{Data, VarMap};
 use indexmap::{IndexMap, IndexSet};
 use minijinja::Value;
@@ -551,6 +551,17 @@ impl Reader<'_> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             LoadError::plain(format!("{}: cannot read inventory: {e}", path.display()))
         })?;
+        if crate::vault::is_vault(text.as_bytes()) {
+            // A vault-encrypted INI inventory, as Ansible reads one.
+            let plain = crate::vault::installed().decrypt(&text).map_err(|e| {
+                LoadError::new(
+                    &Span::new(path.display().to_string(), 1, 1),
+                    format!("cannot decrypt this vault-encrypted inventory: {e}"),
+                )
+            })?;
+            let plain = String::from_utf8_lossy(&plain).into_owned();
+            return self.untyped(&plain, path);
+        }
         self.untyped(&text, path)
     }
 
