@@ -1096,3 +1096,63 @@ fn async_jobs_poll_collect_time_out_and_outlive_the_session_needs_root() {
     }
     assert_eq!(std::fs::read_to_string(out).unwrap(), "survived\n");
 }
+
+/// SIGKILL of the controller at many points while `copy` sends a large file over SSH (issue
+/// 14): the destination is always the old content or the whole new one, never a cut file,
+/// and no temp file is left beside it once the host's shell has seen the stream end.
+#[test]
+fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 71], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let new: Vec<u8> = (0..24u32 << 20).map(|i| (i % 251) as u8).collect();
+    let src = scratch.path().join("big.bin");
+    std::fs::write(&src, &new).unwrap();
+    let dest = scratch.work().join("dest.bin");
+    let pb = scratch.write(
+        "copy.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        src: {}\n        dest: {}\n",
+            src.display(),
+            dest.display()
+        ),
+    );
+    let old = b"the old content\n";
+    let mut outcomes = BTreeMap::new();
+    for step in 1..=10u64 {
+        std::fs::write(&dest, old).unwrap();
+        chown_to(TEST_USER, &dest);
+        let mut play = scratch.start(&pb, &inv, &[]);
+        std::thread::sleep(Duration::from_millis(60 * step));
+        let _ = play.kill();
+        let _ = play.wait();
+        // The host's side ends when its stream does; give it a moment to clean up.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let leftovers = || {
+            std::fs::read_dir(scratch.work())
+                .unwrap()
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with(".rmesos.")
+                })
+                .count()
+        };
+        while leftovers() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let got = std::fs::read(&dest).unwrap();
+        let kind = if got == old {
+            "old"
+        } else if got == new {
+            "new"
+        } else {
+            panic!("step {step}: a cut file of {} bytes", got.len())
+        };
+        *outcomes.entry(kind).or_insert(0) += 1;
+        assert_eq!(leftovers(), 0, "step {step}: a temp file was left");
+    }
+    assert!(
+        outcomes.contains_key("old"),
+        "some kill came before the rename: {outcomes:?}"
+    );
+}
