@@ -79,7 +79,7 @@ fn unhex(s: &str, what: &str) -> Result<Vec<u8>, VaultError> {
 /// Key material from a password and salt: (AES key, HMAC key, counter block).
 fn derive(password: &[u8], salt: &[u8]) -> ([u8; 32], [u8; 32], [u8; 16]) {
     let mut out = [0u8; 80];
-    pbkdf2::pbkdf2_hmac::<sha2_next::Sha256>(password, salt, ROUNDS, &mut out);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, ROUNDS, &mut out);
     let mut key = [0u8; 32];
     let mut mac = [0u8; 32];
     let mut iv = [0u8; 16];
