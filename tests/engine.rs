@@ -4,6 +4,9 @@
 //! under a temporary directory; the tests read the files it produced and its `--output json`
 //! events. They run as root: the site uses `sudo: yes`, which escalates locally.
 
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,10 +75,8 @@ fn play(dir: &Path, out: &Path, args: &[&str]) -> Run {
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let events = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    // Every line is an event of the schema: stdout carries nothing else.
+    let events = json_events::check_stream(&stdout);
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout,

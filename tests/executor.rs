@@ -53,6 +53,9 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use rmesos::exec::{RunOptions, TagFilter};
 use rmesos::report::json::JsonLines;
+
+#[path = "support/json_events.rs"]
+mod json_events;
 use rmesos::testbed::scripted::{Answer, Record, Rule, Scripted};
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -298,6 +301,8 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
         .lines()
         .map(|l| serde_json::from_str(l).map_err(|e| format!("{e}: {l}")))
         .collect::<Result<Vec<Json>, String>>()?;
+    // Every event of every case is an event of the documented schema.
+    events.iter().for_each(json_events::check_event);
     Ok(Outcome {
         events,
         exit_code: summary.exit_code,

@@ -7,6 +7,9 @@
 //! The binary is `CARGO_BIN_EXE_rmesos`, or `RMESOS_BIN` when set (the build directory may be
 //! shared with other checkouts that overwrite the uplifted binary).
 
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use rmesos::lab::{ContainerHosts, HostSpec};
 use rmesos::testbed::loopback::{
     self, LoopbackSshd, SUDO_USER, SshdOptions, TEST_USER, ensure_sudo_user, loopback_addrs,
@@ -215,10 +218,8 @@ fn finish(mut child: Child) -> Run {
         std::thread::sleep(Duration::from_millis(20));
     };
     let stdout = stdout.join().unwrap();
-    let events = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    // Every line is an event of docs/schema/events-v1.json.
+    let events = json_events::check_stream(&stdout);
     Run {
         code: status.code().unwrap_or(-1),
         stdout,
@@ -1155,4 +1156,83 @@ fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
         outcomes.contains_key("old"),
         "some kill came before the rename: {outcomes:?}"
     );
+}
+
+#[test]
+fn vvv_shows_how_hosts_are_reached_and_vvvv_the_scripts_but_no_no_log_secret_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 81], 1)).unwrap();
+    let scratch = Scratch::new();
+    // Nothing listens here: two attempts, the retry told with its reason.
+    let ghost_port = std::net::TcpListener::bind("127.0.81.9:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut inv = ssh_host("h1", &sshd, sshd.addrs()[0], "");
+    inv.push_str(&format!(
+        "ghost ansible_host=127.0.81.9 ansible_port={ghost_port} ansible_user={TEST_USER} \
+         ansible_ssh_common_args='-o ConnectionAttempts=2'\n"
+    ));
+    let inv = scratch.write("hosts.ini", &inv);
+    let pb = scratch.write(
+        "secret.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n\
+         \x20   - name: Public\n      command: echo visible-word\n\
+         \x20   - name: Secret\n      command: echo {{ pw }}\n      no_log: true\n",
+    );
+    let secret = "pw=s3cr3t-Value-42";
+    let run = scratch.play(&pb, &inv, &["-vvvv", "-e", secret]);
+    assert_eq!(run.code, 4, "{}", run.dump());
+    let verbose = |level: u64, host: &str| -> Vec<String> {
+        run.events
+            .iter()
+            .filter(|e| e["event"] == "verbose" && e["level"] == level && e["host"] == host)
+            .filter_map(|e| e["msg"].as_str().map(str::to_string))
+            .collect()
+    };
+    let how = verbose(3, "h1").join("\n");
+    for part in [
+        format!("user {TEST_USER}"),
+        format!("port {}", sshd.port()),
+        sshd.client_key().display().to_string(),
+        sshd.known_hosts().display().to_string(),
+    ] {
+        assert!(how.contains(&part), "-vvv lacks {part:?}: {how}");
+    }
+    let ghost = verbose(3, "ghost").join("\n");
+    assert!(
+        ghost.contains("attempt 1 of 2 failed") && ghost.contains("refused"),
+        "{ghost}"
+    );
+    let scripts = verbose(4, "h1");
+    assert!(
+        scripts
+            .iter()
+            .any(|s| s.starts_with("SCRIPT") && s.contains("echo visible-word")),
+        "{scripts:?}"
+    );
+    assert!(!run.stdout.contains("s3cr3t-Value-42"), "{}", run.dump());
+    assert!(!run.stderr.contains("s3cr3t-Value-42"), "{}", run.dump());
+    // The human output at -vvv names the same, at -vvvv shows the script, never the secret.
+    let human = Command::new(rmesos())
+        .arg("play")
+        .arg(&pb)
+        .arg("-i")
+        .arg(&inv)
+        .args(["-vvvv", "-l", "h1", "-e", secret])
+        .current_dir(scratch.path())
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(human.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("<h1> SSH: user {TEST_USER}, host ")),
+        "{text}"
+    );
+    assert!(text.contains("<h1> SCRIPT"), "{text}");
+    assert!(text.contains("echo visible-word"), "{text}");
+    assert!(!text.contains("s3cr3t-Value-42"), "{text}");
 }

@@ -31,6 +31,9 @@ pub struct AnsibleCfg {
     pub vault_password_file: Option<String>,
     /// `[defaults] vault_identity_list` (`label@source`, comma-separated).
     pub vault_identity_list: Option<String>,
+    /// `[defaults] callbacks_enabled` (or the older `callback_whitelist`) names
+    /// `profile_tasks` or `profile_roles`: `--profile`'s report after the recap.
+    pub profile_tasks: bool,
     /// Keys we read but do not act on, and unknown keys, for `-v` warnings.
     pub ignored: Vec<String>,
     /// Config files skipped while searching, and why (always shown).
@@ -256,6 +259,19 @@ impl AnsibleCfg {
                 ("defaults", "retry_files_save_path") => cfg.retry_files_save_path = Some(v),
                 ("defaults", "vault_password_file") => cfg.vault_password_file = Some(v),
                 ("defaults", "vault_identity_list") => cfg.vault_identity_list = Some(v),
+                (
+                    "defaults",
+                    "callbacks_enabled" | "callback_whitelist" | "callbacks_whitelist",
+                ) => {
+                    for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                        match name.rsplit('.').next().unwrap_or(name) {
+                            "profile_tasks" | "profile_roles" => cfg.profile_tasks = true,
+                            // The recap always ends with the total time.
+                            "timer" => {}
+                            _ => cfg.ignored.push(format!("{}: callback {}", span, name)),
+                        }
+                    }
+                }
                 ("ssh_connection", "ssh_args") => cfg.ssh_args = Some(v),
                 ("privilege_escalation", "become") => {
                     cfg.become_ = Some(cfg_bool(&v).ok_or_else(bad_bool)?)

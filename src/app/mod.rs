@@ -65,7 +65,9 @@ pub enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let outcome = match Cli::parse().command {
+    let cli = Cli::parse();
+    let json = cli.command.json_output();
+    let outcome = match cli.command {
         Command::Play(a) => play::main(a),
         Command::Inventory(a) => inventory::main(a),
         Command::Run(a) => run::main(a),
@@ -76,5 +78,26 @@ pub fn main() -> i32 {
         Command::Vault(a) => vault::main(a),
         Command::Galaxy(a) => galaxy::main(a),
     };
-    outcome.unwrap_or_else(|e| e.report()).code()
+    outcome
+        .unwrap_or_else(|e| {
+            let exit = e.report();
+            if json {
+                // stdout stays JSON: the error is the stream's last event too.
+                session::json_error(&e.to_string(), exit.code());
+            }
+            exit
+        })
+        .code()
+}
+
+impl Command {
+    /// `--output json`: stdout carries only JSON events, errors included.
+    fn json_output(&self) -> bool {
+        let common = match self {
+            Command::Play(a) => &a.common,
+            Command::Run(a) => &a.common,
+            _ => return false,
+        };
+        common.output == Output::Json
+    }
 }

@@ -71,6 +71,10 @@ pub struct CommonArgs {
     /// Never use colours.
     #[arg(long = "no-color")]
     pub no_color: bool,
+    /// After the recap, list the slowest tasks and each role's total time (as Ansible's
+    /// profile_tasks callback; also ansible.cfg `callbacks_enabled = profile_tasks`).
+    #[arg(long = "profile")]
+    pub profile: bool,
     /// Refresh the cache of dynamic inventory sources (aws_ec2).
     #[arg(long = "flush-cache")]
     pub flush_cache: bool,
@@ -108,6 +112,7 @@ impl Options {
             report: Report {
                 verbosity: c.verbose,
                 adhoc,
+                profile: c.profile || cfg.profile_tasks,
                 ..Report::new(c.output, c.no_color)
             },
         })

@@ -60,6 +60,7 @@ impl PlayArgs {
 }
 
 pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
+    let json = a.common.output == super::options::Output::Json;
     let cfg = AnsibleCfg::load(a.common.verbose)?;
     let mut opts = Options::new(&a.common, &cfg, false)?;
     opts.run.tags = TagFilter {
@@ -82,7 +83,12 @@ pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
             for w in &pb.warnings {
                 eprintln!("[WARNING]: {}", w);
             }
-            println!("\nplaybook: {}", pb.path.display());
+            // `--output json` keeps stdout for JSON events.
+            if json {
+                eprintln!("\nplaybook: {}", pb.path.display());
+            } else {
+                println!("\nplaybook: {}", pb.path.display());
+            }
         }
         return Ok(Exit::Ok);
     }

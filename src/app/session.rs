@@ -11,8 +11,11 @@ use crate::inventory::{DynamicSource, Inventory, InventoryOptions, Source};
 use crate::plan::{self, Playbook, VarPrompt};
 use crate::report::{self, Sink};
 use minijinja::Value;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Where a run's hosts come from.
 #[derive(Clone, Debug)]
@@ -57,28 +60,76 @@ pub struct Report {
     pub verbosity: u8,
     /// One line per host, as the `ansible` command shows results.
     pub adhoc: bool,
+    /// `--profile`: the slowest tasks and roles after the recap.
+    pub profile: bool,
+    /// "still running" lines at this interval (stdout is not a terminal).
+    pub still_running: Option<Duration>,
+}
+
+/// The base interval of "still running" lines in a pipe, unless `RMESOS_PROGRESS_INTERVAL`
+/// (seconds; 0 turns them off) says otherwise.
+const STILL_RUNNING_EVERY: Duration = Duration::from_secs(15);
+
+fn still_running_interval() -> Option<Duration> {
+    match std::env::var("RMESOS_PROGRESS_INTERVAL") {
+        Ok(v) => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64),
+        Err(_) => Some(STILL_RUNNING_EVERY),
+    }
+}
+
+/// Whether the JSON stream's first event has been written (stdout is one stream per process,
+/// however many playbooks and sinks it carries).
+static JSON_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Writes the JSON stream's first event ([`report::json::stream_start`]) unless it was
+/// written already.
+pub fn json_stream_start() {
+    if !JSON_STARTED.swap(true, Ordering::SeqCst) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", report::json::stream_start());
+        let _ = out.flush();
+    }
+}
+
+/// An error as the JSON stream's last event (after its first, if nothing was written yet).
+pub fn json_error(msg: &str, exit_code: i32) {
+    json_stream_start();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", report::json::error(msg, exit_code));
+    let _ = out.flush();
 }
 
 impl Report {
     /// `format` at verbosity 0; colours when stdout is a terminal and neither `no_color` nor
     /// NO_COLOR says otherwise.
     pub fn new(format: Output, no_color: bool) -> Report {
+        let tty = console::Term::stdout().is_term();
         Report {
             format,
-            colour: !no_color
-                && std::env::var_os("NO_COLOR").is_none()
-                && console::Term::stdout().is_term(),
+            colour: !no_color && std::env::var_os("NO_COLOR").is_none() && tty,
             verbosity: 0,
             adhoc: false,
+            profile: false,
+            still_running: if tty { None } else { still_running_interval() },
         }
     }
 
     fn sink(&self) -> Box<dyn Sink> {
         match self.format {
-            Output::Json => Box::new(report::json::JsonLines::new(std::io::stdout())),
+            Output::Json => {
+                json_stream_start();
+                Box::new(report::json::JsonLines::new(std::io::stdout()))
+            }
             Output::Human => {
                 let human =
-                    report::human::Human::new(std::io::stdout(), self.colour, self.verbosity);
+                    report::human::Human::new(std::io::stdout(), self.colour, self.verbosity)
+                        .still_running_every(self.still_running)
+                        .profile(self.profile);
                 Box::new(if self.adhoc { human.adhoc() } else { human })
             }
         }

@@ -9,7 +9,10 @@
 
 use super::eval::{self, EvalError};
 use crate::connection::local::LocalConnection;
-use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, WireStats};
+use crate::connection::{
+    BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, FileMemo,
+    WireStats,
+};
 use crate::inventory::Inventory;
 use crate::plan::Task;
 use crate::vars::Templar;
@@ -150,6 +153,7 @@ impl TaskOnHost<'_> {
             kind,
             remote_user,
             vars,
+            trace: None,
         };
         Ok((target, delegate.filter(|d| d != host)))
     }
@@ -191,6 +195,65 @@ pub struct ConnTarget {
     pub remote_user: Option<String>,
     /// Every `ansible_*` variable of the host, templated.
     pub vars: IndexMap<String, Value>,
+    /// Where the connector tells how it reaches the host (`-vvv`); set by the pool.
+    pub trace: Option<Trace>,
+}
+
+/// `-vvv`'s connection notes: (host, text), handed to the run's event sink.
+#[derive(Clone)]
+pub struct Trace(Arc<TraceFn>);
+
+/// What a [`Trace`] calls: (host, text).
+type TraceFn = dyn Fn(&str, String) + Send + Sync;
+
+impl Trace {
+    pub fn new(f: impl Fn(&str, String) + Send + Sync + 'static) -> Trace {
+        Trace(Arc::new(f))
+    }
+
+    pub fn note(&self, host: &str, text: String) {
+        (self.0)(host, text)
+    }
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Trace")
+    }
+}
+
+/// A task's connection that shows each script before sending it (`-vvvv`): the script, who
+/// it runs as, how much stdin goes with it. `show` hands the text to the run's events, where
+/// `no_log` censors it.
+pub struct Shown<'a> {
+    pub inner: &'a dyn Connection,
+    pub show: &'a (dyn Fn(String) + Send + Sync),
+}
+
+impl Connection for Shown<'_> {
+    fn exec<'a>(&'a self, req: ExecRequest<'a>) -> BoxFuture<'a, Result<ExecOutput, ConnError>> {
+        let mut head = "SCRIPT".to_string();
+        if let Some(b) = req.become_ {
+            head.push_str(&format!(" (become {:?} {})", b.method, b.user));
+        }
+        if !req.stdin.is_empty() {
+            head.push_str(&format!(" (stdin: {} bytes)", req.stdin.len()));
+        }
+        if let Some(t) = req.timeout {
+            head.push_str(&format!(" (timeout {} s)", t.as_secs()));
+        }
+        (self.show)(format!("{}:\n{}", head, req.script));
+        self.inner.exec(req)
+    }
+    fn wire_stats(&self) -> Option<WireStats> {
+        self.inner.wire_stats()
+    }
+    fn file_memo(&self) -> Option<&FileMemo> {
+        self.inner.file_memo()
+    }
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.inner.close()
+    }
 }
 
 /// Opens connections; the default picks local or SSH by `ansible_connection`.
@@ -212,7 +275,12 @@ impl Connector for DefaultConnector {
     ) -> BoxFuture<'a, Result<Arc<dyn Connection>, ConnError>> {
         Box::pin(async move {
             match target.kind.as_str() {
-                "local" => Ok(Arc::new(LocalConnection) as Arc<dyn Connection>),
+                "local" => {
+                    if let Some(t) = &target.trace {
+                        t.note(&target.host, "local connection (no SSH)".into());
+                    }
+                    Ok(Arc::new(LocalConnection) as Arc<dyn Connection>)
+                }
                 "ssh" | "smart" | "paramiko" | "" => connect_ssh(target, defaults).await,
                 other => Err(ConnError::Unreachable(format!(
                     "connection type {:?} is not supported (use ssh or local)",
@@ -242,7 +310,18 @@ async fn connect_ssh(
         vars.entry("ansible_password".to_string())
             .or_insert_with(|| Value::from(pw.as_str()));
     }
-    let ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
+    let mut ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
+    if let Some(t) = &target.trace {
+        t.note(&target.host, ssh_target.describe());
+        let notes = |hop: &ssh::SshTarget| -> ssh::Notes {
+            let (t, host, label) = (t.clone(), target.host.clone(), hop.label());
+            Arc::new(move |msg: String| t.note(&host, format!("{}: {}", label, msg)))
+        };
+        ssh_target.notes = Some(notes(&ssh_target));
+        for hop in &mut ssh_target.proxy_jump {
+            hop.notes = Some(notes(hop));
+        }
+    }
     let conn = ssh::connect(&ssh_target).await?;
     Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
@@ -258,6 +337,8 @@ pub struct Pool {
     slots: Mutex<HashMap<SlotKey, Slot>>,
     /// What closed connections cost, by host.
     wire: Mutex<HashMap<String, WireStats>>,
+    /// Where connectors tell how they reach each host (`-vvv`).
+    trace: Option<Trace>,
 }
 
 impl Pool {
@@ -267,7 +348,14 @@ impl Pool {
             defaults,
             slots: Mutex::new(HashMap::new()),
             wire: Mutex::new(HashMap::new()),
+            trace: None,
         }
+    }
+
+    /// Connections made from now on tell `trace` how they reach their host.
+    pub fn with_trace(mut self, trace: Option<Trace>) -> Self {
+        self.trace = trace;
+        self
     }
 
     /// The connection of a task on a host (see [`TaskOnHost::target`]).
@@ -296,9 +384,20 @@ impl Pool {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             slots.entry(key).or_default().clone()
         };
-        slot.get_or_init(|| self.connector.connect(target, &self.defaults))
-            .await
-            .clone()
+        slot.get_or_init(|| async {
+            match &self.trace {
+                Some(t) => {
+                    let traced = ConnTarget {
+                        trace: Some(t.clone()),
+                        ..target.clone()
+                    };
+                    self.connector.connect(&traced, &self.defaults).await
+                }
+                None => self.connector.connect(target, &self.defaults).await,
+            }
+        })
+        .await
+        .clone()
     }
 
     /// Forgets a host's connections (`meta: reset_connection`, or after it became unreachable).

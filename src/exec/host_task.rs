@@ -7,7 +7,7 @@
 //! ([`InputError`]). Must not know: other hosts (run_once, forks and the play's failure rules
 //! are `task.rs`'s), includes, meta or blocks.
 
-use super::connect::{BecomeInput, ConnectError, TaskConnection, TaskOnHost};
+use super::connect::{BecomeInput, ConnectError, Shown, TaskConnection, TaskOnHost};
 use super::ctx::PlayCtx;
 use super::eval::{EvalError, ScopeTemplating, cond_holds, text, tmpl_bool, tmpl_str};
 use super::handlers;
@@ -21,7 +21,7 @@ use crate::connection::{BecomeSpec, BoxFuture};
 use crate::error::Span;
 use crate::modules::{DynModule, ModuleError, Outcome, TaskContext, jobs};
 use crate::plan::{Action, Task};
-use crate::report::Status;
+use crate::report::{Event, Status};
 use crate::vars::{self, TemplateError};
 use crate::vocab;
 use indexmap::IndexMap;
@@ -221,9 +221,27 @@ impl<'a> HostTask<'a> {
             templar: self.r.templar(),
             scope,
         };
+        let (r, host, no_log) = (self.r, self.host, self.flags.no_log);
+        let show = move |msg: String| {
+            let host = Some(host.to_string());
+            r.emit(Event::Verbose {
+                host,
+                level: 4,
+                msg,
+                no_log,
+            });
+        };
+        let shown = Shown {
+            inner: conn.conn.as_ref(),
+            show: &show,
+        };
         let cx = TaskContext {
             host: self.host,
-            conn: conn.conn.as_ref(),
+            conn: if r.opts().verbosity >= 4 {
+                &shown
+            } else {
+                conn.conn.as_ref()
+            },
             become_: become_.as_ref(),
             environment: &inputs.environment,
             timeout: inputs.timeout,

@@ -5,7 +5,7 @@
 //! name, the include cache, the order hosts were first seen in. Must not know: plays (the play
 //! context is passed to whoever needs it), tasks' rules or modules.
 
-use super::connect::{Connector, Pool};
+use super::connect::{Connector, Pool, Trace};
 use super::options::RunOptions;
 use super::state::{HostState, HostStatus};
 use super::tags::StartAt;
@@ -22,6 +22,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// The one door between the executor and the sink: every event is censored (`no_log`) here.
+fn emit_to(sink: &Mutex<Box<dyn Sink>>, ev: Event) {
+    let ev = ev.censored();
+    let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+    s.event(&ev);
+}
+
 /// One run of a playbook: shared by every play, task and host of it.
 pub(crate) struct Runner {
     /// The inventory the run targets.
@@ -30,8 +37,8 @@ pub(crate) struct Runner {
     templar: Arc<Templar>,
     /// What the caller asked for.
     opts: RunOptions,
-    /// Where events go.
-    sink: Mutex<Box<dyn Sink>>,
+    /// Where events go (shared with the connection pool's `-vvv` trace).
+    sink: Arc<Mutex<Box<dyn Sink>>>,
     /// One connection per host, connection kind and user for the whole run.
     pool: Pool,
     /// Every host's state, by name (created on first use).
@@ -72,15 +79,28 @@ impl Runner {
             .collect();
         let extra_vars =
             Value::from_pairs(opts.extra_vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let sink = Arc::new(Mutex::new(sink));
+        let trace = (opts.verbosity >= 3).then(|| {
+            let sink = sink.clone();
+            Trace::new(move |host: &str, msg: String| {
+                let ev = Event::Verbose {
+                    host: Some(host.to_string()),
+                    level: 3,
+                    msg,
+                    no_log: false,
+                };
+                emit_to(&sink, ev);
+            })
+        });
         Arc::new(Runner {
             groups: inv.groups_value(),
             inv,
             templar: Templar::new(),
-            pool: Pool::new(connector, opts.conn.clone()),
+            pool: Pool::new(connector, opts.conn.clone()).with_trace(trace),
             start_at: StartAt::new(opts.start_at_task.clone()),
             forks: Semaphore::new(opts.forks.max(1)),
             opts,
-            sink: Mutex::new(sink),
+            sink,
             hosts: Mutex::new(HashMap::new()),
             inv_vars,
             extra_vars,
@@ -120,9 +140,7 @@ impl Runner {
 
     /// Hands an event to the sink, censored (`no_log`) first: nothing reaches output otherwise.
     pub fn emit(&self, ev: Event) {
-        let ev = ev.censored();
-        let mut s = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        s.event(&ev);
+        emit_to(&self.sink, ev);
     }
 
     pub fn with_host<R>(&self, host: &str, f: impl FnOnce(&mut HostState) -> R) -> R {

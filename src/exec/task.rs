@@ -1,5 +1,5 @@
 //! One module task over its hosts: the task's start and timing events, `run_once`, hosts run
-//! concurrently up to `forks` with a progress event every two seconds, and the one check after
+//! concurrently up to `forks` with a progress event every second, and the one check after
 //! a step ([`after_step`]): `any_errors_fatal`, `max_fail_percentage`, "every host has failed".
 //!
 //! Owns: those play-level consequences of a task. Must not know: what a task does on a host
@@ -54,6 +54,7 @@ pub async fn run_task(
     }
     r.emit(Event::TaskTiming {
         name: task.display_name(),
+        role: task.role.as_ref().map(|role| role.name.clone()),
         elapsed: started.elapsed(),
     });
     // As Ansible's linear strategy: a run_once task's failure is fatal to the batch (its one
@@ -144,6 +145,7 @@ async fn run_hosts(
     hosts: &[String],
 ) -> Vec<(String, Value)> {
     let total = hosts.len();
+    let started = Instant::now();
     let done = Mutex::new(HashSet::<String>::new());
     let futs = hosts.iter().map(|h| {
         let done = &done;
@@ -157,7 +159,7 @@ async fn run_hosts(
         }
     });
     let mut all = std::pin::pin!(futures::future::join_all(futs));
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tokio::select! {
@@ -165,7 +167,8 @@ async fn run_hosts(
             _ = tick.tick() => {
                 let d = done.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let waiting: Vec<String> = hosts.iter().filter(|h| !d.contains(*h)).cloned().collect();
-                r.emit(Event::Progress { task: task.display_name(), done: d.len(), total, waiting });
+                let elapsed = started.elapsed();
+                r.emit(Event::Progress { task: task.display_name(), done: d.len(), total, waiting, elapsed });
             }
         }
     }

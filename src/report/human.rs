@@ -1,9 +1,20 @@
-//! Output an Ansible user recognises: PLAY/TASK headers, one line per host, a PLAY RECAP;
-//! colours and a live progress line on a terminal, per-task times at `-v`.
+//! Output an Ansible user recognises: PLAY/TASK headers (printed when the task starts), one
+//! line per host, a PLAY RECAP ending with the run's total time; colours and a live progress
+//! line (elapsed time, hosts still working) on a terminal, a "still running" line at a steady
+//! interval in a pipe, per-task times at `-v`, the slowest tasks and roles with `--profile`,
+//! connections at `-vvv` and scripts at `-vvvv`.
 
 use super::{Event, HostResult, Sink, Status};
 use console::{Style, Term};
 use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// How many "still running" lines come at the base interval before they space out.
+const NOTES_AT_BASE_INTERVAL: u32 = 4;
+/// Then one every this many base intervals (15 s → every minute).
+const NOTE_BACKOFF: u32 = 4;
+/// How many of the slowest tasks `--profile` lists.
+const PROFILE_TASKS: usize = 20;
 
 pub struct Human<W: Write + Send> {
     /// One event's text, censored (vault secrets) before it reaches `sink`.
@@ -14,11 +25,18 @@ pub struct Human<W: Write + Send> {
     /// Show the live progress line (stderr is a terminal).
     progress: bool,
     progress_shown: bool,
-    /// The task header is printed lazily, with the first result, so that tasks skipped on every
-    /// host by tags print nothing.
-    pending_header: Option<String>,
     /// `rmesos run`: one block per host as the `ansible` command prints, no headers.
     adhoc: bool,
+    /// Print "still running: TASK on N hosts (45 s)" lines in the output at this base interval
+    /// (stdout is not a terminal).
+    still_running: Option<Duration>,
+    /// When the running task's next "still running" line is due, and how many it had.
+    next_note: Duration,
+    notes: u32,
+    /// When the run started (for the recap's total time).
+    started: Instant,
+    /// `--profile`: each task's time and role, listed after the recap.
+    profile: Option<Vec<(String, Option<String>, Duration)>>,
 }
 
 impl<W: Write + Send> Human<W> {
@@ -30,9 +48,27 @@ impl<W: Write + Send> Human<W> {
             verbosity,
             progress: colour && Term::stderr().is_term(),
             progress_shown: false,
-            pending_header: None,
             adhoc: false,
+            still_running: None,
+            next_note: Duration::ZERO,
+            notes: 0,
+            started: Instant::now(),
+            profile: None,
         }
+    }
+
+    /// Print a "still running" line while a task runs, first after `every`, then at that
+    /// interval for a while, then every [`NOTE_BACKOFF`] intervals (for logs: CI, pipes).
+    pub fn still_running_every(mut self, every: Option<Duration>) -> Self {
+        self.still_running = every.filter(|d| !d.is_zero());
+        self.next_note = self.still_running.unwrap_or_default();
+        self
+    }
+
+    /// List the slowest tasks and each role's total after the recap (`--profile`).
+    pub fn profile(mut self, on: bool) -> Self {
+        self.profile = on.then(Vec::new);
+        self
     }
 
     /// Output as the `ansible` command prints it: `host | CHANGED | rc=0 >>` and stdout.
@@ -115,10 +151,77 @@ impl<W: Write + Send> Human<W> {
         }
     }
 
-    fn flush_header(&mut self) {
-        if let Some(h) = self.pending_header.take() {
-            self.header(&h);
+    /// A "still running" line when one is due (`elapsed` into the task).
+    fn still_running_note(&mut self, task: &str, waiting: &[String], elapsed: Duration) {
+        let Some(every) = self.still_running else {
+            return;
+        };
+        if elapsed < self.next_note || waiting.is_empty() {
+            return;
         }
+        self.notes += 1;
+        let gap = if self.notes < NOTES_AT_BASE_INTERVAL {
+            every
+        } else {
+            every * NOTE_BACKOFF
+        };
+        self.next_note = elapsed + gap;
+        let n = waiting.len();
+        let _ = writeln!(
+            self.out,
+            "still running: {} on {} host{} ({} s): {}",
+            task,
+            n,
+            if n == 1 { "" } else { "s" },
+            elapsed.as_secs(),
+            host_list(waiting)
+        );
+    }
+
+    /// The live line on a terminal's stderr: elapsed time and the hosts still working.
+    fn live_line(
+        &mut self,
+        task: &str,
+        done: usize,
+        total: usize,
+        waiting: &[String],
+        elapsed: Duration,
+    ) {
+        let _ = Term::stderr().clear_line();
+        let _ = write!(
+            std::io::stderr(),
+            "  [{}] {} s, {}/{} done, waiting on {}",
+            task,
+            elapsed.as_secs(),
+            done,
+            total,
+            host_list(waiting)
+        );
+        self.progress_shown = true;
+    }
+
+    /// `--profile`: the slowest tasks, then each role's total.
+    fn profile_report(&mut self) {
+        let Some(mut timings) = self.profile.take() else {
+            return;
+        };
+        self.header("TASKS BY TIME");
+        timings.sort_by_key(|t| std::cmp::Reverse(t.2));
+        for (name, _, took) in timings.iter().take(PROFILE_TASKS) {
+            let _ = writeln!(self.out, "{:>10}  {}", duration_text(*took), name);
+        }
+        let mut roles: indexmap::IndexMap<&str, Duration> = indexmap::IndexMap::new();
+        for (_, role, took) in &timings {
+            *roles
+                .entry(role.as_deref().unwrap_or("(play tasks)"))
+                .or_default() += *took;
+        }
+        roles.sort_by(|_, a, _, b| b.cmp(a));
+        self.header("ROLES BY TIME");
+        for (role, took) in roles {
+            let _ = writeln!(self.out, "{:>10}  {}", duration_text(took), role);
+        }
+        self.profile = Some(timings);
     }
 
     fn result_line(&mut self, r: &HostResult) {
@@ -187,6 +290,26 @@ impl<W: Write + Send> Human<W> {
     }
 }
 
+/// Up to four host names, then how many more.
+fn host_list(hosts: &[String]) -> String {
+    let names = hosts.iter().take(4).cloned().collect::<Vec<_>>().join(", ");
+    if hosts.len() > 4 {
+        format!("{} +{}", names, hosts.len() - 4)
+    } else {
+        names
+    }
+}
+
+/// `4.21s`, `1m 03s`, `2h 05m 09s`.
+pub fn duration_text(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.2}s", d.as_secs_f64()),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m {:02}s", secs / 3600, secs / 60 % 60, secs % 60),
+    }
+}
+
 fn is_debug(r: &HostResult) -> bool {
     r.result
         .get_attr("_verbosity")
@@ -230,6 +353,7 @@ impl<W: Write + Send> Human<W> {
                 Event::NoHostsMatched { pattern } => {
                     let _ = writeln!(self.out, "[WARNING]: no hosts matched {:?}", pattern);
                 }
+                Event::Verbose { .. } => self.render_verbose(ev),
                 _ => {}
             }
             let _ = self.out.flush();
@@ -241,7 +365,6 @@ impl<W: Write + Send> Human<W> {
         match ev {
             Event::PlaybookStart { .. } => {}
             Event::PlayStart { name, .. } => {
-                self.pending_header = None;
                 self.header(&format!("PLAY [{}]", name));
             }
             Event::NoHostsMatched { pattern } => {
@@ -264,61 +387,50 @@ impl<W: Write + Send> Human<W> {
                 if self.verbosity >= 2 {
                     h.push_str(&format!(" ({})", location));
                 }
-                self.pending_header = Some(h);
+                self.header(&h);
+                self.next_note = self.still_running.unwrap_or_default();
+                self.notes = 0;
             }
             Event::Progress {
                 task,
                 done,
                 total,
                 waiting,
+                elapsed,
             } => {
                 if self.progress {
-                    let names = waiting
-                        .iter()
-                        .take(4)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let more = if waiting.len() > 4 {
-                        format!(" +{}", waiting.len() - 4)
-                    } else {
-                        String::new()
-                    };
-                    let _ = Term::stderr().clear_line();
-                    let _ = write!(
-                        std::io::stderr(),
-                        "  [{}] {}/{} done, waiting on {}{}",
-                        task,
-                        done,
-                        total,
-                        names,
-                        more
-                    );
-                    self.progress_shown = true;
+                    self.live_line(task, *done, *total, waiting, *elapsed);
                 }
+                self.still_running_note(task, waiting, *elapsed);
             }
             Event::HostResult(r) => {
                 if r.status == Status::Skipped && self.verbosity == 0 && r.loop_summary {
                     return;
                 }
-                self.flush_header();
                 self.result_line(r);
             }
+            Event::Verbose { .. } => self.render_verbose(ev),
             Event::Warning(w) => {
                 let t = self.style(Style::new().magenta(), &format!("[WARNING]: {}", w));
                 let _ = writeln!(self.out, "{}", t);
             }
             Event::PlayAborted { reason } => {
-                self.flush_header();
                 let t = self.style(
                     Style::new().red(),
                     &format!("NO MORE HOSTS LEFT: {}", reason),
                 );
                 let _ = writeln!(self.out, "{}", t);
             }
-            Event::TaskTiming { name, elapsed } => {
-                if self.verbosity >= 1 && self.pending_header.is_none() {
+            Event::TaskTiming {
+                name,
+                role,
+                elapsed,
+            } => {
+                if self.verbosity >= 1 {
                     let _ = writeln!(self.out, "  ({}: {:.2}s)", name, elapsed.as_secs_f64());
+                }
+                if let Some(p) = &mut self.profile {
+                    p.push((name.clone(), role.clone(), *elapsed));
                 }
             }
             Event::Recap { stats, wire } => {
@@ -362,8 +474,26 @@ impl<W: Write + Send> Human<W> {
                         );
                     }
                 }
+                let total = duration_text(self.started.elapsed());
+                let _ = writeln!(self.out, "\nfinished in {}", total);
+                self.profile_report();
             }
         }
         let _ = self.out.flush();
+    }
+
+    /// `<host> text` when the verbosity asks for the event's level.
+    fn render_verbose(&mut self, ev: &Event) {
+        if let Event::Verbose {
+            host, level, msg, ..
+        } = ev
+            && self.verbosity >= *level
+        {
+            let text = match host {
+                Some(h) => format!("<{}> {}", h, msg),
+                None => msg.clone(),
+            };
+            let _ = writeln!(self.out, "{}", text.trim_end());
+        }
     }
 }

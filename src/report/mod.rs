@@ -84,12 +84,14 @@ pub enum Event {
         handler: bool,
         location: String,
     },
-    /// A task is still running on some hosts (for a progress line); `waiting` names them.
+    /// A task is still running on some hosts (for a progress line, every second); `waiting`
+    /// names them, `elapsed` is the time since the task started.
     Progress {
         task: String,
         done: usize,
         total: usize,
         waiting: Vec<String>,
+        elapsed: Duration,
     },
     HostResult(Box<HostResult>),
     Warning(String),
@@ -104,7 +106,18 @@ pub enum Event {
     },
     TaskTiming {
         name: String,
+        /// The role the task belongs to (for `--profile`'s per-role totals).
+        role: Option<String>,
         elapsed: Duration,
+    },
+    /// What `-vvv` and `-vvvv` show: how a host is reached, connection retries and why
+    /// (level 3), the scripts sent (level 4). Emitted only at that verbosity or above.
+    Verbose {
+        host: Option<String>,
+        level: u8,
+        msg: String,
+        /// The text belongs to a `no_log` task: [`Event::censored`] replaces it.
+        no_log: bool,
     },
 }
 
@@ -133,6 +146,17 @@ impl Event {
     pub fn censored(self) -> Event {
         match self {
             Event::HostResult(r) => Event::HostResult(Box::new(r.censored())),
+            Event::Verbose {
+                host,
+                level,
+                no_log: true,
+                ..
+            } => Event::Verbose {
+                host,
+                level,
+                msg: CENSORED.to_string(),
+                no_log: true,
+            },
             other => other,
         }
     }

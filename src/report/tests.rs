@@ -90,7 +90,7 @@ fn host_event(r: HostResult) -> Event {
 }
 
 #[test]
-fn headers_are_79_columns_and_a_task_without_results_prints_nothing() {
+fn headers_are_79_columns_and_a_task_header_is_printed_when_the_task_starts() {
     let out = human(
         0,
         &[
@@ -98,20 +98,131 @@ fn headers_are_79_columns_and_a_task_without_results_prints_nothing() {
                 name: "web".into(),
                 hosts: vec!["h1".into()],
             },
-            task("skipped by tags"),
             task("Install"),
-            host_event(result("h1", Status::Ok, &[])),
         ],
     );
+    // Before any result: a hung task shows what it is.
     assert_eq!(
         out,
         format!(
-            "\nPLAY [web] {}\n\nTASK [Install] {}\nok: [h1]\n",
+            "\nPLAY [web] {}\n\nTASK [Install] {}\n",
             "*".repeat(68),
             "*".repeat(64)
         )
     );
-    assert!(!out.contains("skipped by tags"));
+}
+
+/// The Human sink's output for `events`, with "still running" lines every `every`.
+fn piped(every: Duration, events: &[Event]) -> String {
+    let buf = Buf::default();
+    let mut sink = Human::new(buf.clone(), false, 0).still_running_every(Some(every));
+    for e in events {
+        sink.event(e);
+    }
+    buf.text()
+}
+
+fn progress(secs: u64, waiting: &[&str]) -> Event {
+    Event::Progress {
+        task: "t".into(),
+        done: 3 - waiting.len(),
+        total: 3,
+        waiting: waiting.iter().map(|h| h.to_string()).collect(),
+        elapsed: Duration::from_secs(secs),
+    }
+}
+
+#[test]
+fn a_pipe_gets_still_running_lines_at_the_interval_then_spaced_out() {
+    let mut ev = vec![task("t")];
+    ev.extend((1..=150).map(|s| progress(s, &["h1", "h2"])));
+    let out = piped(Duration::from_secs(15), &ev);
+    let notes: Vec<&str> = out.lines().filter(|l| l.starts_with("still")).collect();
+    assert_eq!(
+        notes,
+        [
+            "still running: t on 2 hosts (15 s): h1, h2",
+            "still running: t on 2 hosts (30 s): h1, h2",
+            "still running: t on 2 hosts (45 s): h1, h2",
+            "still running: t on 2 hosts (60 s): h1, h2",
+            "still running: t on 2 hosts (120 s): h1, h2",
+        ],
+        "{out}"
+    );
+    // A new task starts the schedule again; without an interval there is no line.
+    let again = piped(
+        Duration::from_secs(15),
+        &[progress(20, &["h1"]), task("u"), progress(14, &["h1"])],
+    );
+    assert_eq!(again.matches("still running").count(), 1, "{again}");
+    assert!(!human(0, &[task("t"), progress(100, &["h1"])]).contains("still running"));
+}
+
+#[test]
+fn the_recap_ends_with_the_total_time_and_profile_lists_tasks_and_roles() {
+    let timing = |name: &str, role: Option<&str>, ms: u64| Event::TaskTiming {
+        name: name.into(),
+        role: role.map(str::to_string),
+        elapsed: Duration::from_millis(ms),
+    };
+    let ev = [
+        timing("db : install", Some("db"), 3000),
+        timing("quick", None, 10),
+        timing("web : config", Some("web"), 500),
+        timing("db : start", Some("db"), 1500),
+        Event::Recap {
+            stats: IndexMap::new(),
+            wire: IndexMap::new(),
+        },
+    ];
+    let plain = human(0, &ev);
+    assert!(
+        plain
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("finished in "),
+        "{plain}"
+    );
+    assert!(!plain.contains("TASKS BY TIME"), "{plain}");
+    let buf = Buf::default();
+    let mut sink = Human::new(buf.clone(), false, 0).profile(true);
+    for e in &ev {
+        sink.event(e);
+    }
+    let out = buf.text();
+    let tasks = out.split("TASKS BY TIME").nth(1).unwrap();
+    let (tasks, roles) = tasks.split_once("ROLES BY TIME").unwrap();
+    let names: Vec<&str> = tasks
+        .lines()
+        .filter_map(|l| l.split_once("s  ").map(|(_, n)| n))
+        .collect();
+    assert_eq!(
+        names,
+        ["db : install", "db : start", "web : config", "quick"]
+    );
+    assert!(roles.contains("     4.50s  db\n"), "{roles}");
+    assert!(roles.contains("     0.50s  web\n"), "{roles}");
+    assert!(roles.contains("     0.01s  (play tasks)\n"), "{roles}");
+}
+
+#[test]
+fn verbose_events_show_at_their_level_and_no_log_hides_them() {
+    let v = |no_log: bool| Event::Verbose {
+        host: Some("h1".into()),
+        level: 4,
+        msg: "SCRIPT:\necho s3cret".into(),
+        no_log,
+    };
+    assert!(!human(3, &[v(false)]).contains("s3cret"));
+    assert_eq!(human(4, &[v(false)]), "<h1> SCRIPT:\necho s3cret\n");
+    let hidden = human(4, &[v(true).censored()]);
+    assert!(!hidden.contains("s3cret"), "{hidden}");
+    assert!(hidden.contains("no_log"), "{hidden}");
+    let j = json(&[v(true).censored()]);
+    assert!(!j[0].to_string().contains("s3cret"), "{j:?}");
+    assert_eq!(j[0]["level"], 4);
 }
 
 #[test]
@@ -232,6 +343,7 @@ fn task_location_at_vv_and_timing_at_v() {
         host_event(result("h1", Status::Ok, &[])),
         Event::TaskTiming {
             name: "t".into(),
+            role: None,
             elapsed: Duration::from_millis(1500),
         },
     ];
@@ -306,6 +418,7 @@ fn json_events_have_their_documented_fields() {
             done: 0,
             total: 1,
             waiting: vec!["h1".into()],
+            elapsed: Duration::from_secs(1),
         },
         host_event(r),
     ]);
@@ -319,4 +432,68 @@ fn json_events_have_their_documented_fields() {
     assert_eq!(h["item"], "a");
     assert_eq!(h["duration_ms"], 7);
     assert_eq!(h["result"]["rc"], 0);
+}
+
+/// Every kind of event the JSON sink writes, each checked against docs/schema/events-v1.json.
+#[test]
+fn every_json_event_kind_validates_against_the_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/schema/events-v1.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut failed = result("h1", Status::Failed, &[("msg", Value::from("boom"))]);
+    failed.msg = Some("boom".into());
+    failed.delegated_to = Some("d1".into());
+    failed.diff = vec![FileDiff {
+        path: "/etc/x".into(),
+        before: "a\n".into(),
+        after: "b\n".into(),
+    }];
+    let mut secret = result("h1", Status::Ok, &[("pw", Value::from("x"))]);
+    secret.no_log = true;
+    secret.item = Some("x".into());
+    let mut stats = IndexMap::new();
+    stats.insert("h1".to_string(), HostStats::default());
+    let mut wire = IndexMap::new();
+    wire.insert("h1".to_string(), WireStats::default());
+    let events = [
+        Event::PlaybookStart {
+            path: "site.yml".into(),
+        },
+        Event::PlayStart {
+            name: "p".into(),
+            hosts: vec!["h1".into()],
+        },
+        Event::NoHostsMatched {
+            pattern: "web".into(),
+        },
+        task("t"),
+        host_event(result("h1", Status::Ok, &[])),
+        host_event(failed),
+        Event::HostResult(Box::new(secret.censored())),
+        Event::Warning("w".into()),
+        Event::PlayAborted { reason: "r".into() },
+        Event::TaskTiming {
+            name: "t".into(),
+            role: Some("db".into()),
+            elapsed: Duration::ZERO,
+        },
+        Event::Verbose {
+            host: None,
+            level: 3,
+            msg: "m".into(),
+            no_log: false,
+        },
+        Event::Recap { stats, wire },
+    ];
+    let mut lines = json(&events);
+    lines.push(super::json::stream_start());
+    lines.push(super::json::error("ERROR! x", 1));
+    assert_eq!(lines.len(), events.len() + 2);
+    for line in &lines {
+        let errors: Vec<String> = validator.iter_errors(line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+    // The schema can fail: an unknown event and a missing field are refused.
+    assert!(!validator.is_valid(&serde_json::json!({"event": "nope"})));
+    assert!(!validator.is_valid(&serde_json::json!({"event": "warning"})));
 }

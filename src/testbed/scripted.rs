@@ -356,6 +356,7 @@ mod tests {
             kind: "ssh".into(),
             remote_user: Some("deploy".into()),
             vars: Default::default(),
+            trace: None,
         }
     }
 

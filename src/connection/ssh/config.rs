@@ -383,6 +383,7 @@ fn resolve(
         keepalive_max,
         persistent_shell: true,
         extra: Vec::new(),
+        notes: None,
     };
 
     let jumps = match (opts.first("proxyjump"), opts.first("proxycommand")) {

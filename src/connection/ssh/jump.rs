@@ -29,6 +29,15 @@ pub(super) async fn open_hop(
                 if !retry || attempt >= hop.connect_retries {
                     return Err(error);
                 }
+                if let Some(notes) = &hop.notes {
+                    notes(format!(
+                        "attempt {} of {} failed: {}; retrying in {} s",
+                        attempt + 1,
+                        hop.connect_retries + 1,
+                        error,
+                        delay.as_secs()
+                    ));
+                }
             }
         }
         attempt += 1;

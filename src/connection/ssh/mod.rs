@@ -62,7 +62,12 @@ pub struct SshTarget {
     /// ssh options given but not acted on (`ControlMaster`, `-C`, ciphers...), lowercased
     /// `-o` keys or the flag itself, so callers can report them.
     pub extra: Vec<(String, String)>,
+    /// Told of each failed attempt that will be retried, and why (for `-vvv`).
+    pub notes: Option<Notes>,
 }
+
+/// Where a connection tells what it is doing (a failed attempt it retries, and why).
+pub type Notes = std::sync::Arc<dyn Fn(String) + Send + Sync>;
 
 impl std::fmt::Debug for SshTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,6 +92,7 @@ impl std::fmt::Debug for SshTarget {
             .field("keepalive_max", &self.keepalive_max)
             .field("persistent_shell", &self.persistent_shell)
             .field("extra", &self.extra)
+            .field("notes", &self.notes.as_ref().map(|_| "<fn>"))
             .finish()
     }
 }
@@ -116,7 +122,55 @@ impl SshTarget {
             keepalive_max: 3,
             persistent_shell: true,
             extra: Vec::new(),
+            notes: None,
         }
+    }
+
+    /// How the host is reached, for `-vvv`: user, address and port, the key files and agent
+    /// offered, whether a password is (never what it is), the known_hosts files and checking,
+    /// timeout and retries, and the jump hosts.
+    pub fn describe(&self) -> String {
+        let list = |v: &[PathBuf]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let mut s = format!(
+            "SSH: user {}, host {}, port {}; key files: {}{}; agent: {}; password: {}; \
+             known_hosts: {} ({:?}); connect timeout {} s, {} retries",
+            self.user,
+            self.host,
+            self.port,
+            list(&self.identity_files),
+            if self.identities_only {
+                " (identities only)"
+            } else {
+                ""
+            },
+            self.identity_agent
+                .as_ref()
+                .filter(|_| !self.identities_only)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none".into()),
+            match (&self.password, self.password_auth) {
+                (Some(_), true) => "offered",
+                _ => "no",
+            },
+            list(&self.known_hosts.files),
+            self.known_hosts.mode,
+            self.connect_timeout.as_secs(),
+            self.connect_retries,
+        );
+        if !self.proxy_jump.is_empty() {
+            let hops: Vec<String> = self.proxy_jump.iter().map(SshTarget::label).collect();
+            s.push_str(&format!("; jump hosts: {}", hops.join(" -> ")));
+        }
+        s
     }
 
     /// `user@host:port`, as error messages name a host.
