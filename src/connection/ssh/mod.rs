@@ -142,7 +142,7 @@ impl SshTarget {
         };
         let mut s = format!(
             "SSH: user {}, host {}, port {}; key files: {}{}; agent: {}; password: {}; \
-             known_hosts: {} ({:?}); connect timeout {} s, {} retries",
+             known_hosts: {} ({:?}); connect timeout {} s, retries: {}",
             self.user,
             self.host,
             self.port,
