@@ -5,6 +5,9 @@
 //! the host (vars_files, group_vars, role defaults, include_vars, inline, a copy `src`) but
 //! never the output, and the wrong-password refusal before any host is touched.
 
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use rmesos::vault::{self, Keyring, Secret};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -279,6 +282,13 @@ fn vaulted_values_reach_the_host_but_never_the_output() {
             }
             assert!(stdout.contains("plain=visible"), "{stdout}");
             assert!(stdout.contains("********"), "{stdout}");
+            if verbosity == "-vvvv" {
+                // The scripts are shown, the secrets in them masked by the sinks.
+                assert!(stdout.contains("SCRIPT"), "{stdout}");
+            }
+            if output == "json" {
+                json_events::check_stream(&stdout);
+            }
         }
     }
 }
