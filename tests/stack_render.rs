@@ -10,7 +10,9 @@
 //! The common and docker roles are left out: what they would write depends on this machine
 //! (its mounts, its /etc/hosts), not on the inventory; tests/lab.rs runs them for real.
 
-use serde_json::Value;
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -99,12 +101,11 @@ fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
     let out = rmesos(&args);
     assert!(out.status.success(), "{}", text(&out));
     let mut r = Rendered::default();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let ev: Value = serde_json::from_str(line).unwrap();
+    for ev in json_events::check_stream(&String::from_utf8_lossy(&out.stdout)) {
         if ev["event"] != "host_result" {
             continue;
         }
-        assert_ne!(ev["status"], "failed", "{}", line);
+        assert_ne!(ev["status"], "failed", "{}", ev);
         let host = ev["host"].as_str().unwrap().to_string();
         let result = &ev["result"];
         // file reports the state it ensures, whether or not this machine has the path.
@@ -285,6 +286,7 @@ fn quorum_is_a_majority_of_the_masters() {
         ]);
         assert!(out.status.success(), "{}", text(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
+        json_events::check_stream(&stdout);
         let want = format!("MESOS_QUORUM=\\\"{}\\\"", quorum);
         assert!(
             stdout.contains(&want),

@@ -4,6 +4,9 @@
 //! outside (docker exec), apply again for changed=0, and `--check` on a host that never got it
 //! (nothing changes there, yet it reports changed). Needs Docker.
 
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use rmesos::lab::ContainerHosts;
 use serde_json::Value;
 use std::path::Path;
@@ -66,9 +69,8 @@ fn play_in(dir: &Path, hosts: &str, tasks: &str, extra: &[&str]) -> Vec<TaskResu
         .output()
         .expect("run rmesos");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let results: Vec<TaskResult> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    let results: Vec<TaskResult> = json_events::check_stream(&stdout)
+        .into_iter()
         .filter(|e| e["event"] == "host_result")
         .map(|e| TaskResult {
             status: e["status"].as_str().unwrap_or_default().to_string(),

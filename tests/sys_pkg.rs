@@ -4,6 +4,9 @@
 //! mode on a fresh host to show nothing changed there. Needs Docker.
 //! yum and dnf are tested on canned output only (src/modules/packages/yum.rs): there are no RPM hosts here.
 
+#[path = "support/json_events.rs"]
+mod json_events;
+
 use base64::Engine;
 use rmesos::lab::ContainerHosts;
 use serde_json::Value;
@@ -77,10 +80,7 @@ fn play(hosts: &ContainerHosts, limit: &str, tasks: &str, extra: &[&str]) -> Pla
         .arg(&book)
         .output()
         .unwrap();
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_events::check_stream(&String::from_utf8_lossy(&out.stdout));
     PlayRun {
         events,
         code: out.status.code().unwrap_or(-1),
