@@ -228,6 +228,21 @@ fn finish(mut child: Child) -> Run {
     }
 }
 
+/// A port nothing listens on at `ip`, and an INI line for host `ghost` there, tried
+/// `attempts` times.
+fn ghost_host(ip: &str, attempts: u32, vars: &str) -> (u16, String) {
+    let port = std::net::TcpListener::bind(format!("{ip}:0"))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let line = format!(
+        "ghost ansible_host={ip} ansible_port={port} ansible_user={TEST_USER} \
+         ansible_ssh_common_args='-o ConnectionAttempts={attempts}' {vars}\n"
+    );
+    (port, line)
+}
+
 /// An INI host line reaching `addr` on `sshd` as `user`, with the server's known_hosts.
 fn ssh_host(name: &str, sshd: &LoopbackSshd, addr: Ipv4Addr, vars: &str) -> String {
     ssh_host_as(name, sshd, addr, TEST_USER, sshd.known_hosts(), vars)
@@ -499,16 +514,8 @@ fn host_whose_sshd_dies_mid_play_is_unreachable_and_the_others_finish_needs_root
 fn host_unreachable_from_the_start_leaves_the_others_running_needs_root() {
     let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 64], 2)).unwrap();
     let scratch = Scratch::new();
-    // Nothing listens on this address and port.
-    let port = std::net::TcpListener::bind("127.0.64.9:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut inv = format!(
-        "ghost ansible_host=127.0.64.9 ansible_port={port} ansible_user={TEST_USER} \
-         ansible_ssh_common_args='-o ConnectionAttempts=1' nap=0\n"
-    );
+    let (port, ghost) = ghost_host("127.0.64.9", 1, "nap=0");
+    let mut inv = ghost;
     for (i, a) in sshd.addrs().iter().enumerate() {
         inv.push_str(&ssh_host(&format!("ok{i}"), &sshd, *a, "nap=0"));
     }
@@ -1162,17 +1169,9 @@ fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
 fn vvv_shows_how_hosts_are_reached_and_vvvv_the_scripts_but_no_no_log_secret_needs_root() {
     let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 81], 1)).unwrap();
     let scratch = Scratch::new();
-    // Nothing listens here: two attempts, the retry told with its reason.
-    let ghost_port = std::net::TcpListener::bind("127.0.81.9:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Nothing listens there: two attempts, the retry told with its reason.
     let mut inv = ssh_host("h1", &sshd, sshd.addrs()[0], "");
-    inv.push_str(&format!(
-        "ghost ansible_host=127.0.81.9 ansible_port={ghost_port} ansible_user={TEST_USER} \
-         ansible_ssh_common_args='-o ConnectionAttempts=2'\n"
-    ));
+    inv.push_str(&ghost_host("127.0.81.9", 2, "").1);
     let inv = scratch.write("hosts.ini", &inv);
     let pb = scratch.write(
         "secret.yml",
