@@ -640,8 +640,23 @@ fn bastion_reaches_hosts_that_are_not_reachable_directly_needs_root() {
         "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Where\n      \
          shell: echo $SSH_CONNECTION\n",
     );
-    let run = scratch.play(&pb, &inv, &[]);
+    let run = scratch.play(&pb, &inv, &["-vvv"]);
     assert_eq!(run.code, 0, "{}", run.dump());
+    // -vvv names the jump host and that only the given key is offered.
+    let jump = format!(
+        "jump hosts: {TEST_USER}@{}:{}",
+        bastion.addr(),
+        bastion.port()
+    );
+    assert!(
+        run.events.iter().any(|e| e["event"] == "verbose"
+            && e["host"] == "in0"
+            && e["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains(&jump) && m.contains("(identities only)"))),
+        "{}",
+        run.dump()
+    );
     for (i, a) in hidden.addrs().iter().enumerate() {
         let out = run.result("Where", &format!("in{i}"))["result"]["stdout"]
             .as_str()
