@@ -307,3 +307,44 @@ fn json_stdout_is_only_schema_events_for_every_kind_of_run() {
     assert_eq!(code, 0);
     assert!(events.is_empty(), "{events:?}");
 }
+
+#[test]
+fn a_terminal_shows_the_elapsed_time_and_the_hosts_still_working() {
+    // `script` gives the run a terminal (util-linux); without it there is nothing to see.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: no `script` command");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "hosts", LOCAL);
+    write(
+        dir.path(),
+        "nap.yml",
+        "- hosts: h1\n  gather_facts: false\n  tasks:\n    - name: Nap\n      command: sleep 3\n",
+    );
+    let bin = rmesos();
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} play -i hosts nap.yml", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("  [Nap] 1 s, 0/1 done, waiting on h1"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("  [Nap] 2 s, 0/1 done, waiting on h1"),
+        "{text:?}"
+    );
+    // A terminal gets the live line, not the pipe's "still running" lines.
+    assert!(!text.contains("still running"), "{text:?}");
+}
