@@ -302,6 +302,22 @@ fn json_stdout_is_only_schema_events_for_every_kind_of_run() {
     );
     assert_eq!(events.len(), 2, "stream_start, error: {events:?}");
 
+    // The ad hoc command's stream is the same contract.
+    let out = Command::new(rmesos())
+        .args([
+            "run", "h1", "-i", "hosts", "-m", "command", "-a", "echo hi", "--output", "json",
+        ])
+        .current_dir(d)
+        .env_remove("ANSIBLE_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let events = json_events::check_stream(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        events.iter().any(|e| e["result"]["stdout"] == "hi"),
+        "{events:?}"
+    );
+
     // --syntax-check leaves stdout to JSON too.
     let (code, events, _) = json_run(d, &["-i", "hosts", "site.yml", "--syntax-check"]);
     assert_eq!(code, 0);
