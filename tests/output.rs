@@ -318,6 +318,21 @@ fn json_stdout_is_only_schema_events_for_every_kind_of_run() {
         "{events:?}"
     );
 
+    // The listings are events too.
+    let (code, events, _) = json_run(
+        d,
+        &["-i", "hosts", "site.yml", "--list-tasks", "--list-hosts"],
+    );
+    assert_eq!(code, 0);
+    let text = events.last().unwrap()["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        text.contains("Ignored failure") && text.contains("hosts (3):"),
+        "{events:?}"
+    );
+
     // --syntax-check leaves stdout to JSON too.
     let (code, events, _) = json_run(d, &["-i", "hosts", "site.yml", "--syntax-check"]);
     assert_eq!(code, 0);

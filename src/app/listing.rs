@@ -5,6 +5,7 @@ use super::error::AppError;
 use super::session::Session;
 use crate::plan::{Action, Playbook, TaskNode};
 use std::collections::BTreeSet;
+use std::fmt::Write;
 
 /// Which lists to show.
 #[derive(Clone, Copy)]
@@ -20,10 +21,16 @@ impl Listing {
     }
 }
 
-/// Shows the lists for every playbook of the session, in order.
+/// Shows the lists for every playbook of the session, in order (with `--output json`, each
+/// playbook's text as a `listing` event).
 pub fn list(session: &Session, what: Listing) -> Result<(), AppError> {
     for pb in session.books() {
-        list_playbook(session, pb, what)?;
+        let text = list_playbook(session, pb, what)?;
+        if session.json() {
+            super::session::json_listing(&pb.path.display().to_string(), &text);
+        } else {
+            print!("{}", text);
+        }
     }
     Ok(())
 }
@@ -54,11 +61,13 @@ fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a crate::plan::Task>) {
     }
 }
 
-fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<(), AppError> {
+fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<String, AppError> {
     let (inv, opts) = (session.inventory(), session.opts());
-    println!("\nplaybook: {}", pb.path.display());
+    let mut out = String::new();
+    let _ = writeln!(out, "\nplaybook: {}", pb.path.display());
     for (i, play) in pb.plays.iter().enumerate() {
-        println!(
+        let _ = writeln!(
+            out,
             "\n  play #{} ({}): {}\tTAGS: [{}]",
             i + 1,
             play.hosts,
@@ -71,10 +80,10 @@ fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<(), 
                 let allowed = inv.select(limit).map_err(AppError::Pattern)?;
                 matched.retain(|h| allowed.contains(h));
             }
-            println!("    pattern: {:?}", play.hosts);
-            println!("    hosts ({}):", matched.len());
+            let _ = writeln!(out, "    pattern: {:?}", play.hosts);
+            let _ = writeln!(out, "    hosts ({}):", matched.len());
             for h in matched {
-                println!("      {}", h);
+                let _ = writeln!(out, "      {}", h);
             }
         }
         let mut all = vec![];
@@ -82,12 +91,13 @@ fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<(), 
             walk(section, &mut all);
         }
         if what.tasks {
-            println!("    tasks:");
+            let _ = writeln!(out, "    tasks:");
             for t in &all {
                 if matches!(t.action, Action::Meta(_)) || !opts.tags.selects(&t.kw.tags) {
                     continue;
                 }
-                println!(
+                let _ = writeln!(
+                    out,
                     "      {}\tTAGS: [{}]",
                     t.display_name(),
                     t.kw.tags.join(", ")
@@ -96,11 +106,12 @@ fn list_playbook(session: &Session, pb: &Playbook, what: Listing) -> Result<(), 
         }
         if what.tags {
             let set: BTreeSet<&String> = all.iter().flat_map(|t| t.kw.tags.iter()).collect();
-            println!(
+            let _ = writeln!(
+                out,
                 "      TASK TAGS: [{}]",
                 set.into_iter().cloned().collect::<Vec<_>>().join(", ")
             );
         }
     }
-    Ok(())
+    Ok(out)
 }

@@ -96,6 +96,15 @@ pub fn json_stream_start() {
     }
 }
 
+/// A `--list-*` text as a JSON event.
+pub fn json_listing(path: &str, text: &str) {
+    json_stream_start();
+    let mut out = std::io::stdout().lock();
+    let ev = serde_json::json!({"event": "listing", "path": path, "text": text});
+    let _ = writeln!(out, "{}", ev);
+    let _ = out.flush();
+}
+
 /// An error as the JSON stream's last event (after its first, if nothing was written yet).
 pub fn json_error(msg: &str, exit_code: i32) {
     json_stream_start();
@@ -226,6 +235,11 @@ impl Session {
 
     pub fn inventory(&self) -> &Inventory {
         &self.inventory
+    }
+
+    /// `--output json`: stdout carries only JSON events.
+    pub fn json(&self) -> bool {
+        self.report.format == Output::Json
     }
 
     /// Runs every playbook in order, each with a fresh reporter, on a runtime of its own.
