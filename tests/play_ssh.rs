@@ -1156,3 +1156,53 @@ fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
         "some kill came before the rename: {outcomes:?}"
     );
 }
+
+/// A command printing far more than the output limit over SSH (issue 14): in the host's
+/// long-lived shell (whose frame markers come after the output) and in a session of its own (a
+/// task with a timeout), stdout and stderr keep their start and end with a line for the rest,
+/// and the shell still frames the next task's output. The limit comes from ansible.cfg.
+#[test]
+fn large_output_over_ssh_keeps_its_head_and_tail_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 113], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    scratch.write("ansible.cfg", "[rmesos]\noutput_limit = 64K\n");
+    let big = "seq 1 300000; seq 1 100000 >&2";
+    let pb = scratch.write(
+        "big.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - name: in the shell\n      shell: {big}\n\
+             \x20   - name: in a session\n      shell: {big}\n      timeout: 60\n\
+             \x20   - name: after\n      command: echo after\n"
+        ),
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    for task in ["in the shell", "in a session"] {
+        let r = &run.result(task, "h1")["result"];
+        assert_eq!(r["output_truncated"], true, "{task}");
+        for (stream, last) in [("stdout", "300000"), ("stderr", "100000")] {
+            let text = r[stream].as_str().unwrap();
+            assert!(text.len() < 70_000, "{task} {stream}: {} bytes", text.len());
+            assert!(text.starts_with("1\n2\n3\n"), "{task} {stream}");
+            assert!(text.ends_with(&format!("\n{last}")), "{task} {stream}");
+            let note = text.lines().find(|l| l.starts_with("[… ")).unwrap();
+            assert!(note.contains("of output omitted"), "{note}");
+            assert!(
+                !text.contains("RMESOS-"),
+                "a frame marker leaked: {task} {stream}"
+            );
+            assert!(r[format!("{stream}_omitted_bytes")].as_u64().unwrap() > 100_000);
+        }
+    }
+    let after = &run.result("after", "h1")["result"];
+    assert_eq!(after["stdout"], "after");
+    assert_eq!(after["stderr"], "");
+    assert!(after.get("output_truncated").is_none());
+    assert_eq!(
+        run.wire("h1").1,
+        2,
+        "the shell, and the timed task's session"
+    );
+}

@@ -40,6 +40,9 @@ pub enum AppError {
     Vault(crate::vault::VaultError),
     #[error("{}: {}", .0.display(), .1)]
     VaultFile(PathBuf, String),
+    /// `RMESOS_OUTPUT_LIMIT` or `[rmesos] output_limit` is not a size.
+    #[error(transparent)]
+    OutputLimit(crate::connection::output::BadOutputLimit),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -78,9 +81,11 @@ impl AppError {
                 (Exit::Failed, Prefix::Plain)
             }
             Vault(_) | VaultFile(..) => (Exit::Failed, Prefix::Plain),
-            UnknownAdHocModule(_) | UnknownModule(_) | NoInventoryView | Password(_) => {
-                (Exit::BadOptions, Prefix::Plain)
-            }
+            UnknownAdHocModule(_)
+            | UnknownModule(_)
+            | NoInventoryView
+            | Password(_)
+            | OutputLimit(_) => (Exit::BadOptions, Prefix::Plain),
             Runtime(_) => (Exit::Internal, Prefix::Plain),
             #[cfg(feature = "ec2")]
             Ec2(e) => {
