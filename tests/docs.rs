@@ -42,3 +42,16 @@ fn every_module_has_an_example_and_documented_args() {
         assert!(text.contains("EXAMPLE:") && text.contains(n), "{n}: {text}");
     }
 }
+
+/// The exit codes `--help` shows are the ones README.md and docs/compat.md list.
+#[test]
+fn the_exit_code_table_is_the_same_everywhere() {
+    for doc in ["README.md", "docs/compat.md"] {
+        let text = std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR")))
+            .expect("readable doc");
+        assert!(
+            text.contains(rmesos::app::exit::TABLE),
+            "{doc} does not hold src/app/exit.rs's TABLE as it is"
+        );
+    }
+}

@@ -1031,3 +1031,113 @@ fn large_command_output_is_kept_to_its_head_and_tail() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("output limit \"lots\""), "{stderr}");
 }
+
+/// A run in a fresh directory: inventory `localhost` and `h1` (both local), a playbook
+/// `p.yml` whose task "touch" creates `touched` there, and a second play on PLAY2 when given.
+fn loud(args: &[&str], play2: Option<&str>) -> (i32, String, String, bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("hosts"),
+        "localhost ansible_connection=local\n[web]\nh1 ansible_connection=local\n",
+    )
+    .unwrap();
+    let touched = dir.join("touched");
+    let mut pb = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: touch\n      file:\n        path: {}\n        state: touch\n",
+        touched.display()
+    );
+    if let Some(pattern) = play2 {
+        pb = pb.replace("hosts: all", &format!("hosts: {pattern}"));
+    }
+    std::fs::write(dir.join("p.yml"), pb).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(["play", "-i", "hosts", "p.yml"])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        touched.exists(),
+    )
+}
+
+/// Issue 13: mistakes that used to run nothing and exit 0 now fail before any host is touched,
+/// naming what matched nothing (exit 1).
+#[test]
+fn a_limit_a_pattern_or_a_start_task_that_matches_nothing_fails_and_runs_nothing() {
+    let cases: [(&[&str], Option<&str>, &str); 5] = [
+        (
+            &["-l", "nosuchhost"],
+            None,
+            "ERROR! --limit \"nosuchhost\" matches no host of the inventory; nothing was run",
+        ),
+        (
+            &["-l", "@missing.retry"],
+            None,
+            "ERROR! cannot read the host list file 'missing.retry': No such file or directory",
+        ),
+        (
+            &[],
+            Some("nosuch"),
+            "ERROR! no play has a host to run on: \"nosuch\" matched no host of the inventory; nothing was run",
+        ),
+        (
+            &["-l", "h1"],
+            Some("localhost"),
+            "ERROR! no play has a host to run on: \"localhost\" matched no host of the inventory within --limit \"h1\"; nothing was run",
+        ),
+        (
+            &["--start-at-task", "no such task"],
+            None,
+            "ERROR! --start-at-task \"no such task\" matches no task of the playbook",
+        ),
+    ];
+    for (args, play2, message) in cases {
+        let (code, stdout, stderr, touched) = loud(args, play2);
+        assert_eq!(code, 1, "{args:?}\n{stdout}{stderr}");
+        assert!(stderr.starts_with(message), "{args:?}: {stderr}");
+        assert!(!touched, "{args:?}: a task ran");
+        assert!(!stdout.contains("PLAY"), "{args:?}: {stdout}");
+    }
+    // What does match still runs: a limit, a start task by name and by `role : name`-less name.
+    for args in [&["-l", "h1"][..], &["--start-at-task", "touch"]] {
+        let (code, stdout, stderr, touched) = loud(args, None);
+        assert_eq!((code, touched), (0, true), "{args:?}\n{stdout}{stderr}");
+    }
+}
+
+/// Bad flags and values are bad options (5, as the README says), not clap's 2 ("a host
+/// failed"); a misspelt long flag is not taken for another one; `--help` shows the exit codes.
+#[test]
+fn bad_flags_exit_5_and_help_lists_the_exit_codes() {
+    for args in [
+        &["--bogus"][..],
+        &["--ask-vault-pas"],
+        &["-f", "x"],
+        &["--forks"],
+    ] {
+        let (code, stdout, stderr, touched) = loud(args, None);
+        assert_eq!(code, 5, "{args:?}\n{stdout}{stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!touched, "{args:?}: a task ran");
+    }
+    let (_, _, stderr, _) = loud(&["--ask-vault-pas"], None);
+    assert!(
+        stderr.contains("unexpected argument '--ask-vault-pas'"),
+        "{stderr}"
+    );
+    for args in [&["play", "--help"][..], &["run", "--help"], &["--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains(rmesos::app::exit::TABLE), "{args:?}: {help}");
+    }
+}

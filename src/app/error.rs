@@ -31,6 +31,18 @@ pub enum AppError {
     NoSuchHost(String),
     #[error("group {0:?} is not in the inventory")]
     NoSuchGroup(String),
+    /// `--limit` or the plays' patterns match no host (the message says which).
+    #[error("{0}; nothing was run")]
+    NoHosts(String),
+    #[error(
+        "--start-at-task {0:?} matches no task of the playbook (a task's name as written, or \
+         `role : name`; tasks of includes whose file name is templated cannot be started at); \
+         nothing was run"
+    )]
+    NoSuchStartTask(String),
+    /// The command line could not be parsed (clap's message, with its usage line).
+    #[error("{0}")]
+    Usage(clap::Error),
     #[error("one of --list, --graph or --host is required")]
     NoInventoryView,
     #[error("cannot read the password: {0}")]
@@ -65,8 +77,7 @@ enum Prefix {
     Styled,
     /// `ERROR!` as it is.
     Plain,
-    /// The message alone.
-    #[cfg_attr(not(feature = "ec2"), allow(dead_code))] // only `ec2`'s refused confirmation
+    /// The message alone (clap's, which has its own `error:`; `ec2`'s refused confirmation).
     Bare,
 }
 
@@ -80,6 +91,8 @@ impl AppError {
             ExtraVars(_) | Pattern(_) | PlaybookNotFound(_) | NoSuchHost(_) | NoSuchGroup(_) => {
                 (Exit::Failed, Prefix::Plain)
             }
+            NoHosts(_) | NoSuchStartTask(_) => (Exit::Failed, Prefix::Plain),
+            Usage(_) => (Exit::BadOptions, Prefix::Bare),
             Vault(_) | VaultFile(..) => (Exit::Failed, Prefix::Plain),
             UnknownAdHocModule(_)
             | UnknownModule(_)
@@ -110,7 +123,7 @@ impl AppError {
         match prefix {
             Prefix::Styled => eprintln!("{} {}", console::style("ERROR!").red().bold(), msg),
             Prefix::Plain => eprintln!("ERROR! {}", msg),
-            Prefix::Bare => eprintln!("{}", msg),
+            Prefix::Bare => eprintln!("{}", msg.trim_end()),
         }
         exit
     }

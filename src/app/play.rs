@@ -13,6 +13,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
+#[command(after_help = super::exit::TABLE)]
 pub struct PlayArgs {
     /// Playbook file(s).
     #[arg(required = true)]
