@@ -1102,15 +1102,15 @@ fn async_jobs_poll_collect_time_out_and_outlive_the_session_needs_root() {
 /// writes), never a cut file, and no temp file is left beside it once the host's side has seen
 /// its stream end. The kill points are while the new content arrives: when the temp file
 /// beside `dest` holds 1/11, 2/11 ... 10/11 of it (or as soon after as the file is seen), so
-/// each kill cuts the stream. Returns how many kills left the old file (cut mid-stream) and
-/// the new one (the rename came first).
+/// each kill cuts the stream (at least one must leave the old file: else every kill came too
+/// late to test anything).
 fn killed_runs_leave_the_old_or_the_new_file(
     scratch: &Scratch,
     pb: &Path,
     inv: &Path,
     dest: &Path,
     owner: Option<&str>,
-) -> BTreeMap<&'static str, u32> {
+) {
     let old = b"the old content\n";
     let put_old = || {
         std::fs::write(dest, old).unwrap();
@@ -1176,7 +1176,11 @@ fn killed_runs_leave_the_old_or_the_new_file(
         "{}: a whole run took {whole:?}; kills left {outcomes:?}",
         pb.display()
     );
-    outcomes
+    assert!(
+        outcomes.contains_key("old"),
+        "{}: no kill cut the stream: {outcomes:?}",
+        pb.display()
+    );
 }
 
 /// A play writing DEST with one task, `copy` of SRC or `template` of SRC.
@@ -1211,38 +1215,29 @@ fn big_template(scratch: &Scratch) -> PathBuf {
     scratch.write("big.j2", &text)
 }
 
+/// [`killed_runs_leave_the_old_or_the_new_file`] for `module` writing `dest_name` from `src`
+/// on a loopback host over SSH (subnet 127.0.`net`).
+fn killed_over_ssh(net: u8, module: &str, src: fn(&Scratch) -> PathBuf, dest_name: &str) {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, net], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let dest = scratch.work().join(dest_name);
+    let pb = write_play(&scratch, module, &src(&scratch), &dest);
+    killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, Some(TEST_USER));
+}
+
 /// SIGKILL of the controller at many points while `copy` sends a large file over SSH (issue
 /// 14): the destination is always the old content or the whole new one, never a cut file,
 /// and no temp file is left beside it once the host's shell has seen the stream end.
 #[test]
 fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
-    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 71], 1)).unwrap();
-    let scratch = Scratch::new();
-    let inv = loopback_inventory(&scratch, &sshd, "");
-    let dest = scratch.work().join("dest.bin");
-    let pb = write_play(&scratch, "copy", &big_binary(&scratch), &dest);
-    let outcomes =
-        killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, Some(TEST_USER));
-    assert!(
-        outcomes.contains_key("old"),
-        "some kill cut the stream: {outcomes:?}"
-    );
+    killed_over_ssh(71, "copy", big_binary, "dest.bin");
 }
 
 /// The same for `template` over SSH: the rendered text travels the same way as copy's bytes.
 #[test]
 fn controller_killed_mid_template_leaves_the_old_or_the_new_file_needs_root() {
-    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 114], 1)).unwrap();
-    let scratch = Scratch::new();
-    let inv = loopback_inventory(&scratch, &sshd, "");
-    let dest = scratch.work().join("dest.txt");
-    let pb = write_play(&scratch, "template", &big_template(&scratch), &dest);
-    let outcomes =
-        killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, Some(TEST_USER));
-    assert!(
-        outcomes.contains_key("old"),
-        "some kill cut the stream: {outcomes:?}"
-    );
+    killed_over_ssh(114, "template", big_template, "dest.txt");
 }
 
 /// The same for `copy` and `template` on the local connection: the script is a child of the
@@ -1252,23 +1247,12 @@ fn controller_killed_mid_local_copy_or_template_leaves_the_old_or_the_new_file()
     let scratch = Scratch::new();
     let inv = scratch.write("local.ini", "localhost ansible_connection=local\n");
     for (module, src, dest) in [
-        (
-            "copy",
-            big_binary(&scratch),
-            scratch.work().join("dest.bin"),
-        ),
-        (
-            "template",
-            big_template(&scratch),
-            scratch.work().join("dest.txt"),
-        ),
+        ("copy", big_binary(&scratch), "dest.bin"),
+        ("template", big_template(&scratch), "dest.txt"),
     ] {
+        let dest = scratch.work().join(dest);
         let pb = write_play(&scratch, module, &src, &dest);
-        let outcomes = killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, None);
-        assert!(
-            outcomes.contains_key("old"),
-            "{module}: some kill cut the stream: {outcomes:?}"
-        );
+        killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, None);
     }
 }
 
