@@ -1104,7 +1104,14 @@ fn a_limit_a_pattern_or_a_start_task_that_matches_nothing_fails_and_runs_nothing
         assert!(!touched, "{args:?}: a task ran");
         assert!(!stdout.contains("PLAY"), "{args:?}: {stdout}");
     }
-    // What does match still runs: a limit, a start task by name and by `role : name`-less name.
+    // The listings check the limit too, as ansible-playbook does.
+    let (code, _, stderr, _) = loud(&["-l", "nosuchhost", "--list-hosts"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--limit \"nosuchhost\" matches no host"),
+        "{stderr}"
+    );
+    // What does match still runs: a limit, a start task by its name.
     for args in [&["-l", "h1"][..], &["--start-at-task", "touch"]] {
         let (code, stdout, stderr, touched) = loud(args, None);
         assert_eq!((code, touched), (0, true), "{args:?}\n{stdout}{stderr}");

@@ -3,7 +3,7 @@
 //! nothing. Each is an error naming what matched nothing (exit 1, nothing run):
 //!
 //! - `--limit` that matches no host of the inventory, or `--limit @FILE` whose file cannot be
-//!   read (ansible-playbook fails both, exit 1);
+//!   read (ansible-playbook fails both, exit 1; the listings check this one too);
 //! - `--start-at-task` that names no task of the playbooks (ansible-playbook prints an error
 //!   after running nothing, and exits 0);
 //! - a run where no play has a host (its pattern, within `--limit`, matches nothing). A play
@@ -19,21 +19,28 @@ use super::session::Session;
 use crate::exec::tags::starts_at;
 use crate::vocab::is_template;
 
+/// The `--limit` check alone (the listings make it too, as ansible-playbook does); the hosts
+/// the limit allows.
+pub fn limit(session: &Session) -> Result<Option<Vec<String>>, AppError> {
+    let Some(limit) = &session.opts().limit else {
+        return Ok(None);
+    };
+    let hosts = session
+        .inventory()
+        .select(limit)
+        .map_err(AppError::Pattern)?;
+    if hosts.is_empty() {
+        return Err(AppError::NoHosts(format!(
+            "--limit {limit:?} matches no host of the inventory"
+        )));
+    }
+    Ok(Some(hosts))
+}
+
 /// The checks above, in that order.
 pub fn check(session: &Session) -> Result<(), AppError> {
     let (inv, opts) = (session.inventory(), session.opts());
-    let limited = match &opts.limit {
-        Some(limit) => {
-            let hosts = inv.select(limit).map_err(AppError::Pattern)?;
-            if hosts.is_empty() {
-                return Err(AppError::NoHosts(format!(
-                    "--limit {limit:?} matches no host of the inventory"
-                )));
-            }
-            Some(hosts)
-        }
-        None => None,
-    };
+    let limited = limit(session)?;
     if let Some(name) = &opts.start_at_task {
         let found = session.books().iter().any(|pb| {
             pb.plays.iter().any(|play| {
