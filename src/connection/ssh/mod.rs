@@ -324,6 +324,13 @@ impl SshConnection {
         let slot = shells.slot(req.become_);
         // Busy with another of this host's tasks (free strategy, delegate_to): don't queue.
         let mut slot = slot.try_lock().ok()?;
+        if matches!(&*slot, ShellSlot::Running(sh) if sh.interrupted())
+            && let ShellSlot::Running(sh) = std::mem::replace(&mut *slot, ShellSlot::NotStarted)
+        {
+            // Its last exec was dropped half-way: a cut here-document fails its write (the
+            // size check) instead of taking our command as the rest of its content.
+            sh.close().await;
+        }
         if matches!(*slot, ShellSlot::NotStarted) {
             let channel = match self.handle.channel_open_session().await {
                 Ok(c) => {

@@ -34,6 +34,9 @@ pub(super) struct Shell {
     writer: ChannelWriteHalf<Msg>,
     token: String,
     seq: u64,
+    /// Set while an exchange runs: still set when a caller dropped an exec half-way, leaving
+    /// the shell in the middle of a script (see [`Shell::interrupted`]).
+    in_exchange: bool,
 }
 
 /// Why a long-lived shell failed: it would not start, or it is gone.
@@ -68,6 +71,7 @@ impl Shell {
             writer,
             token: random_token(),
             seq: 0,
+            in_exchange: false,
         };
         match tokio::time::timeout(START_TIMEOUT, shell.handshake(become_)).await {
             Ok(Ok(())) => Ok(shell),
@@ -138,6 +142,7 @@ impl Shell {
         limit: Option<OutputLimit>,
     ) -> Result<ExecOutput, ShellError> {
         self.seq += 1;
+        self.in_exchange = true;
         let marker = format!("RMESOS-{}-{}", self.token, self.seq);
         input.extend_from_slice(
             format!("printf '{marker}:%d\\n' \"$?\"; printf '{marker}\\n' >&2\n").as_bytes(),
@@ -196,7 +201,16 @@ impl Shell {
         };
         stdout.truncate(out_end);
         stderr.truncate(err_end);
+        self.in_exchange = false;
         Ok(ExecOutput::from_buffers(rc, stdout, stderr))
+    }
+
+    /// Whether an exec was dropped half-way (its future cancelled: a caller's own timeout, a
+    /// cancelled task): the shell is in the middle of that script, whose output the next
+    /// exchange would read as its own, and whose here-document (stdin) the next command would
+    /// complete. Such a shell is closed, not reused.
+    pub(super) fn interrupted(&self) -> bool {
+        self.in_exchange
     }
 
     /// Ends the shell (its channel closes; the host's `sh` reads end-of-file and exits).
