@@ -947,3 +947,205 @@ fn a_self_including_task_file_fails_the_host_instead_of_overflowing() {
         r.context()
     );
 }
+
+/// A command printing far more than the output limit (issue 14): the registered stdout and
+/// stderr hold the start and the end of each stream with a line saying how much was left out,
+/// `output_truncated` and the omitted byte counts say so, and the rest of the run sees the
+/// same bounded value (here written to a file by `copy`). A bad limit is a bad option (5).
+#[test]
+fn large_command_output_is_kept_to_its_head_and_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("hosts"), "localhost ansible_connection=local\n").unwrap();
+    let kept = dir.join("kept.txt");
+    std::fs::write(
+        dir.join("p.yml"),
+        format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - name: big\n      shell: seq 1 200000; seq 1 100000 >&2\n      register: r\n\
+             \x20   - copy:\n        content: \"{{{{ r.stdout }}}}\"\n        dest: {}\n\
+             \x20   - assert:\n        that:\n\
+             \x20         - r.output_truncated\n\
+             \x20         - r.stdout_lines | length < 30000\n\
+             \x20         - r.stdout_lines[0] == '1'\n\
+             \x20         - r.stdout_lines[-1] == '200000'\n\
+             \x20         - r.rc == 0\n",
+            kept.display()
+        ),
+    )
+    .unwrap();
+    let run = |limit: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rmesos"))
+            .current_dir(dir)
+            .env("RMESOS_OUTPUT_LIMIT", limit)
+            .args(["play", "-i", "hosts", "p.yml", "--output", "json"])
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run("64K");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let result = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == "host_result" && e["result"]["rc"] == 0)
+        .unwrap_or_else(|| panic!("no result of `big`: {stdout}"));
+    let r = &result["result"];
+    let full_out: String = (1..=200000).map(|i| format!("{i}\n")).collect();
+    let full_err: String = (1..=100000).map(|i| format!("{i}\n")).collect();
+    for (stream, full) in [("stdout", &full_out), ("stderr", &full_err)] {
+        let text = r[stream].as_str().unwrap();
+        assert!(text.len() < 70_000, "{stream}: {} bytes kept", text.len());
+        let note = text
+            .lines()
+            .find(|l| l.starts_with("[… "))
+            .unwrap_or_else(|| panic!("{stream}: no note"));
+        assert!(
+            note.contains("iB of output omitted") && note.contains("the first 32.0 KiB"),
+            "{note}"
+        );
+        let (head, tail) = text.split_once(note).unwrap();
+        let tail = tail.trim_start_matches('\n');
+        assert!(
+            full.starts_with(head) && head.len() > 30_000,
+            "{stream} head"
+        );
+        // `shell` strips the last newline, as Ansible does.
+        assert!(
+            full.trim_end().ends_with(tail) && tail.len() > 30_000,
+            "{stream} tail"
+        );
+        let omitted = r[format!("{stream}_omitted_bytes")].as_u64().unwrap();
+        assert_eq!(head.len() + omitted as usize + tail.len() + 1, full.len());
+        let lines = r[format!("{stream}_lines")].as_array().unwrap();
+        assert_eq!(lines.len(), text.lines().count());
+    }
+    assert_eq!(r["output_truncated"], true);
+    assert_eq!(read(&kept), r["stdout"].as_str().unwrap());
+    // Everything kept: no note, no flag.
+    let out = run("unlimited");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "the assert fails:\n{stdout}");
+    assert_eq!(read(&kept), full_out.trim_end());
+    let out = run("lots");
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("output limit \"lots\""), "{stderr}");
+}
+
+/// A run in a fresh directory: inventory `localhost` and `h1` (both local), a playbook
+/// `p.yml` whose task "touch" creates `touched` there, and a second play on PLAY2 when given.
+fn loud(args: &[&str], play2: Option<&str>) -> (i32, String, String, bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("hosts"),
+        "localhost ansible_connection=local\n[web]\nh1 ansible_connection=local\n",
+    )
+    .unwrap();
+    let touched = dir.join("touched");
+    let mut pb = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: touch\n      file:\n        path: {}\n        state: touch\n",
+        touched.display()
+    );
+    if let Some(pattern) = play2 {
+        pb = pb.replace("hosts: all", &format!("hosts: {pattern}"));
+    }
+    std::fs::write(dir.join("p.yml"), pb).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(["play", "-i", "hosts", "p.yml"])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+        touched.exists(),
+    )
+}
+
+/// Issue 13: mistakes that used to run nothing and exit 0 now fail before any host is touched,
+/// naming what matched nothing (exit 1).
+#[test]
+fn a_limit_a_pattern_or_a_start_task_that_matches_nothing_fails_and_runs_nothing() {
+    let cases: [(&[&str], Option<&str>, &str); 5] = [
+        (
+            &["-l", "nosuchhost"],
+            None,
+            "ERROR! --limit \"nosuchhost\" matches no host of the inventory; nothing was run",
+        ),
+        (
+            &["-l", "@missing.retry"],
+            None,
+            "ERROR! cannot read the host list file 'missing.retry': No such file or directory",
+        ),
+        (
+            &[],
+            Some("nosuch"),
+            "ERROR! no play has a host to run on: \"nosuch\" matched no host of the inventory; nothing was run",
+        ),
+        (
+            &["-l", "h1"],
+            Some("localhost"),
+            "ERROR! no play has a host to run on: \"localhost\" matched no host of the inventory within --limit \"h1\"; nothing was run",
+        ),
+        (
+            &["--start-at-task", "no such task"],
+            None,
+            "ERROR! --start-at-task \"no such task\" matches no task of the playbook",
+        ),
+    ];
+    for (args, play2, message) in cases {
+        let (code, stdout, stderr, touched) = loud(args, play2);
+        assert_eq!(code, 1, "{args:?}\n{stdout}{stderr}");
+        assert!(stderr.starts_with(message), "{args:?}: {stderr}");
+        assert!(!touched, "{args:?}: a task ran");
+        assert!(!stdout.contains("PLAY"), "{args:?}: {stdout}");
+    }
+    // The listings check the limit too, as ansible-playbook does.
+    let (code, _, stderr, _) = loud(&["-l", "nosuchhost", "--list-hosts"], None);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--limit \"nosuchhost\" matches no host"),
+        "{stderr}"
+    );
+    // What does match still runs: a limit, a start task by its name.
+    for args in [&["-l", "h1"][..], &["--start-at-task", "touch"]] {
+        let (code, stdout, stderr, touched) = loud(args, None);
+        assert_eq!((code, touched), (0, true), "{args:?}\n{stdout}{stderr}");
+    }
+}
+
+/// Bad flags and values are bad options (5, as the README says), not clap's 2 ("a host
+/// failed"); a misspelt long flag is not taken for another one; `--help` shows the exit codes.
+#[test]
+fn bad_flags_exit_5_and_help_lists_the_exit_codes() {
+    for args in [
+        &["--bogus"][..],
+        &["--ask-vault-pas"],
+        &["-f", "x"],
+        &["--forks"],
+    ] {
+        let (code, stdout, stderr, touched) = loud(args, None);
+        assert_eq!(code, 5, "{args:?}\n{stdout}{stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!touched, "{args:?}: a task ran");
+    }
+    let (_, _, stderr, _) = loud(&["--ask-vault-pas"], None);
+    assert!(
+        stderr.contains("unexpected argument '--ask-vault-pas'"),
+        "{stderr}"
+    );
+    for args in [&["play", "--help"][..], &["run", "--help"], &["--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rmesos"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains(rmesos::app::exit::TABLE), "{args:?}: {help}");
+    }
+}

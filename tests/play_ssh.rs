@@ -1120,50 +1120,71 @@ fn async_jobs_poll_collect_time_out_and_outlive_the_session_needs_root() {
     assert_eq!(std::fs::read_to_string(out).unwrap(), "survived\n");
 }
 
-/// SIGKILL of the controller at many points while `copy` sends a large file over SSH (issue
-/// 14): the destination is always the old content or the whole new one, never a cut file,
-/// and no temp file is left beside it once the host's shell has seen the stream end.
-#[test]
-fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
-    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 71], 1)).unwrap();
-    let scratch = Scratch::new();
-    let inv = loopback_inventory(&scratch, &sshd, "");
-    let new: Vec<u8> = (0..24u32 << 20).map(|i| (i % 251) as u8).collect();
-    let src = scratch.path().join("big.bin");
-    std::fs::write(&src, &new).unwrap();
-    let dest = scratch.work().join("dest.bin");
-    let pb = scratch.write(
-        "copy.yml",
-        &format!(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        src: {}\n        dest: {}\n",
-            src.display(),
-            dest.display()
-        ),
-    );
+/// SIGKILL of the controller at ten points of a run of `pb`, which writes `dest` (issue 14):
+/// the destination is always the old content or the whole new one (what a run left alone
+/// writes), never a cut file, and no temp file is left beside it once the host's side has seen
+/// its stream end. The kill points are while the new content arrives: when the temp file
+/// beside `dest` holds 1/11, 2/11 ... 10/11 of it (or as soon after as the file is seen), so
+/// each kill cuts the stream (at least one must leave the old file: else every kill came too
+/// late to test anything).
+fn killed_runs_leave_the_old_or_the_new_file(
+    scratch: &Scratch,
+    pb: &Path,
+    inv: &Path,
+    dest: &Path,
+    owner: Option<&str>,
+) {
     let old = b"the old content\n";
+    let put_old = || {
+        std::fs::write(dest, old).unwrap();
+        if let Some(user) = owner {
+            chown_to(user, dest);
+        }
+    };
+    let dir = dest.parent().unwrap();
+    // The temp files beside `dest`, and the size of the largest.
+    let temps = || {
+        let mut n = 0;
+        let mut size = 0;
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.file_name().to_string_lossy().starts_with(".rmesos.") {
+                n += 1;
+                size = size.max(e.metadata().map(|m| m.len()).unwrap_or(0));
+            }
+        }
+        (n, size)
+    };
+    put_old();
+    let started = Instant::now();
+    let run = scratch.play(pb, inv, &[]);
+    let whole = started.elapsed();
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let new = std::fs::read(dest).unwrap();
+    assert!(new.len() > 1 << 20, "a large file: {} bytes", new.len());
     let mut outcomes = BTreeMap::new();
     for step in 1..=10u64 {
-        std::fs::write(&dest, old).unwrap();
-        chown_to(TEST_USER, &dest);
-        let mut play = scratch.start(&pb, &inv, &[]);
-        std::thread::sleep(Duration::from_millis(60 * step));
+        put_old();
+        let mut play = scratch.start(pb, inv, &[]);
+        let want = new.len() as u64 * step / 11;
+        let deadline = Instant::now() + whole * 3 + Duration::from_secs(10);
+        let mut seen = 0;
+        while Instant::now() < deadline && play.try_wait().unwrap().is_none() {
+            let (n, size) = temps();
+            // Once the temp file was seen and is gone, it was renamed (or the write failed).
+            if size >= want || (seen > 0 && n == 0) {
+                break;
+            }
+            seen += n;
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let _ = play.kill();
         let _ = play.wait();
         // The host's side ends when its stream does; give it a moment to clean up.
         let deadline = Instant::now() + Duration::from_secs(10);
-        let leftovers = || {
-            std::fs::read_dir(scratch.work())
-                .unwrap()
-                .filter(|e| {
-                    let name = e.as_ref().unwrap().file_name();
-                    name.to_string_lossy().starts_with(".rmesos.")
-                })
-                .count()
-        };
-        while leftovers() > 0 && Instant::now() < deadline {
+        while temps().0 > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let got = std::fs::read(&dest).unwrap();
+        let got = std::fs::read(dest).unwrap();
         let kind = if got == old {
             "old"
         } else if got == new {
@@ -1172,11 +1193,139 @@ fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
             panic!("step {step}: a cut file of {} bytes", got.len())
         };
         *outcomes.entry(kind).or_insert(0) += 1;
-        assert_eq!(leftovers(), 0, "step {step}: a temp file was left");
+        assert_eq!(temps().0, 0, "step {step}: a temp file was left");
     }
+    eprintln!(
+        "{}: a whole run took {whole:?}; kills left {outcomes:?}",
+        pb.display()
+    );
     assert!(
         outcomes.contains_key("old"),
-        "some kill came before the rename: {outcomes:?}"
+        "{}: no kill cut the stream: {outcomes:?}",
+        pb.display()
+    );
+}
+
+/// A play writing DEST with one task, `copy` of SRC or `template` of SRC.
+fn write_play(scratch: &Scratch, module: &str, src: &Path, dest: &Path) -> PathBuf {
+    scratch.write(
+        &format!("{module}.yml"),
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - {module}:\n        src: {}\n        dest: {}\n",
+            src.display(),
+            dest.display()
+        ),
+    )
+}
+
+/// 24 MB of bytes that are not text (more than the long-lived shell takes as a
+/// here-document: it goes on a channel of its own).
+fn big_binary(scratch: &Scratch) -> PathBuf {
+    let new: Vec<u8> = (0..24u32 << 20).map(|i| (i % 251) as u8).collect();
+    let src = scratch.path().join("big.bin");
+    std::fs::write(&src, &new).unwrap();
+    src
+}
+
+/// A template rendering to about 12 MB of text: a variable, then lines with no Jinja in them.
+fn big_template(scratch: &Scratch) -> PathBuf {
+    let mut text = String::from("{{ inventory_hostname }} says hello\n");
+    for i in 0..200_000u32 {
+        text.push_str(&format!(
+            "line {i:>8} of a large rendered file ........................\n"
+        ));
+    }
+    scratch.write("big.j2", &text)
+}
+
+/// [`killed_runs_leave_the_old_or_the_new_file`] for `module` writing `dest_name` from `src`
+/// on a loopback host over SSH (subnet 127.0.`net`).
+fn killed_over_ssh(net: u8, module: &str, src: fn(&Scratch) -> PathBuf, dest_name: &str) {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, net], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    let dest = scratch.work().join(dest_name);
+    let pb = write_play(&scratch, module, &src(&scratch), &dest);
+    killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, Some(TEST_USER));
+}
+
+/// SIGKILL of the controller at many points while `copy` sends a large file over SSH (issue
+/// 14): the destination is always the old content or the whole new one, never a cut file,
+/// and no temp file is left beside it once the host's shell has seen the stream end.
+#[test]
+fn controller_killed_mid_copy_leaves_the_old_or_the_new_file_needs_root() {
+    killed_over_ssh(71, "copy", big_binary, "dest.bin");
+}
+
+/// The same for `template` over SSH: the rendered text travels the same way as copy's bytes.
+#[test]
+fn controller_killed_mid_template_leaves_the_old_or_the_new_file_needs_root() {
+    killed_over_ssh(114, "template", big_template, "dest.txt");
+}
+
+/// The same for `copy` and `template` on the local connection: the script is a child of the
+/// controller, fed through a pipe that closes when the controller dies.
+#[test]
+fn controller_killed_mid_local_copy_or_template_leaves_the_old_or_the_new_file() {
+    let scratch = Scratch::new();
+    let inv = scratch.write("local.ini", "localhost ansible_connection=local\n");
+    for (module, src, dest) in [
+        ("copy", big_binary(&scratch), "dest.bin"),
+        ("template", big_template(&scratch), "dest.txt"),
+    ] {
+        let dest = scratch.work().join(dest);
+        let pb = write_play(&scratch, module, &src, &dest);
+        killed_runs_leave_the_old_or_the_new_file(&scratch, &pb, &inv, &dest, None);
+    }
+}
+
+/// A command printing far more than the output limit over SSH (issue 14): in the host's
+/// long-lived shell (whose frame markers come after the output) and in a session of its own (a
+/// task with a timeout), stdout and stderr keep their start and end with a line for the rest,
+/// and the shell still frames the next task's output. The limit comes from ansible.cfg.
+#[test]
+fn large_output_over_ssh_keeps_its_head_and_tail_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 113], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = loopback_inventory(&scratch, &sshd, "");
+    scratch.write("ansible.cfg", "[rmesos]\noutput_limit = 64K\n");
+    let big = "seq 1 300000; seq 1 100000 >&2";
+    let pb = scratch.write(
+        "big.yml",
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n\
+             \x20   - name: in the shell\n      shell: {big}\n\
+             \x20   - name: in a session\n      shell: {big}\n      timeout: 60\n\
+             \x20   - name: after\n      command: echo after\n"
+        ),
+    );
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    for task in ["in the shell", "in a session"] {
+        let r = &run.result(task, "h1")["result"];
+        assert_eq!(r["output_truncated"], true, "{task}");
+        for (stream, last) in [("stdout", "300000"), ("stderr", "100000")] {
+            let text = r[stream].as_str().unwrap();
+            assert!(text.len() < 70_000, "{task} {stream}: {} bytes", text.len());
+            assert!(text.starts_with("1\n2\n3\n"), "{task} {stream}");
+            assert!(text.ends_with(&format!("\n{last}")), "{task} {stream}");
+            let note = text.lines().find(|l| l.starts_with("[… ")).unwrap();
+            assert!(note.contains("of output omitted"), "{note}");
+            assert!(
+                !text.contains("RMESOS-"),
+                "a frame marker leaked: {task} {stream}"
+            );
+            assert!(r[format!("{stream}_omitted_bytes")].as_u64().unwrap() > 100_000);
+        }
+    }
+    let after = &run.result("after", "h1")["result"];
+    assert_eq!(after["stdout"], "after");
+    assert_eq!(after["stderr"], "");
+    assert!(after.get("output_truncated").is_none());
+    assert_eq!(
+        run.wire("h1").1,
+        2,
+        "the shell, and the timed task's session"
     );
 }
 

@@ -805,3 +805,26 @@ async fn persistent_shell_off_means_a_session_per_script_needs_root() {
     }
     assert_eq!(sshd.sessions_started(""), 3, "{}", sshd.log_text());
 }
+
+/// An exec whose future is dropped half-way (a caller's own timeout, as `setup`'s
+/// `gather_timeout`; a cancelled task) leaves the long-lived shell in the middle of a script:
+/// the next script must not read that script's output as its own, nor have its text taken
+/// as the rest of the first one's here-document (its stdin): it gets a new shell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exec_dropped_half_way_does_not_leak_into_the_next_needs_root() {
+    let sshd = verbose_sshd(116, 1);
+    let conn = ssh::connect(&sshd.target(sshd.addrs()[0])).await.unwrap();
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(300),
+        run(&conn, "sleep 1; echo first; cat", b"stdin of the first\n"),
+    )
+    .await;
+    assert!(dropped.is_err(), "the first exec was still running");
+    let out = run(&conn, "echo second", b"").await.unwrap();
+    assert_eq!(
+        (out.rc, out.stdout_str(), out.stderr_str()),
+        (0, "second\n".into(), String::new())
+    );
+    let out = run(&conn, "echo third; cat", b"x\n").await.unwrap();
+    assert_eq!(out.stdout_str(), "third\nx\n");
+}

@@ -5,6 +5,8 @@
 //! anyone on the machine could have planted it (one `host_key_checking = False` line there would
 //! switch off host key checks). It is skipped with a warning and the search goes on.
 
+use crate::connection::OutputLimit;
+use crate::connection::output::BadOutputLimit;
 use crate::error::{LoadError, LoadResult, Span};
 use std::path::{Path, PathBuf};
 
@@ -34,6 +36,8 @@ pub struct AnsibleCfg {
     /// `[defaults] callbacks_enabled` (or the older `callback_whitelist`) names
     /// `profile_tasks` or `profile_roles`: `--profile`'s report after the recap.
     pub profile_tasks: bool,
+    /// `[rmesos] output_limit`: how much of a command's output a task keeps.
+    pub output_limit: Option<String>,
     /// Keys we read but do not act on, and unknown keys, for `-v` warnings.
     pub ignored: Vec<String>,
     /// Config files skipped while searching, and why (always shown).
@@ -197,6 +201,19 @@ impl AnsibleCfg {
         })
     }
 
+    /// How much of each stream of a command's output a task keeps: `RMESOS_OUTPUT_LIMIT`,
+    /// else `[rmesos] output_limit`, else [`OutputLimit::DEFAULT`] (1 MiB from the start and
+    /// 1 MiB from the end); `unlimited` keeps everything.
+    pub fn output_limit(&self) -> Result<Option<OutputLimit>, BadOutputLimit> {
+        match std::env::var("RMESOS_OUTPUT_LIMIT")
+            .ok()
+            .or(self.output_limit.clone())
+        {
+            Some(v) => OutputLimit::parse(&v),
+            None => Ok(Some(OutputLimit::DEFAULT)),
+        }
+    }
+
     pub fn read(path: &Path) -> LoadResult<AnsibleCfg> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| LoadError::plain(format!("{}: cannot read: {}", path.display(), e)))?;
@@ -282,6 +299,7 @@ impl AnsibleCfg {
                 ("privilege_escalation", "become_ask_pass") => cfg
                     .ignored
                     .push(format!("{}: {} (use --ask-become-pass)", span, k)),
+                ("rmesos", "output_limit") => cfg.output_limit = Some(v),
                 (s, k) => cfg.ignored.push(format!("{}: [{}] {}", span, s, k)),
             }
         }

@@ -31,6 +31,18 @@ pub enum AppError {
     NoSuchHost(String),
     #[error("group {0:?} is not in the inventory")]
     NoSuchGroup(String),
+    /// `--limit` or the plays' patterns match no host (the message says which).
+    #[error("{0}; nothing was run")]
+    NoHosts(String),
+    #[error(
+        "--start-at-task {0:?} matches no task of the playbook (a task's name as written, or \
+         `role : name`; tasks of includes whose file name is templated cannot be started at); \
+         nothing was run"
+    )]
+    NoSuchStartTask(String),
+    /// The command line could not be parsed (clap's message, with its usage line).
+    #[error("{0}")]
+    Usage(clap::Error),
     #[error("one of --list, --graph or --host is required")]
     NoInventoryView,
     #[error("cannot read the password: {0}")]
@@ -40,6 +52,9 @@ pub enum AppError {
     Vault(crate::vault::VaultError),
     #[error("{}: {}", .0.display(), .1)]
     VaultFile(PathBuf, String),
+    /// `RMESOS_OUTPUT_LIMIT` or `[rmesos] output_limit` is not a size.
+    #[error(transparent)]
+    OutputLimit(crate::connection::output::BadOutputLimit),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error(transparent)]
@@ -62,8 +77,7 @@ enum Prefix {
     Styled,
     /// `ERROR!` as it is.
     Plain,
-    /// The message alone.
-    #[cfg_attr(not(feature = "ec2"), allow(dead_code))] // only `ec2`'s refused confirmation
+    /// The message alone (clap's, which has its own `error:`; `ec2`'s refused confirmation).
     Bare,
 }
 
@@ -77,10 +91,14 @@ impl AppError {
             ExtraVars(_) | Pattern(_) | PlaybookNotFound(_) | NoSuchHost(_) | NoSuchGroup(_) => {
                 (Exit::Failed, Prefix::Plain)
             }
+            NoHosts(_) | NoSuchStartTask(_) => (Exit::Failed, Prefix::Plain),
+            Usage(_) => (Exit::BadOptions, Prefix::Bare),
             Vault(_) | VaultFile(..) => (Exit::Failed, Prefix::Plain),
-            UnknownAdHocModule(_) | UnknownModule(_) | NoInventoryView | Password(_) => {
-                (Exit::BadOptions, Prefix::Plain)
-            }
+            UnknownAdHocModule(_)
+            | UnknownModule(_)
+            | NoInventoryView
+            | Password(_)
+            | OutputLimit(_) => (Exit::BadOptions, Prefix::Plain),
             Runtime(_) => (Exit::Internal, Prefix::Plain),
             #[cfg(feature = "ec2")]
             Ec2(e) => {
@@ -105,7 +123,7 @@ impl AppError {
         match prefix {
             Prefix::Styled => eprintln!("{} {}", console::style("ERROR!").red().bold(), msg),
             Prefix::Plain => eprintln!("ERROR! {}", msg),
-            Prefix::Bare => eprintln!("{}", msg),
+            Prefix::Bare => eprintln!("{}", msg.trim_end()),
         }
         exit
     }

@@ -1,4 +1,17 @@
 //! How the process ends: the one table of exit codes (ansible-playbook's where they overlap).
+//! [`TABLE`] is shown by `--help` and copied in README.md and docs/compat.md (tests/docs.rs
+//! keeps them the same); `app/error.rs` gives each error its code.
+
+/// The exit codes as `--help` shows them.
+pub const TABLE: &str = "\
+Exit codes:
+  0    all went well (also --check, --syntax-check, the listings, --help)
+  1    bad input: a playbook, role, inventory, template, variables or ansible.cfg; a --limit,
+       the plays' host patterns or --start-at-task that match nothing; a missing --limit @file
+  2    a host failed
+  4    a host was unreachable (and none failed)
+  5    bad command-line options: an unknown flag, a missing or bad value
+  250  rmesos could not start (no async runtime)";
 
 /// The outcome of a command, as the process reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

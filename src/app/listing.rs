@@ -35,7 +35,8 @@ pub fn list(session: &Session, what: Listing) -> Result<(), AppError> {
     Ok(())
 }
 
-fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a crate::plan::Task>) {
+/// Every task of `nodes` in order: blocks' sections, and the tasks of includes loaded ahead.
+pub(super) fn walk<'a>(nodes: &'a [TaskNode], out: &mut Vec<&'a crate::plan::Task>) {
     for n in nodes {
         match n {
             TaskNode::Task(t) => {

@@ -19,6 +19,7 @@ pub mod lab;
 mod listing;
 pub mod options;
 mod play;
+mod preflight;
 mod prompt;
 mod run;
 pub mod session;
@@ -35,7 +36,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "rmesos",
     version,
-    about = "Agentless configuration engine for data-platform clusters (Ansible formats)"
+    about = "Agentless configuration engine for data-platform clusters (Ansible formats)",
+    after_help = exit::TABLE
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,7 +67,16 @@ pub enum Command {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version: printed on stdout, exit 0.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return Exit::Ok.code();
+        }
+        // A bad flag or value is a bad option (5), not clap's 2, which means "a host failed".
+        Err(e) => return AppError::Usage(e).report().code(),
+    };
     let json = cli.command.json_output();
     let outcome = match cli.command {
         Command::Play(a) => play::main(a),

@@ -196,6 +196,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
             inventory: None,
         },
         retry_file: None,
+        output_limit: cfg.output_limit().map_err(AppError::OutputLimit)?,
     })
 }
 

@@ -13,6 +13,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
+#[command(after_help = super::exit::TABLE)]
 pub struct PlayArgs {
     /// Playbook file(s).
     #[arg(required = true)]
@@ -107,6 +108,7 @@ pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
     let pb_dir = plays.books().first().map(|b| b.dir.clone());
     let session = plays.with_inventory(opts.hosts.load(pb_dir.as_deref())?);
     if listing.any() {
+        super::preflight::limit(&session)?;
         listing::list(&session, listing)?;
         return Ok(Exit::Ok);
     }

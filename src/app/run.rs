@@ -11,6 +11,7 @@ use crate::modules;
 use clap::Args;
 
 #[derive(Args)]
+#[command(after_help = super::exit::TABLE)]
 pub struct RunArgs {
     /// Host pattern.
     pub pattern: String,

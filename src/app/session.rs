@@ -242,8 +242,11 @@ impl Session {
         self.report.format == Output::Json
     }
 
-    /// Runs every playbook in order, each with a fresh reporter, on a runtime of its own.
+    /// Runs every playbook in order, each with a fresh reporter, on a runtime of its own,
+    /// once the run's preflight checks pass (`app/preflight.rs`: a `--limit`,
+    /// `--start-at-task` or play patterns that match nothing fail it, nothing run).
     pub fn run(&self) -> Result<Exit, AppError> {
+        super::preflight::check(self)?;
         let rt = runtime().map_err(AppError::Runtime)?;
         Ok(rt.block_on(self.execute()))
     }

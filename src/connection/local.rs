@@ -2,7 +2,7 @@
 //! processes of the controller.
 
 use super::become_::{BecomeStep, BecomeWatch};
-use super::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
+use super::{BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, OutputBuffer};
 use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
@@ -96,12 +96,13 @@ async fn run_local(req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
             let _ = s.shutdown().await;
         }
     };
-    let mut out = Vec::new();
-    let mut err = err_head;
+    let mut out = OutputBuffer::new(req.output_limit);
+    let mut err = OutputBuffer::new(req.output_limit);
+    err.push(&err_head);
     let (_, out_res, err_res) = tokio::join!(
         feed,
-        stdout.read_to_end(&mut out),
-        stderr.read_to_end(&mut err)
+        read_into(&mut stdout, &mut out),
+        read_into(&mut stderr, &mut err)
     );
     out_res
         .and(err_res)
@@ -110,11 +111,21 @@ async fn run_local(req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
         .wait()
         .await
         .map_err(|e| ConnError::Other(format!("local command failed: {}", e)))?;
-    Ok(ExecOutput {
-        rc: exit_code(status),
-        stdout: out,
-        stderr: err,
-    })
+    Ok(ExecOutput::from_buffers(exit_code(status), out, err))
+}
+
+/// Reads `from` to its end into `buf`.
+async fn read_into(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut OutputBuffer,
+) -> std::io::Result<()> {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match from.read(&mut chunk).await? {
+            0 => return Ok(()),
+            n => buf.push(&chunk[..n]),
+        }
+    }
 }
 
 /// The shell's convention: killed by signal n reads as 128 + n.

@@ -8,9 +8,11 @@
 
 pub mod become_;
 pub mod local;
+pub mod output;
 pub mod ssh;
 
 pub use become_::{BecomeMethod, BecomeSpec};
+pub use output::{OutputBuffer, OutputLimit};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +30,9 @@ pub struct ExecRequest<'a> {
     pub become_: Option<&'a BecomeSpec>,
     /// Kill the command and fail the task after this long.
     pub timeout: Option<Duration>,
+    /// Keep only the start and the end of each output stream (a user's command, whose output
+    /// may be huge); `None` keeps everything (a module's script printing data it needs).
+    pub output_limit: Option<OutputLimit>,
 }
 
 impl<'a> ExecRequest<'a> {
@@ -37,6 +42,7 @@ impl<'a> ExecRequest<'a> {
             stdin: &[],
             become_: None,
             timeout: None,
+            output_limit: None,
         }
     }
 }
@@ -46,9 +52,27 @@ pub struct ExecOutput {
     pub rc: i32,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// Bytes of stdout left out under the request's [`OutputLimit`] (a line in `stdout`
+    /// says where); 0 when it is whole.
+    pub stdout_omitted: u64,
+    /// The same for stderr.
+    pub stderr_omitted: u64,
 }
 
 impl ExecOutput {
+    /// The output of a command that exited with `rc`, from what its streams' buffers kept.
+    pub fn from_buffers(rc: i32, stdout: OutputBuffer, stderr: OutputBuffer) -> Self {
+        let (stdout, stdout_omitted) = stdout.finish();
+        let (stderr, stderr_omitted) = stderr.finish();
+        ExecOutput {
+            rc,
+            stdout,
+            stderr,
+            stdout_omitted,
+            stderr_omitted,
+        }
+    }
+
     pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }

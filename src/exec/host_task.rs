@@ -249,6 +249,7 @@ impl<'a> HostTask<'a> {
             diff: inputs.diff,
             search_paths: &paths,
             templating: &templating,
+            output_limit: self.r.opts().output_limit,
         };
         let call = Call {
             module,

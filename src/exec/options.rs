@@ -4,6 +4,7 @@
 
 use super::connect::{BecomeDefaults, ConnDefaults};
 use super::tags::TagFilter;
+use crate::connection::OutputLimit;
 use crate::plan::LoadOptions;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -25,6 +26,9 @@ pub struct RunOptions {
     pub load: LoadOptions,
     /// Write the names of failed hosts here at the end (`--limit @file` reads it back).
     pub retry_file: Option<PathBuf>,
+    /// How much of a command's stdout and stderr a task keeps (`RMESOS_OUTPUT_LIMIT`);
+    /// `None` keeps all.
+    pub output_limit: Option<OutputLimit>,
 }
 
 impl Default for RunOptions {
@@ -42,6 +46,7 @@ impl Default for RunOptions {
             conn: ConnDefaults::default(),
             load: LoadOptions::default(),
             retry_file: None,
+            output_limit: Some(OutputLimit::DEFAULT),
         }
     }
 }

@@ -53,8 +53,7 @@ impl StartAt {
     fn reached(&self, task: &Task) -> bool {
         let mut start = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(name) = start.as_ref() {
-            let own = task.name.clone().unwrap_or_default();
-            if &own == name || &task.display_name() == name {
+            if starts_at(name, task) {
                 *start = None;
             } else {
                 return false;
@@ -62,6 +61,12 @@ impl StartAt {
         }
         true
     }
+}
+
+/// Whether `--start-at-task NAME` names `task`: its own name, or its name as shown (with its
+/// role: `role : name`), as written.
+pub fn starts_at(name: &str, task: &Task) -> bool {
+    task.name.as_deref() == Some(name) || task.display_name() == name
 }
 
 /// Whether the task is selected by --tags/--skip-tags and --start-at-task. Handlers and

@@ -208,6 +208,7 @@ impl Lab {
             rc: out.status.code().unwrap_or(-1),
             stdout: out.stdout,
             stderr: out.stderr,
+            ..Default::default()
         })
     }
 

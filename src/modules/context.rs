@@ -1,6 +1,8 @@
 //! What a module sees of the task it runs in, and what it gives back.
 
-use crate::connection::{BecomeSpec, ConnError, Connection, ExecOutput, ExecRequest, sh_quote};
+use crate::connection::{
+    BecomeSpec, ConnError, Connection, ExecOutput, ExecRequest, OutputLimit, sh_quote,
+};
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::path::{Path, PathBuf};
@@ -60,11 +62,29 @@ pub struct TaskContext<'a> {
     /// A module looks in `DIR/<subdir>/NAME` then `DIR/NAME` for each.
     pub search_paths: &'a [PathBuf],
     pub templating: &'a dyn Templating,
+    /// How much of a user's command output to keep ([`run_command`](Self::run_command)).
+    pub output_limit: Option<OutputLimit>,
 }
 
 impl<'a> TaskContext<'a> {
-    /// Runs a script on the host with the task's environment, become and timeout applied.
+    /// Runs a script on the host with the task's environment, become and timeout applied,
+    /// and keeps all it prints (a module's own script, printing what the module reads).
     pub async fn run(&self, script: &str, stdin: &[u8]) -> Result<ExecOutput, ModuleError> {
+        self.exec(script, stdin, None).await
+    }
+
+    /// Runs the user's command (command, shell, raw, script) as [`run`](Self::run) does,
+    /// keeping only the start and the end of large output ([`Self::output_limit`]).
+    pub async fn run_command(&self, script: &str, stdin: &[u8]) -> Result<ExecOutput, ModuleError> {
+        self.exec(script, stdin, self.output_limit).await
+    }
+
+    async fn exec(
+        &self,
+        script: &str,
+        stdin: &[u8],
+        output_limit: Option<OutputLimit>,
+    ) -> Result<ExecOutput, ModuleError> {
         let full;
         let script = if self.environment.is_empty() {
             script
@@ -82,6 +102,7 @@ impl<'a> TaskContext<'a> {
             stdin,
             become_: self.become_,
             timeout: self.timeout,
+            output_limit,
         };
         self.conn.exec(req).await.map_err(ModuleError::from)
     }

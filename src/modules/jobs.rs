@@ -126,6 +126,8 @@ fn parse_status(out: ExecOutput) -> Job {
             rc: rc.trim().parse().unwrap_or(-1),
             stdout: rest,
             stderr: out.stderr,
+            stdout_omitted: out.stdout_omitted,
+            stderr_omitted: out.stderr_omitted,
         }),
         _ if st == "timeout" => JobState::TimedOut,
         _ if st == "vanished" => JobState::Vanished,
@@ -148,6 +150,7 @@ async fn launch(
             stdin: req.stdin,
             become_: req.become_,
             timeout: req.timeout,
+            output_limit: None,
         })
         .await?;
     if out.rc != 0 {
@@ -231,6 +234,7 @@ impl<'a> PollingConn<'a> {
                     stdin: &[],
                     become_: req.become_,
                     timeout: None,
+                    output_limit: req.output_limit,
                 })
                 .await?;
             match parse_status(out).state {
@@ -320,6 +324,7 @@ pub fn with_conn<'a>(cx: &TaskContext<'a>, conn: &'a dyn Connection) -> TaskCont
         diff: cx.diff,
         search_paths: cx.search_paths,
         templating: cx.templating,
+        output_limit: cx.output_limit,
     }
 }
 
@@ -387,6 +392,7 @@ mod tests {
             rc: out.status.code().unwrap_or(-1),
             stdout: out.stdout,
             stderr: out.stderr,
+            ..Default::default()
         })
     }
 
@@ -411,6 +417,7 @@ mod tests {
                 stdin: b"in\n",
                 become_: None,
                 timeout: None,
+                output_limit: None,
             })
             .await
             .unwrap();
@@ -449,6 +456,7 @@ mod tests {
                 stdin: b"",
                 become_: None,
                 timeout: None,
+                output_limit: None,
             })
             .await
             .unwrap();

@@ -159,6 +159,7 @@ impl Harness {
             diff: true,
             search_paths: &self.search,
             templating: &self.templating,
+            output_limit: Some(crate::connection::OutputLimit::DEFAULT),
         }
     }
 

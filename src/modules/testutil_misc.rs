@@ -64,6 +64,7 @@ pub fn context<'a>(conn: &'a CountingConn, search_paths: &'a [PathBuf]) -> TaskC
         diff: false,
         search_paths,
         templating: &NoTemplating,
+        output_limit: Some(crate::connection::OutputLimit::DEFAULT),
     }
 }
 

@@ -338,6 +338,7 @@ impl Connection for ScriptedConnection {
                     rc,
                     stdout: stdout.into_bytes(),
                     stderr: stderr.into_bytes(),
+                    ..Default::default()
                 }),
                 Answer::Unreachable(m) => Err(ConnError::Unreachable(m)),
                 Answer::Error(m) => Err(ConnError::Other(m)),

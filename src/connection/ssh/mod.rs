@@ -16,7 +16,7 @@ pub use auth::PASSPHRASE_ENV;
 pub use config::{SshDefaults, from_vars};
 pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
 
-use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest};
+use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, OutputBuffer};
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
 use russh::{ChannelMsg, Disconnect, Sig};
@@ -378,6 +378,13 @@ impl SshConnection {
         let slot = shells.slot(req.become_);
         // Busy with another of this host's tasks (free strategy, delegate_to): don't queue.
         let mut slot = slot.try_lock().ok()?;
+        if matches!(&*slot, ShellSlot::Running(sh) if sh.interrupted())
+            && let ShellSlot::Running(sh) = std::mem::replace(&mut *slot, ShellSlot::NotStarted)
+        {
+            // Its last exec was dropped half-way: a cut here-document fails its write (the
+            // size check) instead of taking our command as the rest of its content.
+            sh.close().await;
+        }
         if matches!(*slot, ShellSlot::NotStarted) {
             let channel = match self.handle.channel_open_session().await {
                 Ok(c) => {
@@ -396,7 +403,7 @@ impl SshConnection {
         let ShellSlot::Running(sh) = &mut *slot else {
             return None;
         };
-        match sh.run(req.script, req.stdin).await {
+        match sh.run(req.script, req.stdin, req.output_limit).await {
             Ok(out) => Some(Ok(out)),
             Err(why) => {
                 // The next exec starts a new shell; this one may have run part of the script.
@@ -447,8 +454,12 @@ impl SshConnection {
                 ),
                 None => None,
             };
-            let (mut stdout, mut stderr) =
-                escalated.map_or_else(Default::default, |e| (e.stdout, e.stderr));
+            let mut stdout = OutputBuffer::new(req.output_limit);
+            let mut stderr = OutputBuffer::new(req.output_limit);
+            if let Some(e) = escalated {
+                stdout.push(&e.stdout);
+                stderr.push(&e.stderr);
+            }
             let mut rc = None;
             let send_stdin = async {
                 // The script may exit without reading its stdin: a refused write is not an error.
@@ -467,10 +478,8 @@ impl SshConnection {
                 };
                 match msg {
                     None | Some(ChannelMsg::Close) => break,
-                    Some(ChannelMsg::Data { data }) => stdout.extend_from_slice(&data),
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                        stderr.extend_from_slice(&data)
-                    }
+                    Some(ChannelMsg::Data { data }) => stdout.push(&data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => stderr.push(&data),
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         rc = Some(i32::try_from(exit_status).unwrap_or(-1))
                     }
@@ -481,7 +490,7 @@ impl SshConnection {
                 }
             }
             match rc {
-                Some(rc) => Ok(ExecOutput { rc, stdout, stderr }),
+                Some(rc) => Ok(ExecOutput::from_buffers(rc, stdout, stderr)),
                 None if self.handle.is_closed() => Err(self.dead()),
                 None => Err(ConnError::Other(format!(
                     "{}: the channel closed without an exit status",

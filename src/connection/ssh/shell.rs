@@ -13,7 +13,9 @@
 //! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
 //! stdin) and falls back to a channel per exec when the shell is busy or will not start.
 
-use crate::connection::{BecomeSpec, ConnError, ExecOutput, find_from, random_token, sh_quote};
+use crate::connection::{
+    BecomeSpec, ConnError, ExecOutput, OutputBuffer, OutputLimit, find_from, random_token, sh_quote,
+};
 use base64::Engine as _;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
@@ -32,6 +34,9 @@ pub(super) struct Shell {
     writer: ChannelWriteHalf<Msg>,
     token: String,
     seq: u64,
+    /// Set while an exchange runs: still set when a caller dropped an exec half-way, leaving
+    /// the shell in the middle of a script (see [`Shell::interrupted`]).
+    in_exchange: bool,
 }
 
 /// Why a long-lived shell failed: it would not start, or it is gone.
@@ -66,6 +71,7 @@ impl Shell {
             writer,
             token: random_token(),
             seq: 0,
+            in_exchange: false,
         };
         match tokio::time::timeout(START_TIMEOUT, shell.handshake(become_)).await {
             Ok(Ok(())) => Ok(shell),
@@ -92,7 +98,7 @@ impl Shell {
                 .map_err(ShellError::Become)?;
         }
         // Whatever the login printed (a motd, rc files) comes before this first marker.
-        self.exchange(Vec::new()).await.map(|_| ())
+        self.exchange(Vec::new(), None).await.map(|_| ())
     }
 
     /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
@@ -101,6 +107,7 @@ impl Shell {
         &mut self,
         script: &str,
         stdin: &[u8],
+        limit: Option<OutputLimit>,
     ) -> Result<ExecOutput, ShellError> {
         let mut command = b"/bin/sh -c ".to_vec();
         command.extend_from_slice(sh_quote(script).as_bytes());
@@ -125,18 +132,23 @@ impl Shell {
             command.extend_from_slice(delimiter.as_bytes());
             command.push(b'\n');
         }
-        self.exchange(command).await
+        self.exchange(command, limit).await
     }
 
     /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
-    async fn exchange(&mut self, mut input: Vec<u8>) -> Result<ExecOutput, ShellError> {
+    async fn exchange(
+        &mut self,
+        mut input: Vec<u8>,
+        limit: Option<OutputLimit>,
+    ) -> Result<ExecOutput, ShellError> {
         self.seq += 1;
+        self.in_exchange = true;
         let marker = format!("RMESOS-{}-{}", self.token, self.seq);
         input.extend_from_slice(
             format!("printf '{marker}:%d\\n' \"$?\"; printf '{marker}\\n' >&2\n").as_bytes(),
         );
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
+        let mut stdout = OutputBuffer::new(limit);
+        let mut stderr = OutputBuffer::new(limit);
         let mut rc = None;
         let mut err_end = None;
         let writer = &self.writer;
@@ -153,19 +165,21 @@ impl Shell {
             };
             match msg {
                 Some(ChannelMsg::Data { data }) => {
-                    // The marker comes last: look only where it can start, so a large output
-                    // is scanned once.
-                    let from = stdout.len().saturating_sub(marker.len() + 16);
-                    stdout.extend_from_slice(&data);
+                    // The marker comes last: look only where it can start (in what just came
+                    // and a marker's length before), so a large output is scanned once.
+                    stdout.push(&data);
+                    let from = stdout.kept().len() - data.len();
+                    let from = from.saturating_sub(marker.len() + 16);
                     if rc.is_none() {
-                        rc = find_status(&stdout, from, marker.as_bytes());
+                        rc = find_status(stdout.kept(), from, marker.as_bytes());
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                    let from = stderr.len().saturating_sub(marker.len() + 1);
-                    stderr.extend_from_slice(&data);
+                    stderr.push(&data);
+                    let from = stderr.kept().len() - data.len();
+                    let from = from.saturating_sub(marker.len() + 1);
                     if err_end.is_none() {
-                        err_end = find_line(&stderr, from, marker.as_bytes());
+                        err_end = find_line(stderr.kept(), from, marker.as_bytes());
                     }
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => {
@@ -187,7 +201,16 @@ impl Shell {
         };
         stdout.truncate(out_end);
         stderr.truncate(err_end);
-        Ok(ExecOutput { rc, stdout, stderr })
+        self.in_exchange = false;
+        Ok(ExecOutput::from_buffers(rc, stdout, stderr))
+    }
+
+    /// Whether an exec was dropped half-way (its future cancelled: a caller's own timeout, a
+    /// cancelled task): the shell is in the middle of that script, whose output the next
+    /// exchange would read as its own, and whose here-document (stdin) the next command would
+    /// complete. Such a shell is closed, not reused.
+    pub(super) fn interrupted(&self) -> bool {
+        self.in_exchange
     }
 
     /// Ends the shell (its channel closes; the host's `sh` reads end-of-file and exits).

@@ -3,7 +3,7 @@
 //! `executable`). `creates`/`removes` make them idempotent; the check and the command travel in
 //! one script (one round trip).
 
-use crate::connection::sh_split;
+use crate::connection::{ExecOutput, sh_split};
 use crate::modules::doc::{aka, arg, dflt};
 use crate::modules::remote::q;
 use crate::modules::{ArgDoc, FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
@@ -121,6 +121,18 @@ pub(super) fn ran(rc: i32, stdout: String, stderr: String) -> Outcome {
         o.msg = Some("non-zero return code".into());
     }
     o
+}
+
+/// What of a command's output was left out under the output limit, when any was:
+/// `output_truncated: true` and the bytes omitted from each stream (the text itself carries a
+/// line where they were).
+pub(super) fn omitted(o: Outcome, out: &ExecOutput) -> Outcome {
+    if out.stdout_omitted == 0 && out.stderr_omitted == 0 {
+        return o;
+    }
+    o.with("output_truncated", true)
+        .with("stdout_omitted_bytes", out.stdout_omitted)
+        .with("stderr_omitted_bytes", out.stderr_omitted)
 }
 
 /// A command not run because of `creates`/`removes`.
@@ -249,7 +261,7 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
         None => Vec::new(),
     };
     let start = std::time::Instant::now();
-    let out = cx.run(&script, &stdin).await?;
+    let out = cx.run_command(&script, &stdin).await?;
     let delta = start.elapsed();
     match out.rc {
         200 => {
@@ -273,7 +285,7 @@ async fn run(args: Args, cx: &TaskContext<'_>, shell: bool) -> Result<Outcome, M
     let stderr = strip_ends(out.stderr_str(), args.strip_empty_ends);
     let not_found = (out.rc == 127 && !shell)
         .then(|| format!("command not found: {}", stderr.lines().last().unwrap_or("")));
-    let mut o = ran(out.rc, stdout, stderr)
+    let mut o = omitted(ran(out.rc, stdout, stderr), &out)
         .with("cmd", display_cmd)
         .with("delta", format!("{:.6}", delta.as_secs_f64()));
     if not_found.is_some() {

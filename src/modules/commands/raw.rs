@@ -1,7 +1,7 @@
 //! `raw`: runs the free-form string on the host exactly as written, as a shell script, with no
 //! wrapping beyond the task's environment and become. For hosts where nothing else works yet.
 
-use super::command::ran;
+use super::command::{omitted, ran};
 use crate::modules::doc::{arg, req};
 use crate::modules::remote::q;
 use crate::modules::{FreeForm, Module, ModuleDoc, ModuleError, Outcome, TaskContext};
@@ -48,8 +48,11 @@ impl Module for Raw {
             Some(exe) => format!("exec {} -c {}", q(exe), q(&args.raw_params)),
             None => args.raw_params.clone(),
         };
-        let out = cx.run(&script, &[]).await?;
-        Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
+        let out = cx.run_command(&script, &[]).await?;
+        Ok(omitted(
+            ran(out.rc, out.stdout_str(), out.stderr_str()),
+            &out,
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! creates/removes guards, the upload (the script's bytes on stdin into a private temp file),
 //! the run (with `executable` or by its own `#!`), and the removal of the temp file.
 
-use super::command::{ran, skipped_by_guard};
+use super::command::{omitted, ran, skipped_by_guard};
 use crate::connection::sh_split;
 use crate::modules::doc::{aka, arg};
 use crate::modules::remote::q;
@@ -73,7 +73,7 @@ impl Module for Script {
             .map_err(|e| ModuleError::Failed(format!("cannot read {}: {e}", local.display())))?;
         let script = remote_script(&a, data.len(), args, cx.check_mode);
         let stdin: &[u8] = if cx.check_mode { &[] } else { &data };
-        let out = cx.run(&script, stdin).await?;
+        let out = cx.run_command(&script, stdin).await?;
         match out.rc {
             RC_CREATES => {
                 return Ok(skipped_by_guard(format!(
@@ -107,7 +107,10 @@ impl Module for Script {
             }
             _ => {}
         }
-        Ok(ran(out.rc, out.stdout_str(), out.stderr_str()))
+        Ok(omitted(
+            ran(out.rc, out.stdout_str(), out.stderr_str()),
+            &out,
+        ))
     }
 }
 
