@@ -183,6 +183,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
             ssh_args: cfg.ssh_args.clone(),
             timeout: c.timeout.or(cfg.timeout),
             password: ssh_password,
+            cancel: Default::default(),
         },
         load: LoadOptions {
             roles_path,
@@ -191,6 +192,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
             inventory: None,
         },
         retry_file: None,
+        cancel: Default::default(),
     })
 }
 

@@ -9,7 +9,9 @@
 
 use super::eval::{self, EvalError};
 use crate::connection::local::LocalConnection;
-use crate::connection::{BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, WireStats};
+use crate::connection::{
+    BecomeMethod, BecomeSpec, BoxFuture, CancellationToken, ConnError, Connection, WireStats,
+};
 use crate::inventory::Inventory;
 use crate::plan::Task;
 use crate::vars::Templar;
@@ -180,6 +182,9 @@ pub struct ConnDefaults {
     pub ssh_args: Option<String>,
     pub timeout: Option<u64>,
     pub password: Option<String>,
+    /// The run's interruption ([`RunOptions::cancel`](super::options::RunOptions), copied
+    /// here by the runner): connections stop their commands in flight when it is cancelled.
+    pub cancel: CancellationToken,
 }
 
 /// The connection variables of one host (templated), and who to log in as.
@@ -212,7 +217,10 @@ impl Connector for DefaultConnector {
     ) -> BoxFuture<'a, Result<Arc<dyn Connection>, ConnError>> {
         Box::pin(async move {
             match target.kind.as_str() {
-                "local" => Ok(Arc::new(LocalConnection) as Arc<dyn Connection>),
+                "local" => {
+                    Ok(Arc::new(LocalConnection::new(defaults.cancel.clone()))
+                        as Arc<dyn Connection>)
+                }
                 "ssh" | "smart" | "paramiko" | "" => connect_ssh(target, defaults).await,
                 other => Err(ConnError::Unreachable(format!(
                     "connection type {:?} is not supported (use ssh or local)",
@@ -243,7 +251,9 @@ async fn connect_ssh(
             .or_insert_with(|| Value::from(pw.as_str()));
     }
     let ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
-    let conn = ssh::connect(&ssh_target).await?;
+    let conn = ssh::connect(&ssh_target)
+        .await?
+        .stopped_by(defaults.cancel.clone());
     Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 

@@ -4,6 +4,7 @@
 
 use super::connect::{BecomeDefaults, ConnDefaults};
 use super::tags::TagFilter;
+use crate::connection::CancellationToken;
 use crate::plan::LoadOptions;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -25,6 +26,10 @@ pub struct RunOptions {
     pub load: LoadOptions,
     /// Write the names of failed hosts here at the end (`--limit @file` reads it back).
     pub retry_file: Option<PathBuf>,
+    /// Cancelled when the run is interrupted (SIGINT, SIGTERM): no task starts after, the
+    /// commands running on the hosts are stopped (their process groups), and the run ends with
+    /// its recap.
+    pub cancel: CancellationToken,
 }
 
 impl Default for RunOptions {
@@ -42,6 +47,7 @@ impl Default for RunOptions {
             conn: ConnDefaults::default(),
             load: LoadOptions::default(),
             retry_file: None,
+            cancel: CancellationToken::new(),
         }
     }
 }

@@ -13,6 +13,7 @@
 //! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
 //! stdin) and falls back to a channel per exec when the shell is busy or will not start.
 
+use super::stop::PgidProbe;
 use crate::connection::{BecomeSpec, ConnError, ExecOutput, find_from, random_token, sh_quote};
 use base64::Engine as _;
 use russh::client::Msg;
@@ -92,15 +93,17 @@ impl Shell {
                 .map_err(ShellError::Become)?;
         }
         // Whatever the login printed (a motd, rc files) comes before this first marker.
-        self.exchange(Vec::new()).await.map(|_| ())
+        self.exchange(Vec::new(), None).await.map(|_| ())
     }
 
-    /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
-    /// is gone (the channel closed before the markers came back); the script may have run.
+    /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes); `probe` notes the process
+    /// group the script reports. An error means the shell is gone (the channel closed before
+    /// the markers came back); the script may have run.
     pub(super) async fn run(
         &mut self,
         script: &str,
         stdin: &[u8],
+        probe: &PgidProbe,
     ) -> Result<ExecOutput, ShellError> {
         let mut command = b"/bin/sh -c ".to_vec();
         command.extend_from_slice(sh_quote(script).as_bytes());
@@ -125,11 +128,15 @@ impl Shell {
             command.extend_from_slice(delimiter.as_bytes());
             command.push(b'\n');
         }
-        self.exchange(command).await
+        self.exchange(command, Some(probe)).await
     }
 
     /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
-    async fn exchange(&mut self, mut input: Vec<u8>) -> Result<ExecOutput, ShellError> {
+    async fn exchange(
+        &mut self,
+        mut input: Vec<u8>,
+        probe: Option<&PgidProbe>,
+    ) -> Result<ExecOutput, ShellError> {
         self.seq += 1;
         let marker = format!("RMESOS-{}-{}", self.token, self.seq);
         input.extend_from_slice(
@@ -164,6 +171,9 @@ impl Shell {
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
                     let from = stderr.len().saturating_sub(marker.len() + 1);
                     stderr.extend_from_slice(&data);
+                    if let Some(p) = probe {
+                        p.scan(&stderr, from);
+                    }
                     if err_end.is_none() {
                         err_end = find_line(&stderr, from, marker.as_bytes());
                     }
@@ -187,6 +197,9 @@ impl Shell {
         };
         stdout.truncate(out_end);
         stderr.truncate(err_end);
+        if let Some(p) = probe {
+            p.strip(&mut stderr);
+        }
         Ok(ExecOutput { rc, stdout, stderr })
     }
 
