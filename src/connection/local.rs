@@ -79,6 +79,28 @@ fn signal_group(pgid: i32, sig: i32) -> bool {
     pgid > 1 && unsafe { libc::kill(-pgid, sig) } == 0
 }
 
+/// Whether a member of group `pgid` is still alive (not a zombie: orphans wait for an init
+/// that may be slow to reap them, as in a container). True when /proc cannot say.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let pgid = pgid.to_string();
+    procs.flatten().any(|p| {
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+            return false;
+        };
+        // After the command name (which may hold spaces and parentheses): state, ppid, pgrp.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .take(3)
+            .collect();
+        matches!(fields[..], [state, _, group] if group == pgid && state != "Z")
+    })
+}
+
 /// Stops a command's process group: SIGTERM, then SIGKILL to what is left after the grace.
 async fn stop_group(pgid: i32, child: &mut Child) {
     signal_group(pgid, libc::SIGTERM);
@@ -86,7 +108,7 @@ async fn stop_group(pgid: i32, child: &mut Child) {
     loop {
         // The leader is our child: reap it, or it would keep the group alive as a zombie.
         let _ = child.try_wait();
-        if !signal_group(pgid, 0) {
+        if !signal_group(pgid, 0) || !group_alive(pgid) {
             return;
         }
         if Instant::now() >= deadline {

@@ -182,8 +182,8 @@ pub struct ConnDefaults {
     pub ssh_args: Option<String>,
     pub timeout: Option<u64>,
     pub password: Option<String>,
-    /// The run's interruption ([`RunOptions::cancel`](super::options::RunOptions), copied
-    /// here by the runner): connections stop their commands in flight when it is cancelled.
+    /// The run's interruption (`RunOptions::cancel`, copied here by the runner): connections
+    /// stop their commands in flight when it is cancelled.
     pub cancel: CancellationToken,
 }
 

@@ -85,12 +85,18 @@ impl PgidProbe {
 }
 
 /// The script that stops process group `pgid`: SIGTERM, then SIGKILL after [`STOP_GRACE`] if
-/// any of it is left. dash's `kill` takes `-PGID` (not `-- -PGID`).
+/// any of it is left. dash's `kill` takes `-PGID` (not `-- -PGID`). A member counts as left
+/// while it is not a zombie (`kill -0` counts zombies, and an init that is slow to reap them,
+/// as in a container, would make every stop wait out the grace); a `comm` with a space in it
+/// shifts the fields and reads as alive, which costs only the wait.
 pub(super) fn kill_script(pgid: i32) -> String {
     let ticks = STOP_GRACE.as_millis() / 100;
     format!(
-        "p={pgid}; kill -TERM -$p 2>/dev/null || exit 0; i=0; \
-         while [ $i -lt {ticks} ] && kill -0 -$p 2>/dev/null; do sleep 0.1; i=$((i+1)); done; \
+        "p={pgid}; kill -TERM -$p 2>/dev/null || exit 0; \
+         left() {{ for s in /proc/[0-9]*/stat; do \
+         read -r _ _ st _ g _ 2>/dev/null <\"$s\" || continue; \
+         [ \"$g\" = \"$p\" ] && [ \"$st\" != Z ] && return 0; done; return 1; }}; \
+         i=0; while [ $i -lt {ticks} ] && left; do sleep 0.1; i=$((i+1)); done; \
          kill -KILL -$p 2>/dev/null; exit 0"
     )
 }
@@ -98,6 +104,7 @@ pub(super) fn kill_script(pgid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::CommandExt;
 
     #[test]
     fn marker_found_across_chunks_and_stripped() {
@@ -123,6 +130,44 @@ mod tests {
         ] {
             p.scan(bad, 0);
             assert_eq!(p.get(), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn the_kill_script_stops_a_group_that_ignores_sigterm_and_one_that_does_not() {
+        for (trap, at_least) in [("", 0), ("trap '' TERM; ", 2)] {
+            let mut child = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("{trap}sleep 3171 & sleep 3172"))
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+            let started = std::time::Instant::now();
+            let pgid = child.id() as i32;
+            let reaper = std::thread::spawn(move || child.wait());
+            let status = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(kill_script(pgid))
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let took = started.elapsed();
+            assert!(took >= Duration::from_secs(at_least), "{trap}: {took:?}");
+            assert!(took < Duration::from_secs(at_least + 1), "{trap}: {took:?}");
+            assert!(reaper.join().unwrap().is_ok());
+            // SAFETY: kill with signal 0 only checks; the group was ours.
+            let alive = unsafe { libc::kill(-pgid, 0) } == 0;
+            let members = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+                .filter(|s| {
+                    let f: Vec<&str> = s.rsplit(')').next().unwrap_or("").split(' ').collect();
+                    f.get(3) == Some(&pgid.to_string().as_str()) && f.get(1) != Some(&"Z")
+                })
+                .count();
+            assert_eq!(members, 0, "{trap}: group alive={alive}");
         }
     }
 

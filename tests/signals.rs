@@ -1,0 +1,360 @@
+//! SIGINT, SIGTERM and a task's `timeout:` stop the commands a run started, over real SSH (the
+//! loopback sshd of src/testbed/loopback.rs, with and without sudo) and with the local
+//! connection: the real `rmesos` binary is signalled while a task runs `sh -c 'sleep A & sleep
+//! B'` (a child and a grandchild), and the test then reads /proc itself: no `sleep A` or `sleep
+//! B` may be left. Every test uses its own sleep lengths, so tests running at once do not see
+//! each other's processes. Tests whose names end in `_needs_root` start sshd and create users.
+//!
+//! The binary is `CARGO_BIN_EXE_rmesos`, or `RMESOS_BIN` when set.
+
+use rmesos::testbed::loopback::{
+    LoopbackSshd, SUDO_USER, TEST_USER, ensure_sudo_user, loopback_addrs,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn rmesos() -> PathBuf {
+    std::env::var_os("RMESOS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rmesos")))
+}
+
+/// The pids of the processes whose argv is exactly `sleep SECS`.
+fn sleeping(secs: u32) -> Vec<u32> {
+    let want = format!("sleep\0{secs}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| std::fs::read(p.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .filter_map(|p| p.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Kills what a failed test left behind (only this test's own sleeps).
+struct Leftovers(Vec<u32>);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for secs in &self.0 {
+            for pid in sleeping(*secs) {
+                // SAFETY: kill has no memory preconditions; pid is a listed process.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+/// `rmesos play --output json` of `playbook` on `inventory`, in `dir`.
+fn start(dir: &Path, playbook: &str, inventory: &str) -> Child {
+    std::fs::write(dir.join("pb.yml"), playbook).unwrap();
+    std::fs::write(dir.join("hosts.ini"), inventory).unwrap();
+    Command::new(rmesos())
+        .args(["play", "pb.yml", "-i", "hosts.ini", "--output", "json"])
+        .current_dir(dir)
+        .env_remove("ANSIBLE_CONFIG")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `count` processes `sleep SECS` run (the task has started everywhere).
+fn wait_for(secs: u32, count: usize, play: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sleeping(secs).len() < count {
+        assert!(Instant::now() < deadline, "sleep {secs} never started");
+        assert!(play.try_wait().unwrap().is_none(), "the play ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(play: &Child, sig: i32) {
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    assert_eq!(unsafe { libc::kill(play.id() as i32, sig) }, 0);
+}
+
+/// A finished run: exit code, JSON events, stderr, and how long it took to end after `since`.
+struct Ended {
+    code: i32,
+    events: Vec<Value>,
+    stderr: String,
+    after: Duration,
+}
+
+impl Ended {
+    fn dump(&self) -> String {
+        let events: Vec<String> = self.events.iter().map(Value::to_string).collect();
+        format!(
+            "exit {}\n{}\nstderr:\n{}",
+            self.code,
+            events.join("\n"),
+            self.stderr
+        )
+    }
+
+    fn event(&self, kind: &str) -> Option<&Value> {
+        self.events.iter().find(|e| e["event"] == kind)
+    }
+
+    fn results(&self, host: &str) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["event"] == "host_result" && e["host"] == host)
+            .collect()
+    }
+}
+
+fn finish(mut play: Child, since: Instant) -> Ended {
+    let mut out = play.stdout.take().unwrap();
+    let mut err = play.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut err, &mut s).unwrap();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = play.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = play.kill();
+            panic!("the run did not end within a minute of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let after = since.elapsed();
+    let stdout = reader.join().unwrap();
+    Ended {
+        code: status.code().unwrap_or(-1),
+        events: stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect(),
+        stderr: err_reader.join().unwrap(),
+        after,
+    }
+}
+
+/// No `sleep` of `secs` is left (a process SIGKILLed a moment ago may take a few ms to go).
+fn assert_none_left(secs: &[u32], run: &Ended) {
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let left: Vec<u32> = secs.iter().flat_map(|s| sleeping(*s)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running after the run ended: {left:?}\n{}",
+            run.dump()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A play whose first task runs a child and a grandchild that would sleep for `a` and `b`
+/// seconds, then a task that must not start.
+fn nap_play(a: u32, b: u32, extra: &str) -> String {
+    format!(
+        "- hosts: all\n  gather_facts: false\n{extra}  tasks:\n    - name: Nap\n      \
+         shell: sh -c 'sleep {a} & sleep {b}'\n    - name: After\n      command: echo after\n"
+    )
+}
+
+/// The run was interrupted with the recap, the documented code, and the stop named.
+fn assert_interrupted(run: &Ended, code: i32, hosts: &[&str]) {
+    assert_eq!(run.code, code, "{}", run.dump());
+    let recap = run
+        .event("recap")
+        .unwrap_or_else(|| panic!("no recap\n{}", run.dump()));
+    let why = run.event("play_aborted").map(|e| e["reason"].to_string());
+    let why = why.unwrap_or_else(|| panic!("no play_aborted\n{}", run.dump()));
+    assert!(why.contains("interrupted: stopped 'Nap' on"), "{why}");
+    for h in hosts {
+        assert!(why.contains(h), "{why}");
+        assert_eq!(recap["stats"][h]["failed"], 1, "{}", run.dump());
+        let results = run.results(h);
+        assert_eq!(results.len(), 1, "only Nap ran on {h}\n{}", run.dump());
+        let msg = results[0]["msg"].as_str().unwrap_or("");
+        assert!(msg.contains("interrupted"), "{msg}");
+    }
+    let name = if code == 130 { "SIGINT" } else { "SIGTERM" };
+    assert!(
+        run.stderr
+            .contains(&format!("interrupted by {name}: exit code {code}")),
+        "{}",
+        run.stderr
+    );
+}
+
+fn ssh_line(name: &str, sshd: &LoopbackSshd, i: usize, user: &str, vars: &str) -> String {
+    format!(
+        "{name} ansible_host={addr} ansible_port={port} ansible_user={user} \
+         ansible_ssh_private_key_file={key} \
+         ansible_ssh_common_args='-o UserKnownHostsFile={kh}' {vars}\n",
+        addr = sshd.addrs()[i],
+        port = sshd.port(),
+        key = sshd.client_key().display(),
+        kh = sshd.known_hosts().display(),
+    )
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("rmesos-signals-")
+        .tempdir()
+        .unwrap()
+}
+
+/// Two SSH hosts, each in the long-lived shell, stopped by `sig`: both hosts' groups go.
+fn interrupt_over_ssh(net: u8, (a, b): (u32, u32), sig: i32, code: i32) {
+    let _clean = Leftovers(vec![a, b]);
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, net], 2)).unwrap();
+    let dir = scratch();
+    let inv = ssh_line("h1", &sshd, 0, TEST_USER, "") + &ssh_line("h2", &sshd, 1, TEST_USER, "");
+    let mut play = start(dir.path(), &nap_play(a, b, ""), &inv);
+    wait_for(b, 2, &mut play);
+    wait_for(a, 2, &mut play);
+    let sent = Instant::now();
+    signal(&play, sig);
+    let run = finish(play, sent);
+    assert_interrupted(&run, code, &["h1", "h2"]);
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn sigint_over_ssh_stops_the_remote_process_groups_and_prints_the_recap_needs_root() {
+    interrupt_over_ssh(91, (3101, 3102), libc::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_over_ssh_stops_the_remote_process_groups_and_prints_the_recap_needs_root() {
+    interrupt_over_ssh(92, (3111, 3112), libc::SIGTERM, 143);
+}
+
+#[test]
+fn sigint_under_sudo_with_a_password_stops_root_s_processes_needs_root() {
+    let (a, b) = (3121, 3122);
+    let _clean = Leftovers(vec![a, b]);
+    let user = ensure_sudo_user().unwrap();
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 93], 1)).unwrap();
+    let dir = scratch();
+    let vars = format!("ansible_become_password={}", user.password);
+    let inv = ssh_line("s1", &sshd, 0, SUDO_USER, &vars);
+    let mut play = start(dir.path(), &nap_play(a, b, "  become: true\n"), &inv);
+    wait_for(b, 1, &mut play);
+    wait_for(a, 1, &mut play);
+    // They run as root, under sudo: only a kill as root can stop them.
+    for pid in sleeping(a) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(
+            status.lines().any(|l| l.starts_with("Uid:\t0\t")),
+            "{status}"
+        );
+    }
+    let sent = Instant::now();
+    signal(&play, libc::SIGINT);
+    let run = finish(play, sent);
+    assert_interrupted(&run, 130, &["s1"]);
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn task_timeout_over_ssh_stops_the_remote_process_group_needs_root() {
+    let (a, b) = (3131, 3132);
+    let _clean = Leftovers(vec![a, b]);
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 94], 1)).unwrap();
+    let dir = scratch();
+    let inv = ssh_line("h1", &sshd, 0, TEST_USER, "");
+    let play = nap_play(a, b, "").replace(
+        &format!("sleep {b}'\n"),
+        &format!("sleep {b}'\n      timeout: 2\n      ignore_errors: true\n"),
+    );
+    let started = Instant::now();
+    let run = finish(start(dir.path(), &play, &inv), started);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let results = run.results("h1");
+    assert_eq!(results.len(), 2, "the next task ran\n{}", run.dump());
+    let msg = results[0]["msg"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("timed out after 2s") && msg.contains("stopped"),
+        "{msg}"
+    );
+    assert_eq!(results[1]["result"]["stdout"], "after", "{}", run.dump());
+    assert!(run.after < Duration::from_secs(15), "{:?}", run.after);
+    assert_none_left(&[a, b], &run);
+}
+
+/// localhost with the local connection.
+const LOCAL: &str = "localhost ansible_connection=local\n";
+
+#[test]
+fn sigint_with_the_local_connection_stops_the_command_s_process_group() {
+    let (a, b) = (3141, 3142);
+    let _clean = Leftovers(vec![a, b]);
+    let dir = scratch();
+    let mut play = start(dir.path(), &nap_play(a, b, ""), LOCAL);
+    wait_for(b, 1, &mut play);
+    wait_for(a, 1, &mut play);
+    let sent = Instant::now();
+    signal(&play, libc::SIGINT);
+    let run = finish(play, sent);
+    assert_interrupted(&run, 130, &["localhost"]);
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn task_timeout_with_the_local_connection_stops_the_process_group() {
+    let (a, b) = (3151, 3152);
+    let _clean = Leftovers(vec![a, b]);
+    let dir = scratch();
+    let play = nap_play(a, b, "").replace(
+        &format!("sleep {b}'\n"),
+        &format!("sleep {b}'\n      timeout: 1\n      ignore_errors: true\n"),
+    );
+    let started = Instant::now();
+    let run = finish(start(dir.path(), &play, LOCAL), started);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let results = run.results("localhost");
+    let msg = results[0]["msg"].as_str().unwrap_or("");
+    assert!(msg.contains("timed out after 1s"), "{msg}");
+    assert_eq!(results[1]["result"]["stdout"], "after", "{}", run.dump());
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_without_the_recap() {
+    let (a, b) = (3161, 3162);
+    let _clean = Leftovers(vec![a, b]);
+    let dir = scratch();
+    // The command ignores SIGTERM, so the first interrupt's stop waits out its grace.
+    let play = nap_play(a, b, "").replace("shell: sh -c", "shell: trap '' TERM; sh -c");
+    let mut play = start(dir.path(), &play, LOCAL);
+    wait_for(b, 1, &mut play);
+    wait_for(a, 1, &mut play);
+    signal(&play, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    let again = Instant::now();
+    signal(&play, libc::SIGINT);
+    let run = finish(play, again);
+    assert_eq!(run.code, 130, "{}", run.dump());
+    assert!(run.after < Duration::from_secs(1), "{:?}", run.after);
+    assert!(run.event("recap").is_none(), "{}", run.dump());
+    assert!(
+        run.stderr.contains("SIGINT again: exiting at once"),
+        "{}",
+        run.stderr
+    );
+    // The local commands are killed on the way out.
+    assert_none_left(&[a, b], &run);
+}
