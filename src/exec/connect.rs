@@ -251,9 +251,12 @@ async fn connect_ssh(
             .or_insert_with(|| Value::from(pw.as_str()));
     }
     let ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
-    let conn = ssh::connect(&ssh_target)
-        .await?
-        .stopped_by(defaults.cancel.clone());
+    // An interrupted run does not wait for a host still refusing or timing out.
+    let conn = tokio::select! {
+        conn = ssh::connect(&ssh_target) => conn?,
+        () = defaults.cancel.cancelled() => return Err(ConnError::Interrupted),
+    };
+    let conn = conn.stopped_by(defaults.cancel.clone());
     Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 
