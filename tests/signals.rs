@@ -48,10 +48,14 @@ impl Drop for Leftovers {
 
 /// `rmesos play --output json` of `playbook` on `inventory`, in `dir`.
 fn start(dir: &Path, playbook: &str, inventory: &str) -> Child {
+    start_as(dir, playbook, inventory, "json")
+}
+
+fn start_as(dir: &Path, playbook: &str, inventory: &str, output: &str) -> Child {
     std::fs::write(dir.join("pb.yml"), playbook).unwrap();
     std::fs::write(dir.join("hosts.ini"), inventory).unwrap();
     Command::new(rmesos())
-        .args(["play", "pb.yml", "-i", "hosts.ini", "--output", "json"])
+        .args(["play", "pb.yml", "-i", "hosts.ini", "--output", output])
         .current_dir(dir)
         .env_remove("ANSIBLE_CONFIG")
         .env_remove("SSH_AUTH_SOCK")
@@ -80,6 +84,7 @@ fn signal(play: &Child, sig: i32) {
 /// A finished run: exit code, JSON events, stderr, and how long it took to end after `since`.
 struct Ended {
     code: i32,
+    stdout: String,
     events: Vec<Value>,
     stderr: String,
     after: Duration,
@@ -134,12 +139,14 @@ fn finish(mut play: Child, since: Instant) -> Ended {
     };
     let after = since.elapsed();
     let stdout = reader.join().unwrap();
+    let events = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     Ended {
         code: status.code().unwrap_or(-1),
-        events: stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect(),
+        events,
+        stdout,
         stderr: err_reader.join().unwrap(),
         after,
     }
@@ -174,6 +181,9 @@ fn nap_play(a: u32, b: u32, extra: &str) -> String {
 /// The run was interrupted with the recap, the documented code, and the stop named.
 fn assert_interrupted(run: &Ended, code: i32, hosts: &[&str]) {
     assert_eq!(run.code, code, "{}", run.dump());
+    // The commands end on SIGTERM: no grace is waited out (a round trip and a kill per host).
+    eprintln!("ended {:?} after the signal", run.after);
+    assert!(run.after < Duration::from_millis(1500), "{:?}", run.after);
     let recap = run
         .event("recap")
         .unwrap_or_else(|| panic!("no recap\n{}", run.dump()));
@@ -356,5 +366,34 @@ fn a_second_sigint_exits_at_once_without_the_recap() {
         run.stderr
     );
     // The local commands are killed on the way out.
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn sigterm_in_human_output_prints_what_was_stopped_and_the_recap() {
+    let (a, b) = (3181, 3182);
+    let _clean = Leftovers(vec![a, b]);
+    let dir = scratch();
+    let mut play = start_as(dir.path(), &nap_play(a, b, ""), LOCAL, "human");
+    wait_for(b, 1, &mut play);
+    let sent = Instant::now();
+    signal(&play, libc::SIGTERM);
+    let run = finish(play, sent);
+    assert_eq!(run.code, 143, "{}\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    for want in [
+        "fatal: [localhost]: FAILED!",
+        "interrupted: the command was stopped on the host",
+        "interrupted: stopped 'Nap' on localhost",
+        "PLAY RECAP",
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}");
+    }
+    assert!(!out.contains("TASK [After]"), "{out}");
+    assert!(
+        run.stderr.contains("SIGTERM: stopping the commands"),
+        "{}",
+        run.stderr
+    );
     assert_none_left(&[a, b], &run);
 }
