@@ -5,8 +5,12 @@
 //! (SIGTERM). A second interrupt exits at once with its own code, killing the local commands
 //! but leaving remote ones as they are.
 //!
-//! Listens only while [`Session::execute`](super::session::Session::execute) runs plays (before,
-//! a signal ends the process as it always does). Owns the messages to the terminal about it.
+//! Listens only while [`Session::execute`](super::session::Session::execute) runs plays: before,
+//! a signal ends the process as it always does, and after (an `ec2 launch` goes on after its
+//! deploy) the default action is restored, since tokio's handler, once installed, would
+//! otherwise swallow every later Ctrl-C. tokio installs its handler once per process, so a
+//! second `execute` in the same process would not see interrupts (none does today): a signal
+//! then ends the process as before. Owns the messages to the terminal about it.
 
 use super::exit::Exit;
 use crate::exec::CancellationToken;
@@ -89,5 +93,11 @@ async fn next(int: &mut Signal, term: &mut Signal) -> Interrupt {
 impl Drop for Interrupts {
     fn drop(&mut self) {
         self.task.abort();
+        if self.received().is_none() {
+            for sig in [libc::SIGINT, libc::SIGTERM] {
+                // SAFETY: installs the default action; no handler of ours runs after this.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
     }
 }
