@@ -226,83 +226,99 @@ fn scratch() -> tempfile::TempDir {
         .unwrap()
 }
 
-/// Two SSH hosts, each in the long-lived shell, stopped by `sig`: both hosts' groups go.
-fn interrupt_over_ssh(net: u8, (a, b): (u32, u32), sig: i32, code: i32) {
-    let _clean = Leftovers(vec![a, b]);
-    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, net], 2)).unwrap();
+/// Runs `play` on `hosts` (of `inventory`), and once the naps run on all of them, calls
+/// `check`, sends `sig` and checks the run was interrupted (code, recap, what was stopped)
+/// and no nap is left.
+fn assert_interrupt_stops(
+    play: &str,
+    inventory: &str,
+    hosts: &[&str],
+    (a, b): (u32, u32),
+    (sig, code): (i32, i32),
+    check: impl FnOnce(),
+) {
     let dir = scratch();
-    let inv = ssh_line("h1", &sshd, 0, TEST_USER, "") + &ssh_line("h2", &sshd, 1, TEST_USER, "");
-    let mut play = start(dir.path(), &nap_play(a, b, ""), &inv);
-    wait_for(b, 2, &mut play);
-    wait_for(a, 2, &mut play);
+    let mut child = start(dir.path(), play, inventory);
+    wait_for(b, hosts.len(), &mut child);
+    wait_for(a, hosts.len(), &mut child);
+    check();
     let sent = Instant::now();
-    signal(&play, sig);
-    let run = finish(play, sent);
-    assert_interrupted(&run, code, &["h1", "h2"]);
+    signal(&child, sig);
+    let run = finish(child, sent);
+    assert_interrupted(&run, code, hosts);
     assert_none_left(&[a, b], &run);
+}
+
+/// Two SSH hosts, each in the long-lived shell, stopped by `sig`: both hosts' groups go.
+fn interrupt_over_ssh(net: u8, naps: (u32, u32), sig: (i32, i32)) {
+    let _clean = Leftovers(vec![naps.0, naps.1]);
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, net], 2)).unwrap();
+    let inv = ssh_line("h1", &sshd, 0, TEST_USER, "") + &ssh_line("h2", &sshd, 1, TEST_USER, "");
+    let play = nap_play(naps.0, naps.1, "");
+    assert_interrupt_stops(&play, &inv, &["h1", "h2"], naps, sig, || {});
 }
 
 #[test]
 fn sigint_over_ssh_stops_the_remote_process_groups_and_prints_the_recap_needs_root() {
-    interrupt_over_ssh(91, (3101, 3102), libc::SIGINT, 130);
+    interrupt_over_ssh(91, (3101, 3102), (libc::SIGINT, 130));
 }
 
 #[test]
 fn sigterm_over_ssh_stops_the_remote_process_groups_and_prints_the_recap_needs_root() {
-    interrupt_over_ssh(92, (3111, 3112), libc::SIGTERM, 143);
+    interrupt_over_ssh(92, (3111, 3112), (libc::SIGTERM, 143));
 }
 
 #[test]
 fn sigint_under_sudo_with_a_password_stops_root_s_processes_needs_root() {
-    let (a, b) = (3121, 3122);
-    let _clean = Leftovers(vec![a, b]);
+    let naps = (3121, 3122);
+    let _clean = Leftovers(vec![naps.0, naps.1]);
     let user = ensure_sudo_user().unwrap();
     let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 93], 1)).unwrap();
-    let dir = scratch();
     let vars = format!("ansible_become_password={}", user.password);
     let inv = ssh_line("s1", &sshd, 0, SUDO_USER, &vars);
-    let mut play = start(dir.path(), &nap_play(a, b, "  become: true\n"), &inv);
-    wait_for(b, 1, &mut play);
-    wait_for(a, 1, &mut play);
+    let play = nap_play(naps.0, naps.1, "  become: true\n");
     // They run as root, under sudo: only a kill as root can stop them.
-    for pid in sleeping(a) {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        assert!(
-            status.lines().any(|l| l.starts_with("Uid:\t0\t")),
-            "{status}"
-        );
-    }
-    let sent = Instant::now();
-    signal(&play, libc::SIGINT);
-    let run = finish(play, sent);
-    assert_interrupted(&run, 130, &["s1"]);
+    let as_root = || {
+        for pid in sleeping(naps.0) {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let root = status.lines().any(|l| l.starts_with("Uid:\t0\t"));
+            assert!(root, "{status}");
+        }
+    };
+    assert_interrupt_stops(&play, &inv, &["s1"], naps, (libc::SIGINT, 130), as_root);
+}
+
+/// `nap_play` with `timeout: T` on the nap (errors ignored, so the next task runs): the nap
+/// fails as timed out after T seconds, its group is stopped, and the next task runs.
+fn assert_timeout_stops(dir: &Path, (a, b): (u32, u32), t: u32, inventory: &str, host: &str) {
+    let play = nap_play(a, b, "").replace(
+        &format!("sleep {b}'\n"),
+        &format!("sleep {b}'\n      timeout: {t}\n      ignore_errors: true\n"),
+    );
+    let started = Instant::now();
+    let run = finish(start(dir, &play, inventory), started);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    let results = run.results(host);
+    assert_eq!(results.len(), 2, "the next task ran\n{}", run.dump());
+    let msg = results[0]["msg"].as_str().unwrap_or("");
+    let want = format!("timed out after {t}s; its processes on the host were stopped");
+    assert!(msg.contains(&want), "{msg}");
+    assert_eq!(results[1]["result"]["stdout"], "after", "{}", run.dump());
+    assert!(
+        run.after < Duration::from_secs(u64::from(t) + 5),
+        "{:?}",
+        run.after
+    );
     assert_none_left(&[a, b], &run);
 }
 
 #[test]
 fn task_timeout_over_ssh_stops_the_remote_process_group_needs_root() {
-    let (a, b) = (3131, 3132);
-    let _clean = Leftovers(vec![a, b]);
+    let naps = (3131, 3132);
+    let _clean = Leftovers(vec![naps.0, naps.1]);
     let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 94], 1)).unwrap();
-    let dir = scratch();
     let inv = ssh_line("h1", &sshd, 0, TEST_USER, "");
-    let play = nap_play(a, b, "").replace(
-        &format!("sleep {b}'\n"),
-        &format!("sleep {b}'\n      timeout: 2\n      ignore_errors: true\n"),
-    );
-    let started = Instant::now();
-    let run = finish(start(dir.path(), &play, &inv), started);
-    assert_eq!(run.code, 0, "{}", run.dump());
-    let results = run.results("h1");
-    assert_eq!(results.len(), 2, "the next task ran\n{}", run.dump());
-    let msg = results[0]["msg"].as_str().unwrap_or("");
-    assert!(
-        msg.contains("timed out after 2s") && msg.contains("stopped"),
-        "{msg}"
-    );
-    assert_eq!(results[1]["result"]["stdout"], "after", "{}", run.dump());
-    assert!(run.after < Duration::from_secs(15), "{:?}", run.after);
-    assert_none_left(&[a, b], &run);
+    assert_timeout_stops(scratch().path(), naps, 2, &inv, "h1");
 }
 
 /// localhost with the local connection.
@@ -310,36 +326,24 @@ const LOCAL: &str = "localhost ansible_connection=local\n";
 
 #[test]
 fn sigint_with_the_local_connection_stops_the_command_s_process_group() {
-    let (a, b) = (3141, 3142);
-    let _clean = Leftovers(vec![a, b]);
-    let dir = scratch();
-    let mut play = start(dir.path(), &nap_play(a, b, ""), LOCAL);
-    wait_for(b, 1, &mut play);
-    wait_for(a, 1, &mut play);
-    let sent = Instant::now();
-    signal(&play, libc::SIGINT);
-    let run = finish(play, sent);
-    assert_interrupted(&run, 130, &["localhost"]);
-    assert_none_left(&[a, b], &run);
+    let naps = (3141, 3142);
+    let _clean = Leftovers(vec![naps.0, naps.1]);
+    let play = nap_play(naps.0, naps.1, "");
+    assert_interrupt_stops(
+        &play,
+        LOCAL,
+        &["localhost"],
+        naps,
+        (libc::SIGINT, 130),
+        || {},
+    );
 }
 
 #[test]
 fn task_timeout_with_the_local_connection_stops_the_process_group() {
-    let (a, b) = (3151, 3152);
-    let _clean = Leftovers(vec![a, b]);
-    let dir = scratch();
-    let play = nap_play(a, b, "").replace(
-        &format!("sleep {b}'\n"),
-        &format!("sleep {b}'\n      timeout: 1\n      ignore_errors: true\n"),
-    );
-    let started = Instant::now();
-    let run = finish(start(dir.path(), &play, LOCAL), started);
-    assert_eq!(run.code, 0, "{}", run.dump());
-    let results = run.results("localhost");
-    let msg = results[0]["msg"].as_str().unwrap_or("");
-    assert!(msg.contains("timed out after 1s"), "{msg}");
-    assert_eq!(results[1]["result"]["stdout"], "after", "{}", run.dump());
-    assert_none_left(&[a, b], &run);
+    let naps = (3151, 3152);
+    let _clean = Leftovers(vec![naps.0, naps.1]);
+    assert_timeout_stops(scratch().path(), naps, 1, LOCAL, "localhost");
 }
 
 #[test]
