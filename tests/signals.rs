@@ -48,13 +48,20 @@ impl Drop for Leftovers {
 
 /// `rmesos play --output json` of `playbook` on `inventory`, in `dir`.
 fn start(dir: &Path, playbook: &str, inventory: &str) -> Child {
-    start_as(dir, playbook, inventory, "json")
+    start_as(dir, playbook, inventory, "json", Command::new(rmesos()))
 }
 
-fn start_as(dir: &Path, playbook: &str, inventory: &str, output: &str) -> Child {
+/// `program` (rmesos, or a wrapper that runs it) with `play`'s arguments.
+fn start_as(
+    dir: &Path,
+    playbook: &str,
+    inventory: &str,
+    output: &str,
+    mut program: Command,
+) -> Child {
     std::fs::write(dir.join("pb.yml"), playbook).unwrap();
     std::fs::write(dir.join("hosts.ini"), inventory).unwrap();
-    Command::new(rmesos())
+    program
         .args(["play", "pb.yml", "-i", "hosts.ini", "--output", output])
         .current_dir(dir)
         .env_remove("ANSIBLE_CONFIG")
@@ -378,7 +385,8 @@ fn sigterm_in_human_output_prints_what_was_stopped_and_the_recap() {
     let (a, b) = (3181, 3182);
     let _clean = Leftovers(vec![a, b]);
     let dir = scratch();
-    let mut play = start_as(dir.path(), &nap_play(a, b, ""), LOCAL, "human");
+    let rmesos = Command::new(rmesos());
+    let mut play = start_as(dir.path(), &nap_play(a, b, ""), LOCAL, "human", rmesos);
     wait_for(b, 1, &mut play);
     let sent = Instant::now();
     signal(&play, libc::SIGTERM);
@@ -399,5 +407,29 @@ fn sigterm_in_human_output_prints_what_was_stopped_and_the_recap() {
         "{}",
         run.stderr
     );
+    assert_none_left(&[a, b], &run);
+}
+
+#[test]
+fn sigint_ignored_when_rmesos_starts_stays_ignored_and_sigterm_still_stops() {
+    let (a, b) = (3191, 3192);
+    let _clean = Leftovers(vec![a, b]);
+    let dir = scratch();
+    // As a shell starts a script's background job: SIGINT ignored, then exec.
+    let mut wrapper = Command::new("/bin/sh");
+    wrapper
+        .arg("-c")
+        .arg("trap '' INT; exec \"$0\" \"$@\"")
+        .arg(rmesos());
+    let mut play = start_as(dir.path(), &nap_play(a, b, ""), LOCAL, "json", wrapper);
+    wait_for(b, 1, &mut play);
+    signal(&play, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(play.try_wait().unwrap().is_none(), "SIGINT ended the run");
+    assert_eq!(sleeping(b).len(), 1, "SIGINT stopped the command");
+    let sent = Instant::now();
+    signal(&play, libc::SIGTERM);
+    let run = finish(play, sent);
+    assert_interrupted(&run, 143, &["localhost"]);
     assert_none_left(&[a, b], &run);
 }

@@ -46,13 +46,27 @@ impl Interrupt {
 pub struct Interrupts {
     first: Arc<OnceLock<Interrupt>>,
     task: JoinHandle<()>,
+    /// The signals listened for: those not ignored when rmesos started.
+    listened: Vec<i32>,
 }
 
 impl Interrupts {
     /// Starts listening: the first interrupt cancels `cancel`, a second exits.
+    /// A signal that was ignored when rmesos started (a shell starts a script's background
+    /// jobs with SIGINT ignored, so that the terminal's Ctrl-C does not reach them) stays so.
     pub fn listen(cancel: CancellationToken) -> std::io::Result<Interrupts> {
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut term = signal(SignalKind::terminate())?;
+        let listened: Vec<i32> = [libc::SIGINT, libc::SIGTERM]
+            .into_iter()
+            .filter(|s| !ignored(*s))
+            .collect();
+        let listen = |sig: i32| -> std::io::Result<Option<Signal>> {
+            match listened.contains(&sig) {
+                true => signal(SignalKind::from_raw(sig)).map(Some),
+                false => Ok(None),
+            }
+        };
+        let mut int = listen(libc::SIGINT)?;
+        let mut term = listen(libc::SIGTERM)?;
         let first = Arc::new(OnceLock::new());
         let seen = first.clone();
         let task = tokio::spawn(async move {
@@ -73,7 +87,11 @@ impl Interrupts {
             crate::exec::kill_local_commands();
             std::process::exit(again.exit().code());
         });
-        Ok(Interrupts { first, task })
+        Ok(Interrupts {
+            first,
+            task,
+            listened,
+        })
     }
 
     /// The first interrupt, if one came.
@@ -82,11 +100,28 @@ impl Interrupts {
     }
 }
 
-/// The next SIGINT or SIGTERM.
-async fn next(int: &mut Signal, term: &mut Signal) -> Interrupt {
+/// The next SIGINT or SIGTERM (of those listened for).
+async fn next(int: &mut Option<Signal>, term: &mut Option<Signal>) -> Interrupt {
+    async fn recv(s: &mut Option<Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
     tokio::select! {
-        _ = int.recv() => Interrupt::Int,
-        _ = term.recv() => Interrupt::Term,
+        () = recv(int) => Interrupt::Int,
+        () = recv(term) => Interrupt::Term,
+    }
+}
+
+/// Whether `sig`'s action is "ignore" (as the parent left it, before any handler of ours).
+fn ignored(sig: i32) -> bool {
+    // SAFETY: a zeroed sigaction is a valid out-parameter; a null new action only reads.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(sig, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
     }
 }
 
@@ -94,7 +129,7 @@ impl Drop for Interrupts {
     fn drop(&mut self) {
         self.task.abort();
         if self.received().is_none() {
-            for sig in [libc::SIGINT, libc::SIGTERM] {
+            for &sig in &self.listened {
                 // SAFETY: installs the default action; no handler of ours runs after this.
                 unsafe { libc::signal(sig, libc::SIG_DFL) };
             }
