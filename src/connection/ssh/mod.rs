@@ -393,9 +393,10 @@ impl SshConnection {
         let _ = Box::pin(self.run_in_session(&req, &script, &unused, &never)).await;
     }
 
-    /// Runs `req` in the long-lived shell for its become identity when it may (no timeout:
-    /// stopping a command means ending its session; small stdin and script) and that shell is
-    /// free. `None` = run it in a session of its own instead.
+    /// Runs `req` in the long-lived shell for its become identity when it may (no timeout: a
+    /// command stopped there takes the shell with it, so one likely to be stopped gets a
+    /// session of its own; small stdin and script) and that shell is free. `None` = run it in
+    /// a session of its own instead.
     async fn run_in_shell(
         &self,
         req: &ExecRequest<'_>,
@@ -430,6 +431,9 @@ impl SshConnection {
         let ShellSlot::Running(sh) = &mut *slot else {
             return None;
         };
+        if self.cancel.is_cancelled() {
+            return Some(Err(ConnError::Interrupted));
+        }
         let outcome = {
             let mut run = std::pin::pin!(sh.run(script, req.stdin, probe));
             Self::drive(run.as_mut(), None, &self.cancel, probe).await
