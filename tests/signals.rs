@@ -433,3 +433,100 @@ fn sigint_ignored_when_rmesos_starts_stays_ignored_and_sigterm_still_stops() {
     assert_interrupted(&run, 143, &["localhost"]);
     assert_none_left(&[a, b], &run);
 }
+
+/// A connection that reports the run interrupted while its first command runs (as a signal
+/// arriving then would), and lets that command end well.
+struct InterruptingConn(rmesos::exec::CancellationToken);
+
+impl rmesos::connection::Connection for InterruptingConn {
+    fn exec<'a>(
+        &'a self,
+        _: rmesos::connection::ExecRequest<'a>,
+    ) -> rmesos::connection::BoxFuture<
+        'a,
+        Result<rmesos::connection::ExecOutput, rmesos::connection::ConnError>,
+    > {
+        self.0.cancel();
+        Box::pin(async { Ok(rmesos::connection::ExecOutput::default()) })
+    }
+}
+
+impl rmesos::exec::Connector for InterruptingConn {
+    fn connect<'a>(
+        &'a self,
+        _: &'a rmesos::exec::ConnTarget,
+        _: &'a rmesos::exec::ConnDefaults,
+    ) -> rmesos::connection::BoxFuture<
+        'a,
+        Result<std::sync::Arc<dyn rmesos::connection::Connection>, rmesos::connection::ConnError>,
+    > {
+        let conn = InterruptingConn(self.0.clone());
+        Box::pin(async move { Ok(std::sync::Arc::new(conn) as _) })
+    }
+}
+
+/// Where a run's JSON lines go, readable after.
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn no_task_handler_or_play_starts_after_the_interrupt() {
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(d.join("hosts"), "a\nb\n").unwrap();
+    std::fs::write(
+        d.join("site.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: First\n      \
+         command: 'true'\n      notify: H\n    - name: Second\n      command: 'true'\n  \
+         handlers:\n    - name: H\n      command: 'true'\n\
+         - hosts: all\n  gather_facts: false\n  tasks:\n    - name: Third\n      \
+         command: 'true'\n",
+    )
+    .unwrap();
+    let opts = rmesos::exec::RunOptions::default();
+    let pb = rmesos::plan::load_playbook(&d.join("site.yml"), &opts.load).unwrap();
+    let inv = rmesos::inventory::Inventory::load(&[d.join("hosts")]).unwrap();
+    let lines = Lines::default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let summary = rt.block_on(rmesos::exec::run_playbook(
+        &pb,
+        std::sync::Arc::new(inv),
+        opts.clone(),
+        Box::new(rmesos::report::json::JsonLines::new(lines.clone())),
+        Box::new(InterruptingConn(opts.cancel.clone())),
+    ));
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let started: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "task_start")
+        .map(|e| &e["name"])
+        .collect();
+    assert_eq!(started, ["First"], "{text}");
+    let plays = events.iter().filter(|e| e["event"] == "play_start").count();
+    assert_eq!(plays, 1, "{text}");
+    let why = events.iter().find(|e| e["event"] == "play_aborted");
+    let why = why
+        .map(|e| e["reason"].as_str().unwrap_or(""))
+        .unwrap_or("");
+    // The command ended well before it could be stopped: nothing is named as stopped.
+    assert_eq!(
+        why, "interrupted: no command had to be stopped; no task started after",
+        "{text}"
+    );
+    assert!(events.iter().any(|e| e["event"] == "recap"), "{text}");
+    assert_eq!(summary.exit_code, 0);
+}

@@ -108,7 +108,7 @@ pub async fn run_playbook(
 /// What an interruption stopped, for the run's last words before the recap.
 fn interruption(stopped: &[(String, Vec<String>)]) -> String {
     if stopped.is_empty() {
-        return "interrupted: no task was running; none started after".into();
+        return "interrupted: no command had to be stopped; no task started after".into();
     }
     let what: Vec<String> = stopped
         .iter()
