@@ -515,7 +515,7 @@ async fn local_become_with_password_runs_as_the_user_needs_root() {
     let mut req = ExecRequest::new("id -un; cat");
     req.stdin = b"x";
     req.become_ = Some(&spec);
-    let out = LocalConnection.exec(req).await.unwrap();
+    let out = LocalConnection::default().exec(req).await.unwrap();
     assert_eq!(out.stdout_str(), format!("{}\nx", user.name));
     assert_eq!(out.stderr_str(), "");
 }

@@ -11,6 +11,9 @@ Exit codes:
   2    a host failed
   4    a host was unreachable (and none failed)
   5    bad command-line options: an unknown flag, a missing or bad value
+  130  interrupted by SIGINT (Ctrl-C): the commands running on the hosts are stopped, the
+       recap printed (ansible-playbook exits 99)
+  143  stopped by SIGTERM, the same way
   250  rmesos could not start (no async runtime)";
 
 /// The outcome of a command, as the process reports it.
@@ -27,6 +30,13 @@ pub enum Exit {
     Unreachable,
     /// 5: bad command-line options.
     BadOptions,
+    /// 130 (128 + SIGINT): the run was interrupted (Ctrl-C); the commands running on the hosts
+    /// were stopped and the recap printed. ansible-playbook exits 99 here; 128 + the signal
+    /// is what shells and CI runners read as "interrupted".
+    Interrupted,
+    /// 143 (128 + SIGTERM): the run was told to stop; as [`Exit::Interrupted`] otherwise
+    /// (ansible-playbook also exits 143).
+    Terminated,
     /// 250: the engine itself could not start (no async runtime).
     Internal,
     /// A program run in rmesos's place ended with this status (`ec2 login`'s ssh).
@@ -41,6 +51,8 @@ impl Exit {
             Exit::HostFailed => 2,
             Exit::Unreachable => 4,
             Exit::BadOptions => 5,
+            Exit::Interrupted => 130,
+            Exit::Terminated => 143,
             Exit::Internal => 250,
             Exit::Status(code) => code,
         }
@@ -80,12 +92,14 @@ mod tests {
             Exit::HostFailed,
             Exit::Unreachable,
             Exit::BadOptions,
+            Exit::Interrupted,
+            Exit::Terminated,
             Exit::Internal,
-            Exit::Status(130),
+            Exit::Status(7),
         ]
         .map(Exit::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 4, 5, 250, 130]);
+        assert_eq!(codes, [0, 1, 2, 4, 5, 130, 143, 250, 7]);
         assert_eq!(Exit::of_run(4), Exit::Unreachable);
         assert_eq!(Exit::Ok.worst(Exit::Unreachable), Exit::Unreachable);
         assert_eq!(Exit::Unreachable.worst(Exit::HostFailed), Exit::HostFailed);

@@ -14,6 +14,7 @@ pub mod ec2;
 pub mod error;
 pub mod exit;
 mod galaxy;
+mod interrupt;
 mod inventory;
 pub mod lab;
 mod listing;

@@ -188,6 +188,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
             ssh_args: cfg.ssh_args.clone(),
             timeout: c.timeout.or(cfg.timeout),
             password: ssh_password,
+            cancel: Default::default(),
         },
         load: LoadOptions {
             roles_path,
@@ -197,6 +198,7 @@ fn run_options(c: &CommonArgs, cfg: &AnsibleCfg) -> Result<RunOptions, AppError>
         },
         retry_file: None,
         output_limit: cfg.output_limit().map_err(AppError::OutputLimit)?,
+        cancel: Default::default(),
     })
 }
 

@@ -4,9 +4,10 @@
 
 use super::error::AppError;
 use super::exit::Exit;
+use super::interrupt::Interrupts;
 use super::options::Output;
 use crate::error::LoadResult;
-use crate::exec::{self, DefaultConnector, RunOptions};
+use crate::exec::{self, CancellationToken, DefaultConnector, RunOptions};
 use crate::inventory::{DynamicSource, Inventory, InventoryOptions, Source};
 use crate::plan::{self, Playbook, VarPrompt};
 use crate::report::{self, Sink};
@@ -251,8 +252,20 @@ impl Session {
         Ok(rt.block_on(self.execute()))
     }
 
-    /// [`Session::run`] from async code (a command that already has a runtime).
+    /// [`Session::run`] from async code (a command that already has a runtime). SIGINT and
+    /// SIGTERM stop the run (see `app/interrupt.rs`): the playbook being run ends with its
+    /// recap, later ones do not start, and the exit code is 130 or 143.
     pub async fn execute(&self) -> Exit {
+        let cancel = CancellationToken::new();
+        let interrupts = match Interrupts::listen(cancel.clone()) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                eprintln!(
+                    "[WARNING]: cannot listen for SIGINT/SIGTERM ({e}): an interrupt ends rmesos without stopping the hosts' commands"
+                );
+                None
+            }
+        };
         // What the YAML loader warned about while loading (duplicate keys), shown once.
         let warnings = crate::yaml::take_warnings();
         if !warnings.is_empty() {
@@ -263,14 +276,27 @@ impl Session {
         }
         let mut worst = Exit::Ok;
         for pb in &self.books {
+            let opts = RunOptions {
+                cancel: cancel.clone(),
+                ..self.opts.clone()
+            };
             let summary = exec::run_playbook(
                 pb,
                 self.inventory.clone(),
-                self.opts.clone(),
+                opts,
                 self.report.sink(),
                 Box::new(DefaultConnector),
             )
             .await;
+            if let Some(got) = interrupts.as_ref().and_then(Interrupts::received) {
+                let exit = got.exit();
+                eprintln!(
+                    "[ERROR]: interrupted by {}: exit code {}",
+                    got.name(),
+                    exit.code()
+                );
+                return exit;
+            }
             worst = worst.worst(Exit::of_run(summary.exit_code));
         }
         worst

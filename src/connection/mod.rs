@@ -13,6 +13,9 @@ pub mod ssh;
 
 pub use become_::{BecomeMethod, BecomeSpec};
 pub use output::{OutputBuffer, OutputLimit};
+/// Cancels every exec in flight on the connections made with it (the run was interrupted):
+/// each stops its command's process group on the host and returns [`ConnError::Interrupted`].
+pub use tokio_util::sync::CancellationToken;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,7 +31,8 @@ pub struct ExecRequest<'a> {
     pub stdin: &'a [u8],
     /// Run as another user (sudo/su); the password, if any, never appears on a command line.
     pub become_: Option<&'a BecomeSpec>,
-    /// Kill the command and fail the task after this long.
+    /// Stop the command (its whole process group, on the host) and fail the task after this
+    /// long.
     pub timeout: Option<Duration>,
     /// Keep only the start and the end of each output stream (a user's command, whose output
     /// may be huge); `None` keeps everything (a module's script printing data it needs).
@@ -87,14 +91,28 @@ pub enum ConnError {
     #[error("unreachable: {0}")]
     Unreachable(String),
     /// The command ran longer than its timeout and was stopped: the task fails.
-    #[error("command timed out after {0:?}")]
+    #[error("command timed out after {0:?}; its processes on the host were stopped")]
     Timeout(Duration),
+    /// The run was interrupted (SIGINT, SIGTERM) and the command stopped: the task fails.
+    #[error("interrupted: the command was stopped on the host")]
+    Interrupted,
     /// Privilege escalation failed (wrong password, no sudo): the task fails.
     #[error("become failed: {0}")]
     Become(String),
     /// Anything else local to this command: the task fails.
     #[error("{0}")]
     Other(String),
+}
+
+/// How long a stopped command's process group has between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Waits for `timeout` (forever without one).
+pub(crate) async fn expiry(timeout: Option<Duration>) {
+    match timeout {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What a connection cost on the wire, for the run's report (`-vv`, JSON `recap.wire`).

@@ -10,8 +10,8 @@
 use super::eval::{self, EvalError};
 use crate::connection::local::LocalConnection;
 use crate::connection::{
-    BecomeMethod, BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, FileMemo,
-    WireStats,
+    BecomeMethod, BecomeSpec, BoxFuture, CancellationToken, ConnError, Connection, ExecOutput,
+    ExecRequest, FileMemo, WireStats,
 };
 use crate::inventory::Inventory;
 use crate::plan::Task;
@@ -184,6 +184,9 @@ pub struct ConnDefaults {
     pub ssh_args: Option<String>,
     pub timeout: Option<u64>,
     pub password: Option<String>,
+    /// The run's interruption (`RunOptions::cancel`, copied here by the runner): connections
+    /// stop their commands in flight when it is cancelled.
+    pub cancel: CancellationToken,
 }
 
 /// The connection variables of one host (templated), and who to log in as.
@@ -279,7 +282,8 @@ impl Connector for DefaultConnector {
                     if let Some(t) = &target.trace {
                         t.note(&target.host, "local connection (no SSH)".into());
                     }
-                    Ok(Arc::new(LocalConnection) as Arc<dyn Connection>)
+                    Ok(Arc::new(LocalConnection::new(defaults.cancel.clone()))
+                        as Arc<dyn Connection>)
                 }
                 "ssh" | "smart" | "paramiko" | "" => connect_ssh(target, defaults).await,
                 other => Err(ConnError::Unreachable(format!(
@@ -322,7 +326,12 @@ async fn connect_ssh(
             hop.notes = Some(notes(hop));
         }
     }
-    let conn = ssh::connect(&ssh_target).await?;
+    // An interrupted run does not wait for a host still refusing or timing out.
+    let conn = tokio::select! {
+        conn = ssh::connect(&ssh_target) => conn?,
+        () = defaults.cancel.cancelled() => return Err(ConnError::Interrupted),
+    };
+    let conn = conn.stopped_by(defaults.cancel.clone());
     Ok(Arc::new(conn) as Arc<dyn Connection>)
 }
 

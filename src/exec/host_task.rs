@@ -164,13 +164,13 @@ impl<'a> HostTask<'a> {
             let unreachable = res.status() == Status::Unreachable;
             self.r.emit(res.event(self.host, Some(label), self.flags));
             results.push(res);
-            if unreachable {
+            if unreachable || self.r.interrupted() {
                 break;
             }
             if let Some(p) = task.loop_control.pause
                 && i + 1 < n
             {
-                tokio::time::sleep(p).await;
+                self.r.pause(p).await;
             }
         }
         results
@@ -207,7 +207,7 @@ impl<'a> HostTask<'a> {
                 .ok()
                 .flatten();
             TaskConnection {
-                conn: Arc::new(LocalConnection),
+                conn: Arc::new(LocalConnection::default()),
                 vars: IndexMap::new(),
                 delegated_to,
             }
@@ -427,6 +427,10 @@ impl<'a> HostTask<'a> {
             };
             let outcome = match run.await {
                 Ok(o) => o,
+                Err(ModuleError::Failed(m)) if self.r.interrupted() => {
+                    self.r.note_stopped(&task.display_name(), self.host);
+                    return ItemResult::failed(m);
+                }
                 Err(ModuleError::Failed(m)) => Outcome::fail(m),
                 Err(ModuleError::Unreachable(m)) => {
                     self.r.pool().reset(self.host).await;
@@ -443,8 +447,8 @@ impl<'a> HostTask<'a> {
             match cond_holds(self.r.templar(), &task.until, &s) {
                 Err(e) => return ItemResult::failed(e.to_string()),
                 Ok(true) => return res,
-                Ok(false) if attempt < call.retry.max => {
-                    tokio::time::sleep(call.retry.delay).await;
+                Ok(false) if attempt < call.retry.max && !self.r.interrupted() => {
+                    self.r.pause(call.retry.delay).await;
                 }
                 Ok(false) => {
                     res.exhausted(attempt);

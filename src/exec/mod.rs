@@ -55,6 +55,10 @@ pub mod state;
 pub mod tags;
 mod task;
 
+pub use crate::connection::CancellationToken;
+/// SIGKILLs the process groups of the local commands still running (a second interrupt, on
+/// the way out without waiting).
+pub use crate::connection::local::kill_running_groups as kill_local_commands;
 pub use connect::{BecomeDefaults, ConnDefaults, ConnTarget, Connector, DefaultConnector};
 pub use options::RunOptions;
 pub use tags::TagFilter;
@@ -88,12 +92,32 @@ pub async fn run_playbook(
         path: pb.path.display().to_string(),
     });
     for p in &pb.plays {
-        if !play::run_play(&runner, p).await {
+        if runner.interrupted() || !play::run_play(&runner, p).await {
             break;
         }
     }
+    if runner.interrupted() {
+        runner.emit(Event::PlayAborted {
+            reason: interruption(&runner.stopped()),
+        });
+    }
     runner.pool().close_all().await;
     recap(&runner)
+}
+
+/// What an interruption stopped, for the run's last words before the recap.
+fn interruption(stopped: &[(String, Vec<String>)]) -> String {
+    if stopped.is_empty() {
+        return "interrupted: no command had to be stopped; no task started after".into();
+    }
+    let what: Vec<String> = stopped
+        .iter()
+        .map(|(task, hosts)| format!("'{}' on {}", task, hosts.join(", ")))
+        .collect();
+    format!(
+        "interrupted: stopped {} (their commands' process groups on the hosts); no task started after",
+        what.join("; ")
+    )
 }
 
 /// The recap event, the retry file and the exit code.

@@ -52,6 +52,9 @@ pub fn run_task_node<'a>(
     handler: bool,
 ) -> BoxFuture<'a, Flow> {
     Box::pin(async move {
+        if r.interrupted() {
+            return Flow::Abort;
+        }
         if !tags::selected(&r.opts().tags, r.start_at(), task, handler) {
             return Flow::Continue;
         }

@@ -4,6 +4,7 @@
 
 use super::connect::{BecomeDefaults, ConnDefaults};
 use super::tags::TagFilter;
+use crate::connection::CancellationToken;
 use crate::connection::OutputLimit;
 use crate::plan::LoadOptions;
 use indexmap::IndexMap;
@@ -29,6 +30,10 @@ pub struct RunOptions {
     /// How much of a command's stdout and stderr a task keeps (`RMESOS_OUTPUT_LIMIT`);
     /// `None` keeps all.
     pub output_limit: Option<OutputLimit>,
+    /// Cancelled when the run is interrupted (SIGINT, SIGTERM): no task starts after, the
+    /// commands running on the hosts are stopped (their process groups), and the run ends with
+    /// its recap.
+    pub cancel: CancellationToken,
 }
 
 impl Default for RunOptions {
@@ -47,6 +52,7 @@ impl Default for RunOptions {
             load: LoadOptions::default(),
             retry_file: None,
             output_limit: Some(OutputLimit::DEFAULT),
+            cancel: CancellationToken::new(),
         }
     }
 }

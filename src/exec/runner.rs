@@ -5,7 +5,7 @@
 //! name, the include cache, the order hosts were first seen in. Must not know: plays (the play
 //! context is passed to whoever needs it), tasks' rules or modules.
 
-use super::connect::{Connector, Pool, Trace};
+use super::connect::{ConnDefaults, Connector, Pool, Trace};
 use super::options::RunOptions;
 use super::state::{HostState, HostStatus};
 use super::tags::StartAt;
@@ -59,6 +59,8 @@ pub(crate) struct Runner {
     include_cache: Mutex<HashMap<PathBuf, Arc<Vec<TaskNode>>>>,
     /// Host order of first appearance, for the recap.
     seen: Mutex<IndexSet<String>>,
+    /// Tasks whose commands the interruption stopped, and on which hosts, in order.
+    stopped: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 impl Runner {
@@ -96,7 +98,14 @@ impl Runner {
             groups: inv.groups_value(),
             inv,
             templar: Templar::new(),
-            pool: Pool::new(connector, opts.conn.clone()).with_trace(trace),
+            pool: Pool::new(
+                connector,
+                ConnDefaults {
+                    cancel: opts.cancel.clone(),
+                    ..opts.conn.clone()
+                },
+            )
+            .with_trace(trace),
             start_at: StartAt::new(opts.start_at_task.clone()),
             forks: Semaphore::new(opts.forks.max(1)),
             opts,
@@ -107,6 +116,7 @@ impl Runner {
             playbook_dir,
             include_cache: Mutex::new(HashMap::new()),
             seen: Mutex::new(IndexSet::new()),
+            stopped: Mutex::new(Vec::new()),
         })
     }
 
@@ -136,6 +146,36 @@ impl Runner {
     }
     pub fn forks(&self) -> &Semaphore {
         &self.forks
+    }
+
+    /// Whether the run was interrupted ([`RunOptions::cancel`]): no task starts after.
+    pub fn interrupted(&self) -> bool {
+        self.opts.cancel.is_cancelled()
+    }
+
+    /// Sleeps for `d` (a loop's pause, a retry's delay), less when the run is interrupted.
+    pub async fn pause(&self, d: Duration) {
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            () = self.opts.cancel.cancelled() => {}
+        }
+    }
+
+    /// Notes that the interruption stopped `task` on `host`.
+    pub fn note_stopped(&self, task: &str, host: &str) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+        match stopped.iter_mut().find(|(t, _)| t == task) {
+            Some((_, hosts)) => hosts.push(host.to_string()),
+            None => stopped.push((task.to_string(), vec![host.to_string()])),
+        }
+    }
+
+    /// What the interruption stopped: each task with its hosts.
+    pub fn stopped(&self) -> Vec<(String, Vec<String>)> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Hands an event to the sink, censored (`no_log`) first: nothing reaches output otherwise.

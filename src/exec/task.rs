@@ -57,6 +57,9 @@ pub async fn run_task(
         role: task.role.as_ref().map(|role| role.name.clone()),
         elapsed: started.elapsed(),
     });
+    if r.interrupted() {
+        return Flow::Abort;
+    }
     // As Ansible's linear strategy: a run_once task's failure is fatal to the batch (its one
     // result stands for every host), unless errors are ignored.
     let ignored = tmpl_bool(r.templar(), &task.kw.ignore_errors, &first)
@@ -151,7 +154,12 @@ async fn run_hosts(
         let done = &done;
         async move {
             let _permit = r.forks().acquire().await;
-            let res = HostTask::new(r, ctx, task, h).run().await;
+            // Interrupted while this host waited for a fork: it does not start.
+            let res = if r.interrupted() {
+                Value::UNDEFINED
+            } else {
+                HostTask::new(r, ctx, task, h).run().await
+            };
             done.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(h.clone());

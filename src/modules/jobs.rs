@@ -400,7 +400,7 @@ mod tests {
     async fn a_job_runs_detached_and_its_status_carries_output_and_meta() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().display().to_string();
-        let conn = LocalConnection;
+        let conn = LocalConnection::default();
         let script = format!(
             "export HOME={}\n{}",
             q(&h),
@@ -450,7 +450,7 @@ mod tests {
             q(&h),
             launch_script("j2", "sleep 30; echo late", "{}", 1)
         );
-        let out = LocalConnection
+        let out = LocalConnection::default()
             .exec(ExecRequest {
                 script: &script,
                 stdin: b"",

@@ -11,20 +11,27 @@ mod escalate;
 mod jump;
 mod known_hosts;
 mod shell;
+mod stop;
 
 pub use auth::PASSPHRASE_ENV;
 pub use config::{SshDefaults, from_vars};
 pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
 
-use super::{BecomeSpec, BoxFuture, ConnError, Connection, ExecOutput, ExecRequest, OutputBuffer};
+use super::{
+    BecomeSpec, BoxFuture, CancellationToken, ConnError, Connection, ExecOutput, ExecRequest,
+    OutputBuffer, expiry,
+};
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
 use russh::{ChannelMsg, Disconnect, Sig};
 use std::borrow::Cow;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use stop::PgidProbe;
 
 /// Everything needed to reach and log in to one host (or one jump host).
 #[derive(Clone)]
@@ -250,6 +257,26 @@ pub struct SshConnection {
     shells: Option<ShellPool>,
     scripts: AtomicU64,
     sessions: AtomicU64,
+    /// Cancelled when the run is interrupted: execs in flight stop their commands.
+    cancel: CancellationToken,
+    /// For the marker lines in which scripts report their process group.
+    pg_token: String,
+}
+
+/// Why an exec was stopped before its command ended.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    Timeout(Duration),
+    Interrupted,
+}
+
+impl From<Stop> for ConnError {
+    fn from(s: Stop) -> ConnError {
+        match s {
+            Stop::Timeout(t) => ConnError::Timeout(t),
+            Stop::Interrupted => ConnError::Interrupted,
+        }
+    }
 }
 
 /// The long-lived shells of one connection, one per become identity (`None` = the login user).
@@ -305,6 +332,8 @@ pub async fn connect(target: &SshTarget) -> Result<SshConnection, ConnError> {
         shells: target.persistent_shell.then(ShellPool::default),
         scripts: AtomicU64::new(0),
         sessions: AtomicU64::new(0),
+        cancel: CancellationToken::new(),
+        pg_token: super::random_token(),
     })
 }
 
@@ -346,6 +375,13 @@ fn same_key_type(a: &russh::keys::Algorithm, b: &russh::keys::Algorithm) -> bool
 }
 
 impl SshConnection {
+    /// Execs in flight stop their commands (process groups) on the host when `cancel` is
+    /// cancelled, and no exec starts after.
+    pub fn stopped_by(mut self, cancel: CancellationToken) -> SshConnection {
+        self.cancel = cancel;
+        self
+    }
+
     fn dead(&self) -> ConnError {
         let why = lock(&self.ended)
             .clone()
@@ -357,21 +393,75 @@ impl SshConnection {
         if self.handle.is_closed() {
             return Err(self.dead());
         }
+        if self.cancel.is_cancelled() {
+            return Err(ConnError::Interrupted);
+        }
         self.scripts.fetch_add(1, Ordering::Relaxed);
-        if let Some(done) = self.run_in_shell(req).await {
+        let probe = PgidProbe::new(&self.pg_token);
+        let script = probe.wrap(req.script);
+        if let Some(done) = self.run_in_shell(req, &script, &probe).await {
             return done;
         }
-        self.run_in_session(req).await
+        self.run_in_session(req, &script, &probe, &self.cancel)
+            .await
     }
 
-    /// Runs `req` in the long-lived shell for its become identity when it may (no timeout:
-    /// stopping a command means ending its session; small stdin and script) and that shell is
-    /// free. `None` = run it in a session of its own instead.
-    async fn run_in_shell(&self, req: &ExecRequest<'_>) -> Option<Result<ExecOutput, ConnError>> {
+    /// Drives `work` until it ends, `timeout` passes or `cancel` fires. When stopped, drives it
+    /// a little longer until the script has reported its process group (or [`stop::PGID_WAIT`]
+    /// passes, or it ends), so the caller can stop the group.
+    async fn drive<F: Future>(
+        mut work: Pin<&mut F>,
+        timeout: Option<Duration>,
+        cancel: &CancellationToken,
+        probe: &PgidProbe,
+    ) -> Result<F::Output, Stop> {
+        let stop = tokio::select! {
+            out = work.as_mut() => return Ok(out),
+            () = expiry(timeout) => Stop::Timeout(timeout.unwrap_or_default()),
+            () = cancel.cancelled() => Stop::Interrupted,
+        };
+        let mut wait = std::pin::pin!(tokio::time::sleep(stop::PGID_WAIT));
+        while probe.get().is_none() {
+            tokio::select! {
+                _ = work.as_mut() => break,
+                () = &mut wait => break,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+        Err(stop)
+    }
+
+    /// Stops process group `pgid` on the host, as `become_` (the identity that runs it), in a
+    /// session of its own; waits until it is gone (at most the grace and a round trip).
+    async fn stop_group(&self, pgid: Option<i32>, become_: Option<&BecomeSpec>) {
+        let Some(pgid) = pgid else { return };
+        let script = stop::kill_script(pgid);
+        let req = ExecRequest {
+            script: &script,
+            stdin: &[],
+            become_,
+            timeout: Some(stop::KILL_TIMEOUT),
+            output_limit: None,
+        };
+        let (unused, never) = (PgidProbe::new(&self.pg_token), CancellationToken::new());
+        // Boxed: run_in_session calls this when it stops its own command.
+        let _ = Box::pin(self.run_in_session(&req, &script, &unused, &never)).await;
+    }
+
+    /// Runs `req` in the long-lived shell for its become identity when it may (no timeout: a
+    /// command stopped there takes the shell with it, so one likely to be stopped gets a
+    /// session of its own; small stdin and script) and that shell is free. `None` = run it in
+    /// a session of its own instead.
+    async fn run_in_shell(
+        &self,
+        req: &ExecRequest<'_>,
+        script: &str,
+        probe: &PgidProbe,
+    ) -> Option<Result<ExecOutput, ConnError>> {
         let shells = self.shells.as_ref()?;
         if req.timeout.is_some()
             || req.stdin.len() > shell::MAX_STDIN
-            || req.script.len() > shell::MAX_SCRIPT
+            || script.len() > shell::MAX_SCRIPT
         {
             return None;
         }
@@ -403,9 +493,25 @@ impl SshConnection {
         let ShellSlot::Running(sh) = &mut *slot else {
             return None;
         };
-        match sh.run(req.script, req.stdin, req.output_limit).await {
-            Ok(out) => Some(Ok(out)),
-            Err(why) => {
+        if self.cancel.is_cancelled() {
+            return Some(Err(ConnError::Interrupted));
+        }
+        let outcome = {
+            let mut run = std::pin::pin!(sh.run(script, req.stdin, req.output_limit, probe));
+            Self::drive(run.as_mut(), None, &self.cancel, probe).await
+        };
+        match outcome {
+            Ok(Ok(out)) => Some(Ok(out)),
+            Err(stop) => {
+                // The script shares the shell's group: the shell goes with it.
+                self.stop_group(probe.get(), req.become_).await;
+                if let ShellSlot::Running(sh) = std::mem::replace(&mut *slot, ShellSlot::NotStarted)
+                {
+                    sh.close().await;
+                }
+                Some(Err(stop.into()))
+            }
+            Ok(Err(why)) => {
                 // The next exec starts a new shell; this one may have run part of the script.
                 if let ShellSlot::Running(sh) = std::mem::replace(&mut *slot, ShellSlot::NotStarted)
                 {
@@ -420,7 +526,15 @@ impl SshConnection {
         }
     }
 
-    async fn run_in_session(&self, req: &ExecRequest<'_>) -> Result<ExecOutput, ConnError> {
+    /// Runs `script` (`req`'s, wrapped) in a session of its own; stops its process group when
+    /// the request's timeout passes or `cancel` fires.
+    async fn run_in_session(
+        &self,
+        req: &ExecRequest<'_>,
+        script: &str,
+        probe: &PgidProbe,
+        cancel: &CancellationToken,
+    ) -> Result<ExecOutput, ConnError> {
         let channel = match self.handle.channel_open_session().await {
             Ok(c) => {
                 self.sessions.fetch_add(1, Ordering::Relaxed);
@@ -434,7 +548,7 @@ impl SshConnection {
             }
             Err(_) => return Err(self.dead()),
         };
-        let (line, watch) = escalate::exec_line(req.script, req.become_);
+        let (line, watch) = escalate::exec_line(script, req.become_);
         let (mut reader, writer) = channel.split();
         if writer.exec(true, line).await.is_err() {
             return Err(self.dead());
@@ -460,6 +574,7 @@ impl SshConnection {
                 stdout.push(&e.stdout);
                 stderr.push(&e.stderr);
             }
+            probe.scan(stderr.kept(), 0);
             let mut rc = None;
             let send_stdin = async {
                 // The script may exit without reading its stdin: a refused write is not an error.
@@ -479,7 +594,11 @@ impl SshConnection {
                 match msg {
                     None | Some(ChannelMsg::Close) => break,
                     Some(ChannelMsg::Data { data }) => stdout.push(&data),
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => stderr.push(&data),
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        let from = stderr.kept().len();
+                        stderr.push(&data);
+                        probe.scan(stderr.kept(), from);
+                    }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         rc = Some(i32::try_from(exit_status).unwrap_or(-1))
                     }
@@ -490,7 +609,11 @@ impl SshConnection {
                 }
             }
             match rc {
-                Some(rc) => Ok(ExecOutput::from_buffers(rc, stdout, stderr)),
+                Some(rc) => {
+                    let mut out = ExecOutput::from_buffers(rc, stdout, stderr);
+                    probe.strip(&mut out.stderr);
+                    Ok(out)
+                }
                 None if self.handle.is_closed() => Err(self.dead()),
                 None => Err(ConnError::Other(format!(
                     "{}: the channel closed without an exit status",
@@ -498,17 +621,20 @@ impl SshConnection {
                 ))),
             }
         };
-        let result = match req.timeout {
-            Some(t) => match tokio::time::timeout(t, exchange).await {
-                Ok(r) => r,
-                Err(_) => {
-                    // Best effort: sshd forwards the signal to the command's process.
-                    let _ = writer.signal(Sig::KILL).await;
-                    let _ = writer.close().await;
-                    return Err(ConnError::Timeout(t));
+        let mut exchange = std::pin::pin!(exchange);
+        let result = match Self::drive(exchange.as_mut(), req.timeout, cancel, probe).await {
+            Ok(r) => r,
+            Err(stop) => {
+                match probe.get() {
+                    Some(pgid) => self.stop_group(Some(pgid), req.become_).await,
+                    // No /proc on the host: sshd forwards the signal to the session's leader.
+                    None => {
+                        let _ = writer.signal(Sig::KILL).await;
+                    }
                 }
-            },
-            None => exchange.await,
+                let _ = writer.close().await;
+                return Err(stop.into());
+            }
         };
         if matches!(result, Err(ConnError::Become(_))) {
             let _ = writer.close().await;

@@ -13,6 +13,7 @@
 //! Owns only this framing; the caller decides which execs may use a shell (no timeout, small
 //! stdin) and falls back to a channel per exec when the shell is busy or will not start.
 
+use super::stop::PgidProbe;
 use crate::connection::{
     BecomeSpec, ConnError, ExecOutput, OutputBuffer, OutputLimit, find_from, random_token, sh_quote,
 };
@@ -98,16 +99,18 @@ impl Shell {
                 .map_err(ShellError::Become)?;
         }
         // Whatever the login printed (a motd, rc files) comes before this first marker.
-        self.exchange(Vec::new(), None).await.map(|_| ())
+        self.exchange(Vec::new(), None, None).await.map(|_| ())
     }
 
-    /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes). An error means the shell
-    /// is gone (the channel closed before the markers came back); the script may have run.
+    /// Runs one script with `stdin` (at most [`MAX_STDIN`] bytes); `probe` notes the process
+    /// group the script reports. An error means the shell is gone (the channel closed before
+    /// the markers came back); the script may have run.
     pub(super) async fn run(
         &mut self,
         script: &str,
         stdin: &[u8],
         limit: Option<OutputLimit>,
+        probe: &PgidProbe,
     ) -> Result<ExecOutput, ShellError> {
         let mut command = b"/bin/sh -c ".to_vec();
         command.extend_from_slice(sh_quote(script).as_bytes());
@@ -132,7 +135,7 @@ impl Shell {
             command.extend_from_slice(delimiter.as_bytes());
             command.push(b'\n');
         }
-        self.exchange(command, limit).await
+        self.exchange(command, limit, Some(probe)).await
     }
 
     /// Sends `command` followed by the marker lines, and reads both streams up to the markers.
@@ -140,6 +143,7 @@ impl Shell {
         &mut self,
         mut input: Vec<u8>,
         limit: Option<OutputLimit>,
+        probe: Option<&PgidProbe>,
     ) -> Result<ExecOutput, ShellError> {
         self.seq += 1;
         self.in_exchange = true;
@@ -175,9 +179,11 @@ impl Shell {
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    let from = stderr.kept().len().saturating_sub(marker.len() + 1);
                     stderr.push(&data);
-                    let from = stderr.kept().len() - data.len();
-                    let from = from.saturating_sub(marker.len() + 1);
+                    if let Some(p) = probe {
+                        p.scan(stderr.kept(), from);
+                    }
                     if err_end.is_none() {
                         err_end = find_line(stderr.kept(), from, marker.as_bytes());
                     }
@@ -202,7 +208,11 @@ impl Shell {
         stdout.truncate(out_end);
         stderr.truncate(err_end);
         self.in_exchange = false;
-        Ok(ExecOutput::from_buffers(rc, stdout, stderr))
+        let mut out = ExecOutput::from_buffers(rc, stdout, stderr);
+        if let Some(p) = probe {
+            p.strip(&mut out.stderr);
+        }
+        Ok(out)
     }
 
     /// Whether an exec was dropped half-way (its future cancelled: a caller's own timeout, a
