@@ -22,6 +22,7 @@ mod play;
 mod prompt;
 mod run;
 pub mod session;
+mod step;
 pub mod vault;
 
 pub use error::AppError;

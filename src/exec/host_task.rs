@@ -553,6 +553,7 @@ fn loop_magic(
     ];
     if let Some(iv) = &task.loop_control.index_var {
         magic.push((iv.clone(), Value::from(i)));
+        magic.push(("ansible_index_var".to_string(), Value::from(iv.as_str())));
     }
     if task.loop_control.extended {
         magic.push((

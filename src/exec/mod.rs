@@ -56,7 +56,7 @@ pub mod tags;
 mod task;
 
 pub use connect::{BecomeDefaults, ConnDefaults, ConnTarget, Connector, DefaultConnector};
-pub use options::RunOptions;
+pub use options::{RunOptions, StepGate};
 pub use tags::TagFilter;
 
 use crate::inventory::Inventory;

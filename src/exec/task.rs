@@ -37,6 +37,9 @@ pub async fn run_task(
     mut active: Vec<String>,
     handler: bool,
 ) -> Flow {
+    if !step_confirmed(r, task) {
+        return Flow::Continue;
+    }
     task_start(r, task, handler);
     let started = Instant::now();
     let first = scope(r, ctx, &active[0], ScopeExtras::default());
@@ -72,6 +75,22 @@ pub async fn run_task(
             any_errors_fatal,
         },
     )
+}
+
+/// `--step`: whether the operator lets the task run (always, without `--step`). The question
+/// blocks on the terminal, so the worker steps aside for the runtime while it waits.
+fn step_confirmed(r: &Runner, task: &Task) -> bool {
+    let Some(gate) = &r.opts().step else {
+        return true;
+    };
+    let name = task.display_name();
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(|| (gate.0)(&name))
+    } else {
+        (gate.0)(&name)
+    }
 }
 
 /// A task whose module cannot run here: skipped (and counted) where its `when` is false, as

@@ -103,6 +103,19 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Copy {
     const NAME: &'static str = "copy";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the file written"),
+            ("src", "the source"),
+            ("mode", "the file's mode, octal, as a string"),
+            ("owner", "owning user"),
+            ("group", "owning group"),
+            ("uid", "owning user id"),
+            ("gid", "owning group id"),
+            ("size", "size in bytes"),
+            ("state", "file, directory, link..."),
+            ("checksum", "SHA-1 of the content"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Copy a file, a directory tree or literal content to the host.",
         args: ARGS,
         example: "- copy:\n    src: zoo.cfg\n    dest: /etc/zookeeper/conf/zoo.cfg\n    owner: zookeeper\n    mode: '0644'\n    validate: 'test -s %s'\n",

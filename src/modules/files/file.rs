@@ -102,6 +102,19 @@ const ARGS: &[ArgDoc] = &[
 impl Module for File {
     const NAME: &'static str = "file";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the path"),
+            ("dest", "the path (links)"),
+            ("src", "the link target (links)"),
+            ("mode", "the file's mode, octal, as a string"),
+            ("owner", "owning user"),
+            ("group", "owning group"),
+            ("uid", "owning user id"),
+            ("gid", "owning group id"),
+            ("size", "size in bytes"),
+            ("state", "file, directory, link..."),
+            ("checksum", "SHA-1 of the content"),
+        ],
         summary: "Manage files, directories, links and their attributes.",
         args: ARGS,
         example: "- file:\n    path: /var/lib/zookeeper\n    state: directory\n    owner: zookeeper\n    mode: '0750'\n    recurse: yes\n",
