@@ -21,6 +21,25 @@ pub struct ModuleDoc {
     pub example: &'static str,
 }
 
+/// What command, shell, raw and script return.
+pub const COMMAND_RETURNS: &[(&str, &str)] = &[
+    ("rc", "exit status"),
+    ("stdout", "standard output"),
+    ("stderr", "standard error"),
+    ("stdout_lines", "stdout split into lines"),
+    ("stderr_lines", "stderr split into lines"),
+    ("cmd", "the command as run"),
+    ("start", "when it started"),
+    ("end", "when it ended"),
+    ("delta", "how long it ran"),
+];
+
+/// The attributes a module that writes a file returns (`filekit::add_state`), in one entry.
+pub const FILE_ATTRS: (&str, &str) = (
+    "mode, owner, group, uid, gid, size, state, checksum",
+    "the file's attributes after the task (mode octal as a string, checksum SHA-1)",
+);
+
 /// An optional argument with no aliases, default or choices.
 pub const fn arg(name: &'static str, help: &'static str) -> ArgDoc {
     ArgDoc {

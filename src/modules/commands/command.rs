@@ -79,17 +79,7 @@ impl Module for Command {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
-        returns: &[
-            ("rc", "exit status"),
-            ("stdout", "standard output"),
-            ("stderr", "standard error"),
-            ("stdout_lines", "stdout split into lines"),
-            ("stderr_lines", "stderr split into lines"),
-            ("cmd", "the command as run"),
-            ("start", "when it started"),
-            ("end", "when it ended"),
-            ("delta", "how long it ran"),
-        ],
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Run a command without a shell (argv split as the shell would, no expansion)",
         args: COMMON_ARGS,
         example: "- command: /usr/bin/make install chdir=/src creates=/usr/local/bin/app",
@@ -107,17 +97,7 @@ impl Module for Shell {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
-        returns: &[
-            ("rc", "exit status"),
-            ("stdout", "standard output"),
-            ("stderr", "standard error"),
-            ("stdout_lines", "stdout split into lines"),
-            ("stderr_lines", "stderr split into lines"),
-            ("cmd", "the command as run"),
-            ("start", "when it started"),
-            ("end", "when it ended"),
-            ("delta", "how long it ran"),
-        ],
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Run a command through the shell (pipes, redirects, variables)",
         args: COMMON_ARGS,
         example: "- shell: cat /proc/cpuinfo | grep -c processor > /tmp/cpus creates=/tmp/cpus",

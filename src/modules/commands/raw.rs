@@ -25,17 +25,7 @@ impl Module for Raw {
         required: true,
     };
     const DOC: ModuleDoc = ModuleDoc {
-        returns: &[
-            ("rc", "exit status"),
-            ("stdout", "standard output"),
-            ("stderr", "standard error"),
-            ("stdout_lines", "stdout split into lines"),
-            ("stderr_lines", "stderr split into lines"),
-            ("cmd", "the command as run"),
-            ("start", "when it started"),
-            ("end", "when it ended"),
-            ("delta", "how long it ran"),
-        ],
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Runs a command as written, through the shell, with no module machinery. \
                   Always reports changed; skipped in check mode.",
         args: &[

@@ -52,17 +52,7 @@ impl Module for Script {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
-        returns: &[
-            ("rc", "exit status"),
-            ("stdout", "standard output"),
-            ("stderr", "standard error"),
-            ("stdout_lines", "stdout split into lines"),
-            ("stderr_lines", "stderr split into lines"),
-            ("cmd", "the command as run"),
-            ("start", "when it started"),
-            ("end", "when it ended"),
-            ("delta", "how long it ran"),
-        ],
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Upload a local script and run it on the host (creates/removes make it idempotent; skipped in check mode).",
         args: ARGS,
         example: "- script: scripts/bootstrap.sh --cluster mesos creates=/etc/mesos/.bootstrapped\n",
