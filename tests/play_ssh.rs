@@ -1251,3 +1251,68 @@ fn passwords_from_files_and_stdin_and_settings_from_the_environment_reach_ssh_ne
     let r = run(&[], &[], "");
     assert_eq!(r.code, 4, "{}", r.dump());
 }
+
+/// `ANSIBLE_PRIVATE_KEY_FILE`, `ANSIBLE_HOST_KEY_CHECKING` and `ANSIBLE_SSH_EXTRA_ARGS` reach a
+/// host whose line names only its address (user and port from `ANSIBLE_REMOTE_USER` and
+/// `ANSIBLE_REMOTE_PORT`); HOME is empty, so no key, known host or ssh config comes from it.
+#[test]
+fn key_and_host_key_settings_from_the_environment_reach_ssh_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 114], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = scratch.write(
+        "hosts.ini",
+        &format!("k0 ansible_host={}\n", sshd.addrs()[0]),
+    );
+    let pb = scratch.write(
+        "who.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Login\n      command: whoami\n",
+    );
+    let port = sshd.port().to_string();
+    let key = sshd.client_key().display().to_string();
+    let known = format!(
+        "-o UserKnownHostsFile={} -o ConnectionAttempts=1",
+        sshd.known_hosts().display()
+    );
+    let run = |env: &[(&str, &str)]| -> Run {
+        let child = Command::new(rmesos())
+            .arg("play")
+            .arg(&pb)
+            .arg("-i")
+            .arg(&inv)
+            .args(["--output", "json"])
+            .current_dir(scratch.path())
+            .env("HOME", scratch.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .env_remove("SSH_AUTH_SOCK")
+            .env("ANSIBLE_REMOTE_USER", TEST_USER)
+            .env("ANSIBLE_REMOTE_PORT", &port)
+            .env("ANSIBLE_SSH_COMMON_ARGS", "-o ConnectionAttempts=1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        finish(child)
+    };
+    // Host key unknown and checked: refused.
+    let r = run(&[("ANSIBLE_PRIVATE_KEY_FILE", &key)]);
+    assert_eq!(r.stat("k0", "unreachable"), 1, "{}", r.dump());
+    // Not checked, from the environment: in, as the user of ANSIBLE_REMOTE_USER.
+    let r = run(&[
+        ("ANSIBLE_PRIVATE_KEY_FILE", &key),
+        ("ANSIBLE_HOST_KEY_CHECKING", "False"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.result("Login", "k0")["result"]["stdout"], TEST_USER);
+    // Checked against the known_hosts ANSIBLE_SSH_EXTRA_ARGS names: in.
+    let r = run(&[
+        ("ANSIBLE_PRIVATE_KEY_FILE", &key),
+        ("ANSIBLE_SSH_EXTRA_ARGS", &known),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    // Without the key: no way in.
+    let r = run(&[("ANSIBLE_HOST_KEY_CHECKING", "False")]);
+    assert_eq!(r.stat("k0", "unreachable"), 1, "{}", r.dump());
+}

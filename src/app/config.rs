@@ -614,6 +614,57 @@ impl AnsibleCfg {
 mod tests {
     use super::*;
 
+    /// A value `set` accepts for `key` (a boolean, a number or a word).
+    fn accepted(section: &str, key: &str) -> AnsibleCfg {
+        for v in ["true", "3", "explicit", "x"] {
+            let mut cfg = AnsibleCfg::default();
+            if cfg.set(section, key, v.into(), &Span::none("t")).is_ok() {
+                return cfg;
+            }
+        }
+        panic!("[{section}] {key} takes none of the sample values");
+    }
+
+    #[test]
+    fn every_environment_variable_is_honoured_or_refused_never_ignored() {
+        for (name, section, key) in ENV {
+            let cfg = accepted(section, key);
+            assert!(
+                cfg.ignored.is_empty(),
+                "{name}: [{section}] {key} is not read"
+            );
+            let refused = REFUSED.iter().any(|(s, k, _)| s == section && k == key);
+            assert_eq!(cfg.warnings.len(), usize::from(refused), "{name}");
+        }
+    }
+
+    #[test]
+    fn environment_over_the_file_and_an_empty_variable_is_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ansible.cfg");
+        std::fs::write(&path, "[defaults]\nforks = 3\nremote_user = file\n").unwrap();
+        let mut cfg = AnsibleCfg::read(&path).unwrap();
+        let env = |n: &str| match n {
+            "ANSIBLE_FORKS" => Some("4".to_string()),
+            "ANSIBLE_REMOTE_USER" => Some(" ".to_string()),
+            "ANSIBLE_LOG_PATH" => Some("/var/log/a".to_string()),
+            _ => None,
+        };
+        cfg.apply_env(env).unwrap();
+        assert_eq!(cfg.forks, Some(4));
+        assert_eq!(cfg.remote_user.as_deref(), Some("file"));
+        assert_eq!(
+            cfg.warnings,
+            [
+                "ANSIBLE_LOG_PATH: [defaults] log_path is not supported by rmesos: rmesos writes \
+              no log file; redirect its output (--output json for a machine-readable one)"
+            ]
+        );
+        let bad = |n: &str| (n == "ANSIBLE_GATHERING").then(|| "sometimes".to_string());
+        let e = AnsibleCfg::default().apply_env(bad).unwrap_err();
+        assert!(e.to_string().contains("ANSIBLE_GATHERING"), "{e}");
+    }
+
     #[test]
     fn roles_path_env_then_cfg_relative_to_its_file_then_defaults() {
         let dirs = Dirs {
