@@ -504,6 +504,9 @@ fn step_is_refused_without_a_terminal_and_asks_before_each_task_on_one() {
     for t in ["one", "two", "three", "four"] {
         pb.push_str(&format!("    - name: {t}\n      command: echo {t}\n"));
     }
+    // `two` is an include: answered no, nothing it holds runs.
+    let pb = pb.replace("command: echo two", "include_tasks: more.yml");
+    s.write("more.yml", "- name: inner\n  command: echo inner\n");
     s.write("pb.yml", &pb);
     let args = [
         "play", "-i", "hosts", "pb.yml", "--output", "json", "--step",

@@ -37,9 +37,6 @@ pub async fn run_task(
     mut active: Vec<String>,
     handler: bool,
 ) -> Flow {
-    if !step_confirmed(r, task) {
-        return Flow::Continue;
-    }
     task_start(r, task, handler);
     let started = Instant::now();
     let first = scope(r, ctx, &active[0], ScopeExtras::default());
@@ -79,7 +76,7 @@ pub async fn run_task(
 
 /// `--step`: whether the operator lets the task run (always, without `--step`). The question
 /// blocks on the terminal, so the worker steps aside for the runtime while it waits.
-fn step_confirmed(r: &Runner, task: &Task) -> bool {
+pub fn step_confirmed(r: &Runner, task: &Task) -> bool {
     let Some(gate) = &r.opts().step else {
         return true;
     };
