@@ -702,3 +702,45 @@ fn doc_shows_types_defaults_and_returns_and_suggests_a_misspelled_module() {
         r.dump()
     );
 }
+
+/// `ANSIBLE_TIMEOUT` bounds the connection (a loopback listener that accepts and never speaks
+/// SSH); `-T` wins over it.
+#[test]
+fn timeout_from_the_environment_and_the_command_line() {
+    let s = Scratch::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    // Accepts and holds every connection, silent.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    s.write("hosts", "mute ansible_host=127.0.0.1\n");
+    s.write(
+        "pb.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - command: 'true'\n",
+    );
+    let env = [
+        ("ANSIBLE_REMOTE_PORT", port.as_str()),
+        ("ANSIBLE_SSH_COMMON_ARGS", "-o ConnectionAttempts=1"),
+        ("ANSIBLE_HOST_KEY_CHECKING", "false"),
+        ("ANSIBLE_TIMEOUT", "1"),
+    ];
+    let base = ["play", "-i", "hosts", "pb.yml", "--output", "json"];
+    let msg = |r: &Run| {
+        r.events()
+            .into_iter()
+            .find(|e| e["status"] == "unreachable")
+            .map(|e| e["msg"].to_string())
+            .unwrap_or_else(|| panic!("{}", r.dump()))
+    };
+    let r = s.run(&base, &env, "");
+    assert_eq!(r.code, 4, "{}", r.dump());
+    assert!(msg(&r).contains("timed out after 1s"), "{}", r.dump());
+    let mut args = base.to_vec();
+    args.extend(["-T", "2"]);
+    let r = s.run(&args, &env, "");
+    assert!(msg(&r).contains("timed out after 2s"), "{}", r.dump());
+}
