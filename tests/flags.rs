@@ -223,6 +223,20 @@ fn environment_reaches_connection_become_colour_and_verbosity() {
         .map(|e| e["result"]["stdout"].clone())
         .collect();
     assert_eq!(users, ["nobody", "nobody"], "{}", r.dump());
+    // The flags sudo is given come from ANSIBLE_BECOME_FLAGS.
+    let mut bad = env.to_vec();
+    bad.push(("ANSIBLE_BECOME_FLAGS", "--bogus-flag"));
+    let r = s.run(
+        &["play", "-i", "hosts", "pb.yml", "--output", "json"],
+        &bad,
+        "",
+    );
+    assert_eq!(r.code, 2, "{}", r.dump());
+    assert!(
+        r.stdout.contains("unrecognized option '--bogus-flag'"),
+        "{}",
+        r.dump()
+    );
 
     // Human output: colours forced into a pipe, unless NOCOLOR says otherwise; verbosity from
     // the environment shows the command's output.
@@ -466,6 +480,8 @@ fn password_files_and_passwords_without_a_terminal() {
     // Input that ends first: no password, and the run goes on (as Ansible's EOFError).
     let r = run(&["-K"], "");
     assert_eq!(r.code, 0, "{}", r.dump());
+    let r = s.run(&base, &[("ANSIBLE_ASK_PASS", "1")], "pw\n");
+    assert!(r.stderr.contains("SSH password: "), "{}", r.dump());
     // ansible.cfg's ask keys ask the same way.
     s.write(
         "ansible.cfg",
@@ -492,8 +508,15 @@ fn force_handlers_runs_notified_handlers_on_a_failed_host() {
     let r = s.run(&forced, &[], "");
     assert_eq!(r.code, 2, "{}", r.dump());
     assert!(r.tasks().contains(&"restart".to_string()), "{}", r.dump());
-    let r = s.run(&base, &[("ANSIBLE_FORCE_HANDLERS", "yes")], "");
+    let env = [
+        ("ANSIBLE_FORCE_HANDLERS", "yes"),
+        ("ANSIBLE_RETRY_FILES_ENABLED", "true"),
+        ("ANSIBLE_RETRY_FILES_SAVE_PATH", "retries"),
+    ];
+    let r = s.run(&base, &env, "");
     assert!(r.tasks().contains(&"restart".to_string()), "{}", r.dump());
+    let retry = std::fs::read_to_string(s.path().join("retries/pb.retry"));
+    assert_eq!(retry.unwrap_or_default().trim(), "web1", "{}", r.dump());
 }
 
 #[test]
