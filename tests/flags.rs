@@ -633,7 +633,7 @@ fn magic_variables_templates_use() {
     );
     s.write(
         "pb.yml",
-        "- hosts: all\n  gather_facts: false\n  roles: [app]\n  tasks:\n    - debug:\n        msg: \"{{ [ansible_forks, ansible_limit, ansible_play_hosts, ansible_play_batch, ansible_role_names, inventory_hostname_short, ansible_check_mode, ansible_run_tags, ansible_skip_tags, group_names, ansible_version.major] | to_json }}\"\n    - debug:\n        msg: \"{{ [playbook_dir, inventory_dir, inventory_file, ansible_inventory_sources, ansible_config_file] | to_json }}\"\n    - debug:\n        msg: \"{{ ansible_index_var }}={{ i }} {{ ansible_loop_var }}={{ x }}\"\n      loop: [a]\n      loop_control: {index_var: i, loop_var: x}\n",
+        "- hosts: all\n  gather_facts: false\n  roles: [app]\n  tasks:\n    - debug:\n        msg: \"{{ [ansible_forks, ansible_limit, ansible_play_hosts, ansible_play_batch, ansible_role_names, inventory_hostname_short, ansible_check_mode, ansible_run_tags, ansible_skip_tags, group_names, ansible_version.major] | to_json }}\"\n    - debug:\n        msg: \"{{ [playbook_dir, inventory_dir, inventory_file, ansible_inventory_sources, ansible_config_file] | to_json }}\"\n    - debug:\n        msg: \"{{ ansible_index_var }}={{ i }} {{ ansible_loop_var }}={{ x }}\"\n      loop: [a]\n      loop_control: {index_var: i, loop_var: x}\n    - debug:\n        msg: \"{{ ansible_loop.previtem | default('-') }}<{{ item }}>{{ ansible_loop.nextitem | default('-') }} {{ ansible_loop.allitems | join }}\"\n      loop: [a, b, c]\n      loop_control: {extended: true}\n",
     );
     let r = s.run(
         &[
@@ -691,6 +691,13 @@ fn magic_variables_templates_use() {
         ])
     );
     assert!(msgs.contains(&"i=0 x=a".to_string()), "{}", r.dump());
+    let tail: Vec<&str> = msgs[msgs.len() - 3..].iter().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        ["-<a>b abc", "a<b>c abc", "b<c>- abc"],
+        "{}",
+        r.dump()
+    );
 }
 
 #[test]
