@@ -5,6 +5,10 @@
 use minijinja::Value;
 use minijinja::value::ValueKind;
 
+/// What `{{ ansible_managed }}` says in a template when no `ansible_managed` variable is set
+/// (Ansible's DEFAULT_MANAGED_STR).
+pub const ANSIBLE_MANAGED: &str = "Ansible managed";
+
 /// Ansible's boolean spellings (`ansible.module_utils.parsing.convert_bool.boolean`): `yes`, `y`,
 /// `true`, `t`, `on`, `1` and `no`, `n`, `false`, `f`, `off`, `0`, in any case, surrounding
 /// whitespace ignored. Anything else is not a boolean.

@@ -1399,3 +1399,163 @@ fn vvv_shows_how_hosts_are_reached_and_vvvv_the_scripts_but_no_no_log_secret_nee
     assert!(text.contains("echo visible-word"), "{text}");
     assert!(!text.contains("s3cr3t-Value-42"), "{text}");
 }
+
+/// Issue 13 item 5 over real SSH: the login user and port from `ANSIBLE_REMOTE_USER` and
+/// `ANSIBLE_REMOTE_PORT`, become from `ANSIBLE_BECOME`, `--ssh-common-args` for the known
+/// hosts, and the login and sudo passwords from files (named by the environment or the flags,
+/// `-` for stdin) or typed on stdin without a terminal (`-k`, then `-K` whose empty answer means
+/// the SSH password, as ansible-playbook). The host line names only its address.
+#[test]
+fn passwords_from_files_and_stdin_and_settings_from_the_environment_reach_ssh_needs_root() {
+    use std::io::Write;
+    let user = ensure_sudo_user().unwrap();
+    let sshd = LoopbackSshd::start_with(
+        loopback_addrs([127, 0, 113], 1),
+        SshdOptions {
+            password_auth: true,
+            ..SshdOptions::default()
+        },
+    )
+    .unwrap();
+    let scratch = Scratch::new();
+    let inv = scratch.write(
+        "hosts.ini",
+        &format!("s0 ansible_host={}\n", sshd.addrs()[0]),
+    );
+    let pb = scratch.write(
+        "who.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Root\n      command: whoami\n    \
+         - name: Login\n      command: whoami\n      become: false\n",
+    );
+    scratch.write("pw", &format!("{}\n", user.password));
+    let common = format!(
+        "-o UserKnownHostsFile={} -o ConnectionAttempts=1",
+        sshd.known_hosts().display()
+    );
+    let port = sshd.port().to_string();
+    let run = |args: &[&str], env: &[(&str, &str)], stdin: &str| -> Run {
+        // setsid: no controlling terminal, as in CI.
+        let mut child = Command::new("setsid")
+            .arg("-w")
+            .arg(rmesos())
+            .arg("play")
+            .arg(&pb)
+            .arg("-i")
+            .arg(&inv)
+            .args(["--output", "json", "--ssh-common-args", &common])
+            .args(args)
+            .current_dir(scratch.path())
+            .env("HOME", scratch.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .env_remove("SSH_AUTH_SOCK")
+            .env("ANSIBLE_REMOTE_USER", SUDO_USER)
+            .env("ANSIBLE_REMOTE_PORT", &port)
+            .env("ANSIBLE_BECOME", "true")
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        finish(child)
+    };
+    let answer = format!("{}\n\n", user.password);
+    /// Flags, environment, stdin.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 3] = [
+        (
+            &[],
+            &[
+                ("ANSIBLE_CONNECTION_PASSWORD_FILE", "pw"),
+                ("ANSIBLE_BECOME_PASSWORD_FILE", "pw"),
+            ],
+            "",
+        ),
+        (
+            &["--conn-pass-file", "-", "--become-password-file", "pw"],
+            &[],
+            &answer,
+        ),
+        (&["-k", "-K"], &[], &answer),
+    ];
+    for (args, env, stdin) in cases {
+        let r = run(args, env, stdin);
+        assert_eq!(r.code, 0, "{args:?} {env:?}\n{}", r.dump());
+        assert_eq!(r.result("Root", "s0")["result"]["stdout"], "root");
+        assert_eq!(r.result("Login", "s0")["result"]["stdout"], SUDO_USER);
+        assert!(!r.stdout.contains(&user.password), "password in the output");
+        assert!(!r.stderr.contains(&user.password), "password on stderr");
+    }
+    // Without a password the login is refused: the settings above were what made it.
+    let r = run(&[], &[], "");
+    assert_eq!(r.code, 4, "{}", r.dump());
+}
+
+/// `ANSIBLE_PRIVATE_KEY_FILE`, `ANSIBLE_HOST_KEY_CHECKING` and `ANSIBLE_SSH_EXTRA_ARGS` reach a
+/// host whose line names only its address (user and port from `ANSIBLE_REMOTE_USER` and
+/// `ANSIBLE_REMOTE_PORT`); HOME is empty, so no key, known host or ssh config comes from it.
+#[test]
+fn key_and_host_key_settings_from_the_environment_reach_ssh_needs_root() {
+    let sshd = LoopbackSshd::start(loopback_addrs([127, 0, 114], 1)).unwrap();
+    let scratch = Scratch::new();
+    let inv = scratch.write(
+        "hosts.ini",
+        &format!("k0 ansible_host={}\n", sshd.addrs()[0]),
+    );
+    let pb = scratch.write(
+        "who.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Login\n      command: whoami\n",
+    );
+    let port = sshd.port().to_string();
+    let key = sshd.client_key().display().to_string();
+    let known = format!(
+        "-o UserKnownHostsFile={} -o ConnectionAttempts=1",
+        sshd.known_hosts().display()
+    );
+    let run = |env: &[(&str, &str)]| -> Run {
+        let child = Command::new(rmesos())
+            .arg("play")
+            .arg(&pb)
+            .arg("-i")
+            .arg(&inv)
+            .args(["--output", "json"])
+            .current_dir(scratch.path())
+            .env("HOME", scratch.path())
+            .env_remove("ANSIBLE_CONFIG")
+            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
+            .env_remove("SSH_AUTH_SOCK")
+            .env("ANSIBLE_REMOTE_USER", TEST_USER)
+            .env("ANSIBLE_REMOTE_PORT", &port)
+            .env("ANSIBLE_SSH_COMMON_ARGS", "-o ConnectionAttempts=1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        finish(child)
+    };
+    // Host key unknown and checked: refused.
+    let r = run(&[("ANSIBLE_PRIVATE_KEY_FILE", &key)]);
+    assert_eq!(r.stat("k0", "unreachable"), 1, "{}", r.dump());
+    // Not checked, from the environment: in, as the user of ANSIBLE_REMOTE_USER.
+    let r = run(&[
+        ("ANSIBLE_PRIVATE_KEY_FILE", &key),
+        ("ANSIBLE_HOST_KEY_CHECKING", "False"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    assert_eq!(r.result("Login", "k0")["result"]["stdout"], TEST_USER);
+    // Checked against the known_hosts ANSIBLE_SSH_EXTRA_ARGS names: in.
+    let r = run(&[
+        ("ANSIBLE_PRIVATE_KEY_FILE", &key),
+        ("ANSIBLE_SSH_EXTRA_ARGS", &known),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.dump());
+    // Without the key: no way in.
+    let r = run(&[("ANSIBLE_HOST_KEY_CHECKING", "False")]);
+    assert_eq!(r.stat("k0", "unreachable"), 1, "{}", r.dump());
+}

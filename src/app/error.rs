@@ -25,8 +25,8 @@ pub enum AppError {
     PlaybookNotFound(PathBuf),
     #[error("unknown module {0:?} (rmesos doc lists the modules)")]
     UnknownAdHocModule(String),
-    #[error("unknown module {0:?}")]
-    UnknownModule(String),
+    #[error("unknown module {name:?}{}", did_you_mean(hint))]
+    UnknownModule { name: String, hint: Option<String> },
     #[error("host {0:?} is not in the inventory")]
     NoSuchHost(String),
     #[error("group {0:?} is not in the inventory")]
@@ -47,6 +47,9 @@ pub enum AppError {
     NoInventoryView,
     #[error("cannot read the password: {0}")]
     Password(std::io::Error),
+    /// A flag, environment variable or ansible.cfg value rmesos cannot honour, and why.
+    #[error("{0}")]
+    BadOption(String),
     /// A vault password that cannot be read, or vault data that cannot be decrypted.
     #[error("vault: {0}")]
     Vault(crate::vault::VaultError),
@@ -68,6 +71,14 @@ pub enum AppError {
     #[cfg(feature = "ec2")]
     #[error(transparent)]
     Ec2(#[from] super::ec2::Ec2Failure),
+}
+
+/// ": did you mean `x`?" when there is a likely name, else a pointer to the list.
+fn did_you_mean(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!("; did you mean `{h}`?"),
+        None => " (rmesos doc lists the modules)".to_string(),
+    }
 }
 
 /// How a message is introduced on stderr.
@@ -95,10 +106,11 @@ impl AppError {
             Usage(_) => (Exit::BadOptions, Prefix::Bare),
             Vault(_) | VaultFile(..) => (Exit::Failed, Prefix::Plain),
             UnknownAdHocModule(_)
-            | UnknownModule(_)
+            | UnknownModule { .. }
             | NoInventoryView
             | Password(_)
-            | OutputLimit(_) => (Exit::BadOptions, Prefix::Plain),
+            | OutputLimit(_)
+            | BadOption(_) => (Exit::BadOptions, Prefix::Plain),
             Runtime(_) => (Exit::Internal, Prefix::Plain),
             #[cfg(feature = "ec2")]
             Ec2(e) => {

@@ -37,7 +37,7 @@ pub fn main(a: InventoryArgs) -> Result<Exit, AppError> {
     let cfg = AnsibleCfg::load(0)?;
     super::vault::install_keyring(&a.vault, &cfg)?;
     let hosts = Hosts {
-        sources: inventory_sources(&a.inventory, &cfg),
+        sources: inventory_sources(&a.inventory, &cfg).0,
         flush_cache: a.flush_cache,
     };
     let inv = hosts.load(a.playbook_dir.as_deref())?;

@@ -24,6 +24,7 @@ mod preflight;
 mod prompt;
 mod run;
 pub mod session;
+mod step;
 pub mod vault;
 
 pub use error::AppError;
@@ -103,13 +104,14 @@ pub fn main() -> i32 {
 }
 
 impl Command {
-    /// `--output json`: stdout carries only JSON events, errors included.
+    /// `--output json`: stdout carries only JSON events, errors included. (Only the flag:
+    /// an error may come before ansible.cfg's `stdout_callback` is read.)
     fn json_output(&self) -> bool {
         let common = match self {
             Command::Play(a) => &a.common,
             Command::Run(a) => &a.common,
             _ => return false,
         };
-        common.output == Output::Json
+        common.output == Some(Output::Json)
     }
 }

@@ -8,6 +8,7 @@ use super::listing::{self, Listing};
 use super::options::{CommonArgs, Options, split_list};
 use super::prompt;
 use super::session::SessionBuilder;
+use super::step;
 use crate::exec::TagFilter;
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,12 @@ pub struct PlayArgs {
     /// Start the playbook at the task with this name.
     #[arg(long = "start-at-task")]
     pub start_at_task: Option<String>,
+    /// Run the notified handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    pub force_handlers: bool,
+    /// Confirm each task before it runs (needs a terminal).
+    #[arg(long = "step")]
+    pub step: bool,
 }
 
 impl PlayArgs {
@@ -56,14 +63,20 @@ impl PlayArgs {
             list_tasks: false,
             list_tags: false,
             start_at_task: None,
+            force_handlers: false,
+            step: false,
         }
     }
 }
 
 pub fn main(a: PlayArgs) -> Result<Exit, AppError> {
-    let json = a.common.output == super::options::Output::Json;
     let cfg = AnsibleCfg::load(a.common.verbose)?;
+    // Before any password is asked: --step needs the terminal for itself.
+    let gate = if a.step { Some(step::gate()?) } else { None };
     let mut opts = Options::new(&a.common, &cfg, false)?;
+    let json = opts.report.format == super::options::Output::Json;
+    opts.run.force_handlers |= a.force_handlers;
+    opts.run.step = gate;
     opts.run.tags = TagFilter {
         only: split_list(&a.tags),
         skip: split_list(&a.skip_tags),

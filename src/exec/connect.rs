@@ -182,6 +182,14 @@ pub struct ConnDefaults {
     /// `host_key_checking`; None = strict (the default).
     pub host_key_checking: Option<bool>,
     pub ssh_args: Option<String>,
+    /// `--ssh-common-args` / `ssh_common_args`: for hosts without `ansible_ssh_common_args`.
+    pub ssh_common_args: Option<String>,
+    /// `--ssh-extra-args` / `ssh_extra_args`: for hosts without `ansible_ssh_extra_args`.
+    pub ssh_extra_args: Option<String>,
+    /// `remote_port`: for hosts without `ansible_port`.
+    pub port: Option<u16>,
+    /// `-c` / `transport`: for hosts without `ansible_connection` (ssh when None).
+    pub connection: Option<String>,
     pub timeout: Option<u64>,
     pub password: Option<String>,
     /// The run's interruption (`RunOptions::cancel`, copied here by the runner): connections
@@ -277,7 +285,11 @@ impl Connector for DefaultConnector {
         defaults: &'a ConnDefaults,
     ) -> BoxFuture<'a, Result<Arc<dyn Connection>, ConnError>> {
         Box::pin(async move {
-            match target.kind.as_str() {
+            let kind = match target.kind.as_str() {
+                "" => defaults.connection.as_deref().unwrap_or(""),
+                k => k,
+            };
+            match kind {
                 "local" => {
                     if let Some(t) = &target.trace {
                         t.note(&target.host, "local connection (no SSH)".into());
@@ -313,6 +325,23 @@ async fn connect_ssh(
     if let Some(pw) = &defaults.password {
         vars.entry("ansible_password".to_string())
             .or_insert_with(|| Value::from(pw.as_str()));
+    }
+    // The command line's and ansible.cfg's defaults, below the host's own variables.
+    let fallbacks = [
+        ("ansible_ssh_common_args", defaults.ssh_common_args.clone()),
+        ("ansible_ssh_extra_args", defaults.ssh_extra_args.clone()),
+    ];
+    for (name, value) in fallbacks {
+        if let Some(v) = value {
+            vars.entry(name.to_string())
+                .or_insert_with(|| Value::from(v));
+        }
+    }
+    if let Some(port) = defaults.port
+        && !vars.contains_key("ansible_port")
+        && !vars.contains_key("ansible_ssh_port")
+    {
+        vars.insert("ansible_port".to_string(), Value::from(port));
     }
     let mut ssh_target = ssh::from_vars(&target.host, &vars, &ssh_defaults)?;
     if let Some(t) = &target.trace {

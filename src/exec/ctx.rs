@@ -41,6 +41,8 @@ pub struct PlayCtx {
     pub max_fail_percentage: Option<f64>,
     pub force_handlers: bool,
     pub strategy: Strategy,
+    /// The play's roles by name (`ansible_role_names`, `ansible_play_role_names`).
+    pub role_names: Value,
     /// The hosts of the current batch (`ansible_play_batch`).
     batch: RwLock<Vec<String>>,
     /// The batch's hosts still active (`play_hosts`, `ansible_play_hosts`).
@@ -76,6 +78,7 @@ impl PlayCtx {
             max_fail_percentage: rules.max_fail_percentage,
             force_handlers: play.force_handlers,
             strategy: play.strategy,
+            role_names: Value::from_iter(roles.iter().map(|r| Value::from(r.name.as_str()))),
             batch: RwLock::new(vec![]),
             play_hosts: RwLock::new(Value::from(Vec::<Value>::new())),
             handlers: RwLock::new(handlers.collect()),

@@ -150,9 +150,10 @@ impl<'a> HostTask<'a> {
             .clone()
             .unwrap_or_else(|| "item".into());
         let n = items.len();
+        let all = Value::from(items.clone());
         let mut results = vec![];
-        for (i, item) in items.into_iter().enumerate() {
-            let magic = loop_magic(task, &loop_var, &item, i, n);
+        for (i, item) in items.iter().cloned().enumerate() {
+            let magic = loop_magic(task, &loop_var, &all, i);
             let extras = ScopeExtras {
                 magic: magic.clone(),
                 ..ScopeExtras::task(task)
@@ -562,34 +563,37 @@ impl<'a> HostTask<'a> {
     }
 }
 
-/// The loop variables of item `i` of `n`.
-fn loop_magic(
-    task: &Task,
-    loop_var: &str,
-    item: &Value,
-    i: usize,
-    n: usize,
-) -> Vec<(String, Value)> {
+/// The loop variables of item `i` of `all` (the loop's items).
+fn loop_magic(task: &Task, loop_var: &str, all: &Value, i: usize) -> Vec<(String, Value)> {
+    let n = all.len().unwrap_or(0);
+    let at = |j: usize| all.get_item_by_index(j).unwrap_or_default();
     let mut magic = vec![
-        (loop_var.to_string(), item.clone()),
+        (loop_var.to_string(), at(i)),
         ("ansible_loop_var".to_string(), Value::from(loop_var)),
     ];
     if let Some(iv) = &task.loop_control.index_var {
         magic.push((iv.clone(), Value::from(i)));
+        magic.push(("ansible_index_var".to_string(), Value::from(iv.as_str())));
     }
     if task.loop_control.extended {
-        magic.push((
-            "ansible_loop".into(),
-            Value::from_pairs([
-                ("index".to_string(), Value::from(i + 1)),
-                ("index0".to_string(), Value::from(i)),
-                ("first".to_string(), Value::from(i == 0)),
-                ("last".to_string(), Value::from(i + 1 == n)),
-                ("length".to_string(), Value::from(n)),
-                ("revindex".to_string(), Value::from(n - i)),
-                ("revindex0".to_string(), Value::from(n - i - 1)),
-            ]),
-        ));
+        let mut fields = vec![
+            ("allitems".to_string(), all.clone()),
+            ("index".to_string(), Value::from(i + 1)),
+            ("index0".to_string(), Value::from(i)),
+            ("first".to_string(), Value::from(i == 0)),
+            ("last".to_string(), Value::from(i + 1 == n)),
+            ("length".to_string(), Value::from(n)),
+            ("revindex".to_string(), Value::from(n - i)),
+            ("revindex0".to_string(), Value::from(n - i - 1)),
+        ];
+        // As Ansible: no previtem on the first item, no nextitem on the last.
+        if i > 0 {
+            fields.push(("previtem".to_string(), at(i - 1)));
+        }
+        if i + 1 < n {
+            fields.push(("nextitem".to_string(), at(i + 1)));
+        }
+        magic.push(("ansible_loop".into(), Value::from_pairs(fields)));
     }
     magic
 }

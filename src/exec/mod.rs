@@ -60,7 +60,7 @@ pub use crate::connection::CancellationToken;
 /// the way out without waiting).
 pub use crate::connection::local::kill_running_groups as kill_local_commands;
 pub use connect::{BecomeDefaults, ConnDefaults, ConnTarget, Connector, DefaultConnector};
-pub use options::RunOptions;
+pub use options::{RunOptions, StepGate};
 pub use tags::TagFilter;
 
 use crate::inventory::Inventory;

@@ -62,6 +62,11 @@ pub fn run_task_node<'a>(
         if active.is_empty() {
             return Flow::Continue;
         }
+        // `--step`: tasks and includes are asked for (meta tasks are not).
+        let unasked = matches!(task.action, Action::Meta(_));
+        if !unasked && !task::step_confirmed(r, task) {
+            return Flow::Continue;
+        }
         match &task.action {
             Action::Meta(m) => run_meta(r, ctx, task, *m, &active).await,
             Action::IncludeTasks { .. } | Action::IncludeRole { .. } => {

@@ -10,6 +10,17 @@ use crate::plan::LoadOptions;
 use indexmap::IndexMap;
 use minijinja::Value;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// `--step`: asked before each task with the task's name; `false` skips the task.
+#[derive(Clone)]
+pub struct StepGate(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for StepGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepGate")
+    }
+}
 
 /// Everything `rmesos play` can say about how to run.
 #[derive(Clone, Debug)]
@@ -34,6 +45,12 @@ pub struct RunOptions {
     /// commands running on the hosts are stopped (their process groups), and the run ends with
     /// its recap.
     pub cancel: CancellationToken,
+    /// `--force-handlers`: every play runs its notified handlers even on failed hosts.
+    pub force_handlers: bool,
+    /// `--step`: confirm each task before it runs.
+    pub step: Option<StepGate>,
+    /// The ansible.cfg in use (`ansible_config_file`).
+    pub config_file: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -53,6 +70,9 @@ impl Default for RunOptions {
             retry_file: None,
             output_limit: Some(OutputLimit::DEFAULT),
             cancel: CancellationToken::new(),
+            force_handlers: false,
+            step: None,
+            config_file: None,
         }
     }
 }

@@ -125,6 +125,7 @@ fn play_ctx(r: &Arc<Runner>, play: &Play, hosts: &[String], rules: &PlayRules) -
             names.push(h.clone());
         }
     }
+    let force_handlers = r.opts().force_handlers;
     let runner = Arc::downgrade(r);
     Arc::new_cyclic(|me: &Weak<PlayCtx>| {
         let me = me.clone();
@@ -132,7 +133,9 @@ fn play_ctx(r: &Arc<Runner>, play: &Play, hosts: &[String], rules: &PlayRules) -
             let (r, ctx) = (runner.upgrade()?, me.upgrade()?);
             hostvars_scope(&r, &ctx, h)
         });
-        PlayCtx::new(play, rules, &roles, hosts, vars::hostvars(resolver, names))
+        let mut ctx = PlayCtx::new(play, rules, &roles, hosts, vars::hostvars(resolver, names));
+        ctx.force_handlers |= force_handlers;
+        ctx
     })
 }
 

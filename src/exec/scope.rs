@@ -127,18 +127,27 @@ fn play_magic(
     magic.push(("ansible_play_hosts_all".into(), ctx.hosts_all.clone()));
     magic.push(("ansible_play_batch".into(), ctx.batch_value()));
     magic.push(("ansible_play_name".into(), Value::from(ctx.name.as_str())));
-    magic.push((
-        "playbook_dir".into(),
-        Value::from(r.playbook_dir().display().to_string()),
-    ));
+    // Absolute, as Ansible's, also when the playbook was named by a relative path.
+    let pb_dir = r.playbook_dir();
+    let pb_dir = std::path::absolute(pb_dir).unwrap_or_else(|_| pb_dir.to_path_buf());
+    let pb_dir = Value::from(pb_dir.display().to_string());
+    magic.push(("playbook_dir".into(), pb_dir.clone()));
     if let Some(role) = role {
-        magic.push((
-            "role_path".into(),
-            Value::from(role.path.display().to_string()),
-        ));
+        let path = std::path::absolute(&role.path).unwrap_or_else(|_| role.path.clone());
+        magic.push(("role_path".into(), Value::from(path.display().to_string())));
         magic.push(("role_name".into(), Value::from(role.name.as_str())));
         magic.push(("ansible_role_name".into(), Value::from(role.name.as_str())));
     }
+    // Where relative paths of lookups and templates are searched: the role, then the playbook.
+    let mut search = Vec::new();
+    if let Some(role) = role {
+        let path = std::path::absolute(&role.path).unwrap_or_else(|_| role.path.clone());
+        search.push(Value::from(path.display().to_string()));
+    }
+    search.push(pb_dir);
+    magic.push(("ansible_search_path".into(), Value::from(search)));
+    magic.push(("ansible_role_names".into(), ctx.role_names.clone()));
+    magic.push(("ansible_play_role_names".into(), ctx.role_names.clone()));
 }
 
 /// The run's modes, tags, inventory source and version.
@@ -148,6 +157,22 @@ fn run_magic(r: &Runner, magic: &mut Vec<(String, Value)>) {
     magic.push(("ansible_diff_mode".into(), Value::from(opts.diff)));
     magic.push(("ansible_verbosity".into(), Value::from(opts.verbosity)));
     magic.push(("omit".into(), Value::from(vars::omit_token())));
+    magic.push(("ansible_forks".into(), Value::from(opts.forks)));
+    if let Some(limit) = &opts.limit {
+        magic.push(("ansible_limit".into(), Value::from(limit.as_str())));
+    }
+    let config_file = opts.config_file.as_ref().map(|p| p.display().to_string());
+    magic.push(("ansible_config_file".into(), Value::from(config_file)));
+    let sources: Vec<Value> = r
+        .inv()
+        .sources
+        .iter()
+        .map(|s| match std::path::absolute(s) {
+            Ok(abs) if s.exists() => Value::from(abs.display().to_string()),
+            _ => Value::from(s.display().to_string()),
+        })
+        .collect();
+    magic.push(("ansible_inventory_sources".into(), Value::from(sources)));
     let run_tags = if opts.tags.only.is_empty() {
         vec!["all".to_string()]
     } else {
@@ -158,7 +183,9 @@ fn run_magic(r: &Runner, magic: &mut Vec<(String, Value)>) {
         "ansible_skip_tags".into(),
         Value::from(opts.tags.skip.clone()),
     ));
-    if let Some(src) = r.inv().sources.first() {
+    if let Some(src) = r.inv().sources.first().filter(|s| s.exists()) {
+        // Absolute, as Ansible's.
+        let src = &std::path::absolute(src).unwrap_or_else(|_| src.clone());
         let dir = if src.is_dir() {
             src.clone()
         } else {

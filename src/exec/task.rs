@@ -78,6 +78,22 @@ pub async fn run_task(
     )
 }
 
+/// `--step`: whether the operator lets the task run (always, without `--step`). The question
+/// blocks on the terminal, so the worker steps aside for the runtime while it waits.
+pub fn step_confirmed(r: &Runner, task: &Task) -> bool {
+    let Some(gate) = &r.opts().step else {
+        return true;
+    };
+    let name = task.display_name();
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(|| (gate.0)(&name))
+    } else {
+        (gate.0)(&name)
+    }
+}
+
 /// A task whose module cannot run here: skipped (and counted) where its `when` is false, as
 /// any task; where it holds, the host fails with `e` (file:line:col, what to write instead).
 pub fn run_unavailable(

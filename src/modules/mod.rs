@@ -81,6 +81,8 @@ pub trait DynModule: Send + Sync {
     fn free_form(&self) -> FreeForm;
     fn needs_host(&self) -> bool;
     fn doc(&self) -> &'static ModuleDoc;
+    /// The type of argument `name`, read from the `Args` struct ([`doc::arg_type`]).
+    fn arg_type(&self, name: &str) -> String;
     /// Load-time check: unknown or missing arguments, wrong types and choices, with templated
     /// values standing in for any type.
     fn check_args(&self, args: &Value) -> Result<(), ArgError>;
@@ -107,6 +109,9 @@ impl<M: Module> DynModule for M {
     }
     fn doc(&self) -> &'static ModuleDoc {
         &M::DOC
+    }
+    fn arg_type(&self, name: &str) -> String {
+        doc::arg_type::<M::Args>(name)
     }
     fn check_args(&self, args: &Value) -> Result<(), ArgError> {
         decode::<M::Args>(args, DecodeMode::LoadTime).map(|_| ())

@@ -24,6 +24,9 @@ pub struct LoadOptions {
     pub extra_vars: IndexMap<String, Value>,
     /// `inventory_dir` and `inventory_file` while loading (the first inventory source's).
     pub inventory: Option<InventoryPlace>,
+    /// ansible.cfg's `gathering = explicit`: a play gathers facts only when it says
+    /// `gather_facts: true`.
+    pub explicit_gathering: bool,
 }
 
 /// Where the inventory is, as the magic variables say it: values the caller works out.
@@ -404,7 +407,7 @@ impl<'o> Loader<'o> {
             span: node.span.clone(),
             name: String::new(),
             hosts: String::new(),
-            gather_facts: true,
+            gather_facts: !self.opts.explicit_gathering,
             gather_subset: Vec::new(),
             vars: Value::from_pairs(std::iter::empty::<(String, Value)>()),
             vars_files: Vec::new(),

@@ -23,6 +23,7 @@ mod role;
 mod rules;
 mod task;
 
+pub use keywords::closest;
 pub use load::{
     InventoryPlace, LoadOptions, find_task_file, load_playbook, load_playbook_text, load_tasks_file,
 };

@@ -104,7 +104,17 @@ fn run(state: &State, name: &str, terms: &[Value], kwargs: &Kwargs) -> Result<Ve
                 let tmpl = state
                     .env()
                     .get_template(&format!("{DISK}{}", path.display()))?;
-                Ok(Value::from(tmpl.render(context(state))?))
+                // As Ansible's lookup: the template's own variables under the caller's.
+                let own = Value::from_pairs([
+                    (
+                        "ansible_managed",
+                        Value::from(crate::vocab::ANSIBLE_MANAGED),
+                    ),
+                    ("template_path", Value::from(t.as_str())),
+                    ("template_fullpath", Value::from(path.display().to_string())),
+                ]);
+                let vars = minijinja::value::merge_maps([own, context(state)]);
+                Ok(Value::from(tmpl.render(vars)?))
             })
             .collect(),
         "first_found" => first_found(state, terms, kwargs),

@@ -1135,3 +1135,24 @@ fn widths_no_memory_holds_are_errors_not_aborts() {
         "[[1, 2], [3]]"
     );
 }
+
+#[test]
+fn lookup_template_knows_ansible_managed_unless_the_caller_set_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(dir.path().join("templates")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("templates/m.j2"),
+        "# {{ ansible_managed }} ({{ template_path }})",
+    )
+    .expect("write");
+    let v = json!({"playbook_dir": dir.path()});
+    assert_eq!(
+        render("{{ lookup('template', 'm.j2') }}", v),
+        "# Ansible managed (m.j2)"
+    );
+    let v = json!({"playbook_dir": dir.path(), "ansible_managed": "by ops"});
+    assert_eq!(
+        render("{{ lookup('template', 'm.j2') }}", v),
+        "# by ops (m.j2)"
+    );
+}

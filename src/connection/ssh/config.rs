@@ -520,6 +520,12 @@ fn proxy_command_jump(cmd: &str) -> Result<(JumpSpec, Opts), SettingError> {
     Ok((parse_jump(&positional[0])?, opts))
 }
 
+/// Whether rmesos can honour an ssh command-line fragment (`--ssh-common-args`, `ssh_args`...):
+/// the error names the first option it cannot.
+pub fn check_ssh_args(args: &str) -> Result<(), SettingError> {
+    parse_ssh_args(args, &mut Opts::default(), &mut Vec::new(), &mut None)
+}
+
 /// Parses an ssh command-line fragment (Ansible splits it like a POSIX shell).
 fn parse_ssh_args(
     args: &str,

@@ -14,7 +14,7 @@ mod shell;
 mod stop;
 
 pub use auth::PASSPHRASE_ENV;
-pub use config::{SshDefaults, from_vars};
+pub use config::{SettingError, SshDefaults, check_ssh_args, from_vars};
 pub use known_hosts::{HostKeyMode, KnownHostsPolicy, host_label};
 
 use super::{

@@ -79,6 +79,7 @@ impl Module for Command {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Run a command without a shell (argv split as the shell would, no expansion)",
         args: COMMON_ARGS,
         example: "- command: /usr/bin/make install chdir=/src creates=/usr/local/bin/app",
@@ -96,6 +97,7 @@ impl Module for Shell {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Run a command through the shell (pipes, redirects, variables)",
         args: COMMON_ARGS,
         example: "- shell: cat /proc/cpuinfo | grep -c processor > /tmp/cpus creates=/tmp/cpus",

@@ -25,6 +25,7 @@ impl Module for Raw {
         required: true,
     };
     const DOC: ModuleDoc = ModuleDoc {
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Runs a command as written, through the shell, with no module machinery. \
                   Always reports changed; skipped in check mode.",
         args: &[

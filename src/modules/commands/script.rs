@@ -52,6 +52,7 @@ impl Module for Script {
         required: false,
     };
     const DOC: ModuleDoc = ModuleDoc {
+        returns: crate::modules::doc::COMMAND_RETURNS,
         summary: "Upload a local script and run it on the host (creates/removes make it idempotent; skipped in check mode).",
         args: ARGS,
         example: "- script: scripts/bootstrap.sh --cluster mesos creates=/etc/mesos/.bootstrapped\n",

@@ -156,6 +156,12 @@ fn alter_sql(
 impl Module for PostgresqlDb {
     const NAME: &'static str = "postgresql_db";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("db", "the database"),
+            ("owner", "its owner"),
+            ("encoding", "its encoding"),
+            ("executed_commands", "the SQL statements run"),
+        ],
         summary: "Create, alter or drop a PostgreSQL database (psql on the host).",
         args: ARGS,
         example: "- community.postgresql.postgresql_db:\n    name: app\n    owner: app\n    encoding: UTF-8\n  become: true\n  become_user: postgres\n",

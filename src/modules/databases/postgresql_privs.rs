@@ -261,6 +261,7 @@ fn statements(
 impl Module for PostgresqlPrivs {
     const NAME: &'static str = "postgresql_privs";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("queries", "the GRANT/REVOKE statements run")],
         summary: "Grant or revoke PostgreSQL privileges and role membership (psql on the host).",
         args: ARGS,
         example: "- community.postgresql.postgresql_privs:\n    database: app\n    roles: reader\n    privs: SELECT\n    objs: ALL_IN_SCHEMA\n  become: true\n  become_user: postgres\n",

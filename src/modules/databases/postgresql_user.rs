@@ -242,6 +242,10 @@ fn statements(
 impl Module for PostgresqlUser {
     const NAME: &'static str = "postgresql_user";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("user", "the role"),
+            ("queries", "the statements run (passwords masked)"),
+        ],
         summary: "Create, alter or drop a PostgreSQL role with its password and attributes (psql on the host).",
         args: ARGS,
         example: "- community.postgresql.postgresql_user:\n    name: app\n    password: \"{{ app_db_password }}\"\n    role_attr_flags: CREATEDB,NOSUPERUSER\n  become: true\n  become_user: postgres\n",

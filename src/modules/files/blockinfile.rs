@@ -106,6 +106,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for BlockInFile {
     const NAME: &'static str = "blockinfile";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the file"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Insert, update or remove a block of lines between marker lines.",
         args: ARGS,
         example: "- blockinfile:\n    path: /etc/hosts\n    block: |\n      10.0.0.1 master1\n      10.0.0.2 master2\n",

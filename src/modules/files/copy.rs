@@ -103,6 +103,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Copy {
     const NAME: &'static str = "copy";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the file written"),
+            ("src", "the source"),
+            crate::modules::doc::FILE_ATTRS,
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Copy a file, a directory tree or literal content to the host.",
         args: ARGS,
         example: "- copy:\n    src: zoo.cfg\n    dest: /etc/zookeeper/conf/zoo.cfg\n    owner: zookeeper\n    mode: '0644'\n    validate: 'test -s %s'\n",

@@ -60,6 +60,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Fetch {
     const NAME: &'static str = "fetch";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the local file"),
+            ("checksum", "SHA-1 of the local file"),
+            ("remote_checksum", "SHA-1 on the host"),
+            ("size", "size in bytes"),
+        ],
         summary: "Copy a file from the host to the controller.",
         args: ARGS,
         example: "- fetch:\n    src: /etc/mesos/agent.conf\n    dest: fetched/\n",

@@ -102,6 +102,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for File {
     const NAME: &'static str = "file";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the path"),
+            ("dest", "the path (links)"),
+            ("src", "the link target (links)"),
+            crate::modules::doc::FILE_ATTRS,
+        ],
         summary: "Manage files, directories, links and their attributes.",
         args: ARGS,
         example: "- file:\n    path: /var/lib/zookeeper\n    state: directory\n    owner: zookeeper\n    mode: '0750'\n    recurse: yes\n",

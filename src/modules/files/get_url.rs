@@ -144,6 +144,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for GetUrl {
     const NAME: &'static str = "get_url";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the file written"),
+            ("url", "the URL"),
+            ("checksum_dest", "SHA-1 of the file before"),
+            crate::modules::doc::FILE_ATTRS,
+        ],
         summary: "Download a file from HTTP, HTTPS or FTP to the host (with curl or wget on the host, or through the controller when it has neither).",
         args: ARGS,
         example: "- get_url:\n    url: https://archive.apache.org/dist/zookeeper/zookeeper-3.8.4/apache-zookeeper-3.8.4-bin.tar.gz\n    dest: /opt/\n    checksum: sha512:https://archive.apache.org/dist/zookeeper/zookeeper-3.8.4/apache-zookeeper-3.8.4-bin.tar.gz.sha512\n    mode: '0644'\n",

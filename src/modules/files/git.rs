@@ -221,6 +221,11 @@ echo "after=$after"; echo "changed=$c"
 impl Module for Git {
     const NAME: &'static str = "git";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("before", "commit before"),
+            ("after", "commit after"),
+            ("remote_url_changed", "whether the remote URL was changed"),
+        ],
         summary: "Check out a git repository at a branch, tag or commit (git on the host).",
         args: ARGS,
         example: "- git:\n    repo: https://github.com/apache/zookeeper.git\n    dest: /opt/src/zookeeper\n    version: release-3.8.4\n    depth: 1\n",

@@ -115,6 +115,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for IniFile {
     const NAME: &'static str = "ini_file";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the file"),
+            ("section", "the section"),
+            ("option", "the option"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Set, add or remove an option or a section in an INI file.",
         args: ARGS,
         example: "- ini_file:\n    path: /etc/mesos/agent.ini\n    section: agent\n    option: work_dir\n    value: /var/lib/mesos\n    mode: '0644'\n",

@@ -119,6 +119,11 @@ const ARGS: &[ArgDoc] = &[
 impl Module for LineInFile {
     const NAME: &'static str = "lineinfile";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the file"),
+            ("found", "lines that matched (state: absent)"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Ensure a line is in a file, or replace or remove lines matching a regexp.",
         args: ARGS,
         example: "- lineinfile:\n    dest: /etc/default/mesos\n    regexp: '^ULIMIT='\n    line: 'ULIMIT=\"-n 65536\"'\n    create: yes\n",

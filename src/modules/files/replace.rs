@@ -68,6 +68,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Replace {
     const NAME: &'static str = "replace";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("path", "the file"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Replace all matches of a regular expression in a file.",
         args: ARGS,
         example: "- replace:\n    path: /etc/hadoop/core-site.xml\n    regexp: 'hdfs://[^<]+'\n    replace: 'hdfs://{{ namenode }}:8020'\n",

@@ -102,6 +102,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Stat {
     const NAME: &'static str = "stat";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[(
+            "stat",
+            "exists, path, mode, isdir, isreg, islnk, size, uid, gid, pw_name, gr_name, mtime, atime, ctime, inode, dev, nlink, checksum (get_checksum)...",
+        )],
         summary: "Report a file's existence, type, attributes and checksum.",
         args: ARGS,
         example: "- stat:\n    path: /etc/mesos/zk\n  register: zk\n- debug: msg=present\n  when: zk.stat.exists\n",

@@ -110,7 +110,12 @@ fn template_vars(src: &str, local: &Path, dest: &str, managed: bool) -> Value {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let uid = std::fs::metadata(local).map(|m| m.uid()).unwrap_or(0);
     let user = user_name(uid).unwrap_or_else(|| uid.to_string());
-    let managed = managed.then(|| ("ansible_managed", Value::from("Ansible managed")));
+    let managed = managed.then(|| {
+        (
+            "ansible_managed",
+            Value::from(crate::vocab::ANSIBLE_MANAGED),
+        )
+    });
     let vars = [
         ("template_path", Value::from(src)),
         (
@@ -137,6 +142,12 @@ fn user_name(uid: u32) -> Option<String> {
 impl Module for Template {
     const NAME: &'static str = "template";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the file written"),
+            ("src", "the template"),
+            crate::modules::doc::FILE_ATTRS,
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Render a Jinja template on the controller and write it to the host.",
         args: ARGS,
         example: "- template:\n    src: mesos-master.j2\n    dest: /etc/default/mesos-master\n    owner: root\n    mode: '0644'\n    backup: yes\n",

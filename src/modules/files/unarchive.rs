@@ -80,6 +80,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Unarchive {
     const NAME: &'static str = "unarchive";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the directory"),
+            ("src", "the archive"),
+            ("handler", "the archive type (tar, zip)"),
+            ("files", "the archive's members (list_files)"),
+        ],
         summary: "Unpack a tar.gz/tgz/tar.bz2/tar.xz/tar or zip archive on the host (unchanged when dest already matches).",
         args: ARGS,
         example: "- unarchive:\n    src: /opt/apache-zookeeper-3.8.4-bin.tar.gz\n    dest: /opt/zookeeper\n    remote_src: yes\n    extra_opts: ['--strip-components=1']\n    owner: zookeeper\n",

@@ -64,6 +64,11 @@ const ARGS: &[ArgDoc] = &[
 impl Module for AptRepository {
     const NAME: &'static str = "apt_repository";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("repo", "the repository line"),
+            ("sources_added", "files added"),
+            ("sources_removed", "files removed"),
+        ],
         summary: "Add or remove a one-line APT repository in sources.list.d.",
         args: ARGS,
         example: "- apt_repository:\n    repo: deb [signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/debian bookworm stable\n    filename: docker\n    state: present\n",

@@ -86,6 +86,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Deb822Repository {
     const NAME: &'static str = "deb822_repository";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("dest", "the .sources file"),
+            ("key_filename", "the key file"),
+        ],
         summary: "Add or remove a deb822-format APT source (.sources file).",
         args: ARGS,
         example: "- deb822_repository:\n    name: docker\n    types: [deb]\n    uris: https://download.docker.com/linux/debian\n    suites: bookworm\n    components: stable\n    signed_by: https://download.docker.com/linux/debian/gpg\n",

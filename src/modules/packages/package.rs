@@ -68,6 +68,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Package {
     const NAME: &'static str = "package";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("ansible_facts.ansible_pkg_mgr", "the package manager used")],
         summary: "Manage packages with the host's own package manager (apt, yum or dnf).",
         args: ARGS,
         example: "- package:\n    name: [ntp, curl]\n    state: present\n",

@@ -133,6 +133,10 @@ pub fn parse(manager: &str, text: &str) -> Vec<(String, Value)> {
 impl Module for PackageFacts {
     const NAME: &'static str = "package_facts";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[(
+            "ansible_facts.packages",
+            "installed packages by name: [{name, version, arch, source}]",
+        )],
         summary: "Gather the installed packages (dpkg, rpm or apk) into ansible_facts.packages.",
         args: ARGS,
         example: "- package_facts:\n- debug:\n    msg: \"nginx {{ ansible_facts.packages['nginx'][0].version }}\"\n  when: \"'nginx' in ansible_facts.packages\"\n",

@@ -81,6 +81,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Yum {
     const NAME: &'static str = "yum";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("results", "one line per package"),
+            ("rc", "exit status"),
+            ("stdout", "output"),
+            ("stderr", "errors"),
+        ],
         summary: "Install, update and remove RPM packages with yum.",
         args: ARGS,
         example: "- yum:\n    name: [java-17-openjdk-headless, https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm]\n    state: present\n    enablerepo: epel\n",
@@ -95,6 +101,12 @@ impl Module for Dnf {
     const NAME: &'static str = "dnf";
     const ALIASES: &'static [&'static str] = &["dnf5", "ansible.builtin.dnf5"];
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("results", "one line per package"),
+            ("rc", "exit status"),
+            ("stdout", "output"),
+            ("stderr", "errors"),
+        ],
         summary: "Install, update and remove RPM packages with dnf.",
         args: ARGS,
         example: "- dnf:\n    name: [java-17-openjdk-headless, jq]\n    state: latest\n    update_cache: yes\n",

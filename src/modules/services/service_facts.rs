@@ -156,6 +156,10 @@ pub fn parse(out: &str) -> IndexMap<String, IndexMap<String, Value>> {
 impl Module for ServiceFacts {
     const NAME: &'static str = "service_facts";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[(
+            "ansible_facts.services",
+            "services by name: {name, state, status, source}",
+        )],
         summary: "Gather the host's services (systemd units or sysv init scripts) into ansible_facts.services.",
         args: &[],
         example: "- service_facts:\n- debug:\n    var: ansible_facts.services['cron.service'].state\n",

@@ -76,6 +76,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Supervisorctl {
     const NAME: &'static str = "supervisorctl";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("name", "the program"), ("state", "the state asked for")],
         summary: "Manage programs of a running supervisord through supervisorctl.",
         args: ARGS,
         example: "- supervisorctl:\n    name: marathon\n    state: started\n",

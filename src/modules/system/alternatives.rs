@@ -174,6 +174,7 @@ fn commands(a: &AlternativesArgs, g: &Group, ua: &str) -> Result<Vec<String>, St
 impl Module for Alternatives {
     const NAME: &'static str = "alternatives";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[],
         summary: "Install, select or remove an alternative (update-alternatives).",
         args: ARGS,
         example: "- community.general.alternatives:\n    name: java\n    path: /usr/lib/jvm/java-17-openjdk-amd64/bin/java\n    link: /usr/bin/java\n",

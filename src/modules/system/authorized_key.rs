@@ -74,6 +74,14 @@ const ARGS: &[ArgDoc] = &[
 impl Module for AuthorizedKey {
     const NAME: &'static str = "authorized_key";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("user", "the user"),
+            ("key", "the keys"),
+            ("key_options", "their options"),
+            ("path", "the authorized_keys file"),
+            ("state", "present or absent"),
+            ("exclusive", "whether other keys were removed"),
+        ],
         summary: "Add or remove SSH public keys in a user's authorized_keys.",
         args: ARGS,
         example: "- authorized_key:\n    user: deploy\n    key: \"{{ lookup('file', 'files/deploy.pub') }}\"\n    exclusive: yes\n",

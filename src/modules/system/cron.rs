@@ -155,6 +155,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Cron {
     const NAME: &'static str = "cron";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("jobs", "the job names (or envs for env: true)"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Manage cron jobs and crontab environment variables, with Ansible's `#Ansible: NAME` markers.",
         args: ARGS,
         example: "- cron:\n    name: purge mesos sandboxes\n    minute: '0'\n    hour: '3'\n    job: find /var/lib/mesos/slaves -mtime +7 -delete\n    user: root\n",

@@ -48,6 +48,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Group {
     const NAME: &'static str = "group";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the group"),
+            ("gid", "its id"),
+            ("state", "present or absent"),
+            ("system", "whether a system group"),
+        ],
         summary: "Manage local groups.",
         args: ARGS,
         example: "- group:\n    name: mesos\n    gid: 1500\n    system: yes\n",

@@ -45,6 +45,10 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Hostname {
     const NAME: &'static str = "hostname";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the host name"),
+            ("ansible_facts", "ansible_hostname, ansible_nodename"),
+        ],
         summary: "Set the host's running and permanent hostname.",
         args: ARGS,
         example: "- hostname:\n    name: '{{ inventory_hostname }}'\n",

@@ -310,6 +310,14 @@ fn script(a: &IptablesArgs, ipt: &str, check: bool) -> Result<String, String> {
 impl Module for Iptables {
     const NAME: &'static str = "iptables";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("chain", "the chain"),
+            ("table", "the table"),
+            ("rule", "the rule"),
+            ("state", "present or absent"),
+            ("ip_version", "ipv4 or ipv6"),
+            ("flush", "whether the chain was flushed"),
+        ],
         summary: "Add or remove an iptables rule, set a chain's policy, flush, or manage a user chain (running tables only).",
         args: ARGS,
         example: "- iptables:\n    chain: INPUT\n    protocol: tcp\n    destination_port: '2181'\n    ctstate: [NEW]\n    jump: ACCEPT\n    comment: zookeeper\n",

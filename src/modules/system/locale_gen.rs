@@ -113,6 +113,7 @@ fn change(name: &str, line: &str, state: Presence) -> String {
 impl Module for LocaleGen {
     const NAME: &'static str = "locale_gen";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("name", "the locale")],
         summary: "Generate (or remove) a locale: /etc/locale.gen and locale-gen.",
         args: ARGS,
         example: "- community.general.locale_gen:\n    name: en_US.UTF-8\n    state: present\n",

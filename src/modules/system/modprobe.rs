@@ -42,6 +42,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Modprobe {
     const NAME: &'static str = "modprobe";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("name", "the module"), ("params", "its parameters")],
         summary: "Load or unload a kernel module.",
         args: ARGS,
         example: "- community.general.modprobe:\n    name: br_netfilter\n    state: present\n",

@@ -76,6 +76,11 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Mount {
     const NAME: &'static str = "mount";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the mount point"),
+            ("fstab", "the fstab file"),
+            ("backup_file", "the backup made (backup: true)"),
+        ],
         summary: "Keep fstab entries and mounted filesystems in step.",
         args: ARGS,
         example: "- mount:\n    path: /var/lib/mesos\n    src: /dev/xvdb\n    fstype: ext4\n    opts: noatime\n    state: mounted\n",

@@ -117,6 +117,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for PamLimits {
     const NAME: &'static str = "pam_limits";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[],
         summary: "Keep PAM limits (limits.conf lines) for a user or group.",
         args: ARGS,
         example: "- pam_limits:\n    domain: mesos\n    limit_type: '-'\n    limit_item: nofile\n    value: '65536'\n",

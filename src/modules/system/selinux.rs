@@ -69,6 +69,12 @@ const SELINUX_ARGS: &[ArgDoc] = &[
 impl Module for Selinux {
     const NAME: &'static str = "selinux";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("state", "the state"),
+            ("policy", "the policy"),
+            ("configfile", "the config file"),
+            ("reboot_required", "whether a reboot is needed"),
+        ],
         summary: "Set the SELinux mode and policy (ok with a message on hosts without SELinux unless enforcing is asked for).",
         args: SELINUX_ARGS,
         example: "- ansible.posix.selinux:\n    state: permissive\n    policy: targeted\n",
@@ -225,6 +231,12 @@ const SEBOOLEAN_ARGS: &[ArgDoc] = &[
 impl Module for Seboolean {
     const NAME: &'static str = "seboolean";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("state", "the state"),
+            ("policy", "the policy"),
+            ("configfile", "the config file"),
+            ("reboot_required", "whether a reboot is needed"),
+        ],
         summary: "Set an SELinux boolean (ok with a message on hosts without SELinux).",
         args: SEBOOLEAN_ARGS,
         example: "- ansible.posix.seboolean:\n    name: httpd_can_network_connect\n    state: yes\n    persistent: yes\n",

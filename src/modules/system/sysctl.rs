@@ -94,6 +94,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Sysctl {
     const NAME: &'static str = "sysctl";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[],
         summary: "Keep kernel parameters in a sysctl file and optionally in the running kernel.",
         args: ARGS,
         example: "- sysctl:\n    name: vm.swappiness\n    value: '1'\n    sysctl_file: /etc/sysctl.d/60-mesos.conf\n    sysctl_set: yes\n",

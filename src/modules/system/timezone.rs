@@ -117,6 +117,7 @@ fn settings(name: &str, hw: &str) -> String {
 impl Module for Timezone {
     const NAME: &'static str = "timezone";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("diff", "before and after: {name, hwclock}")],
         summary: "Set the system time zone and the hardware clock's (UTC or local time).",
         args: ARGS,
         example: "- community.general.timezone:\n    name: Europe/Paris\n",

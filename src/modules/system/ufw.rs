@@ -238,6 +238,7 @@ fn script(a: &UfwArgs, check: bool) -> Result<String, String> {
 impl Module for Ufw {
     const NAME: &'static str = "ufw";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[],
         summary: "Manage the ufw firewall: state, default policies, logging and rules.",
         args: ARGS,
         example: "- community.general.ufw:\n    rule: allow\n    port: '22'\n    proto: tcp\n- community.general.ufw:\n    state: enabled\n    default: deny\n",

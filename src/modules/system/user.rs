@@ -160,6 +160,18 @@ const ARGS: &[ArgDoc] = &[
 impl Module for User {
     const NAME: &'static str = "user";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the user"),
+            ("uid", "its id"),
+            ("group", "its primary group"),
+            ("home", "its home"),
+            ("shell", "its shell"),
+            ("comment", "GECOS"),
+            ("state", "present or absent"),
+            ("system", "whether a system user"),
+            ("ssh_key_file", "the key made (generate_ssh_key)"),
+            ("ssh_public_key", "its public half"),
+        ],
         summary: "Manage local user accounts and their SSH keys.",
         args: ARGS,
         example: "- user:\n    name: mesos\n    group: mesos\n    groups: docker\n    append: yes\n    shell: /bin/bash\n    system: yes\n",

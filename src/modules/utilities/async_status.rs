@@ -45,6 +45,12 @@ const ARGS: &[ArgDoc] = &[
 impl Module for AsyncStatus {
     const NAME: &'static str = "async_status";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("ansible_job_id", "the job"),
+            ("started", "whether it started"),
+            ("finished", "whether it finished"),
+            ("erased", "whether its file was removed (mode: cleanup)"),
+        ],
         summary: "Read (or clean up) a background job started with async and poll: 0.",
         args: ARGS,
         example: "- shell: /opt/build.sh\n  async: 600\n  poll: 0\n  register: build\n- async_status:\n    jid: \"{{ build.ansible_job_id }}\"\n  register: job\n  until: job.finished\n  retries: 60\n  delay: 10\n",

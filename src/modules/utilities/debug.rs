@@ -21,6 +21,7 @@ impl Module for Debug {
     const FREE_FORM: FreeForm = FreeForm::No;
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("msg", "the message (or the var)")],
         summary: "Print a message or the value of a variable",
         args: &[
             dflt("msg", "Hello world!", "the message (any value)"),

@@ -17,6 +17,10 @@ impl Module for Fail {
     const NAME: &'static str = "fail";
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("assertion", "the failed assertion (assert)"),
+            ("evaluated_to", "what it gave (assert)"),
+        ],
         summary: "Fail the host with a message (usually with `when:`)",
         args: &[dflt(
             "msg",
@@ -54,6 +58,10 @@ impl Module for Assert {
     const FREE_FORM: FreeForm = FreeForm::No;
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("assertion", "the failed assertion (assert)"),
+            ("evaluated_to", "what it gave (assert)"),
+        ],
         summary: "Check that expressions hold; fail the host otherwise",
         args: &[
             req("that", "a condition or a list of them (as `when:`)"),

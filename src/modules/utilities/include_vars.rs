@@ -66,6 +66,7 @@ impl Module for IncludeVars {
     };
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("ansible_included_var_files", "the files read")],
         summary: "Loads variables from a YAML/JSON file or a directory of them (controller side).",
         args: &[
             aka(

@@ -27,6 +27,12 @@ impl Module for Pause {
     const NAME: &'static str = "pause";
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("user_input", "what was typed"),
+            ("delta", "seconds paused"),
+            ("echo", "whether input was echoed"),
+            ("stdout", "what was shown"),
+        ],
         summary: "Waits a number of seconds or minutes on the controller. Waiting for a key \
                   press is not supported: runs are non-interactive.",
         args: &[

@@ -20,6 +20,7 @@ pub struct Ping;
 impl Module for Ping {
     const NAME: &'static str = "ping";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("ping", "the data argument")],
         summary: "Checks that the host is reachable and can run a shell command.",
         args: &[dflt("data", "pong", "What to return as `ping`.")],
         example: "- ping:",

@@ -17,6 +17,7 @@ impl Module for SetFact {
     };
     const NEEDS_HOST: bool = false;
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("ansible_facts", "the variables set")],
         summary: "Set variables on the host for the rest of the run (every key is a variable)",
         args: &[
             req("KEY", "any variable name and its value"),

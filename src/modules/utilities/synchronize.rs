@@ -461,6 +461,10 @@ fn plan(
 impl Module for Synchronize {
     const NAME: &'static str = "synchronize";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("rc", "rsync's exit status"),
+            ("stdout_lines", "rsync's output"),
+        ],
         summary: "Push a file or directory tree to the host (rsync's rules for what changes), over the task's SSH connection.",
         args: ARGS,
         example: "- ansible.posix.synchronize:\n    src: conf/\n    dest: /etc/mesos/\n    delete: yes\n    rsync_opts: ['--exclude=*.bak']\n",

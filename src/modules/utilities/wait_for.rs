@@ -66,6 +66,13 @@ pub struct WaitFor;
 impl Module for WaitFor {
     const NAME: &'static str = "wait_for";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("elapsed", "seconds waited"),
+            ("path", "the file (path)"),
+            ("port", "the port (port)"),
+            ("match_groups", "the regex groups (search_regex)"),
+            ("match_groupdict", "the named groups"),
+        ],
         summary: "Waits on the target for a port to open, close or drain, or for a file (or a \
                   string in it) to appear or go away.",
         args: &[

@@ -203,6 +203,13 @@ const ARGS: &[ArgDoc] = &[
 impl Module for Apt {
     const NAME: &'static str = "apt";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("cache_updated", "whether the cache was updated"),
+            ("cache_update_time", "when the cache was updated"),
+            ("packages", "packages changed"),
+            ("stdout", "apt-get's output"),
+            ("stderr", "apt-get's errors"),
+        ],
         summary: "Install, upgrade and remove Debian packages with apt-get (non-interactive, waits for the dpkg lock).",
         args: ARGS,
         example: "- apt:\n    name: [openjdk-17-jre-headless, jq=1.6*]\n    state: present\n    update_cache: yes\n    cache_valid_time: 3600\n    install_recommends: no\n",

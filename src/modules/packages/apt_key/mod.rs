@@ -60,6 +60,7 @@ const ARGS: &[ArgDoc] = &[
 impl Module for AptKey {
     const NAME: &'static str = "apt_key";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[("keyrings", "the keyrings written")],
         summary: "Add or remove an APT signing key (no apt-key or gpg needed on the host).",
         args: ARGS,
         example: "- apt_key:\n    url: https://download.docker.com/linux/debian/gpg\n    id: 9DC858229FC7DD38854AE2D88D81803C0EBFCD88\n    keyring: /etc/apt/keyrings/docker.asc\n",

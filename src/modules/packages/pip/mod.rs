@@ -144,6 +144,12 @@ fn requested(a: &PipArgs) -> Result<Vec<String>, ModuleError> {
 impl Module for Pip {
     const NAME: &'static str = "pip";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "packages asked for"),
+            ("virtualenv", "the virtualenv"),
+            ("stdout", "pip's output"),
+            ("stderr", "pip's errors"),
+        ],
         summary: "Install, upgrade and remove Python packages with pip (needs Python on the host).",
         args: ARGS,
         example: "- pip:\n    name: [kazoo>=2.8, requests]\n    virtualenv: /opt/tools\n    virtualenv_command: python3 -m venv\n",

@@ -243,6 +243,12 @@ const SYSTEMD_ARGS: &[ArgDoc] = &[
 impl Module for Service {
     const NAME: &'static str = "service";
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the service"),
+            ("state", "started, stopped"),
+            ("enabled", "enabled at boot"),
+            ("service_mgr", "the service manager used"),
+        ],
         summary: "Manage services through systemd, OpenRC or sysvinit scripts, whichever the host has.",
         args: SERVICE_ARGS,
         example: "- service:\n    name: zookeeper\n    state: started\n    enabled: yes\n",
@@ -262,6 +268,12 @@ impl Module for Systemd {
         "ansible.legacy.systemd_service",
     ];
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[
+            ("name", "the service"),
+            ("state", "started, stopped"),
+            ("enabled", "enabled at boot"),
+            ("service_mgr", "the service manager used"),
+        ],
         summary: "Manage systemd units (on hosts without systemd, the service through OpenRC or sysvinit).",
         args: SYSTEMD_ARGS,
         example: "- systemd:\n    name: mesos-master\n    state: restarted\n    enabled: yes\n    daemon_reload: yes\n",

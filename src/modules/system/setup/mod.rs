@@ -181,6 +181,10 @@ impl Module for Setup {
     const NAME: &'static str = "setup";
     const ALIASES: &'static [&'static str] = &["gather_facts", "ansible.builtin.gather_facts"];
     const DOC: ModuleDoc = ModuleDoc {
+        returns: &[(
+            "ansible_facts",
+            "the host's facts (ansible_hostname, ansible_distribution, ansible_default_ipv4, ...; see rmesos doc setup's gather_subset)",
+        )],
         summary: "Gathers facts about the host in one round trip (no Python needed on the \
                   target). Facts are visible as ansible_<name> and ansible_facts.<name>.",
         args: &[
