@@ -211,6 +211,21 @@ mod tests {
         assert_eq!(der_uint(&[0x00, 0x01]), vec![0x02, 0x01, 0x01]);
     }
 
+    /// A throwaway 1024-bit key (PKCS#1 PEM, as EC2 hands out); the expected values come from
+    /// `openssl pkcs8 -topk8 -nocrypt -outform DER | sha1sum` (EC2's form for a key it
+    /// created) and `openssl rsa -pubout -outform DER | md5sum` (for an imported one).
+    const TEST_KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIICXgIBAAKBgQDH60GIh75ITxMPSPkh53A73vRQEcjoef3HZeEXbmNrTKXMqi9o\nJNRKUUNUqrz5Fr07tmv4ABmoT9T9WXRvK3XWh2mI2GdwHnQ5fFYHH8Ja0QB209oz\nUQij5vNY2HDjv5Bec6FglYi3wlFgmDfs7rmXkITL21C2srPvZNwy3jxgLQIDAQAB\nAoGBAJfUzv+PAG/QRkxsgnFCYVXHHUuWRjxxMdD3Sf1OpAkAvEb01W5F0kji8Lzj\nswOGRo+MGvHNua6/eqYzAx/PJP1A1CWrXRGl7yKMvLRKR+WPPmjvTn+MQIArcHJK\nTbRASRoueuxdolq/Kdwehl0iZSVxIldS9EAsw9AK47fTqLDtAkEA+HeM0EMC//Bd\nl5JMv3W8GvsYaB7XnAc8oZSWM2Af3ehnJFc7F/rbNeU+gsinEscIqJuG8xFqyZ2E\nfluXc2oSzwJBAM3659i/ZoaBJApAzcwreh7ZBu8TTMw6OujuQY2YrjUa7DUWv+6f\nMqKg1enzRgpZb7XFEWJ/IUb1fFaABF7cTEMCQQDQS4C78wGnyDzd3WMDutK4F7pN\nR1XfUt3MY4FLjpEIelVFTO+YWc+9rfIqt8YAYuTqXH/Uc8x/OtMhDu23brxXAkBQ\nFfLY8ioht8pUdjfN30WfAtDQWZetfCJ1eFVigW+SVEJsrci4NYuRcalaSez8jyOA\n7/s/aaB9n2rVkvagD1VTAkEA7vzNKaHyD8ssPdrxZOqsoL5inCQQgHKbLmDWUyPn\ntu+wpRsLEsKoIDwoyK2MxfGh4/nr2sY+uXa1nmrJqbq4gg==\n-----END RSA PRIVATE KEY-----";
+
+    #[test]
+    fn rsa_fingerprints_are_ec2s_for_created_and_imported_keys() {
+        assert_eq!(compare(TEST_KEY, "d7:88:c2:38:35:c8:5f:3d:2c:4b:32:a9:9d:b9:34:0c:8f:4c:56:22"), KeyCheck::Matches);
+        assert_eq!(compare(TEST_KEY, "e5:f8:4b:88:86:9e:21:49:50:1a:6f:e9:50:b6:2a:92"), KeyCheck::Matches);
+        assert!(matches!(
+            compare(TEST_KEY, "00:11:22"),
+            KeyCheck::Differs { .. }
+        ));
+    }
+
     #[test]
     fn a_key_that_is_not_one_is_unverifiable() {
         assert!(matches!(
