@@ -81,6 +81,11 @@ impl Moto {
     /// `rmesos ARGS` with credentials, region and endpoint from the environment, as a user
     /// would set them; IMDS and the user's own AWS files are out of reach.
     fn rmesos(&self, args: &[&str], stdin: &str) -> Output {
+        self.rmesos_env(args, stdin, &[])
+    }
+
+    /// [`Moto::rmesos`] with more environment variables.
+    fn rmesos_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
         cmd.args(args)
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -88,6 +93,7 @@ impl Moto {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.url);
         isolate(&mut cmd, self.home.path());
+        cmd.envs(env.iter().copied());
         run(cmd, stdin)
     }
 }
@@ -1192,6 +1198,56 @@ fn launch_keeps_its_deploy_settings_for_later_commands() {
         "",
     ));
     assert!(inv.contains("\"ansible_host\": \"dns_name\""), "{inv}");
+
+    // login: the kept user, any node by instance id, -A, and the L:R shorthand (a stand-in
+    // ssh prints what it was given).
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("ssh");
+    std::fs::write(&fake, "#!/bin/sh\necho \"ssh $*\"\n").unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let slave = rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        rmesos::ec2::cluster::nodes(&ec2, "kappa")
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.role == Some(rmesos::ec2::cluster::Role::Slave))
+            .unwrap()
+    });
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = ok(&moto.rmesos_env(
+        &[
+            "ec2",
+            "login",
+            "kappa",
+            "--host",
+            &slave.instance_id,
+            "-A",
+            "-L",
+            "8080:8080",
+        ],
+        "",
+        &[("PATH", &path)],
+    ));
+    assert!(out.contains(" -A "), "{out}");
+    assert!(out.contains("-L localhost:8080:localhost:8080"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("root@{}", slave.private_ip)),
+        "{out}"
+    );
+    let out = moto.rmesos_env(
+        &["ec2", "login", "kappa", "--host", "nosuch"],
+        "",
+        &[("PATH", &path)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no running node \"nosuch\""));
 }
 
 /// A deploy of the Mesos playbook with no Mesos source would fail after the instances are

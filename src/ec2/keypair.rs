@@ -218,8 +218,17 @@ mod tests {
 
     #[test]
     fn rsa_fingerprints_are_ec2s_for_created_and_imported_keys() {
-        assert_eq!(compare(TEST_KEY, "d7:88:c2:38:35:c8:5f:3d:2c:4b:32:a9:9d:b9:34:0c:8f:4c:56:22"), KeyCheck::Matches);
-        assert_eq!(compare(TEST_KEY, "e5:f8:4b:88:86:9e:21:49:50:1a:6f:e9:50:b6:2a:92"), KeyCheck::Matches);
+        assert_eq!(
+            compare(
+                TEST_KEY,
+                "d7:88:c2:38:35:c8:5f:3d:2c:4b:32:a9:9d:b9:34:0c:8f:4c:56:22"
+            ),
+            KeyCheck::Matches
+        );
+        assert_eq!(
+            compare(TEST_KEY, "e5:f8:4b:88:86:9e:21:49:50:1a:6f:e9:50:b6:2a:92"),
+            KeyCheck::Matches
+        );
         assert!(matches!(
             compare(TEST_KEY, "00:11:22"),
             KeyCheck::Differs { .. }
