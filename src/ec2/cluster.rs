@@ -573,32 +573,10 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Re
         req = req.placement(Placement::builder().availability_zone(z).build());
     }
     if let Some(gb) = spec.root_vol_size {
-        req = req.block_device_mappings(
-            BlockDeviceMapping::builder()
-                .device_name(root_device(ec2, &spec.ami).await?)
-                .ebs(
-                    EbsBlockDevice::builder()
-                        .volume_size(gb)
-                        .volume_type(VolumeType::Gp3)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
-        );
+        req = req.block_device_mappings(gp3_volume(&root_device(ec2, &spec.ami).await?, gb));
     }
     if let Some(gb) = spec.ebs_vol_size {
-        req = req.block_device_mappings(
-            BlockDeviceMapping::builder()
-                .device_name(EBS_DEVICE)
-                .ebs(
-                    EbsBlockDevice::builder()
-                        .volume_size(gb)
-                        .volume_type(VolumeType::Gp3)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
-        );
+        req = req.block_device_mappings(gp3_volume(EBS_DEVICE, gb));
     }
     if let Some(price) = &spec.spot_price {
         req = req.instance_market_options(
@@ -612,6 +590,20 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Re
         .await
         .map_err(|e| sdk_error("RunInstances", &ec2.region, e))?;
     Ok(())
+}
+
+/// A gp3 volume of `gb` GB at `device`, deleted with its instance.
+fn gp3_volume(device: &str, gb: i32) -> BlockDeviceMapping {
+    BlockDeviceMapping::builder()
+        .device_name(device)
+        .ebs(
+            EbsBlockDevice::builder()
+                .volume_size(gb)
+                .volume_type(VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build()
 }
 
 /// The AMI's root device name (`/dev/xvda`, `/dev/sda1`…), to resize the root volume.
