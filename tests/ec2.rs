@@ -81,6 +81,11 @@ impl Moto {
     /// `rmesos ARGS` with credentials, region and endpoint from the environment, as a user
     /// would set them; IMDS and the user's own AWS files are out of reach.
     fn rmesos(&self, args: &[&str], stdin: &str) -> Output {
+        self.rmesos_env(args, stdin, &[])
+    }
+
+    /// [`Moto::rmesos`] with more environment variables.
+    fn rmesos_env(&self, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rmesos"));
         cmd.args(args)
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -88,6 +93,7 @@ impl Moto {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT_URL", &self.url);
         isolate(&mut cmd, self.home.path());
+        cmd.envs(env.iter().copied());
         run(cmd, stdin)
     }
 }
@@ -244,6 +250,8 @@ fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
                     "2",
                     "--ebs-vol-size",
                     "20",
+                    "--root-vol-size",
+                    "30",
                     "--tag",
                     "team=data",
                 ],
@@ -319,6 +327,7 @@ fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
                 ("rmesos-ebs-gb".into(), "20".into()),
                 ("rmesos-groups".into(), groups_tag.into()),
                 ("rmesos-role".into(), role.clone()),
+                ("rmesos-root-gb".into(), "30".into()),
                 ("team".into(), "data".into()),
             ];
             want.sort();
@@ -348,6 +357,24 @@ fn launch_creates_exactly_the_groups_rules_instances_tags_and_volumes() {
             let vol = &vols.volumes()[0];
             assert_eq!(vol.size(), Some(20));
             assert!(tags_of(vol.tags()).contains(&("rmesos-cluster".into(), "alpha".into())));
+            // The root volume, resized.
+            let root = i.root_device_name().unwrap();
+            let root_id = i
+                .block_device_mappings()
+                .iter()
+                .find(|b| b.device_name() == Some(root))
+                .and_then(|b| b.ebs())
+                .and_then(|e| e.volume_id())
+                .expect("a root volume")
+                .to_string();
+            let vols = ec2
+                .client
+                .describe_volumes()
+                .volume_ids(&root_id)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(vols.volumes()[0].size(), Some(30));
             roles.push(role);
         }
         roles.sort();
@@ -488,7 +515,13 @@ fn stop_start_and_destroy_touch_only_their_cluster() {
                 .to_vec()
         };
 
-        ok(&moto.rmesos(&["ec2", "stop", "one"], ""));
+        let stopped = moto.rmesos(&["ec2", "stop", "one"], "");
+        ok(&stopped);
+        let warn = String::from_utf8_lossy(&stopped.stderr);
+        assert!(
+            warn.contains("instance-store") && warn.contains("lost"),
+            "{warn}"
+        );
         let one: Vec<String> = cluster_states(&ec2, "one")
             .await
             .into_iter()
@@ -544,6 +577,19 @@ fn stop_start_and_destroy_touch_only_their_cluster() {
             desc.contains("Mesos master") && desc.contains(":5050/"),
             "{desc}"
         );
+        // Each address under its own label: moto gives public and private addresses.
+        for line in desc.lines().filter(|l| l.contains(" running ")) {
+            let (_, private) = line.split_once(" private ").expect("a private column");
+            let private = private.trim();
+            assert!(
+                private.starts_with("172.31.") || private.starts_with("10."),
+                "{line}"
+            );
+            let (_, public) = line.split_once(" public ").expect("a public column");
+            let (public, _) = public.split_once(" private ").unwrap();
+            assert!(public.contains(".amazonaws.com"), "{line}");
+            assert!(!public.contains(private), "{line}");
+        }
     });
 }
 
@@ -841,7 +887,9 @@ fn missing_credentials_and_bad_regions_are_one_line() {
 
 /// Needs Docker: container hosts stand in for the instances. The cluster's inventory source
 /// maps each instance to its container through `compose` (a tag holding the address), the
-/// same path a user takes to reach instances by a non-default address.
+/// same path a user takes to reach instances by a non-default address. The launch's playbook,
+/// `-e`, user, key and compose are remembered: `deploy`, `start`, `run`, `status` and
+/// `copy-dir` then need none of them.
 #[test]
 fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() {
     let moto = Moto::start();
@@ -850,15 +898,24 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
     let playbook = dir.path().join("site.yml");
     std::fs::write(
         &playbook,
-        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{{ group_names | join(',') }}\"\n        dest: /tmp/rmesos-groups\n",
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        content: \"{{ group_names | join(',') }} {{ marker }}\"\n        dest: /tmp/rmesos-groups\n",
     )
     .unwrap();
     let key = hosts.lab().private_key_path();
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     let key = key.to_str().unwrap();
     let compose = "ansible_host=tags['ssh-address']";
     rt().block_on(async {
         let ec2 = moto.ec2("us-east-1").await;
-        let ami = key_pair_and_ami(&ec2).await;
+        // The lab's key is the key pair's (launch checks the identity file against it).
+        ec2.client
+            .import_key_pair()
+            .key_name("ops")
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(public.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
         ok(&moto.rmesos(&launch_args("gamma", &ami, &[]), ""));
         // Point each instance at a container (master → host1, slave → host2).
         let out = ec2
@@ -908,6 +965,8 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
             compose,
             "--playbook",
             playbook.to_str().unwrap(),
+            "-e",
+            "marker=first",
             "--ssh-timeout",
             "120",
         ]);
@@ -919,28 +978,37 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
     });
     let read = |h: &str| {
         hosts
-            .exec(h, "cat /tmp/rmesos-groups")
+            .exec(h, "cat /tmp/rmesos-groups 2>/dev/null || echo absent")
             .unwrap()
             .stdout_str()
     };
-    assert_eq!(read("host1"), "aws_ec2,mesos-master,zookeeper");
-    assert_eq!(read("host2"), "aws_ec2,mesos-slave");
+    let forget = || {
+        for h in ["host1", "host2"] {
+            hosts.exec(h, "rm -f /tmp/rmesos-groups").unwrap();
+        }
+    };
+    assert_eq!(read("host1"), "aws_ec2,mesos-master,zookeeper first");
+    assert_eq!(read("host2"), "aws_ec2,mesos-slave first");
 
-    let out = ok(&moto.rmesos(
-        &[
-            "ec2",
-            "run",
-            "gamma",
-            "echo ran > /tmp/rmesos-run",
-            "-i",
-            key,
-            "-u",
-            "root",
-            "--compose",
-            compose,
-        ],
-        "",
-    ));
+    // `deploy` with no flags repeats the launch's playbook, -e, user, key and compose;
+    // --check changes nothing, --limit narrows.
+    forget();
+    let out = ok(&moto.rmesos(&["ec2", "deploy", "gamma", "--check"], ""));
+    assert!(out.contains("changed=1"), "{out}");
+    assert_eq!(read("host1"), "absent\n");
+    ok(&moto.rmesos(&["ec2", "deploy", "gamma", "--limit", "mesos-slave"], ""));
+    assert_eq!(read("host1"), "absent\n");
+    assert_eq!(read("host2"), "aws_ec2,mesos-slave first");
+
+    // `start` redeploys the same way; an explicit -e wins.
+    forget();
+    ok(&moto.rmesos(&["ec2", "stop", "gamma"], ""));
+    ok(&moto.rmesos(&["ec2", "start", "gamma"], ""));
+    assert_eq!(read("host1"), "aws_ec2,mesos-master,zookeeper first");
+    ok(&moto.rmesos(&["ec2", "deploy", "gamma", "-e", "marker=second"], ""));
+    assert_eq!(read("host1"), "aws_ec2,mesos-master,zookeeper second");
+
+    let out = ok(&moto.rmesos(&["ec2", "run", "gamma", "echo ran > /tmp/rmesos-run"], ""));
     assert!(out.contains("changed=1"), "{out}");
     for h in ["host1", "host2"] {
         assert_eq!(
@@ -948,6 +1016,44 @@ fn deploy_waits_for_ssh_and_runs_the_playbook_on_container_hosts_needs_docker() 
             "ran\n"
         );
     }
+
+    // copy-dir: a tree to the same path on every node.
+    let tree = dir.path().join("conf");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(tree.join("sub/b.txt"), "beta\n").unwrap();
+    ok(&moto.rmesos(&["ec2", "copy-dir", "gamma", tree.to_str().unwrap()], ""));
+    for h in ["host1", "host2"] {
+        let got = hosts
+            .exec(
+                h,
+                &format!("cat {0}/a.txt {0}/sub/b.txt", tree.to_str().unwrap()),
+            )
+            .unwrap()
+            .stdout_str();
+        assert_eq!(got, "alpha\nbeta\n", "{h}");
+    }
+
+    // status: a service listening is up, the others down (exit 1), UI URLs shown.
+    hosts
+        .exec(
+            "host1",
+            "setsid nohup perl -MIO::Socket::INET -e '$s = IO::Socket::INET->new(LocalPort => 5050, Listen => 5, ReuseAddr => 1) or die; while ($c = $s->accept) { close $c }' >/dev/null 2>&1 </dev/null & sleep 1",
+        )
+        .unwrap();
+    let out = moto.rmesos(&["ec2", "status", "gamma"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .to_string()
+    };
+    assert!(line("Mesos master ").contains(" up "), "{text}");
+    assert!(line("Mesos master ").contains(":5050/"), "{text}");
+    assert!(line("Marathon").contains("DOWN"), "{text}");
+    assert!(line("Mesos agent").contains("DOWN"), "{text}");
 }
 
 /// Every check that can fail runs before anything is paid for: a deploy playbook that does not
@@ -1002,4 +1108,389 @@ fn a_launch_refused_half_way_leaves_no_running_instance_unless_kept() {
             vec![("master".to_string(), "running".to_string())]
         );
     });
+}
+
+/// The launch keeps its deploy settings in the master group's tags (paths made absolute), and
+/// later commands use them without flags.
+#[test]
+fn launch_keeps_its_deploy_settings_for_later_commands() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = dir.path().join("vars.yml");
+    std::fs::write(&vars, "answer: 42\n").unwrap();
+    let long = format!("note={}", "x".repeat(600));
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = key_pair_and_ami(&ec2).await;
+        let vars_arg = format!("@{}", vars.display());
+        ok(&moto.rmesos(
+            &launch_args(
+                "kappa",
+                &ami,
+                &[
+                    "--playbook",
+                    "playbooks/site.yml",
+                    "-u",
+                    "root",
+                    "-e",
+                    "mesos_install_method=tarball",
+                    "-e",
+                    &vars_arg,
+                    "-e",
+                    &long,
+                    "--compose",
+                    "ansible_host=private_ip_address",
+                ],
+            ),
+            "",
+        ));
+        let rec = rmesos::ec2::state::load(&ec2, "kappa")
+            .await
+            .unwrap()
+            .expect("a deploy record");
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            rec.playbook.as_deref(),
+            Some(cwd.join("playbooks/site.yml").to_str().unwrap())
+        );
+        assert_eq!(rec.user.as_deref(), Some("root"));
+        assert_eq!(
+            rec.extra_vars,
+            vec!["mesos_install_method=tarball".to_string(), vars_arg, long]
+        );
+        assert_eq!(rec.compose, vec!["ansible_host=private_ip_address"]);
+        // Over 256 characters: cut into several tags.
+        let groups = rmesos::ec2::cluster::security_groups(&ec2, "kappa")
+            .await
+            .unwrap();
+        let sg = ec2
+            .client
+            .describe_security_groups()
+            .group_ids(&groups["kappa-master"])
+            .send()
+            .await
+            .unwrap();
+        let tags = tags_of(sg.security_groups()[0].tags());
+        let chunks: usize = tags
+            .iter()
+            .find(|(k, _)| k == "rmesos-deploy-chunks")
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
+        assert!(chunks >= 3, "{tags:?}");
+        assert!(tags.iter().all(|(_, v)| v.chars().count() <= 256));
+    });
+    // `inventory` (like deploy, start, status…) uses the kept compose; a flag replaces it.
+    let inv = ok(&moto.rmesos(&["ec2", "inventory", "kappa"], ""));
+    assert!(
+        inv.contains("\"ansible_host\": \"private_ip_address\""),
+        "{inv}"
+    );
+    let inv = ok(&moto.rmesos(
+        &[
+            "ec2",
+            "inventory",
+            "kappa",
+            "--compose",
+            "ansible_host=dns_name",
+        ],
+        "",
+    ));
+    assert!(inv.contains("\"ansible_host\": \"dns_name\""), "{inv}");
+
+    // login: the kept user, any node by instance id, -A, and the L:R shorthand (a stand-in
+    // ssh prints what it was given).
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("ssh");
+    std::fs::write(&fake, "#!/bin/sh\necho \"ssh $*\"\n").unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&fake)
+        .status()
+        .unwrap();
+    let slave = rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        rmesos::ec2::cluster::nodes(&ec2, "kappa")
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|n| n.role == Some(rmesos::ec2::cluster::Role::Slave))
+            .unwrap()
+    });
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = ok(&moto.rmesos_env(
+        &[
+            "ec2",
+            "login",
+            "kappa",
+            "--host",
+            &slave.instance_id,
+            "-A",
+            "-L",
+            "8080:8080",
+        ],
+        "",
+        &[("PATH", &path)],
+    ));
+    assert!(out.contains(" -A "), "{out}");
+    assert!(out.contains("-L localhost:8080:localhost:8080"), "{out}");
+    assert!(
+        out.trim_end()
+            .ends_with(&format!("root@{}", slave.private_ip)),
+        "{out}"
+    );
+    let out = moto.rmesos_env(
+        &["ec2", "login", "kappa", "--host", "nosuch"],
+        "",
+        &[("PATH", &path)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no running node \"nosuch\""));
+}
+
+/// A deploy of the Mesos playbook with no Mesos source would fail after the instances are
+/// paid for: the launch refuses before RunInstances (nothing exists afterwards).
+#[test]
+fn launch_without_a_mesos_source_fails_before_run_instances() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = key_pair_and_ami(&ec2).await;
+        let mut args = launch_cmd("zeta", &ami);
+        args.extend([
+            "-e",
+            "mesos_install_method=package",
+            "-e",
+            "mesos_apt_repository=",
+        ]);
+        let out = moto.rmesos(&args, "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("mesos_apt_repository") && err.contains("installs Mesos"),
+            "{err}"
+        );
+        assert!(cluster_states(&ec2, "zeta").await.is_empty());
+        assert!(group_names(&ec2, "zeta").await.is_empty());
+
+        // A tarball method without a URL is refused the same way; with one it passes.
+        let mut args = launch_cmd("zeta", &ami);
+        args.extend([
+            "-e",
+            "mesos_install_method=tarball",
+            "-e",
+            "mesos_tarball_url=",
+        ]);
+        let out = moto.rmesos(&args, "");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("mesos_tarball_url"));
+        let mut args = launch_cmd("zeta", &ami);
+        args.extend([
+            "-e",
+            "mesos_install_method=tarball",
+            "-e",
+            "mesos_tarball_url=https://mirror.example/mesos.tar.gz",
+            "--stop-after",
+            "groups",
+        ]);
+        ok(&moto.rmesos(&args, ""));
+        assert_eq!(group_names(&ec2, "zeta").await.len(), 2);
+    });
+}
+
+/// The key pair must exist and the identity file must hold its key: an imported RSA key
+/// (EC2's MD5 of the public key), moto's own key, and a mismatch refused before anything.
+#[test]
+fn launch_checks_the_key_pair_and_the_identity_file() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("mine");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
+        .arg(&mine)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let public = std::fs::read_to_string(mine.with_extension("pub")).unwrap();
+    let theirs = dir.path().join("ops.pem");
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let made = ec2
+            .client
+            .create_key_pair()
+            .key_name("ops")
+            .send()
+            .await
+            .unwrap();
+        std::fs::write(&theirs, made.key_material().unwrap()).unwrap();
+        ec2.client
+            .import_key_pair()
+            .key_name("mine")
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(public.as_bytes()))
+            .send()
+            .await
+            .unwrap();
+        let ami = some_ami(&ec2).await;
+        let base = |cluster: &'static str, key: &'static str| {
+            vec![
+                "ec2",
+                "launch",
+                cluster,
+                "-a",
+                ami.as_str(),
+                "-k",
+                key,
+                "--ssh-from",
+                "203.0.113.7/32",
+                "--no-deploy",
+                "--stop-after",
+                "groups",
+            ]
+        };
+        let mut a = base("k1", "mine");
+        a.extend(["-i", mine.to_str().unwrap()]);
+        ok(&moto.rmesos(&a, ""));
+        let mut a = base("k2", "ops");
+        a.extend(["-i", theirs.to_str().unwrap()]);
+        ok(&moto.rmesos(&a, ""));
+
+        let mut a = base("k3", "ops");
+        a.extend(["-i", mine.to_str().unwrap()]);
+        let out = moto.rmesos(&a, "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is not the key of key pair \"ops\""), "{err}");
+        let out = moto.rmesos(&base("k4", "nosuch"), "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no key pair \"nosuch\""), "{err}");
+        for c in ["k3", "k4"] {
+            assert!(group_names(&ec2, c).await.is_empty(), "{c}");
+        }
+    });
+}
+
+/// SSH from the whole internet needs --yes-open-ssh; a --resume that would open the cluster
+/// to new addresses asks (and without a terminal or -y, refuses).
+#[test]
+fn access_is_never_widened_silently() {
+    let moto = Moto::start();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = key_pair_and_ami(&ec2).await;
+        let mut open = launch_args("eta", &ami, &["--stop-after", "rules"]);
+        let i = open.iter().position(|a| *a == "203.0.113.7/32").unwrap();
+        open[i] = "0.0.0.0/0";
+        let out = moto.rmesos(&open, "");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--yes-open-ssh"));
+        assert!(group_names(&ec2, "eta").await.is_empty());
+
+        ok(&moto.rmesos(&launch_args("eta", &ami, &["--stop-after", "rules"]), ""));
+        let wider = launch_args(
+            "eta",
+            &ami,
+            &[
+                "--resume",
+                "--stop-after",
+                "rules",
+                "--open-ui",
+                "198.51.100.0/24",
+            ],
+        );
+        let out = moto.rmesos(&wider, "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("198.51.100.0/24") && err.contains("-y"),
+            "{err}"
+        );
+        let groups = rmesos::ec2::cluster::security_groups(&ec2, "eta")
+            .await
+            .unwrap();
+        let rules = rmesos::ec2::cluster::current_rules(&ec2, &groups["eta-master"])
+            .await
+            .unwrap();
+        assert!(!rules.iter().any(|r| r.source == "198.51.100.0/24"));
+        let mut yes = wider.clone();
+        yes.push("-y");
+        ok(&moto.rmesos(&yes, ""));
+        let rules = rmesos::ec2::cluster::current_rules(&ec2, &groups["eta-master"])
+            .await
+            .unwrap();
+        assert!(rules.iter().any(|r| r.source == "198.51.100.0/24"));
+    });
+}
+
+/// inventory/ec2/aws_ec2.yml as shipped (only pointed at moto): one host per instance, in the
+/// playbooks' groups.
+#[test]
+fn the_example_inventory_gives_one_host_per_instance() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let ec2 = moto.ec2("us-east-1").await;
+        let ami = key_pair_and_ami(&ec2).await;
+        ok(&moto.rmesos(&launch_args("demo", &ami, &["-s", "3"]), ""));
+    });
+    let example = std::fs::read_to_string("inventory/ec2/aws_ec2.yml").unwrap();
+    let body: String = example
+        .lines()
+        .filter(|l| !l.starts_with("plugin:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = source(&moto, dir.path(), &body);
+    let inv = load_aws_ec2(&path, false).unwrap();
+    assert_eq!(inv.hosts.len(), 4, "{:?}", inv.hosts.keys());
+    let size = |g: &str| inv.groups.get(g).map(|g| g.hosts.len()).unwrap_or(0);
+    assert_eq!(size("mesos-master"), 1);
+    assert_eq!(size("mesos-slave"), 3);
+    assert_eq!(size("zookeeper"), 1);
+}
+
+/// The disks role's finder on a real block device (a loop device standing for the EBS volume
+/// at /dev/sdv): a filesystem is made the first time only, the same UUID comes back after.
+/// Needs root and losetup.
+#[test]
+fn the_disk_finder_formats_a_new_volume_once_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("vol.img");
+    std::fs::write(&img, vec![0u8; 32 << 20]).unwrap();
+    let out = Command::new("losetup")
+        .args(["-f", "--show"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "losetup: {out:?}");
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let find = || {
+        Command::new("sh")
+            .args([
+                "roles/disks/files/find-disks.sh",
+                "ext4",
+                "/dev/no-such",
+                "--",
+            ])
+            .arg(&dev)
+            .output()
+            .unwrap()
+    };
+    let first = find();
+    let second = find();
+    let _ = Command::new("losetup").args(["-d", &dev]).status();
+    let parse = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{o:?}");
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (a, b) = (parse(&first), parse(&second));
+    assert_eq!(a["ephemeral"], serde_json::json!([]));
+    assert_eq!(a["ebs"][0]["dev"], dev.as_str());
+    assert!(String::from_utf8_lossy(&first.stderr).contains("formatted"));
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("formatted"));
+    assert_eq!(
+        a["ebs"][0]["uuid"], b["ebs"][0]["uuid"],
+        "not formatted twice"
+    );
 }

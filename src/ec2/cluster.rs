@@ -10,6 +10,7 @@
 
 use super::client::{Ec2, Ec2Error, Ec2Result, sdk_error};
 use super::hostvars::tag_dict;
+use super::state::{self, DeployRecord};
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, Instance, InstanceMarketOptionsRequest,
     InstanceType, IpPermission, IpRange, MarketType, Placement, ResourceType, SpotMarketOptions,
@@ -25,6 +26,8 @@ pub const TAG_GROUPS: &str = "rmesos-groups";
 pub const TAG_EBS: &str = "rmesos-ebs-gb";
 /// Where the extra EBS volume is attached (spark-ec2's choice).
 pub const EBS_DEVICE: &str = "/dev/sdv";
+/// The root volume's size, so `add-slaves` gives new slaves the same.
+pub const TAG_ROOT: &str = "rmesos-root-gb";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -100,10 +103,14 @@ pub struct LaunchSpec {
     pub vpc_id: Option<String>,
     pub subnet_id: Option<String>,
     pub ebs_vol_size: Option<i32>,
+    /// Root volume size in GB (the AMI's root device, resized).
+    pub root_vol_size: Option<i32>,
     pub spot_price: Option<String>,
     pub tags: Vec<(String, String)>,
     pub ssh_from: String,
     pub open_ui: Option<String>,
+    /// What later deploys repeat, kept on the master group's tags (see [`super::state`]).
+    pub deploy: Option<DeployRecord>,
 }
 
 impl LaunchSpec {
@@ -150,6 +157,10 @@ pub struct Node {
     pub private_ip: String,
     pub instance_type: String,
     pub launch_time: String,
+    /// The inventory groups the launch gave it (`rmesos-groups`, comma-separated).
+    pub groups: String,
+    /// The extra EBS volume's size, when it has one.
+    pub ebs_gb: Option<i32>,
 }
 
 fn tag(k: &str, v: &str) -> Tag {
@@ -186,6 +197,15 @@ fn node_of(i: &Instance) -> Node {
             .map(|t| t.as_str().to_string())
             .unwrap_or_default(),
         launch_time: i.launch_time().map(|t| t.to_string()).unwrap_or_default(),
+        groups: tags
+            .get(TAG_GROUPS)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        ebs_gb: tags
+            .get(TAG_EBS)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok()),
     }
 }
 
@@ -526,6 +546,9 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Re
     if let Some(gb) = spec.ebs_vol_size {
         instance_tags = instance_tags.tags(tag(TAG_EBS, &gb.to_string()));
     }
+    if let Some(gb) = spec.root_vol_size {
+        instance_tags = instance_tags.tags(tag(TAG_ROOT, &gb.to_string()));
+    }
     for (k, v) in &spec.tags {
         instance_tags = instance_tags.tags(tag(k, v));
         volume_tags = volume_tags.tags(tag(k, v));
@@ -549,19 +572,11 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Re
     if let Some(z) = &spec.zone {
         req = req.placement(Placement::builder().availability_zone(z).build());
     }
+    if let Some(gb) = spec.root_vol_size {
+        req = req.block_device_mappings(gp3_volume(&root_device(ec2, &spec.ami).await?, gb));
+    }
     if let Some(gb) = spec.ebs_vol_size {
-        req = req.block_device_mappings(
-            BlockDeviceMapping::builder()
-                .device_name(EBS_DEVICE)
-                .ebs(
-                    EbsBlockDevice::builder()
-                        .volume_size(gb)
-                        .volume_type(VolumeType::Gp3)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
-        );
+        req = req.block_device_mappings(gp3_volume(EBS_DEVICE, gb));
     }
     if let Some(price) = &spec.spot_price {
         req = req.instance_market_options(
@@ -575,6 +590,65 @@ async fn run_instances(ec2: &Ec2, t: &InstanceTemplate<'_>, count: u32) -> Ec2Re
         .await
         .map_err(|e| sdk_error("RunInstances", &ec2.region, e))?;
     Ok(())
+}
+
+/// A gp3 volume of `gb` GB at `device`, deleted with its instance.
+fn gp3_volume(device: &str, gb: i32) -> BlockDeviceMapping {
+    BlockDeviceMapping::builder()
+        .device_name(device)
+        .ebs(
+            EbsBlockDevice::builder()
+                .volume_size(gb)
+                .volume_type(VolumeType::Gp3)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build()
+}
+
+/// The AMI's root device name (`/dev/xvda`, `/dev/sda1`…), to resize the root volume.
+async fn root_device(ec2: &Ec2, ami: &str) -> Ec2Result<String> {
+    let out = ec2
+        .client
+        .describe_images()
+        .image_ids(ami)
+        .send()
+        .await
+        .map_err(|e| sdk_error("DescribeImages", &ec2.region, e))?;
+    out.images()
+        .first()
+        .and_then(|i| i.root_device_name())
+        .map(str::to_string)
+        .ok_or_else(|| Ec2Error(format!("AMI {ami} not found or has no root device")))
+}
+
+/// Rules that a launch of `spec` would add to the cluster's existing groups from addresses
+/// outside the cluster (another `--ssh-from`, a new `--open-ui`): `(group name, rule)`.
+pub async fn widening(ec2: &Ec2, spec: &LaunchSpec) -> Ec2Result<Vec<(String, Rule)>> {
+    let groups = security_groups(ec2, &spec.cluster).await?;
+    let ids: IndexMap<Role, String> = roles_of(spec)
+        .into_iter()
+        .filter_map(|r| {
+            groups
+                .get(&r.group_name(&spec.cluster))
+                .map(|id| (r, id.clone()))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (role, id) in &ids {
+        let have = current_rules(ec2, id).await?;
+        // A group without any outside rule never got its launch's rules: adding them completes
+        // that launch rather than widening it.
+        if !have.iter().any(|r| !r.source.starts_with("sg-")) {
+            continue;
+        }
+        for r in wanted_rules(spec, *role, &ids) {
+            if !r.source.starts_with("sg-") && !have.contains(&r) {
+                out.push((role.group_name(&spec.cluster), r));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Step `instances`: launches each role's missing instances. (The SDK gives each RunInstances
@@ -662,6 +736,9 @@ pub async fn launch(
     )));
     let vpc = vpc_of(ec2, spec).await?;
     let ids = ensure_groups(ec2, spec, &vpc).await?;
+    if let (Some(r), Some(master)) = (&spec.deploy, ids.get(&Role::Master)) {
+        state::save(ec2, master, r).await?;
+    }
     if stop_after == Step::Groups {
         return Ok(Step::Groups);
     }
@@ -712,14 +789,26 @@ pub async fn spec_from_cluster(ec2: &Ec2, cluster: &str) -> Ec2Result<LaunchSpec
             .get(TAG_EBS)
             .and_then(|v| v.as_str())
             .and_then(|s| s.parse().ok()),
+        root_vol_size: tags
+            .get(TAG_ROOT)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse().ok()),
         spot_price: None,
         ..LaunchSpec::default()
     })
 }
 
 /// Launches `count` more slaves like the existing ones.
-pub async fn add_slaves(ec2: &Ec2, cluster: &str, count: u32) -> Ec2Result<()> {
-    let spec = spec_from_cluster(ec2, cluster).await?;
+pub async fn add_slaves(
+    ec2: &Ec2,
+    cluster: &str,
+    count: u32,
+    key_name: Option<&str>,
+) -> Ec2Result<()> {
+    let mut spec = spec_from_cluster(ec2, cluster).await?;
+    if let Some(k) = key_name {
+        spec.key_name = Some(k.to_string());
+    }
     let groups = security_groups(ec2, cluster).await?;
     let group_id = groups
         .get(&Role::Slave.group_name(cluster))

@@ -11,6 +11,8 @@ pub mod client;
 pub mod cluster;
 mod hostvars;
 pub mod inventory;
+pub mod keypair;
+pub mod state;
 
 pub use client::{AwsSettings, Ec2Error};
 pub use inventory::{AwsEc2Source, load_aws_ec2};

@@ -1,17 +1,103 @@
 //! The cluster's inventory (an aws_ec2 source, loaded as text by the inventory layer as `-i`
 //! would load it from a file) and the runs on it: the deploy playbook and `ec2 run`'s command.
+//! What a deploy uses is [`Deploy`]: the flags given, else what the launch kept in the
+//! cluster's tags, else the defaults.
 
-use super::{Ctx, DeployArgs, Ec2Failure, Ec2Outcome, progress_printer};
+use super::{Ctx, DeployArgs, Ec2Failure, Ec2Outcome, RunFlags, progress_printer};
 use crate::app::exit::Exit;
-use crate::app::options::{Output, parse_extra_vars};
+use crate::app::options::{Output, parse_extra_vars, split_list};
 use crate::app::session::{Hosts, Report, SessionBuilder};
 use crate::ec2::cluster;
-use crate::exec::RunOptions;
+use crate::ec2::state::DeployRecord;
+use crate::exec::{RunOptions, TagFilter};
 use crate::inventory::{Host, Inventory, Source};
 use crate::plan::LoadOptions;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub const DEFAULT_PLAYBOOK: &str = "playbooks/ec2.yml";
+pub const DEFAULT_USER: &str = "admin";
+pub const DEFAULT_HOSTNAMES: &str = "dns-name,private-dns-name,instance-id";
+
+/// How a run reaches and configures the cluster: each field is the flag given, else the
+/// launch's record, else the default.
+#[derive(Clone, Debug)]
+pub struct Deploy {
+    pub playbook: PathBuf,
+    pub user: String,
+    pub identity_file: Option<PathBuf>,
+    pub extra_vars: Vec<String>,
+    pub compose: Vec<String>,
+    pub hostnames: String,
+    pub ssh_timeout: u64,
+}
+
+impl Deploy {
+    /// The flags over the record over the defaults. `-e` and `--compose` given replace the
+    /// record's (all of them: "explicit wins" per flag, not per variable).
+    pub fn resolve(
+        d: &DeployArgs,
+        identity: Option<&PathBuf>,
+        rec: Option<&DeployRecord>,
+    ) -> Deploy {
+        let rec = rec.cloned().unwrap_or_default();
+        let pick = |given: &[String], kept: Vec<String>| {
+            if given.is_empty() {
+                kept
+            } else {
+                given.to_vec()
+            }
+        };
+        Deploy {
+            playbook: d
+                .playbook
+                .clone()
+                .or(rec.playbook.map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_PLAYBOOK)),
+            user: d
+                .user
+                .clone()
+                .or(rec.user)
+                .unwrap_or_else(|| DEFAULT_USER.to_string()),
+            identity_file: identity.cloned().or(rec.identity_file.map(PathBuf::from)),
+            extra_vars: pick(&d.extra_vars, rec.extra_vars),
+            compose: pick(&d.compose, rec.compose),
+            hostnames: d
+                .hostnames
+                .clone()
+                .or(rec.hostnames)
+                .unwrap_or_else(|| DEFAULT_HOSTNAMES.to_string()),
+            ssh_timeout: d.ssh_timeout,
+        }
+    }
+
+    /// What a launch keeps: paths made absolute (later commands may run elsewhere), `-e
+    /// @file` by its path.
+    pub fn record(&self) -> DeployRecord {
+        let abs = |p: &Path| -> String {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.to_path_buf())
+                .display()
+                .to_string()
+        };
+        DeployRecord {
+            playbook: Some(abs(&self.playbook)),
+            user: Some(self.user.clone()),
+            identity_file: self.identity_file.as_deref().map(abs),
+            extra_vars: self
+                .extra_vars
+                .iter()
+                .map(|e| match e.trim().strip_prefix('@') {
+                    Some(f) => format!("@{}", abs(Path::new(f))),
+                    None => e.clone(),
+                })
+                .collect(),
+            compose: self.compose.clone(),
+            hostnames: Some(self.hostnames.clone()),
+        }
+    }
+}
 
 impl Ctx {
     /// The cluster's aws_ec2 inventory source: its running instances, grouped by their
@@ -19,7 +105,7 @@ impl Ctx {
     pub(super) fn inventory_source(
         &self,
         cluster: &str,
-        d: &DeployArgs,
+        d: &Deploy,
     ) -> Result<serde_json::Value, Ec2Failure> {
         let mut compose = serde_json::Map::new();
         compose.insert(
@@ -65,7 +151,7 @@ impl Ctx {
     pub(super) fn load_inventory(
         &self,
         cluster: &str,
-        d: &DeployArgs,
+        d: &Deploy,
     ) -> Result<Inventory, Ec2Failure> {
         let src = self.inventory_source(cluster, d)?;
         let hosts = Hosts {
@@ -80,10 +166,20 @@ impl Ctx {
 
     /// The session's first half for a run on the cluster: its login user and key, `-e`, and
     /// human output.
-    fn plays(&self, d: &DeployArgs) -> Result<SessionBuilder, Ec2Failure> {
+    pub(super) fn plays(&self, d: &Deploy, run: &RunFlags) -> Result<SessionBuilder, Ec2Failure> {
+        let extra_vars = parse_extra_vars(&d.extra_vars)?;
         let mut opts = RunOptions {
-            extra_vars: parse_extra_vars(&d.extra_vars)?,
-            load: LoadOptions::default(),
+            extra_vars: extra_vars.clone(),
+            load: LoadOptions {
+                extra_vars,
+                ..LoadOptions::default()
+            },
+            check: run.check,
+            limit: run.limit.clone(),
+            tags: TagFilter {
+                only: split_list(&run.tags),
+                skip: split_list(&run.skip_tags),
+            },
             ..RunOptions::default()
         };
         opts.conn.remote_user = Some(d.user.clone());
@@ -94,14 +190,14 @@ impl Ctx {
         Ok(SessionBuilder::new(opts, Report::new(Output::Human, false)))
     }
 
-    /// Loads the deploy's playbook (and `-e`) as the deploy will, touching nothing.
-    pub(super) fn check_playbook(&self, d: &DeployArgs) -> Result<(), Ec2Failure> {
-        self.plays(d)?.playbook(&d.playbook)?;
-        Ok(())
-    }
-
     /// Waits for SSH on every node, then runs the playbook against the cluster's inventory.
-    pub(super) async fn deploy(&self, cluster: &str, d: &DeployArgs, ssh_only: bool) -> Ec2Outcome {
+    pub(super) async fn deploy(
+        &self,
+        cluster: &str,
+        d: &Deploy,
+        run: &RunFlags,
+        ssh_only: bool,
+    ) -> Ec2Outcome {
         let inv = self.load_inventory(cluster, d)?;
         let targets: Vec<(String, u16)> = inv.hosts.values().map(ssh_address).collect();
         eprintln!("* waiting for SSH on {} node(s)", targets.len());
@@ -111,28 +207,33 @@ impl Ctx {
             println!("stopped after step Ssh (--stop-after)");
             return Ok(Exit::Ok);
         }
-        let mut plays = self.plays(d)?;
+        let mut plays = self.plays(d, run)?;
         plays.playbook(&d.playbook)?;
         Ok(plays.with_inventory(inv).execute().await)
     }
 
     /// `ec2 run`: a shell command on every node, as a one-task play.
-    pub(super) async fn run_command(
-        &self,
-        cluster: &str,
-        command: &str,
-        d: &DeployArgs,
-    ) -> Ec2Outcome {
-        let inv = self.load_inventory(cluster, d)?;
+    pub(super) async fn run_command(&self, cluster: &str, command: &str, d: &Deploy) -> Ec2Outcome {
         let play = json!([{
             "name": format!("Run on {}", cluster),
             "hosts": "all",
             "gather_facts": false,
             "tasks": [{"shell": command}],
         }]);
+        self.run_play(cluster, &play, d).await
+    }
+
+    /// A generated playbook on every node of the cluster.
+    pub(super) async fn run_play(
+        &self,
+        cluster: &str,
+        play: &serde_json::Value,
+        d: &Deploy,
+    ) -> Ec2Outcome {
+        let inv = self.load_inventory(cluster, d)?;
         // It stands for a playbook in the current directory: relative paths start there.
         let path = std::env::current_dir().unwrap_or_default().join("run.yml");
-        let mut plays = self.plays(d)?;
+        let mut plays = self.plays(d, &RunFlags::default())?;
         plays.playbook_text(&play.to_string(), &path)?;
         Ok(plays.with_inventory(inv).execute().await)
     }

@@ -1,18 +1,16 @@
 //! `rmesos ec2 launch`, and what follows any change of a cluster's instances: wait for them to
 //! run, then deploy.
 
-use super::{Ctx, Ec2Failure, Ec2Outcome, LaunchArgs, progress_printer};
+use super::{Ctx, Deploy, Ec2Failure, Ec2Outcome, LaunchArgs, RunFlags, progress_printer};
 use crate::app::exit::Exit;
 use crate::ec2::client::Ec2Error;
 use crate::ec2::cluster::{self, LaunchSpec, Step};
+use crate::ec2::state;
 use std::time::Duration;
 
 impl Ctx {
     pub(super) async fn launch(&self, a: LaunchArgs) -> Ec2Outcome {
-        let spec = launch_spec(&a)?;
-        if !a.no_deploy {
-            self.preflight(&a.cluster, &a.deploy)?;
-        }
+        let mut spec = launch_spec(&a, self.key_name.clone())?;
         let existed = cluster::exists(&self.ec2, &a.cluster).await?;
         if existed && !a.resume {
             return Err(Ec2Failure::Exists {
@@ -20,6 +18,23 @@ impl Ctx {
                 region: self.ec2.region.clone(),
             });
         }
+        // A resumed launch deploys as the first one did unless told otherwise.
+        let kept = if existed {
+            state::load(&self.ec2, &a.cluster).await?
+        } else {
+            None
+        };
+        let d = Deploy::resolve(&a.deploy, self.identity.as_ref(), kept.as_ref());
+        if !a.no_deploy {
+            self.preflight(&a.cluster, &d)?;
+        }
+        self.check_key(spec.key_name.as_deref(), d.identity_file.as_deref())
+            .await?;
+        spec.deploy = Some(d.record());
+        if existed {
+            self.confirm_widening(&spec, a.yes).await?;
+        }
+        self.confirm_plan(&spec, a.yes).await?;
         let stop_after = a.stop_after.unwrap_or(Step::Deploy);
         let wait = Duration::from_secs(a.wait_timeout);
         let printer = progress_printer();
@@ -43,23 +58,13 @@ impl Ctx {
             Exit::Ok
         } else {
             let deployed = self
-                .deploy(&a.cluster, &a.deploy, stop_after == Step::Ssh)
+                .deploy(&a.cluster, &d, &a.run, stop_after == Step::Ssh)
                 .await;
             // A failed deploy is reported before the summary of where the cluster stands.
             deployed.unwrap_or_else(|e| crate::app::AppError::from(e).report())
         };
         self.summary(&a.cluster).await;
         Ok(exit)
-    }
-
-    /// Every check of the deploy that can fail before anything is paid for: the playbook
-    /// loads, `-e` and `--compose` parse, the identity file is readable.
-    fn preflight(&self, cluster: &str, d: &super::DeployArgs) -> Result<(), Ec2Failure> {
-        if let Some(key) = &d.identity_file {
-            std::fs::File::open(key).map_err(|e| Ec2Failure::IdentityFile(key.clone(), e))?;
-        }
-        self.inventory_source(cluster, d)?;
-        self.check_playbook(d)
     }
 
     /// Terminates what a failed launch started and deletes the groups it made.
@@ -85,7 +90,8 @@ impl Ctx {
         &self,
         cluster: &str,
         no_deploy: bool,
-        deploy: &super::DeployArgs,
+        deploy: &Deploy,
+        run: &RunFlags,
         wait: u64,
     ) -> Ec2Outcome {
         let printer = progress_printer();
@@ -93,7 +99,7 @@ impl Ctx {
         if no_deploy {
             return Ok(Exit::Ok);
         }
-        self.deploy(cluster, deploy, false).await
+        self.deploy(cluster, deploy, run, false).await
     }
 
     async fn summary(&self, name: &str) {
@@ -110,8 +116,9 @@ impl Ctx {
     }
 }
 
-/// The launch as the flags describe it; bad tags and CIDRs are refused here.
-fn launch_spec(a: &LaunchArgs) -> Result<LaunchSpec, Ec2Failure> {
+/// The launch as the flags describe it; bad tags and CIDRs, and SSH open to the whole
+/// internet without `--yes-open-ssh`, are refused here.
+fn launch_spec(a: &LaunchArgs, key_name: Option<String>) -> Result<LaunchSpec, Ec2Failure> {
     let mut tags = Vec::new();
     for t in &a.tag {
         match t.split_once('=') {
@@ -132,6 +139,13 @@ fn launch_spec(a: &LaunchArgs) -> Result<LaunchSpec, Ec2Failure> {
             });
         }
     }
+    if is_everyone(&a.ssh_from) && !a.yes_open_ssh {
+        return Err(Ec2Failure::Preflight(format!(
+            "--ssh-from {} lets the whole internet try to log in; pass your own address \
+             (e.g. 203.0.113.7/32), or add --yes-open-ssh if you mean it",
+            a.ssh_from
+        )));
+    }
     Ok(LaunchSpec {
         cluster: a.cluster.clone(),
         masters: a.masters,
@@ -140,16 +154,23 @@ fn launch_spec(a: &LaunchArgs) -> Result<LaunchSpec, Ec2Failure> {
         instance_type: a.instance_type.clone(),
         master_instance_type: a.master_instance_type.clone(),
         ami: a.ami.clone(),
-        key_name: a.key_name.clone(),
+        key_name,
         zone: a.zone.clone(),
         vpc_id: a.vpc_id.clone(),
         subnet_id: a.subnet_id.clone(),
         ebs_vol_size: a.ebs_vol_size,
+        root_vol_size: a.root_vol_size,
         spot_price: a.spot_price.clone(),
         tags,
         ssh_from: a.ssh_from.clone(),
         open_ui: a.open_ui.clone(),
+        deploy: None,
     })
+}
+
+/// A CIDR that covers every address (`0.0.0.0/0`, `::/0`).
+pub(super) fn is_everyone(cidr: &str) -> bool {
+    cidr.trim().ends_with("/0")
 }
 
 fn is_cidr(s: &str) -> bool {
@@ -168,7 +189,7 @@ fn is_cidr(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_cidr;
+    use super::{is_cidr, is_everyone};
 
     #[test]
     fn cidrs() {
@@ -177,5 +198,7 @@ mod tests {
         assert!(!is_cidr("203.0.113.7"));
         assert!(!is_cidr("203.0.113.7/33"));
         assert!(!is_cidr("me/32"));
+        assert!(is_everyone("0.0.0.0/0") && is_everyone("::/0"));
+        assert!(!is_everyone("203.0.113.0/24"));
     }
 }

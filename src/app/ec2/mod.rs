@@ -1,19 +1,22 @@
-//! `rmesos ec2 …`: launch, list, describe, login, stop, start, destroy, add-slaves,
-//! remove-slaves, run, inventory. Parses options, shows progress and summaries, and hands the
-//! deploy step to the ordinary session: the cluster's aws_ec2 inventory source, given to the
-//! inventory loader as text, then the playbook.
+//! `rmesos ec2 …`: launch, list, describe, status, login, stop, start, deploy, destroy,
+//! add-slaves, remove-slaves, run, copy-dir, inventory. Parses options, shows progress and
+//! summaries, and hands the deploy step to the ordinary session: the cluster's aws_ec2
+//! inventory source, given to the inventory loader as text, then the playbook.
 //!
 //! - `args`: the flags; `launch`: launching and what follows a change (wait, deploy);
-//!   `deploy`: the cluster's inventory and the playbook runs; `show`: list and describe;
-//!   `manage`: stop, start, destroy, remove-slaves, login.
+//!   `preflight`: the checks a launch makes before paying for anything; `deploy`: the
+//!   cluster's inventory, what a deploy repeats, and the playbook runs; `show`: list,
+//!   describe and status; `manage`: stop, start, destroy, remove-slaves, login, copy-dir.
 
 mod args;
 mod deploy;
 mod launch;
 mod manage;
+mod preflight;
 mod show;
 
-pub use args::{DeployArgs, Ec2Args, Ec2Command, LaunchArgs, LoginArgs};
+pub use args::{DeployArgs, Ec2Args, Ec2Command, LaunchArgs, LoginArgs, RunFlags};
+use deploy::Deploy;
 
 use super::exit::Exit;
 use super::session::runtime;
@@ -78,6 +81,17 @@ pub enum Ec2Failure {
     Ssh(std::io::Error),
     #[error("not confirmed; nothing done")]
     NotConfirmed,
+    /// A launch check that failed before anything was paid for.
+    #[error("{0}")]
+    Preflight(String),
+    #[error("cluster {cluster} has no running node {host:?} (nodes: {known})")]
+    NoSuchNode {
+        cluster: String,
+        host: String,
+        known: String,
+    },
+    #[error("copy-dir {0}: not a directory")]
+    NotADirectory(std::path::PathBuf),
 }
 
 type Ec2Outcome = Result<Exit, Ec2Failure>;
@@ -93,16 +107,24 @@ pub fn main(a: Ec2Args) -> Result<Exit, super::AppError> {
     };
     let outcome = rt.block_on(async move {
         let ec2 = client::connect(&settings, None).await?;
-        let ctx = Ctx { settings, ec2 };
+        let ctx = Ctx {
+            settings,
+            ec2,
+            identity: a.identity_file.clone(),
+            key_name: a.key_name.clone(),
+        };
         ctx.run(a.command).await
     });
     Ok(outcome?)
 }
 
-/// What every subcommand works with: the settings it was given and the connected client.
+/// What every subcommand works with: the settings it was given, the connected client, and
+/// the flags every subcommand accepts (`-i`, `-k`).
 struct Ctx {
     settings: AwsSettings,
     ec2: Ec2,
+    identity: Option<std::path::PathBuf>,
+    key_name: Option<String>,
 }
 
 impl Ctx {
@@ -111,13 +133,32 @@ impl Ctx {
             Ec2Command::Launch(a) => self.launch(*a).await,
             Ec2Command::List => self.list().await,
             Ec2Command::Describe { cluster } => self.describe(&cluster).await,
-            Ec2Command::Login(a) => self.login(a),
+            Ec2Command::Status { cluster, deploy } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.status(&cluster, &d).await
+            }
+            Ec2Command::Login(a) => {
+                let d = self.resolve(&a.cluster, &a.deploy).await?;
+                self.login(&a, &d)
+            }
             Ec2Command::Stop { cluster } => self.stop(&cluster).await,
             Ec2Command::Start {
                 cluster,
                 no_deploy,
                 deploy,
-            } => self.start(&cluster, no_deploy, &deploy).await,
+                run,
+            } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.start(&cluster, no_deploy, &d, &run).await
+            }
+            Ec2Command::Deploy {
+                cluster,
+                deploy,
+                run,
+            } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.deploy(&cluster, &d, &run, false).await
+            }
             Ec2Command::Destroy {
                 cluster,
                 yes,
@@ -128,7 +169,11 @@ impl Ctx {
                 count,
                 no_deploy,
                 deploy,
-            } => self.add_slaves(&cluster, count, no_deploy, &deploy).await,
+                run,
+            } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.add_slaves(&cluster, count, no_deploy, &d, &run).await
+            }
             Ec2Command::RemoveSlaves {
                 cluster,
                 count,
@@ -138,13 +183,32 @@ impl Ctx {
                 cluster,
                 command,
                 deploy,
-            } => self.run_command(&cluster, &command, &deploy).await,
+            } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.run_command(&cluster, &command, &d).await
+            }
+            Ec2Command::CopyDir {
+                cluster,
+                dir,
+                dest,
+                deploy,
+            } => {
+                let d = self.resolve(&cluster, &deploy).await?;
+                self.copy_dir(&cluster, &dir, dest.as_deref(), &d).await
+            }
             Ec2Command::Inventory { cluster, deploy } => {
-                let src = self.inventory_source(&cluster, &deploy)?;
+                let d = self.resolve(&cluster, &deploy).await?;
+                let src = self.inventory_source(&cluster, &d)?;
                 println!("{}", serde_json::to_string_pretty(&src).unwrap_or_default());
                 Ok(Exit::Ok)
             }
         }
+    }
+
+    /// The deploy settings of a run on an existing cluster: the flags, else the launch's.
+    async fn resolve(&self, cluster: &str, d: &DeployArgs) -> Result<Deploy, Ec2Failure> {
+        let rec = crate::ec2::state::load(&self.ec2, cluster).await?;
+        Ok(Deploy::resolve(d, self.identity.as_ref(), rec.as_ref()))
     }
 }
 
