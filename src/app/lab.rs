@@ -15,7 +15,8 @@ use super::options::CommonArgs;
 use super::play::{self, PlayArgs};
 use super::stack;
 use crate::lab::{
-    HostSpec, Lab, LabError, LabSpec, Recipe, ensure_image, list_members, remove_lab,
+    DOCKER_CAPABLE, HostSpec, Lab, LabError, LabSpec, Recipe, ensure_image, list_members,
+    remove_lab,
 };
 
 /// Inventory groups of the Mesos stack (the roles' `hosts:` patterns use them).
@@ -64,6 +65,11 @@ pub struct UpArgs {
     /// `NET_ADMIN` for roles that set iptables rules.
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,
+    /// Give every host what a Docker engine of its own needs (mount and network
+    /// capabilities, unmasked /proc, a cgroup namespace; not `--privileged`), so the docker
+    /// role installs and runs Docker there.
+    #[arg(long)]
+    pub docker: bool,
 }
 
 #[derive(Args)]
@@ -143,6 +149,9 @@ fn up(a: &UpArgs) -> Result<(), LabError> {
     let mut spec = LabSpec::new(name.as_str(), lab_dir(name), image.tag);
     spec.hosts = stack_hosts(a.masters, a.slaves);
     spec.cap_add = a.cap_add.clone();
+    if a.docker {
+        spec.run_options = DOCKER_CAPABLE.iter().map(|o| o.to_string()).collect();
+    }
     let lab = Lab::up(&spec)?;
     println!("lab `{name}` is up:");
     for h in lab.hosts() {
