@@ -508,18 +508,25 @@ fn every_playbook_passes_the_syntax_check() {
     }
 }
 
-#[test]
-fn list_tasks_shows_each_role_with_its_tags() {
-    let out = rmesos(&[
+/// `rmesos play playbooks/site.yml --list-tasks ARGS`'s listing (no warnings allowed).
+fn list_tasks(args: &[&str]) -> String {
+    let mut all = vec![
         "play",
         "playbooks/site.yml",
         "-i",
         INVENTORY,
         "--list-tasks",
-    ]);
+    ];
+    all.extend(args);
+    let out = rmesos(&all);
     assert!(out.status.success(), "{}", text(&out));
     assert!(out.stderr.is_empty(), "warnings: {}", text(&out));
-    let listing = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn list_tasks_shows_each_role_with_its_tags() {
+    let listing = list_tasks(&[]);
     for (task, tags) in [
         ("mesos : Install the Mesos package", "install"),
         ("mesos-master : Write the master's settings", "mesos-master"),
@@ -896,17 +903,7 @@ fn every_path_a_configuration_names_is_one_the_roles_create_or_install() {
 /// leaving out the `always` tasks that every selection lists (the platform check, the java
 /// role's discovery of JAVA_HOME).
 fn roles_listed(tag: &str) -> BTreeSet<String> {
-    let out = rmesos(&[
-        "play",
-        "playbooks/site.yml",
-        "-i",
-        INVENTORY,
-        "--list-tasks",
-        "--tags",
-        tag,
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
+    list_tasks(&["--tags", tag])
         .lines()
         .filter(|l| l.contains("\tTAGS: [") && !l.contains("always"))
         .filter_map(|l| l.trim().split_once(" : ").map(|(role, _)| role.to_string()))
