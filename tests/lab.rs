@@ -567,16 +567,18 @@ bash -lc 'echo "login $JAVA_HOME $SPARK_HOME $(command -v spark-submit)"; "$JAVA
 /// member had died right after its start): master2 fails, with ZooKeeper's own last log lines
 /// in the message. A deploy of the role brings the member back.
 fn zookeeper_down_fails_with_its_log(dir: &Path, lab: &str, stack: &Path) {
-    // The init script's stop only signals the JVM: wait until the port is closed (and end
-    // the member if the script did not).
-    on_host(
+    // Wait until the port is closed; end the member if the init script's stop did not (the
+    // pattern `quorum[.]QuorumPeerMain` does not match this script's own command line).
+    let how = on_host(
         dir,
         lab,
         "master2",
-        "service zookeeper stop; bash -c 'for i in $(seq 40); do \
-           [ $i = 20 ] && pkill -f QuorumPeerMain; \
-           (exec 3<>/dev/tcp/127.0.0.1/2181) 2>/dev/null || exit 0; sleep 1; done; exit 1'",
+        "service zookeeper stop >/tmp/zk-stop.log 2>&1; bash -c 'for i in $(seq 40); do \
+           [ $i = 15 ] && { echo killed; pkill -f \"quorum[.]QuorumPeerMain\"; }; \
+           (exec 3<>/dev/tcp/127.0.0.1/2181) 2>/dev/null || { echo stopped; exit 0; }; \
+           sleep 1; done; ps -ef; exit 1'",
     );
+    eprintln!("zookeeper on master2: {}", how.trim());
     let inventory = dir.join(".rmesos/lab").join(lab).join("inventory.ini");
     let playbook = stack.join("playbooks/lab.yml");
     let out = rmesos(
