@@ -617,9 +617,14 @@ fn zookeeper_down_fails_with_its_log(dir: &Path, lab: &str, stack: &Path) {
         msg.contains("ZooKeeper on master2 did not join the ensemble"),
         "{msg}"
     );
-    // ZooKeeper's log, named, with lines of its own (its shutdown is among the last).
-    assert!(msg.contains("== /var/log/zookeeper/"), "{msg}");
-    assert!(msg.lines().count() > 5, "{msg}");
+    // ZooKeeper's log section: Debian's ZooKeeper 3.8 package writes no log file on these
+    // hosts (no logging backend on its class path), so the rescue says so instead of lines.
+    let with_lines = msg.contains("== /var/log/zookeeper/") && msg.lines().count() > 5;
+    assert!(
+        with_lines || msg.contains("(no log in /var/log/zookeeper)"),
+        "{msg}"
+    );
+    eprintln!("health check failure on master2: {msg}");
     // The rescue ran the health check's own failure: the recap counts master2 failed.
     let back = Deploy::run(dir, lab, &["--tags", "zookeeper", "-l", "master2"]);
     assert_eq!(back.results_of("Start ZooKeeper", "master2"), ["changed"]);
