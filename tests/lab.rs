@@ -626,7 +626,8 @@ fn zookeeper_down_fails_with_its_log(dir: &Path, lab: &str, stack: &Path) {
     );
     eprintln!("health check failure on master2: {msg}");
     // The rescue ran the health check's own failure: the recap counts master2 failed.
-    let back = Deploy::run(dir, lab, &["--tags", "zookeeper", "-l", "master2"]);
+    // Without -l: zoo.cfg names every member by its facts, which a limited run does not gather.
+    let back = Deploy::run(dir, lab, &["--tags", "zookeeper"]);
     assert_eq!(back.results_of("Start ZooKeeper", "master2"), ["changed"]);
 }
 
