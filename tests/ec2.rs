@@ -434,7 +434,7 @@ fn fault_tolerant_launch_adds_zookeeper_nodes_and_their_group() {
             .filter(|r| r.source == "198.51.100.0/24")
             .map(|r| r.from)
             .collect();
-        assert_eq!(ui, [4040, 5050, 8080, 9870].into());
+        assert_eq!(ui, [4040, 5050, 8080, 8090, 9870, 9880].into());
     });
 }
 
@@ -1286,6 +1286,20 @@ fn launch_without_a_mesos_source_fails_before_run_instances() {
         let out = moto.rmesos(&args, "");
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("mesos_tarball_url"));
+        // A tarball to upload from this machine must be here.
+        let mut args = launch_cmd("zeta", &ami);
+        args.extend([
+            "-e",
+            "mesos_tarball_path=/nonexistent/mesos-1.12.0-debian12-amd64.tar.gz",
+        ]);
+        let out = moto.rmesos(&args, "");
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is not a file on this machine"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(group_names(&ec2, "zeta").await.is_empty());
         let mut args = launch_cmd("zeta", &ami);
         args.extend([
             "-e",

@@ -47,11 +47,13 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// What a check-mode run would write: per host, files (path -> content) and directories.
+/// What a check-mode run would write: per host, files (path -> content) and directories, and
+/// the JAVA_HOME of each Java major version the java role found (or would install).
 #[derive(Default)]
 struct Rendered {
     files: BTreeMap<String, BTreeMap<String, String>>,
     dirs: BTreeMap<String, BTreeSet<String>>,
+    java_homes: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Rendered {
@@ -77,11 +79,19 @@ impl Rendered {
 
 /// Runs the playbooks in check mode on local-connection hosts and collects the diffs.
 fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
+    render_inventory(INVENTORY, playbooks, extra)
+}
+
+/// [`render_with`] for another inventory. The agents' cgroup flags are rendered for a
+/// cgroup-v2-only host (what this machine has must not change the golden files).
+fn render_inventory(inventory: &str, playbooks: &[&str], extra: &[&str]) -> Rendered {
     let mut args: Vec<&str> = vec!["play"];
     args.extend(playbooks);
     args.extend([
+        "-e",
+        "mesos_slave_cgroups=v2",
         "-i",
-        INVENTORY,
+        inventory,
         "--check",
         "--diff",
         "--output",
@@ -108,6 +118,12 @@ fn render_with(playbooks: &[&str], extra: &[&str]) -> Rendered {
         assert_ne!(ev["status"], "failed", "{}", ev);
         let host = ev["host"].as_str().unwrap().to_string();
         let result = &ev["result"];
+        if let Some(homes) = result["ansible_facts"]["java_homes"].as_object() {
+            let known = r.java_homes.entry(host.clone()).or_default();
+            for (major, home) in homes {
+                known.insert(major.clone(), home.as_str().unwrap().to_string());
+            }
+        }
         // file reports the state it ensures, whether or not this machine has the path.
         if result["state"] == "directory" {
             let path = result["path"].as_str().unwrap().to_string();
@@ -283,6 +299,10 @@ fn quorum_is_a_majority_of_the_masters() {
             "ansible_connection=local",
             "-e",
             "ansible_become=false",
+            // `--tags mesos-master` installs Mesos too, which needs a source (check mode
+            // does not read it).
+            "-e",
+            "mesos_tarball_path=/nonexistent/mesos.tar.gz",
         ]);
         assert!(out.status.success(), "{}", text(&out));
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -422,7 +442,7 @@ fn spark_on_mesos_finds_the_masters_through_zookeeper_and_runs_no_daemons() {
         );
         let env = r.file(h, &format!("{SPARK_CONF}/spark-env.sh"));
         assert!(
-            env.contains("\nexport MESOS_NATIVE_JAVA_LIBRARY=/usr/lib/libmesos.so\n"),
+            env.contains("\nexport MESOS_NATIVE_JAVA_LIBRARY=/opt/mesos/lib/libmesos.so\n"),
             "{h}: {env}"
         );
         for daemon in ["/etc/init.d/spark-master", "/etc/init.d/spark-worker"] {
@@ -490,18 +510,25 @@ fn every_playbook_passes_the_syntax_check() {
     }
 }
 
-#[test]
-fn list_tasks_shows_each_role_with_its_tags() {
-    let out = rmesos(&[
+/// `rmesos play playbooks/site.yml --list-tasks ARGS`'s listing (no warnings allowed).
+fn list_tasks(args: &[&str]) -> String {
+    let mut all = vec![
         "play",
         "playbooks/site.yml",
         "-i",
         INVENTORY,
         "--list-tasks",
-    ]);
+    ];
+    all.extend(args);
+    let out = rmesos(&all);
     assert!(out.status.success(), "{}", text(&out));
     assert!(out.stderr.is_empty(), "warnings: {}", text(&out));
-    let listing = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn list_tasks_shows_each_role_with_its_tags() {
+    let listing = list_tasks(&[]);
     for (task, tags) in [
         ("mesos : Install the Mesos package", "install"),
         ("mesos-master : Write the master's settings", "mesos-master"),
@@ -535,4 +562,420 @@ fn list_tasks_shows_each_role_with_its_tags() {
             line
         );
     }
+}
+
+// --- every playbook of the repo: ports, paths, tags ---
+
+/// The playbooks of the repo (playbooks/*.yml).
+fn all_playbooks() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(repo().join("playbooks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yml"))
+        .map(|n| format!("playbooks/{n}"))
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "{out:?}");
+    out
+}
+
+/// An inventory with dedicated ZooKeeper nodes (`rmesos ec2 launch --zookeepers 3`'s layout),
+/// beside the example's ZooKeeper-on-the-masters.
+fn dedicated_zookeeper_inventory(dir: &Path) -> String {
+    let mut s = String::from("[mesos-master]\n");
+    for i in 1..=3 {
+        s += &format!("m{i} private_ipv4=10.8.0.1{i}\n");
+    }
+    s += "[mesos-slave]\n";
+    for i in 1..=2 {
+        s += &format!("s{i} private_ipv4=10.8.0.2{i}\n");
+    }
+    s += "[zookeeper]\n";
+    for i in 1..=3 {
+        s += &format!("z{i} private_ipv4=10.8.0.3{i}\n");
+    }
+    let path = dir.join("dedicated-zk.ini");
+    std::fs::write(&path, s).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `<name>NAME</name><value>V</value>` of a Hadoop XML file.
+fn xml_property(xml: &str, name: &str) -> Option<String> {
+    let at = xml.find(&format!("<name>{name}</name>"))?;
+    let rest = &xml[at..];
+    let start = rest.find("<value>")? + "<value>".len();
+    let end = rest.find("</value>")?;
+    Some(rest[start..end].to_string())
+}
+
+/// The port at the end of `host:port` or `scheme://host:port`.
+fn port_of(addr: &str) -> u16 {
+    addr.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+/// The value after `flag` in a command line.
+fn flag_value<'a>(line: &'a str, flag: &str) -> Option<&'a str> {
+    let mut words = line.split_whitespace();
+    words.find(|w| *w == flag)?;
+    words.next()
+}
+
+/// Every TCP port a daemon on `host` would listen on, by the configuration rendered for it
+/// (a setting left out counts as the daemon's own default, such as ZooKeeper's AdminServer
+/// on 8080).
+fn listeners(r: &Rendered, host: &str) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    let Some(files) = r.files.get(host) else {
+        return out;
+    };
+    let none = BTreeSet::new();
+    let dirs = r.dirs.get(host).unwrap_or(&none);
+    for (path, text) in files {
+        let env = || r.env(host, path);
+        match path.as_str() {
+            "/etc/mesos/mesos-master.env" => {
+                out.push((env()["MESOS_PORT"].parse().unwrap(), "mesos-master".into()));
+            }
+            "/etc/mesos/mesos-slave.env" => {
+                let env = env();
+                out.push((env["MESOS_PORT"].parse().unwrap(), "mesos-agent".into()));
+                let ports = env["MESOS_RESOURCES"].split("ports:[").nth(1).unwrap();
+                let (a, b) = ports.trim_end_matches(']').split_once('-').unwrap();
+                let (a, b): (u16, u16) = (a.parse().unwrap(), b.parse().unwrap());
+                out.extend((a..=b).map(|p| (p, "mesos task ports".to_string())));
+            }
+            "/etc/marathon/marathon.env" => {
+                let opts = &env()["MARATHON_OPTS"];
+                let port = flag_value(opts, "--http_port").unwrap();
+                out.push((port.parse().unwrap(), "marathon".into()));
+            }
+            "/etc/init.d/spark-master" | "/etc/init.d/spark-worker" => {
+                let args = text.lines().find(|l| l.starts_with("ARGS=")).unwrap();
+                let who = path.trim_start_matches("/etc/init.d/");
+                for flag in ["--port", "--webui-port"] {
+                    if let Some(p) = flag_value(args.trim_matches('"'), flag) {
+                        out.push((
+                            p.trim_matches('"').parse().unwrap(),
+                            format!("{who} {flag}"),
+                        ));
+                    }
+                }
+            }
+            p if p.ends_with("/zoo.cfg") => {
+                let get = |k: &str| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                        .map(str::to_string)
+                };
+                out.push((
+                    get("clientPort").unwrap().parse().unwrap(),
+                    "zookeeper".into(),
+                ));
+                let myid_path = p.replace("zoo.cfg", "myid");
+                let myid = files
+                    .get(&myid_path)
+                    .or_else(|| files.get("/var/lib/zookeeper/myid"))
+                    .unwrap()
+                    .trim()
+                    .to_string();
+                let server = get(&format!("server.{myid}")).unwrap();
+                let mut parts = server.split(':').skip(1);
+                for what in ["zookeeper peer", "zookeeper election"] {
+                    out.push((parts.next().unwrap().parse().unwrap(), what.into()));
+                }
+                if get("admin.enableServer").as_deref() != Some("false") {
+                    let port = get("admin.serverPort").unwrap_or_else(|| "8080".into());
+                    out.push((port.parse().unwrap(), "zookeeper admin server".into()));
+                }
+            }
+            "/etc/hadoop/hdfs-site.xml" => {
+                if dirs.iter().any(|d| d.ends_with("/hdfs/name")) {
+                    let core = &files["/etc/hadoop/core-site.xml"];
+                    let rpc = xml_property(core, "fs.defaultFS").unwrap();
+                    out.push((port_of(&rpc), "namenode rpc".into()));
+                    let http = xml_property(text, "dfs.namenode.http-address").unwrap();
+                    out.push((port_of(&http), "namenode http".into()));
+                }
+                if dirs.iter().any(|d| d.ends_with("/hdfs/data")) {
+                    for (name, default) in [
+                        ("dfs.datanode.address", "0.0.0.0:9866"),
+                        ("dfs.datanode.http.address", "0.0.0.0:9864"),
+                        ("dfs.datanode.ipc.address", "0.0.0.0:9867"),
+                    ] {
+                        let addr = xml_property(text, name).unwrap_or_else(|| default.into());
+                        out.push((port_of(&addr), name.into()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn no_playbook_binds_a_port_twice_on_a_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let dedicated = dedicated_zookeeper_inventory(dir.path());
+    let mut checked = 0;
+    for inventory in [INVENTORY, dedicated.as_str()] {
+        for playbook in all_playbooks() {
+            let r = render_inventory(inventory, &[&playbook], &[]);
+            for host in r.files.keys() {
+                let mut by_port: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+                for (port, who) in listeners(&r, host) {
+                    by_port.entry(port).or_default().push(who);
+                    checked += 1;
+                }
+                for (port, who) in by_port {
+                    assert!(
+                        who.len() == 1,
+                        "{playbook} with {inventory}: {host} would bind port {port} for {who:?}"
+                    );
+                }
+            }
+        }
+    }
+    // Not vacuous: the site playbook alone binds thousands (the agents' task port range).
+    assert!(checked > 3000, "{checked}");
+}
+
+#[test]
+fn the_port_check_sees_a_clash() {
+    // Spark's master UI on Marathon's port, and ZooKeeper's AdminServer left on its default.
+    let r = render_with(
+        &["playbooks/site.yml"],
+        &["spark_master_ui_port=8080", "zookeeper_admin_port=8080"],
+    );
+    let ports: Vec<(u16, String)> = listeners(&r, "master1")
+        .into_iter()
+        .filter(|(p, _)| *p == 8080)
+        .collect();
+    assert_eq!(ports.len(), 3, "{ports:?}");
+}
+
+/// The Java homes a host's configuration files name, with the major version each must be.
+fn java_homes_named(r: &Rendered, host: &str) -> Vec<(String, &'static str, String)> {
+    let mut out = Vec::new();
+    let files = &r.files[host];
+    for (path, text) in files {
+        let env = || r.env(host, path);
+        match path.as_str() {
+            "/etc/hadoop/hdfs.env" => out.push((path.clone(), "17", env()["JAVA_HOME"].clone())),
+            "/etc/marathon/marathon.env" => {
+                let env = env();
+                let home = env["JAVA_HOME"].clone();
+                assert!(
+                    env["PATH"].starts_with(&format!("{home}/bin:")),
+                    "{host}: {env:?}"
+                );
+                out.push((path.clone(), "8", home));
+            }
+            p if p.ends_with("/environment") && p.contains("zookeeper") => {
+                let env = env();
+                let home = env["JAVA_HOME"].clone();
+                assert_eq!(env["JAVA"], format!("{home}/bin/java"), "{host}");
+                out.push((path.clone(), "17", home));
+            }
+            p if p.ends_with("/spark-env.sh") || p == "/etc/profile.d/rmesos-java.sh" => {
+                let home = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("export JAVA_HOME="))
+                    .unwrap()
+                    .to_string();
+                out.push((path.clone(), "17", home));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_path_a_configuration_names_is_one_the_roles_create_or_install() {
+    let r = rendered();
+    let mut checked = 0;
+    for host in MASTERS.iter().chain(SLAVES.iter()) {
+        let dirs = &r.dirs[*host];
+        let homes = &r.java_homes[*host];
+        // JAVA_HOME: what the java role found on the host (or, on a host without that Java
+        // yet, where its install puts it), for the major version the component runs on.
+        for (file, major, home) in java_homes_named(r, host) {
+            assert_eq!(Some(&home), homes.get(major), "{host}: {file}");
+            let installed = Path::new(&home).join("bin/java").exists();
+            let planned = home.starts_with(&format!("/usr/lib/jvm/java-{major}-openjdk-"))
+                || home.starts_with("/opt/java/");
+            assert!(installed || planned, "{host}: {file}: JAVA_HOME {home}");
+            assert_ne!(home, "/usr/lib/jvm/default-java", "{host}: {file}");
+            checked += 1;
+        }
+        // Data directories: each one the roles create (file: state=directory).
+        let mut data: Vec<(String, String)> = Vec::new();
+        let files = &r.files[*host];
+        for (path, key) in [
+            ("/etc/mesos/mesos-master.env", "MESOS_WORK_DIR"),
+            ("/etc/mesos/mesos-master.env", "MESOS_LOG_DIR"),
+            ("/etc/mesos/mesos-slave.env", "MESOS_WORK_DIR"),
+            ("/etc/mesos/mesos-slave.env", "MESOS_LOG_DIR"),
+            ("/etc/hadoop/hdfs.env", "HADOOP_LOG_DIR"),
+        ] {
+            if files.contains_key(path) {
+                data.push((format!("{path} {key}"), r.env(host, path)[key].clone()));
+            }
+        }
+        if let Some(cfg) = files.get("/etc/zookeeper/conf/zoo.cfg") {
+            let d = cfg
+                .lines()
+                .find_map(|l| l.strip_prefix("dataDir="))
+                .unwrap();
+            data.push(("zoo.cfg dataDir".into(), d.to_string()));
+        }
+        let site = &files["/etc/hadoop/hdfs-site.xml"];
+        let core = &files["/etc/hadoop/core-site.xml"];
+        data.push((
+            "hadoop.tmp.dir".into(),
+            xml_property(core, "hadoop.tmp.dir").unwrap(),
+        ));
+        let name_dir = xml_property(site, "dfs.namenode.name.dir").unwrap();
+        let name_dir = name_dir.trim_start_matches("file://");
+        if *host == "master1" {
+            data.push(("dfs.namenode.name.dir".into(), name_dir.to_string()));
+        }
+        if host.starts_with("slave") {
+            for d in xml_property(site, "dfs.datanode.data.dir")
+                .unwrap()
+                .split(',')
+            {
+                data.push((
+                    "dfs.datanode.data.dir".into(),
+                    d.trim_start_matches("file://").into(),
+                ));
+            }
+        }
+        let spark_env = &files[&format!("{SPARK_CONF}/spark-env.sh")];
+        for key in ["SPARK_LOCAL_DIRS", "SPARK_LOG_DIR", "SPARK_PID_DIR"] {
+            let v = spark_env
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("export {key}=")))
+                .unwrap();
+            for d in v.split(',') {
+                data.push((key.into(), d.to_string()));
+            }
+        }
+        if let Some(init) = files.get("/etc/init.d/spark-worker") {
+            let args = init.lines().find(|l| l.starts_with("ARGS=")).unwrap();
+            let work = flag_value(args, "--work-dir").unwrap();
+            data.push(("spark worker --work-dir".into(), work.to_string()));
+        }
+        for (what, d) in data {
+            assert!(
+                dirs.contains(&d),
+                "{host}: {what} {d} is not created: {dirs:?}"
+            );
+            checked += 1;
+        }
+        // libmesos follows the install method: the tarball's tree, which the mesos role
+        // links at /opt/mesos ("Point /opt/mesos at this version").
+        if let Some(env) = files.get("/etc/marathon/marathon.env") {
+            assert!(
+                env.contains("MESOS_NATIVE_JAVA_LIBRARY=\"/opt/mesos/lib/libmesos.so\""),
+                "{host}: {env}"
+            );
+        }
+    }
+    assert!(checked > 60, "{checked}");
+    // A package install has libmesos where the package puts it, for Marathon and Spark.
+    let pkg = render_with(
+        &["playbooks/mesos.yml", "playbooks/spark.yml"],
+        &["mesos_install_method=package", "spark_mode=mesos"],
+    );
+    let marathon = pkg.env("master1", "/etc/marathon/marathon.env");
+    assert_eq!(
+        marathon["MESOS_NATIVE_JAVA_LIBRARY"],
+        "/usr/lib/libmesos.so"
+    );
+}
+
+/// `rmesos play playbooks/site.yml --list-tasks --tags TAG`: the roles whose tasks it lists,
+/// leaving out the `always` tasks that every selection lists (the platform check, the java
+/// role's discovery of JAVA_HOME).
+fn roles_listed(tag: &str) -> BTreeSet<String> {
+    list_tasks(&["--tags", tag])
+        .lines()
+        .filter(|l| l.contains("\tTAGS: [") && !l.contains("always"))
+        .filter_map(|l| l.trim().split_once(" : ").map(|(role, _)| role.to_string()))
+        .collect()
+}
+
+#[test]
+fn each_role_tag_lists_the_tasks_of_the_dependencies_it_needs() {
+    // (tag, roles whose tasks must be listed, roles whose tasks must not be).
+    let cases: [(&str, &[&str], &[&str]); 8] = [
+        ("common", &["common"], &["java", "mesos"]),
+        ("docker", &["docker"], &["mesos", "java"]),
+        ("zookeeper", &["zookeeper", "java"], &["mesos", "spark"]),
+        (
+            "mesos-master",
+            &["mesos-master", "mesos"],
+            &["mesos-slave", "marathon", "zookeeper"],
+        ),
+        (
+            "mesos-slave",
+            &["mesos-slave", "mesos"],
+            &["mesos-master", "marathon"],
+        ),
+        (
+            "marathon",
+            &["marathon", "mesos", "java"],
+            &["mesos-master", "mesos-slave"],
+        ),
+        ("hdfs", &["hdfs", "java"], &["spark", "mesos"]),
+        ("spark", &["spark", "java"], &["hdfs", "mesos"]),
+    ];
+    for (tag, wanted, unwanted) in cases {
+        let roles = roles_listed(tag);
+        for w in wanted {
+            assert!(
+                roles.contains(*w),
+                "--tags {tag} lists no {w} task: {roles:?}"
+            );
+        }
+        for u in unwanted {
+            assert!(
+                !roles.contains(*u),
+                "--tags {tag} lists {u} tasks: {roles:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn without_a_mesos_source_the_mesos_role_stops_and_says_what_to_set() {
+    let out = rmesos(&[
+        "play",
+        "playbooks/mesos.yml",
+        "-i",
+        INVENTORY,
+        "--check",
+        "--tags",
+        "mesos-slave",
+        "-l",
+        "slave1",
+        "-e",
+        "ansible_connection=local",
+        "-e",
+        "ansible_become=false",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("No Mesos source is configured"), "{all}");
+    assert!(all.contains("mesos_tarball_path="), "{all}");
+    assert!(all.contains("scripts/build-mesos"), "{all}");
+    // Nothing after the check ran on the host.
+    assert!(!all.contains("Write the slave's settings"), "{all}");
 }

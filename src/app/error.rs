@@ -62,9 +62,11 @@ pub enum AppError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Lab(#[from] LabError),
+    #[error(transparent)]
+    Stack(#[from] super::stack::StackError),
     #[error(
-        "the playbook {} could not be found\n  = hint: run `rmesos lab deploy` from the rmesos \
-         checkout (it holds playbooks/ and roles/), or pass --playbook",
+        "the playbook {} could not be found\n  = hint: without --playbook, `rmesos lab deploy` \
+         runs playbooks/lab.yml here, else the stack the binary carries",
         .0.display()
     )]
     LabPlaybookNotFound(PathBuf),
@@ -97,7 +99,7 @@ impl AppError {
     fn disposition(&self) -> (Exit, Prefix) {
         use AppError::*;
         match self {
-            Load(_) | Lab(_) | LabPlaybookNotFound(_) => (Exit::Failed, Prefix::Styled),
+            Load(_) | Lab(_) | Stack(_) | LabPlaybookNotFound(_) => (Exit::Failed, Prefix::Styled),
             AdHoc(_) => (Exit::BadOptions, Prefix::Styled),
             ExtraVars(_) | Pattern(_) | PlaybookNotFound(_) | NoSuchHost(_) | NoSuchGroup(_) => {
                 (Exit::Failed, Prefix::Plain)

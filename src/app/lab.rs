@@ -13,17 +13,16 @@ use super::error::AppError;
 use super::exit::Exit;
 use super::options::CommonArgs;
 use super::play::{self, PlayArgs};
+use super::stack;
 use crate::lab::{
-    HostSpec, Lab, LabError, LabSpec, Recipe, ensure_image, list_members, remove_lab,
+    DOCKER_CAPABLE, HostSpec, Lab, LabError, LabSpec, Recipe, ensure_image, list_members,
+    remove_lab,
 };
 
 /// Inventory groups of the Mesos stack (the roles' `hosts:` patterns use them).
 const MASTER_GROUP: &str = "mesos-master";
 const SLAVE_GROUP: &str = "mesos-slave";
 const ZOOKEEPER_GROUP: &str = "zookeeper";
-
-/// The playbook `deploy` runs unless told otherwise: the parts of the stack that run offline.
-const LAB_PLAYBOOK: &str = "playbooks/lab.yml";
 
 #[derive(Args)]
 pub struct LabArgs {
@@ -66,15 +65,22 @@ pub struct UpArgs {
     /// `NET_ADMIN` for roles that set iptables rules.
     #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,
+    /// Give every host what a Docker engine of its own needs (mount and network
+    /// capabilities, unmasked /proc, a cgroup namespace; not `--privileged`), so the docker
+    /// role installs and runs Docker there.
+    #[arg(long)]
+    pub docker: bool,
 }
 
 #[derive(Args)]
 pub struct DeployArgs {
     #[arg(long, default_value = "lab")]
     pub name: String,
-    /// The playbook to run against the lab.
-    #[arg(long, default_value = LAB_PLAYBOOK)]
-    pub playbook: PathBuf,
+    /// The playbook to run against the lab. Default: `playbooks/lab.yml` here (a checkout or
+    /// `rmesos stack export`), else the stack this binary carries, written to
+    /// `.rmesos/lab/NAME/stack/`.
+    #[arg(long)]
+    pub playbook: Option<PathBuf>,
     /// Only run tasks tagged with these (comma-separated, repeatable).
     #[arg(short = 't', long = "tags")]
     pub tags: Vec<String>,
@@ -143,6 +149,9 @@ fn up(a: &UpArgs) -> Result<(), LabError> {
     let mut spec = LabSpec::new(name.as_str(), lab_dir(name), image.tag);
     spec.hosts = stack_hosts(a.masters, a.slaves);
     spec.cap_add = a.cap_add.clone();
+    if a.docker {
+        spec.run_options = DOCKER_CAPABLE.iter().map(|o| o.to_string()).collect();
+    }
     let lab = Lab::up(&spec)?;
     println!("lab `{name}` is up:");
     for h in lab.hosts() {
@@ -185,8 +194,23 @@ fn open(name: &str) -> Result<Lab, LabError> {
 
 fn deploy(a: DeployArgs) -> Result<Exit, AppError> {
     let lab = open(&a.name)?;
-    if !a.playbook.is_file() {
-        return Err(AppError::LabPlaybookNotFound(a.playbook));
+    let playbook = match a.playbook {
+        Some(p) => p,
+        None => {
+            let (p, embedded) = stack::for_lab(&lab_dir(&a.name).join("stack"))?;
+            if embedded {
+                eprintln!(
+                    "lab `{}`: no {} here; running the stack this binary carries, written to {}",
+                    lab.name(),
+                    stack::LAB_PLAYBOOK,
+                    lab_dir(&a.name).join("stack").display()
+                );
+            }
+            p
+        }
+    };
+    if !playbook.is_file() {
+        return Err(AppError::LabPlaybookNotFound(playbook));
     }
     let mut common = a.common;
     common
@@ -195,10 +219,10 @@ fn deploy(a: DeployArgs) -> Result<Exit, AppError> {
     eprintln!(
         "lab `{}`: running {} on {} hosts",
         lab.name(),
-        a.playbook.display(),
+        playbook.display(),
         lab.hosts().len()
     );
-    play::main(PlayArgs::run(a.playbook, common, a.tags, a.skip_tags))
+    play::main(PlayArgs::run(playbook, common, a.tags, a.skip_tags))
 }
 
 fn status(a: &StatusArgs) -> Result<(), LabError> {
@@ -236,7 +260,7 @@ fn status(a: &StatusArgs) -> Result<(), LabError> {
             .iter()
             .find(|m| m.groups.iter().any(|g| g == MASTER_GROUP));
         if let Some(ip) = first_master.and_then(|m| m.ip) {
-            println!("  spark master UI (after deploy): http://{ip}:8080/");
+            println!("  spark master UI (after deploy): http://{ip}:8090/");
         }
     }
     Ok(())

@@ -24,6 +24,7 @@ mod preflight;
 mod prompt;
 mod run;
 pub mod session;
+pub mod stack;
 mod step;
 pub mod vault;
 
@@ -61,6 +62,8 @@ pub enum Command {
     Ec2(Box<ec2::Ec2Args>),
     /// A Mesos-stack cluster of container hosts on this machine: up, deploy, status, ssh, down.
     Lab(lab::LabArgs),
+    /// The Mesos stack's roles and playbooks this binary carries: export editable copies.
+    Stack(stack::StackArgs),
     /// Encrypt, decrypt, view, edit and rekey vault files; encrypt strings (as ansible-vault).
     Vault(vault::VaultCommand),
     /// Install roles from local directories and tarballs (as ansible-galaxy install -r).
@@ -88,6 +91,7 @@ pub fn main() -> i32 {
         #[cfg(feature = "ec2")]
         Command::Ec2(a) => ec2::main(*a),
         Command::Lab(a) => lab::main(a),
+        Command::Stack(a) => stack::main(a),
         Command::Vault(a) => vault::main(a),
         Command::Galaxy(a) => galaxy::main(a),
     };

@@ -60,15 +60,18 @@ impl Role {
         format!("{}-{}", cluster, suffix)
     }
 
-    /// Web UIs opened to `--open-ui`: Mesos master, Marathon, Spark driver, HDFS NameNode on
-    /// masters; the Mesos agent on slaves; ZooKeeper has none.
+    /// Web UIs opened to `--open-ui`: Mesos master, Marathon, the standalone Spark master
+    /// (roles/spark: 8090, off Marathon's 8080), Spark driver, HDFS NameNode and the persistent
+    /// HDFS's NameNode on masters; the Mesos agent on slaves; ZooKeeper has none.
     pub fn ui_ports(self) -> &'static [(i32, &'static str)] {
         match self {
             Role::Master => &[
                 (5050, "Mesos master"),
                 (8080, "Marathon"),
+                (8090, "Spark master"),
                 (4040, "Spark driver"),
                 (9870, "HDFS NameNode"),
+                (9880, "persistent HDFS NameNode"),
             ],
             Role::Slave => &[(5051, "Mesos agent")],
             Role::Zookeeper => &[],

@@ -53,7 +53,24 @@ pub struct LabSpec {
     /// on the kernel: `NET_ADMIN` lets iptables change the container's own network namespace.
     /// None by default: a lab host is an ordinary container.
     pub cap_add: Vec<String>,
+    /// Other `docker run` options for every container, such as [`DOCKER_CAPABLE`].
+    pub run_options: Vec<String>,
 }
+
+/// What a lab host needs to run a Docker engine of its own (this machine's engine refuses
+/// `--privileged`): mounts (cgroup hierarchies, the inner containers' /proc) and network
+/// namespaces, /proc without Docker's masked paths (a new /proc cannot be mounted over a
+/// masked one), and a cgroup namespace of its own so the inner engine sees a cgroup root. The
+/// docker role remounts the cgroup hierarchies read-write and runs the engine with the vfs
+/// storage driver and no iptables (docs/guide.md, "Docker in the lab").
+pub const DOCKER_CAPABLE: &[&str] = &[
+    "--cap-add=SYS_ADMIN",
+    "--cap-add=NET_ADMIN",
+    "--security-opt=systempaths=unconfined",
+    "--security-opt=apparmor=unconfined",
+    "--security-opt=seccomp=unconfined",
+    "--cgroupns=private",
+];
 
 impl LabSpec {
     pub fn new(name: impl Into<String>, dir: impl Into<PathBuf>, image: impl Into<String>) -> Self {
@@ -64,6 +81,7 @@ impl LabSpec {
             hosts: Vec::new(),
             ssh_timeout: Duration::from_secs(60),
             cap_add: Vec::new(),
+            run_options: Vec::new(),
         }
     }
 }
@@ -356,6 +374,7 @@ fn start(spec: &LabSpec, public_key: &str) -> Result<Vec<LabHost>, LabError> {
             for cap in &spec.cap_add {
                 run.args(["--cap-add", cap]);
             }
+            run.args(&spec.run_options);
             let child = run
                 .args([
                     "--detach",

@@ -13,7 +13,9 @@ pub mod image;
 mod process;
 
 pub use fixture::ContainerHosts;
-pub use hosts::{HostSpec, Lab, LabHost, LabMember, LabSpec, list_members, remove_lab};
+pub use hosts::{
+    DOCKER_CAPABLE, HostSpec, Lab, LabHost, LabMember, LabSpec, list_members, remove_lab,
+};
 pub use image::{BaseImage, Recipe, ensure_image};
 pub use process::LabError;
 

@@ -14,20 +14,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 /// Where the Mesos role takes Mesos from, as roles/mesos/defaults/main.yml names it: the
-/// variable that picks the method, and per method the variables of which one at least must
-/// be set. Adapt this table when the role changes.
+/// variable that picks the method. The tarball method's rule is the role's own
+/// ([`crate::app::stack::mesos_source`]: a `mesos_tarball_path` on this machine or a
+/// `mesos_tarball_url`); the package method also needs `mesos_apt_repository` here, since a
+/// fresh AMI's repositories have no `mesos` package.
 pub const MESOS_METHOD_VAR: &str = "mesos_install_method";
-pub const MESOS_SOURCES: &[(&str, &[&str])] = &[
-    ("package", &["mesos_apt_repository"]),
-    (
-        "tarball",
-        &[
-            "mesos_tarball_url",
-            "mesos_tarball_src",
-            "mesos_tarball_local",
-        ],
-    ),
-];
+const TARBALL_VARS: &[&str] = &["mesos_tarball_path", "mesos_tarball_url"];
+const PACKAGE_VAR: &str = "mesos_apt_repository";
 /// The role whose presence means "the playbook installs Mesos" (mesos-master and mesos-slave
 /// depend on it).
 pub const MESOS_ROLE: &str = "mesos";
@@ -247,20 +240,28 @@ pub fn mesos_source_problem(books: &[Playbook], extra: &IndexMap<String, Value>)
     if method.contains("{{") {
         return None;
     }
-    let (_, vars) = MESOS_SOURCES.iter().find(|(m, _)| *m == method)?;
-    let set = vars.iter().any(|v| {
-        let t = text(lookup(extra, play, role, v));
-        !t.trim().is_empty()
-    });
-    if set {
-        return None;
+    let get = |v: &str| text(lookup(extra, play, role, v));
+    match method.as_str() {
+        "package" if get(PACKAGE_VAR).trim().is_empty() => Some(format!(
+            "the playbook installs Mesos with {MESOS_METHOD_VAR}=package, but {PACKAGE_VAR} is \
+             not set, so the deploy would fail after the instances are paid for (no \
+             distribution ships a mesos package). Pass -e {PACKAGE_VAR}='deb URL SUITE main' \
+             for a repository, or -e {MESOS_METHOD_VAR}=tarball with mesos_tarball_path or \
+             mesos_tarball_url (see docs/ec2.md)"
+        )),
+        "tarball" => {
+            let mut vars = IndexMap::new();
+            for name in TARBALL_VARS.iter().chain([&MESOS_METHOD_VAR]) {
+                let value = get(name);
+                if value.contains("{{") {
+                    return None;
+                }
+                vars.insert(name.to_string(), Value::from(value));
+            }
+            crate::app::stack::mesos_source(&vars)
+                .err()
+                .map(|why| format!("the playbook installs Mesos, but {why}"))
+        }
+        _ => None,
     }
-    Some(format!(
-        "the playbook installs Mesos with {MESOS_METHOD_VAR}={method}, but none of {} is set, \
-         so the deploy would fail after the instances are paid for (no distribution ships a \
-         mesos package). Pass -e mesos_apt_repository='deb URL SUITE main' for a repository, \
-         or -e mesos_install_method=tarball -e mesos_tarball_url=URL for a build (see \
-         docs/ec2.md)",
-        vars.join(", ")
-    ))
 }

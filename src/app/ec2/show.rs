@@ -180,7 +180,7 @@ const PORT_VARS: &[(&str, u16)] = &[
     ("hdfs_persistent_namenode_port", 9010),
     ("hdfs_persistent_namenode_http_port", 9880),
     ("spark_master_port", 7077),
-    ("spark_master_ui_port", 8080),
+    ("spark_master_ui_port", 8090),
     ("spark_worker_ui_port", 8081),
 ];
 
