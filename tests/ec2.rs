@@ -126,6 +126,16 @@ fn run(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Asserts the command failed (exit 1) with each of `words` on stderr; returns stderr.
+fn failed_with(out: &Output, words: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for w in words {
+        assert!(err.contains(w), "{w:?} not in:\n{err}");
+    }
+    err
+}
+
 fn ok(o: &Output) -> String {
     assert!(
         o.status.success(),
@@ -1067,9 +1077,7 @@ fn launch_with_a_broken_deploy_creates_nothing() {
         let mut args = launch_cmd("epsilon", &ami);
         args.extend(["--playbook", "no/such/playbook.yml"]);
         let out = moto.rmesos(&args, "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no/such/playbook.yml"), "{err}");
+        failed_with(&out, &["no/such/playbook.yml"]);
         assert!(cluster_states(&ec2, "epsilon").await.is_empty());
         assert!(group_names(&ec2, "epsilon").await.is_empty());
     });
@@ -1091,18 +1099,14 @@ fn a_launch_refused_half_way_leaves_no_running_instance_unless_kept() {
             "m5.large",
         ];
         let out = moto.rmesos(&launch_args("delta", &ami, &half), "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("1 instance(s) terminated"), "{err}");
+        let err = failed_with(&out, &["1 instance(s) terminated"]);
         assert!(cluster_states(&ec2, "delta").await.is_empty(), "{err}");
         assert!(group_names(&ec2, "delta").await.is_empty(), "{err}");
 
         let mut kept = half.to_vec();
         kept.push("--keep-on-failure");
         let out = moto.rmesos(&launch_args("delta", &ami, &kept), "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("--resume"), "{err}");
+        failed_with(&out, &["--resume"]);
         assert_eq!(
             cluster_states(&ec2, "delta").await,
             vec![("master".to_string(), "running".to_string())]
@@ -1266,12 +1270,7 @@ fn launch_without_a_mesos_source_fails_before_run_instances() {
             "mesos_apt_repository=",
         ]);
         let out = moto.rmesos(&args, "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("mesos_apt_repository") && err.contains("installs Mesos"),
-            "{err}"
-        );
+        failed_with(&out, &["mesos_apt_repository", "installs Mesos"]);
         assert!(cluster_states(&ec2, "zeta").await.is_empty());
         assert!(group_names(&ec2, "zeta").await.is_empty());
 
@@ -1373,13 +1372,9 @@ fn launch_checks_the_key_pair_and_the_identity_file() {
         let mut a = base("k3", "ops");
         a.extend(["-i", mine.to_str().unwrap()]);
         let out = moto.rmesos(&a, "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("is not the key of key pair \"ops\""), "{err}");
+        failed_with(&out, &["is not the key of key pair \"ops\""]);
         let out = moto.rmesos(&base("k4", "nosuch"), "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("no key pair \"nosuch\""), "{err}");
+        failed_with(&out, &["no key pair \"nosuch\""]);
         for c in ["k3", "k4"] {
             assert!(group_names(&ec2, c).await.is_empty(), "{c}");
         }
@@ -1415,12 +1410,7 @@ fn access_is_never_widened_silently() {
             ],
         );
         let out = moto.rmesos(&wider, "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("198.51.100.0/24") && err.contains("-y"),
-            "{err}"
-        );
+        failed_with(&out, &["198.51.100.0/24", "-y"]);
         let groups = rmesos::ec2::cluster::security_groups(&ec2, "eta")
             .await
             .unwrap();
