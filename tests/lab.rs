@@ -25,11 +25,17 @@ fn rmesos(dir: &Path, args: &[&str]) -> Output {
     if !copy.exists() {
         std::fs::copy(env!("CARGO_BIN_EXE_rmesos"), &copy).unwrap();
     }
-    Command::new(&copy)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    // Another test thread that forks while the copy is being written holds it open for
+    // writing until its child execs: exec then fails with ETXTBSY for a moment. Retry.
+    for _ in 0..100 {
+        match Command::new(&copy).args(args).current_dir(dir).output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stayed busy (ETXTBSY) for 5 s", copy.display());
 }
 
 fn text(out: &Output) -> String {

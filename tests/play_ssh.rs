@@ -1327,6 +1327,18 @@ fn large_output_over_ssh_keeps_its_head_and_tail_needs_root() {
         2,
         "the shell, and the timed task's session"
     );
+    // The smallest limit, below one SSH data packet (32 KiB): a chunk larger than all that is
+    // kept must still let the frame marker be found.
+    scratch.write("ansible.cfg", "[rmesos]\noutput_limit = 2K\n");
+    let run = scratch.play(&pb, &inv, &[]);
+    assert_eq!(run.code, 0, "{}", run.dump());
+    for task in ["in the shell", "in a session"] {
+        let r = &run.result(task, "h1")["result"];
+        assert_eq!(r["output_truncated"], true, "{task}");
+        let text = r["stdout"].as_str().unwrap();
+        assert!(text.ends_with("\n300000"), "{task}: {text}");
+        assert!(!text.contains("RMESOS-"), "a frame marker leaked: {task}");
+    }
 }
 
 #[test]

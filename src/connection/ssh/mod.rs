@@ -595,8 +595,9 @@ impl SshConnection {
                     None | Some(ChannelMsg::Close) => break,
                     Some(ChannelMsg::Data { data }) => stdout.push(&data),
                     Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                        let from = stderr.kept().len();
                         stderr.push(&data);
+                        // Where this chunk starts in what is kept (older bytes may be gone).
+                        let from = stderr.kept().len().saturating_sub(data.len());
                         probe.scan(stderr.kept(), from);
                     }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {

@@ -172,15 +172,19 @@ impl Shell {
                     // The marker comes last: look only where it can start (in what just came
                     // and a marker's length before), so a large output is scanned once.
                     stdout.push(&data);
-                    let from = stdout.kept().len() - data.len();
+                    // (The buffer may have dropped older bytes: count back from its end.)
+                    let from = stdout.kept().len().saturating_sub(data.len());
                     let from = from.saturating_sub(marker.len() + 16);
                     if rc.is_none() {
                         rc = find_status(stdout.kept(), from, marker.as_bytes());
                     }
                 }
                 Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                    let from = stderr.kept().len().saturating_sub(marker.len() + 1);
                     stderr.push(&data);
+                    // Where this chunk starts in what is kept (the buffer may have dropped
+                    // older bytes), less a marker's length.
+                    let from = stderr.kept().len().saturating_sub(data.len());
+                    let from = from.saturating_sub(marker.len() + 1);
                     if let Some(p) = probe {
                         p.scan(stderr.kept(), from);
                     }
