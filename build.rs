@@ -1,8 +1,10 @@
 //! Packs the Mesos stack (roles/, playbooks/, inventory/) into the binary: `rmesos lab deploy`
 //! runs it from any directory and `rmesos stack export` writes editable copies
 //! (src/app/stack.rs). Writes `$OUT_DIR/stack_files.rs`: a sorted list of
-//! `(relative path, include_bytes!(absolute path))`, and the symbolic links (such as
-//! `playbooks/roles -> ../roles`) as `(relative path, target)`.
+//! `(relative path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/" relative path)))`,
+//! and the symbolic links (such as `playbooks/roles -> ../roles`) as `(relative path, target)`.
+//! The contents are named relative to the crate being compiled, not by this run's absolute
+//! path: two checkouts sharing one target directory (CI's clones do) share this output too.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,11 +27,10 @@ fn main() {
         String::from("/// The stack's files: (path relative to the checkout, contents).\n");
     out.push_str("pub static FILES: &[(&str, &[u8])] = &[\n");
     for rel in &files {
-        let abs = root.join(rel);
+        let in_crate = format!("/{rel}");
         writeln!(
             out,
-            "    ({rel:?}, include_bytes!({:?})),",
-            abs.display().to_string()
+            "    ({rel:?}, include_bytes!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {in_crate:?}))),"
         )
         .expect("writing to a String");
     }

@@ -1250,8 +1250,7 @@ fn launch_keeps_its_deploy_settings_for_later_commands() {
         "",
         &[("PATH", &path)],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no running node \"nosuch\""));
+    failed_with(&out, &["no running node \"nosuch\""]);
 }
 
 /// A deploy of the Mesos playbook with no Mesos source would fail after the instances are
@@ -1282,22 +1281,14 @@ fn launch_without_a_mesos_source_fails_before_run_instances() {
             "-e",
             "mesos_tarball_url=",
         ]);
-        let out = moto.rmesos(&args, "");
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("mesos_tarball_url"));
+        failed_with(&moto.rmesos(&args, ""), &["mesos_tarball_url"]);
         // A tarball to upload from this machine must be here.
         let mut args = launch_cmd("zeta", &ami);
         args.extend([
             "-e",
             "mesos_tarball_path=/nonexistent/mesos-1.12.0-debian12-amd64.tar.gz",
         ]);
-        let out = moto.rmesos(&args, "");
-        assert_eq!(out.status.code(), Some(1));
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("is not a file on this machine"),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        failed_with(&moto.rmesos(&args, ""), &["is not a file on this machine"]);
         assert!(group_names(&ec2, "zeta").await.is_empty());
         let mut args = launch_cmd("zeta", &ami);
         args.extend([
@@ -1393,8 +1384,7 @@ fn access_is_never_widened_silently() {
         let i = open.iter().position(|a| *a == "203.0.113.7/32").unwrap();
         open[i] = "0.0.0.0/0";
         let out = moto.rmesos(&open, "");
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("--yes-open-ssh"));
+        failed_with(&out, &["--yes-open-ssh"]);
         assert!(group_names(&ec2, "eta").await.is_empty());
 
         ok(&moto.rmesos(&launch_args("eta", &ami, &["--stop-after", "rules"]), ""));

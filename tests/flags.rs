@@ -13,6 +13,9 @@ use serde_json::Value;
 
 #[path = "support/json_events.rs"]
 mod json_events;
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -107,15 +110,8 @@ impl Scratch {
             .args(args)
             .current_dir(self.path())
             .env("HOME", self.path())
-            .env_remove("NO_COLOR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ANSIBLE_") {
-                cmd.env_remove(k);
-            }
-        }
+            .env_remove("NO_COLOR");
+        process::isolated(&mut cmd).stdin(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }

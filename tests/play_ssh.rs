@@ -9,6 +9,8 @@
 
 #[path = "support/json_events.rs"]
 mod json_events;
+#[path = "support/process.rs"]
+mod process;
 
 use rmesos::lab::{ContainerHosts, HostSpec};
 use rmesos::testbed::loopback::{
@@ -165,22 +167,15 @@ impl Scratch {
 
     /// Starts `rmesos play --output json PLAYBOOK -i INVENTORY ARGS...` in this directory.
     fn start(&self, playbook: &Path, inventory: &Path, args: &[&str]) -> Child {
-        Command::new(rmesos())
-            .arg("play")
+        let mut cmd = Command::new(rmesos());
+        cmd.arg("play")
             .arg(playbook)
             .arg("-i")
             .arg(inventory)
             .args(["--output", "json"])
             .args(args)
-            .current_dir(self.path())
-            .env_remove("ANSIBLE_CONFIG")
-            .env_remove("ANSIBLE_HOST_KEY_CHECKING")
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .current_dir(self.path());
+        process::isolated(&mut cmd).spawn().unwrap()
     }
 
     fn play(&self, playbook: &Path, inventory: &Path, args: &[&str]) -> Run {

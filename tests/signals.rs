@@ -12,8 +12,11 @@ use rmesos::testbed::loopback::{
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+#[path = "support/process.rs"]
+mod process;
 
 fn rmesos() -> PathBuf {
     std::env::var_os("RMESOS_BIN")
@@ -63,14 +66,8 @@ fn start_as(
     std::fs::write(dir.join("hosts.ini"), inventory).unwrap();
     program
         .args(["play", "pb.yml", "-i", "hosts.ini", "--output", output])
-        .current_dir(dir)
-        .env_remove("ANSIBLE_CONFIG")
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .current_dir(dir);
+    process::isolated(&mut program).spawn().unwrap()
 }
 
 /// Waits until `count` processes `sleep SECS` run (the task has started everywhere).

@@ -77,12 +77,14 @@ pub struct AnsibleCfg {
     pub warnings: Vec<String>,
 }
 
-/// The environment variables of the settings rmesos has, and the ansible.cfg key each stands
-/// for (section, key): the value goes through the same reader as the file's.
+/// The environment variables of the settings rmesos has (Ansible's, and rmesos's own
+/// `RMESOS_OUTPUT_LIMIT`), and the ansible.cfg key each stands for (section, key): the value
+/// goes through the same reader as the file's.
 /// `ANSIBLE_CONFIG`, `ANSIBLE_ROLES_PATH`, `ANSIBLE_COLLECTIONS_PATH(S)`, `ANSIBLE_HOME`, and the
 /// vault ones (`ANSIBLE_VAULT_PASSWORD_FILE`, `ANSIBLE_VAULT_IDENTITY_LIST`) are read where
 /// they are used.
 pub const ENV: &[(&str, &str, &str)] = &[
+    ("RMESOS_OUTPUT_LIMIT", "rmesos", "output_limit"),
     ("ANSIBLE_INVENTORY", "defaults", "inventory"),
     ("ANSIBLE_HOSTS", "defaults", "inventory"),
     ("ANSIBLE_REMOTE_USER", "defaults", "remote_user"),
@@ -463,11 +465,8 @@ impl AnsibleCfg {
     /// else `[rmesos] output_limit`, else [`OutputLimit::DEFAULT`] (1 MiB from the start and
     /// 1 MiB from the end); `unlimited` keeps everything.
     pub fn output_limit(&self) -> Result<Option<OutputLimit>, BadOutputLimit> {
-        match std::env::var("RMESOS_OUTPUT_LIMIT")
-            .ok()
-            .or(self.output_limit.clone())
-        {
-            Some(v) => OutputLimit::parse(&v),
+        match &self.output_limit {
+            Some(v) => OutputLimit::parse(v),
             None => Ok(Some(OutputLimit::DEFAULT)),
         }
     }
